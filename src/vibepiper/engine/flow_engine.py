@@ -1,0 +1,368 @@
+"""The life of one flow run.
+
+`FlowRunEngine` decides: creating the run (and its proxy task run in a parent flow),
+validating parameters, each attempt's state, retry or fail, hooks, and the final
+flush of the store. `run_flow_sync` and `run_flow_async` only call the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from vibepiper.context import (
+    FlowRunContext,
+    TaskRunContext,
+    current_tags,
+    use_flow_run_context,
+)
+from vibepiper.engine.hooks import run_hooks, run_hooks_async
+from vibepiper.engine.inputs import task_inputs
+from vibepiper.engine.names import generate_run_name
+from vibepiper.engine.policy import exception_to_state, retry_delay, return_value_to_state
+from vibepiper.engine.threads import call_with_deadline
+from vibepiper.exceptions import FlowRunTimeoutError, ParameterTypeError
+from vibepiper.futures import wait
+from vibepiper.logging import RunLoggerAdapter, flow_run_logger
+from vibepiper.schemas.runs import FlowRun, TaskRun, flow_id_for
+from vibepiper.states import (
+    AwaitingRetry,
+    Cancelled,
+    Crashed,
+    Failed,
+    Pending,
+    Retrying,
+    Running,
+    State,
+    StateType,
+    now,
+)
+
+if TYPE_CHECKING:
+    from vibepiper.flows import Flow
+    from vibepiper.store.base import RunStore
+
+
+class FlowRunEngine:
+    """Everything one flow run decides, with the store I/O it needs."""
+
+    def __init__(
+        self, flow: Flow[..., Any], parameters: dict[str, Any], wait_for: Any = None
+    ) -> None:
+        self.flow = flow
+        self.parameters = parameters
+        self.validated = parameters
+        self.wait_for = wait_for
+        self.parent_flow_ctx = FlowRunContext.get()
+        self.parent_task_ctx = TaskRunContext.get()
+        self.store: RunStore = self._pick_store()
+        self.proxy: TaskRun | None = None
+        self.state: State[Any] = Pending()
+        self.context: FlowRunContext | None = None
+        self._logger: RunLoggerAdapter | None = None
+        self._timed_out = False
+
+    def _pick_store(self) -> RunStore:
+        if self.parent_flow_ctx is not None:
+            return self.parent_flow_ctx.store
+        if self.parent_task_ctx is not None and self.parent_task_ctx.store is not None:
+            return self.parent_task_ctx.store
+        from vibepiper.store import get_store
+
+        return get_store()
+
+    @property
+    def is_top_level(self) -> bool:
+        return self.parent_flow_ctx is None and self.parent_task_ctx is None
+
+    @property
+    def logger(self) -> RunLoggerAdapter:
+        if self._logger is None:
+            self._logger = flow_run_logger(self.flow_run)
+        return self._logger
+
+    def _set(self, state: State[Any]) -> State[Any]:
+        self.state = self.store.propose_flow_run_state(self.flow_run, state)
+        if self.proxy is not None:
+            mirrored: State[Any] = State(
+                self.state.type,
+                name=self.state.name,
+                message=self.state.message,
+                data=self.state.data,
+            )
+            self.store.propose_task_run_state(self.proxy, mirrored, force=True)
+        return self.state
+
+    # --- creation ----------------------------------------------------------------------
+    def create(self) -> FlowRun:
+        flow = self.flow
+        run_id = uuid.uuid4()
+        parent_task_run_id: uuid.UUID | None = None
+        if self.parent_task_ctx is not None:
+            parent_task_run_id = self.parent_task_ctx.task_run.id
+        elif self.parent_flow_ctx is not None:
+            parent_task_run_id = self._create_proxy(run_id).id
+        # a template naming a missing parameter raises here, before any run is recorded
+        name = flow.render_run_name(self.parameters) if flow.flow_run_name else None
+        tags = current_tags()
+        self.flow_run = FlowRun(
+            id=run_id,
+            name=name or generate_run_name(),
+            flow_id=flow_id_for(flow.name),
+            flow_name=flow.name,
+            parameters=dict(self.parameters),
+            tags=sorted(tags),
+            parent_task_run_id=parent_task_run_id,
+            flow_version=flow.version,
+            created=now(),
+        )
+        self.store.create_flow_run(self.flow_run)
+        self._set(Pending())
+        return self.flow_run
+
+    def _create_proxy(self, child_id: uuid.UUID) -> TaskRun:
+        parent = self.parent_flow_ctx
+        assert parent is not None
+        task_key = f"subflow:{self.flow.name}"
+        dynamic_key = parent.next_dynamic_key(task_key)
+        proxy = TaskRun(
+            id=uuid.uuid4(),
+            name=f"{self.flow.name}-{dynamic_key}",
+            task_key=task_key,
+            task_name=self.flow.name,
+            flow_run_id=parent.flow_run.id,
+            dynamic_key=str(dynamic_key),
+            tags=sorted(current_tags()),
+            task_inputs=task_inputs(self.parameters, self.wait_for),
+            created=now(),
+            subflow_run_id=child_id,
+        )
+        self.store.create_task_run(proxy)
+        self.store.propose_task_run_state(proxy, Pending())
+        self.proxy = proxy
+        return proxy
+
+    def validate(self) -> bool:
+        """Validate parameters; on failure the run is Failed before its body runs."""
+        try:
+            self.validated = self.flow.validate_parameters(self.parameters)
+        except ParameterTypeError as exc:
+            self._set(Failed(message=str(exc), data=exc))
+            self.logger.error("Parameter validation failed: %s", exc)
+            return False
+        return True
+
+    # --- attempts ------------------------------------------------------------------------
+    def start_attempt(self) -> bool:
+        run = self.flow_run
+        run.run_count += 1
+        state = self._set(Running() if run.run_count == 1 else Retrying())
+        if state.type is not StateType.RUNNING:
+            return False
+        if run.run_count == 1:
+            self.logger.info("Beginning flow run %r for flow %r", run.name, run.flow_name)
+        if self.flow.on_running:
+            run_hooks(self.flow.on_running, (self.flow, run, state), self.logger, state.name)
+        return True
+
+    def new_context(self) -> FlowRunContext:
+        flow = self.flow
+        self.context = FlowRunContext(
+            flow=flow,
+            flow_run=self.flow_run,
+            store=self.store,
+            task_runner=flow.task_runner.duplicate(),
+            parameters=self.validated,
+            log_prints=bool(flow.log_prints),
+            parent_flow_run_id=self._parent_flow_run_id(),
+        )
+        if flow.log_prints:
+            from vibepiper.logging import enable_log_prints
+
+            enable_log_prints()
+        return self.context
+
+    def _parent_flow_run_id(self) -> uuid.UUID | None:
+        if self.parent_flow_ctx is not None:
+            return self.parent_flow_ctx.flow_run.id
+        if self.parent_task_ctx is not None:
+            return self.parent_task_ctx.task_run.flow_run_id
+        return None
+
+    def call_sync(self) -> Any:
+        flow = self.flow
+        args, kwargs = flow.call_arguments(self.validated)
+        ctx = self.new_context()
+        with use_flow_run_context(ctx), ctx.task_runner:
+            try:
+                if flow.timeout_seconds is None:
+                    return flow.fn(*args, **kwargs)
+                timeout = flow.timeout_seconds
+                return call_with_deadline(
+                    lambda: flow.fn(*args, **kwargs),
+                    timeout,
+                    lambda: self._timeout_error(timeout),
+                    FlowRunTimeoutError,
+                )
+            finally:
+                self.wait_for_submitted()
+
+    async def call_async(self) -> Any:
+        flow = self.flow
+        args, kwargs = flow.call_arguments(self.validated)
+        ctx = self.new_context()
+        with use_flow_run_context(ctx), ctx.task_runner:
+            try:
+                if flow.timeout_seconds is None:
+                    return await flow.fn(*args, **kwargs)
+                try:
+                    return await asyncio.wait_for(flow.fn(*args, **kwargs), flow.timeout_seconds)
+                except TimeoutError:
+                    raise self._timeout_error(flow.timeout_seconds) from None
+            finally:
+                await asyncio.get_running_loop().run_in_executor(None, self.wait_for_submitted)
+
+    def _timeout_error(self, timeout: float) -> FlowRunTimeoutError:
+        self._timed_out = True
+        return FlowRunTimeoutError(f"Flow run exceeded timeout of {timeout} second(s)")
+
+    def wait_for_submitted(self) -> None:
+        """Wait for tasks submitted in this run (not after a timeout: they may be stuck)."""
+        ctx = self.context
+        if ctx is None or self._timed_out:
+            return
+        while True:
+            with ctx.lock:
+                pending = list(ctx.pending_futures)
+            if not pending:
+                return
+            wait(pending)
+
+    def handle_success(self, value: Any) -> None:
+        state = return_value_to_state(value)
+        self._set(state)
+
+    def handle_exception(self, exc: BaseException) -> float | None:
+        run = self.flow_run
+        if isinstance(exc, asyncio.CancelledError):
+            self._set(Cancelled(message="The flow run's coroutine was cancelled", data=exc))
+            return None
+        if not isinstance(exc, Exception):
+            self._set(
+                Crashed(
+                    message=f"Execution was interrupted by {type(exc).__name__}: {exc}",
+                    data=exc,
+                )
+            )
+            return None
+        state = exception_to_state(exc, what="Flow run")
+        flow = self.flow
+        if run.run_count <= flow.retries:
+            delay = retry_delay(flow.retry_delay_seconds, run.run_count)
+            self._set(
+                AwaitingRetry(
+                    scheduled_time=now() + dt.timedelta(seconds=delay), message=state.message
+                )
+            )
+            self.logger.warning(
+                "Attempt %d of the flow run failed with %s: %s. Retry %d/%d in %s second(s).",
+                run.run_count,
+                type(exc).__name__,
+                exc,
+                run.run_count,
+                flow.retries,
+                round(delay, 3),
+            )
+            return delay
+        self.logger.error(
+            "Encountered exception during execution: %r",
+            exc,
+            exc_info=None if isinstance(exc, FlowRunTimeoutError) else exc,
+        )
+        self._set(state)
+        return None
+
+    # --- the end ----------------------------------------------------------------------------
+    def _hooks_for_final_state(self) -> list[Callable[..., Any]]:
+        flow = self.flow
+        kind = self.state.type
+        if kind is StateType.COMPLETED:
+            return flow.on_completion
+        if kind is StateType.FAILED:
+            return flow.on_failure
+        if kind is StateType.CRASHED:
+            return flow.on_crashed
+        if kind is StateType.CANCELLED:
+            return flow.on_cancellation
+        return []
+
+    def _log_final(self) -> None:
+        level = logging.INFO if self.state.type is StateType.COMPLETED else logging.ERROR
+        self.logger.log(level, "Finished in state %s", self.state)
+
+    def finish(self) -> None:
+        hooks = self._hooks_for_final_state()
+        if hooks:
+            run_hooks(hooks, (self.flow, self.flow_run, self.state), self.logger, self.state.name)
+        self._log_final()
+        if self.is_top_level:
+            self.store.flush()
+
+    async def finish_async(self) -> None:
+        hooks = self._hooks_for_final_state()
+        if hooks:
+            await run_hooks_async(
+                hooks, (self.flow, self.flow_run, self.state), self.logger, self.state.name
+            )
+        self._log_final()
+        if self.is_top_level:
+            await asyncio.get_running_loop().run_in_executor(None, self.store.flush)
+
+
+def run_flow_sync(engine: FlowRunEngine) -> State[Any]:
+    """Drive a created flow run to its final state."""
+    if engine.validate():
+        while engine.start_attempt():
+            try:
+                value = engine.call_sync()
+            except BaseException as exc:
+                delay = engine.handle_exception(exc)
+                if delay is None:
+                    if not isinstance(exc, Exception):
+                        engine.finish()
+                        raise
+                    break
+                if delay > 0:
+                    time.sleep(delay)
+                continue
+            engine.handle_success(value)
+            break
+    engine.finish()
+    return engine.state
+
+
+async def run_flow_async(engine: FlowRunEngine) -> State[Any]:
+    """Drive a created async flow run to its final state on the current loop."""
+    if engine.validate():
+        while engine.start_attempt():
+            try:
+                value = await engine.call_async()
+            except BaseException as exc:
+                delay = engine.handle_exception(exc)
+                if delay is None:
+                    if not isinstance(exc, Exception):
+                        await engine.finish_async()
+                        raise
+                    break
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                continue
+            engine.handle_success(value)
+            break
+    await engine.finish_async()
+    return engine.state

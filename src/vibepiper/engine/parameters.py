@@ -1,0 +1,97 @@
+"""Flow parameter validation: coerce call arguments to the function's type hints.
+
+A pydantic model is built once per flow from its signature; only annotated
+parameters are validated, so a flow without hints never imports pydantic here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from vibepiper.exceptions import ParameterTypeError
+
+Validator = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def build_validator(fn: Callable[..., Any], flow_name: str) -> Validator | None:
+    """A function validating a parameter dict against `fn`'s hints, or None if unhinted."""
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:
+        hints = dict(getattr(fn, "__annotations__", {}))
+    hints.pop("return", None)
+    sig = inspect.signature(fn)
+    names: dict[str, str] = {}  # field name -> parameter name
+    fields: dict[str, Any] = {}
+    for index, (name, param) in enumerate(sig.parameters.items()):
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        annotation = hints.get(name, inspect.Parameter.empty)
+        if annotation is inspect.Parameter.empty or annotation is Any:
+            continue
+        names[f"p{index}"] = name
+        fields[f"p{index}"] = (annotation, param.default, name)
+    if not fields:
+        return None
+
+    from pydantic import ConfigDict, Field, ValidationError, create_model
+
+    definitions = {}
+    for field_name, (annotation, default, alias) in fields.items():
+        required = default is inspect.Parameter.empty
+        definitions[field_name] = (
+            annotation,
+            Field(... if required else default, alias=alias),
+        )
+    config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=False)
+    try:
+        model = create_model(f"{flow_name}_parameters", __config__=config, **definitions)  # type: ignore[call-overload]
+    except Exception:
+        # A hint pydantic cannot build a schema for: fall back to checking nothing.
+        return None
+
+    def validate(parameters: dict[str, Any]) -> dict[str, Any]:
+        data = {alias: parameters[alias] for alias in names.values() if alias in parameters}
+        try:
+            validated = model.model_validate(data)
+        except ValidationError as exc:
+            raise ParameterTypeError.from_validation_error(exc, flow_name) from None
+        out = dict(parameters)
+        for field_name, alias in names.items():
+            if alias in parameters or alias in validated.model_fields_set:
+                out[alias] = getattr(validated, field_name)
+        return out
+
+    return validate
+
+
+def parameter_schema(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The JSON schema of `fn`'s parameters (for deployments and the UI)."""
+    from pydantic import TypeAdapter
+
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:
+        hints = {}
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name, param in inspect.signature(fn).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        annotation = hints.get(name, Any)
+        try:
+            schema = TypeAdapter(annotation).json_schema()
+        except Exception:
+            schema = {}
+        schema.setdefault("title", name)
+        if param.default is inspect.Parameter.empty:
+            required.append(name)
+        else:
+            from vibepiper.schemas.serialization import to_jsonable
+
+            schema["default"] = to_jsonable(param.default)
+        properties[name] = schema
+    return {"type": "object", "title": "Parameters", "properties": properties, "required": required}

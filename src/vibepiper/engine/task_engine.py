@@ -1,0 +1,382 @@
+"""The life of one task run.
+
+`TaskRunEngine` holds every decision of a task run in one place: creating the run,
+resolving its inputs, the cache lookup, each attempt's state, retry or fail, hooks.
+`run_task_sync` and `run_task_async` are the two drivers: they only call the task
+function (directly or awaited) and sleep between attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from vibepiper.context import (
+    FlowRunContext,
+    TaskRunContext,
+    current_tags,
+    use_task_run_context,
+)
+from vibepiper.engine import cache
+from vibepiper.engine.hooks import run_hooks, run_hooks_async
+from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
+from vibepiper.engine.policy import exception_to_state, retry_delay, return_value_to_state
+from vibepiper.engine.threads import call_with_deadline
+from vibepiper.exceptions import TaskRunTimeoutError, UpstreamTaskError
+from vibepiper.logging import RunLoggerAdapter, task_run_logger
+from vibepiper.schemas.runs import TaskRun
+from vibepiper.states import (
+    AwaitingRetry,
+    Cached,
+    Crashed,
+    Failed,
+    Pending,
+    Retrying,
+    Running,
+    State,
+    StateType,
+    now,
+)
+
+if TYPE_CHECKING:
+    from vibepiper.store.base import RunStore
+    from vibepiper.tasks import Task
+
+# Calls a task function somewhere else (another process, a cluster):
+# invoke(fn, args, kwargs, timeout_seconds, task_run_context) -> return value
+Invoker = Callable[
+    [Callable[..., Any], tuple[Any, ...], dict[str, Any], float | None, TaskRunContext], Any
+]
+
+_engine_log = logging.getLogger("vibepiper.task_runs")
+_outside_flow_counter = itertools.count()
+
+
+class TaskRunEngine:
+    """Everything one task run decides, with the store I/O it needs."""
+
+    __slots__ = (
+        "_logger",
+        "flow_ctx",
+        "invoke",
+        "parameters",
+        "resolved",
+        "state",
+        "store",
+        "task",
+        "task_run",
+        "wait_for",
+    )
+
+    def __init__(
+        self,
+        task: Task[..., Any],
+        parameters: dict[str, Any],
+        wait_for: Any,
+        flow_ctx: FlowRunContext | None,
+        store: RunStore,
+        invoke: Invoker | None = None,
+    ) -> None:
+        self.task = task
+        self.parameters = parameters
+        self.wait_for = wait_for
+        self.flow_ctx = flow_ctx
+        self.store = store
+        self.invoke = invoke
+        self.resolved: dict[str, Any] = parameters
+        self._logger: RunLoggerAdapter | None = None
+
+    # --- bookkeeping -------------------------------------------------------------------
+    @property
+    def logger(self) -> RunLoggerAdapter:
+        if self._logger is None:
+            flow_run = self.flow_ctx.flow_run if self.flow_ctx else None
+            self._logger = task_run_logger(self.task_run, flow_run)
+        return self._logger
+
+    def _set(self, state: State[Any], force: bool = False) -> State[Any]:
+        self.state = self.store.propose_task_run_state(self.task_run, state, force=force)
+        return self.state
+
+    def create(self) -> TaskRun:
+        """Record the task run as Pending, with its input edges."""
+        task = self.task
+        flow_ctx = self.flow_ctx
+        if flow_ctx is not None:
+            dynamic_key = flow_ctx.next_dynamic_key(task.task_key)
+            flow_run_id: uuid.UUID | None = flow_ctx.flow_run.id
+        else:
+            dynamic_key = next(_outside_flow_counter)
+            flow_run_id = None
+        extra_tags = current_tags()
+        run = TaskRun(
+            id=uuid.uuid4(),
+            name=f"{task.name}-{dynamic_key}",
+            task_key=task.task_key,
+            task_name=task.name,
+            flow_run_id=flow_run_id,
+            dynamic_key=str(dynamic_key),
+            tags=sorted(task.tags | extra_tags) if extra_tags else sorted(task.tags),
+            task_inputs=task_inputs(self.parameters, self.wait_for),
+            created=now(),
+            task_version=task.version,
+        )
+        self.task_run = run
+        self.store.create_task_run(run)
+        self._set(Pending())
+        return run
+
+    # --- before the first attempt --------------------------------------------------------
+    def prepare(self) -> bool:
+        """Resolve inputs, name the run, consult the cache. False: nothing to run."""
+        try:
+            wait_for_upstream(self.wait_for)
+            self.resolved = resolve_parameters(self.parameters)
+        except UpstreamTaskError as exc:
+            self._set(Pending(name="NotReady", message=str(exc), data=exc), force=True)
+            self.logger.warning("Task run did not start: %s", exc)
+            return False
+        task = self.task
+        if task.task_run_name is not None:
+            self.task_run.name = task.render_run_name(self.resolved)
+        if task.cache_policy_in_use is not None:
+            return self._consult_cache()
+        return True
+
+    def _consult_cache(self) -> bool:
+        task = self.task
+        run = self.task_run
+        policy = task.cache_policy_in_use
+        assert policy is not None
+        flow_parameters = self.flow_ctx.parameters if self.flow_ctx else {}
+        try:
+            key = policy.compute_key(self._context(), self.resolved, flow_parameters)
+        except Exception as exc:
+            state = Failed(message=str(exc), data=exc)
+            self._set(state)
+            self.logger.error("%s", exc)
+            return False
+        run.cache_key = key
+        info: dict[str, Any] = {"policy": policy.name, "key": key}
+        run.details["cache"] = info
+        if key is None:
+            info["outcome"] = "not cached: the policy gave no key"
+            return True
+        if task.cache_expiration is not None:
+            run.cache_expiration = now() + task.cache_expiration
+        if task.refresh_cache:
+            info["outcome"] = "refresh: refresh_cache=True, the task runs and replaces the entry"
+            return True
+        found = cache.lookup(key)
+        info["outcome"] = found.reason
+        if not found.hit:
+            return True
+        self._set(Cached(data=found.value, message=f"Cache hit on key {key}"))
+        return False
+
+    def _context(self) -> TaskRunContext:
+        task = self.task
+        log_prints = task.log_prints
+        if log_prints is None:
+            log_prints = self.flow_ctx.log_prints if self.flow_ctx else False
+        return TaskRunContext(
+            task=task,
+            task_run=self.task_run,
+            parameters=self.resolved,
+            log_prints=log_prints,
+            store=self.store,
+        )
+
+    # --- attempts --------------------------------------------------------------------------
+    def start_attempt(self) -> bool:
+        """Propose Running (Retrying after the first attempt). False: not allowed to run."""
+        run = self.task_run
+        run.run_count += 1
+        state = self._set(Running() if run.run_count == 1 else Retrying())
+        if state.type is not StateType.RUNNING:
+            self.logger.info("Task run was not allowed to run; it is %s", state.name)
+            return False
+        if self.task.on_running:
+            run_hooks(self.task.on_running, (self.task, run, state), self.logger, state.name)
+        return True
+
+    def call_sync(self) -> Any:
+        """Call the task function once, in this thread or through the invoker."""
+        task = self.task
+        args, kwargs = task.call_arguments(self.resolved)
+        ctx = self._context()
+        with use_task_run_context(ctx):
+            if self.invoke is not None:
+                return self.invoke(task.fn, args, kwargs, task.timeout_seconds, ctx)
+            if task.timeout_seconds is not None:
+                timeout = task.timeout_seconds
+                return call_with_deadline(
+                    lambda: task.fn(*args, **kwargs),
+                    timeout,
+                    lambda: _timeout_error(timeout),
+                    TaskRunTimeoutError,
+                )
+            return task.fn(*args, **kwargs)
+
+    async def call_async(self) -> Any:
+        """Await the async task function once."""
+        task = self.task
+        args, kwargs = task.call_arguments(self.resolved)
+        with use_task_run_context(self._context()):
+            if task.timeout_seconds is None:
+                return await task.fn(*args, **kwargs)
+            try:
+                return await asyncio.wait_for(task.fn(*args, **kwargs), task.timeout_seconds)
+            except TimeoutError:
+                raise _timeout_error(task.timeout_seconds) from None
+
+    def handle_success(self, value: Any) -> None:
+        state = return_value_to_state(value)
+        run = self.task_run
+        if state.type is StateType.COMPLETED and run.cache_key is not None:
+            cache.remember(run.cache_key, state.result(), run.cache_expiration)
+        self._set(state)
+        if _engine_log.isEnabledFor(logging.DEBUG):
+            self.logger.debug("Finished in state %s", state)
+
+    def handle_exception(self, exc: BaseException) -> float | None:
+        """Record a failed attempt. Returns the delay before a retry, or None if final."""
+        run = self.task_run
+        if not isinstance(exc, Exception):
+            self._set(
+                Crashed(
+                    message=f"Execution was interrupted by {type(exc).__name__}: {exc}",
+                    data=exc,
+                )
+            )
+            self.logger.error("Crashed: interrupted by %s", type(exc).__name__)
+            return None
+        state = exception_to_state(exc)
+        task = self.task
+        if run.run_count <= task.retries and self._retry_allowed(state):
+            delay = retry_delay(task.retry_delay_seconds, run.run_count, task.retry_jitter_factor)
+            self._set(
+                AwaitingRetry(
+                    scheduled_time=now() + dt.timedelta(seconds=delay), message=state.message
+                )
+            )
+            self.logger.warning(
+                "Attempt %d failed with %s: %s. Retry %d/%d will start %s second(s) from now.",
+                run.run_count,
+                type(exc).__name__,
+                exc,
+                run.run_count,
+                task.retries,
+                round(delay, 3),
+            )
+            return delay
+        self._set(state)
+        exhausted = " Retries are exhausted." if task.retries else ""
+        # a timeout's traceback only shows where the deadline struck: leave it out
+        self.logger.error(
+            "Task run failed with exception: %r.%s",
+            exc,
+            exhausted,
+            exc_info=None if isinstance(exc, TaskRunTimeoutError) else exc,
+        )
+        return None
+
+    def _retry_allowed(self, state: State[Any]) -> bool:
+        condition = self.task.retry_condition_fn
+        if condition is None:
+            return True
+        try:
+            outcome = condition(self.task, self.task_run, state)
+            if inspect.isawaitable(outcome):
+                from vibepiper.engine.threads import run_coroutine_sync
+
+                outcome = run_coroutine_sync(_await(outcome))
+            return bool(outcome)
+        except Exception:
+            self.logger.exception("retry_condition_fn raised; the task will not be retried")
+            return False
+
+    # --- after the last attempt ------------------------------------------------------------
+    def _hooks_for_final_state(self) -> list[Callable[..., Any]]:
+        task = self.task
+        kind = self.state.type
+        if kind is StateType.COMPLETED:
+            return task.on_completion
+        if kind is StateType.FAILED:
+            return task.on_failure
+        if kind is StateType.CRASHED:
+            return task.on_crashed
+        if kind is StateType.CANCELLED:
+            return task.on_cancellation
+        return []
+
+    def finish(self) -> None:
+        hooks = self._hooks_for_final_state()
+        if hooks:
+            run_hooks(hooks, (self.task, self.task_run, self.state), self.logger, self.state.name)
+
+    async def finish_async(self) -> None:
+        hooks = self._hooks_for_final_state()
+        if hooks:
+            await run_hooks_async(
+                hooks, (self.task, self.task_run, self.state), self.logger, self.state.name
+            )
+
+
+def _timeout_error(timeout: float) -> TaskRunTimeoutError:
+    return TaskRunTimeoutError(f"Task run exceeded timeout of {timeout} second(s)")
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def run_task_sync(engine: TaskRunEngine) -> State[Any]:
+    """Drive a created task run to its final state, calling the function in this thread."""
+    if engine.prepare():
+        while engine.start_attempt():
+            try:
+                value = engine.call_sync()
+            except BaseException as exc:
+                delay = engine.handle_exception(exc)
+                if delay is None:
+                    if not isinstance(exc, Exception):
+                        engine.finish()
+                        raise
+                    break
+                if delay > 0:
+                    time.sleep(delay)
+                continue
+            engine.handle_success(value)
+            break
+    engine.finish()
+    return engine.state
+
+
+async def run_task_async(engine: TaskRunEngine) -> State[Any]:
+    """Drive a created async task run to its final state on the current event loop."""
+    if engine.prepare():
+        while engine.start_attempt():
+            try:
+                value = await engine.call_async()
+            except BaseException as exc:
+                delay = engine.handle_exception(exc)
+                if delay is None:
+                    if not isinstance(exc, Exception):
+                        await engine.finish_async()
+                        raise
+                    break
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                continue
+            engine.handle_success(value)
+            break
+    await engine.finish_async()
+    return engine.state

@@ -1,0 +1,212 @@
+"""Flows: functions whose every call is a recorded flow run.
+
+    @flow(retries=1, log_prints=True)
+    def etl(sources: list[str]) -> int: ...
+
+Calling a flow runs it and returns its value (a coroutine for an async flow). A
+flow called inside another flow is a subflow: a child run linked to its parent.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from vibepiper.engine.parameters import Validator, build_validator
+from vibepiper.task_runners import TaskRunner, ThreadPoolTaskRunner
+from vibepiper.tasks import _as_list, bind_parameters, parameters_to_call
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Flow(Generic[P, R]):
+    """A function whose calls are flow runs. Built by the `@flow` decorator."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str | None = None,
+        version: str | None = None,
+        flow_run_name: str | Callable[..., str] | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: float | None = None,
+        task_runner: TaskRunner | type[TaskRunner] | None = None,
+        description: str | None = None,
+        timeout_seconds: float | None = None,
+        validate_parameters: bool = True,
+        persist_result: bool | None = None,
+        result_storage: Any = None,
+        result_serializer: Any = None,
+        cache_result_in_memory: bool = True,
+        log_prints: bool | None = None,
+        on_completion: Iterable[Callable[..., Any]] | None = None,
+        on_failure: Iterable[Callable[..., Any]] | None = None,
+        on_cancellation: Iterable[Callable[..., Any]] | None = None,
+        on_crashed: Iterable[Callable[..., Any]] | None = None,
+        on_running: Iterable[Callable[..., Any]] | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@flow needs a function, got {type(fn).__name__}")
+        if retries is not None and retries < 0:
+            raise ValueError(f"retries must be 0 or more, got {retries}")
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise ValueError(f"timeout_seconds must be positive, got {timeout_seconds}")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "flow").replace("_", "-")
+        self.version = version
+        self.flow_run_name = flow_run_name
+        self.retries = retries or 0
+        self.retry_delay_seconds = retry_delay_seconds or 0
+        if isinstance(task_runner, type):
+            task_runner = task_runner()
+        self.task_runner: TaskRunner = task_runner or ThreadPoolTaskRunner()
+        self.description = description or inspect.getdoc(fn)
+        self.timeout_seconds = timeout_seconds
+        self.should_validate_parameters = validate_parameters
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
+        self.cache_result_in_memory = cache_result_in_memory
+        self.log_prints = log_prints
+        self.on_completion = _as_list(on_completion)
+        self.on_failure = _as_list(on_failure)
+        self.on_cancellation = _as_list(on_cancellation)
+        self.on_crashed = _as_list(on_crashed)
+        self.on_running = _as_list(on_running)
+        self.isasync = inspect.iscoroutinefunction(fn)
+        self._signature = inspect.signature(fn)
+        self._validator: Validator | bool | None = False  # False: not built yet
+        self._options: dict[str, Any] = {
+            "name": name,
+            "version": version,
+            "flow_run_name": flow_run_name,
+            "retries": retries,
+            "retry_delay_seconds": retry_delay_seconds,
+            "task_runner": task_runner,
+            "description": description,
+            "timeout_seconds": timeout_seconds,
+            "validate_parameters": validate_parameters,
+            "persist_result": persist_result,
+            "result_storage": result_storage,
+            "result_serializer": result_serializer,
+            "cache_result_in_memory": cache_result_in_memory,
+            "log_prints": log_prints,
+            "on_completion": on_completion,
+            "on_failure": on_failure,
+            "on_cancellation": on_cancellation,
+            "on_crashed": on_crashed,
+            "on_running": on_running,
+        }
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__name__ = getattr(fn, "__name__", self.name)
+        self.__wrapped__ = fn
+
+    def with_options(self, **options: Any) -> Flow[P, R]:
+        """A copy of this flow with some options changed (same function)."""
+        unknown = set(options) - set(self._options)
+        if unknown:
+            raise TypeError(f"with_options() got unknown option(s): {', '.join(sorted(unknown))}")
+        return Flow(self.fn, **{**self._options, **options})
+
+    # --- parameters --------------------------------------------------------------------
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Map call arguments to parameter names (ParameterBindError if they don't fit)."""
+        return bind_parameters(self.name, self._signature, args, kwargs)
+
+    def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Coerce `parameters` to the type hints (ParameterTypeError naming bad fields)."""
+        if not self.should_validate_parameters:
+            return parameters
+        if self._validator is False:
+            self._validator = build_validator(self.fn, self.name)
+        validator = self._validator
+        return validator(parameters) if callable(validator) else parameters
+
+    def call_arguments(self, parameters: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return parameters_to_call(self._signature, parameters)
+
+    def parameter_schema(self) -> dict[str, Any]:
+        """The JSON schema of this flow's parameters."""
+        from vibepiper.engine.parameters import parameter_schema
+
+        return parameter_schema(self.fn)
+
+    def render_run_name(self, parameters: dict[str, Any]) -> str:
+        template = self.flow_run_name
+        if callable(template):
+            try:
+                accepts = "parameters" in inspect.signature(template).parameters
+            except (TypeError, ValueError):
+                accepts = False
+            return str(template(parameters=parameters) if accepts else template())
+        assert template is not None
+        try:
+            return template.format(**parameters)
+        except (KeyError, IndexError) as exc:
+            raise ValueError(
+                f"flow_run_name {template!r} of flow {self.name!r} refers to {exc}, "
+                f"which is not one of its parameters {sorted(parameters)}"
+            ) from None
+
+    # --- running -----------------------------------------------------------------------
+    @overload
+    def __call__(
+        self: Flow[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
+    ) -> Coroutine[Any, Any, R]: ...
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the flow and return its value (its final State with `return_state=True`)."""
+        return_state = kwargs.pop("return_state", False)
+        wait_for = kwargs.pop("wait_for", None)
+        parameters = self.bind(args, kwargs)
+        from vibepiper.engine.flow_engine import FlowRunEngine
+
+        engine = FlowRunEngine(self, parameters, wait_for)
+        engine.create()
+        if self.isasync:
+            return _run_async(engine, return_state)
+        from vibepiper.engine.flow_engine import run_flow_sync
+
+        state = run_flow_sync(engine)
+        return state if return_state else state.result()
+
+    def __repr__(self) -> str:
+        return f"Flow(name={self.name!r})"
+
+
+async def _run_async(engine: Any, return_state: bool) -> Any:
+    from vibepiper.engine.flow_engine import run_flow_async
+
+    state = await run_flow_async(engine)
+    return state if return_state else state.result()
+
+
+@overload
+def flow(__fn: Callable[P, R]) -> Flow[P, R]: ...
+@overload
+def flow(__fn: None = None, **kwargs: Any) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+
+
+def flow(__fn: Callable[P, R] | None = None, **kwargs: Any) -> Any:
+    """Turn a function into a flow.
+
+    Example:
+        >>> @flow(log_prints=True)
+        ... def hello(name: str = "world"):
+        ...     print(f"hello {name}")
+        >>> hello()
+    """
+    if __fn is not None:
+        return Flow(__fn, **kwargs)
+
+    def decorator(fn: Callable[P, R]) -> Flow[P, R]:
+        return Flow(fn, **kwargs)
+
+    return decorator
+
+
+__all__ = ["Flow", "flow"]

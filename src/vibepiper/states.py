@@ -1,0 +1,341 @@
+"""Run states: what a flow run or task run is doing, and what it produced.
+
+A state has a canonical `type` (drives orchestration) and a display `name`
+(`Retrying` is a RUNNING state, `Cached` a COMPLETED one, `TimedOut` a FAILED one).
+States are plain slotted objects rather than pydantic models: the engine creates
+several per task run and must not pay for validation on that path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import uuid
+from typing import Any, Generic, TypeVar
+
+from vibepiper.exceptions import CancelledRun, CrashedRun, FailedRun, PausedRun, UnfinishedRun
+
+R = TypeVar("R")
+
+_UTC = _dt.UTC
+
+
+def now() -> _dt.datetime:
+    """The current time as an aware UTC datetime."""
+    return _dt.datetime.now(_UTC)
+
+
+class StateType(enum.StrEnum):
+    """The canonical kinds of state; names match Prefect's."""
+
+    SCHEDULED = "SCHEDULED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    CRASHED = "CRASHED"
+    PAUSED = "PAUSED"
+    CANCELLING = "CANCELLING"
+
+
+TERMINAL_STATE_TYPES = frozenset(
+    {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
+)
+
+
+class StateDetails:
+    """Bookkeeping carried by a state: which run it belongs to, when to retry, cache keys."""
+
+    __slots__ = (
+        "cache_expiration",
+        "cache_key",
+        "flow_run_id",
+        "pause_timeout",
+        "retriable",
+        "scheduled_time",
+        "task_run_id",
+        "untrackable_result",
+    )
+
+    def __init__(
+        self,
+        flow_run_id: uuid.UUID | None = None,
+        task_run_id: uuid.UUID | None = None,
+        scheduled_time: _dt.datetime | None = None,
+        cache_key: str | None = None,
+        cache_expiration: _dt.datetime | None = None,
+        retriable: bool | None = None,
+        pause_timeout: _dt.datetime | None = None,
+        untrackable_result: bool = False,
+    ) -> None:
+        self.flow_run_id = flow_run_id
+        self.task_run_id = task_run_id
+        self.scheduled_time = scheduled_time
+        self.cache_key = cache_key
+        self.cache_expiration = cache_expiration
+        self.retriable = retriable
+        self.pause_timeout = pause_timeout
+        self.untrackable_result = untrackable_result
+
+    def to_json(self) -> dict[str, Any]:
+        """The details as JSON-ready values; unset fields are left out."""
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value is None or value is False:
+                continue
+            if isinstance(value, uuid.UUID):
+                value = str(value)
+            elif isinstance(value, _dt.datetime):
+                value = value.isoformat()
+            out[name] = value
+        return out
+
+    def __repr__(self) -> str:
+        return f"StateDetails({self.to_json()!r})"
+
+
+class State(Generic[R]):
+    """The state of a run at one moment, with the data it produced (a value or an exception)."""
+
+    __slots__ = ("data", "id", "message", "name", "state_details", "timestamp", "type")
+
+    def __init__(
+        self,
+        type: StateType,
+        name: str | None = None,
+        message: str | None = None,
+        data: Any = None,
+        timestamp: _dt.datetime | None = None,
+        state_details: StateDetails | None = None,
+        id: uuid.UUID | None = None,
+    ) -> None:
+        self.type = StateType(type)
+        self.name = name or _default_name(self.type)
+        self.message = message
+        self.data = data
+        self.timestamp = timestamp or now()
+        self.state_details = state_details or StateDetails()
+        self.id = id or uuid.uuid4()
+
+    # --- type checks ---------------------------------------------------------------
+    def is_scheduled(self) -> bool:
+        return self.type is StateType.SCHEDULED
+
+    def is_pending(self) -> bool:
+        return self.type is StateType.PENDING
+
+    def is_running(self) -> bool:
+        return self.type is StateType.RUNNING
+
+    def is_completed(self) -> bool:
+        return self.type is StateType.COMPLETED
+
+    def is_failed(self) -> bool:
+        return self.type is StateType.FAILED
+
+    def is_crashed(self) -> bool:
+        return self.type is StateType.CRASHED
+
+    def is_cancelled(self) -> bool:
+        return self.type is StateType.CANCELLED
+
+    def is_cancelling(self) -> bool:
+        return self.type is StateType.CANCELLING
+
+    def is_paused(self) -> bool:
+        return self.type is StateType.PAUSED
+
+    def is_final(self) -> bool:
+        return self.type in TERMINAL_STATE_TYPES
+
+    # --- data ----------------------------------------------------------------------
+    def result(self, raise_on_failure: bool = True, fetch: bool = True) -> R:
+        """The value this state holds.
+
+        For a Failed, Crashed or Cancelled state, raises the exception the run ended
+        with (or returns it when `raise_on_failure=False`). A state that has not
+        finished raises `UnfinishedRun`.
+        """
+        return _state_result(self, raise_on_failure)  # type: ignore[no-any-return]
+
+    def copy(self, **changes: Any) -> State[R]:
+        """A new state with the same fields except `changes` (and a fresh id)."""
+        fields = {
+            "type": self.type,
+            "name": self.name,
+            "message": self.message,
+            "data": self.data,
+            "timestamp": self.timestamp,
+            "state_details": self.state_details,
+        }
+        fields.update(changes)
+        return State(**fields)
+
+    def __repr__(self) -> str:
+        message = f"message={self.message!r}, " if self.message else ""
+        return f"{self.name}({message}type={self.type.value})"
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.message!r})" if self.message else f"{self.name}()"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, State):
+            return NotImplemented
+        return self.type is other.type and self.name == other.name and self.message == other.message
+
+    __hash__ = object.__hash__
+
+
+def _default_name(type: StateType) -> str:
+    return type.value.capitalize()
+
+
+def _state(type: StateType, default_name: str, kwargs: dict[str, Any]) -> State[Any]:
+    kwargs.setdefault("name", default_name)
+    scheduled_time = kwargs.pop("scheduled_time", None)
+    if scheduled_time is not None:
+        details = kwargs.setdefault("state_details", StateDetails())
+        details.scheduled_time = scheduled_time
+    return State(type, **kwargs)
+
+
+def Scheduled(scheduled_time: _dt.datetime | None = None, **kwargs: Any) -> State[Any]:
+    """A run that will begin at `scheduled_time` (default: now)."""
+    return _state(
+        StateType.SCHEDULED, "Scheduled", {"scheduled_time": scheduled_time or now(), **kwargs}
+    )
+
+
+def Late(scheduled_time: _dt.datetime | None = None, **kwargs: Any) -> State[Any]:
+    """A scheduled run whose start time has passed without it starting."""
+    return _state(
+        StateType.SCHEDULED, "Late", {"scheduled_time": scheduled_time or now(), **kwargs}
+    )
+
+
+def AwaitingRetry(scheduled_time: _dt.datetime | None = None, **kwargs: Any) -> State[Any]:
+    """A failed attempt that will run again at `scheduled_time`."""
+    return _state(
+        StateType.SCHEDULED, "AwaitingRetry", {"scheduled_time": scheduled_time or now(), **kwargs}
+    )
+
+
+def Pending(**kwargs: Any) -> State[Any]:
+    return _state(StateType.PENDING, "Pending", kwargs)
+
+
+def Running(**kwargs: Any) -> State[Any]:
+    return _state(StateType.RUNNING, "Running", kwargs)
+
+
+def Retrying(**kwargs: Any) -> State[Any]:
+    """A RUNNING state for the second and later attempts."""
+    return _state(StateType.RUNNING, "Retrying", kwargs)
+
+
+def Completed(**kwargs: Any) -> State[Any]:
+    return _state(StateType.COMPLETED, "Completed", kwargs)
+
+
+def Cached(**kwargs: Any) -> State[Any]:
+    """A COMPLETED state whose value came from the cache instead of a call."""
+    return _state(StateType.COMPLETED, "Cached", kwargs)
+
+
+def Failed(**kwargs: Any) -> State[Any]:
+    return _state(StateType.FAILED, "Failed", kwargs)
+
+
+def TimedOut(**kwargs: Any) -> State[Any]:
+    """A FAILED state for a run that exceeded its `timeout_seconds`."""
+    return _state(StateType.FAILED, "TimedOut", kwargs)
+
+
+def Crashed(**kwargs: Any) -> State[Any]:
+    """A run ended by something outside the user's code (interrupt, killed process)."""
+    return _state(StateType.CRASHED, "Crashed", kwargs)
+
+
+def Cancelling(**kwargs: Any) -> State[Any]:
+    return _state(StateType.CANCELLING, "Cancelling", kwargs)
+
+
+def Cancelled(**kwargs: Any) -> State[Any]:
+    return _state(StateType.CANCELLED, "Cancelled", kwargs)
+
+
+def Paused(**kwargs: Any) -> State[Any]:
+    return _state(StateType.PAUSED, "Paused", kwargs)
+
+
+def Suspended(**kwargs: Any) -> State[Any]:
+    """A PAUSED run whose process exited; it resumes in a new one."""
+    return _state(StateType.PAUSED, "Suspended", kwargs)
+
+
+def get_state_exception(state: State[Any]) -> BaseException:
+    """The exception a failed, crashed or cancelled state carries (or one built for it)."""
+    data = state.data
+    if isinstance(data, BaseException):
+        return data
+    message = state.message or f"Run ended in state {state.name}"
+    if state.type is StateType.CRASHED:
+        return CrashedRun(message)
+    if state.type is StateType.CANCELLED:
+        return CancelledRun(message)
+    if state.type is StateType.PAUSED:
+        return PausedRun(message)
+    return FailedRun(message)
+
+
+def _state_result(state: State[Any], raise_on_failure: bool) -> Any:
+    if state.type is StateType.COMPLETED:
+        data = state.data
+        loader = getattr(data, "load_result", None)
+        return loader() if loader is not None else data
+    if state.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
+        exc = get_state_exception(state)
+        if raise_on_failure:
+            raise exc
+        return exc
+    if state.type is StateType.PAUSED:
+        exc = PausedRun(state.message or "Run is paused")
+    else:
+        exc = UnfinishedRun(f"Run is in {state.type.value} state; its result is not available yet.")
+    if raise_on_failure:
+        raise exc
+    return exc
+
+
+def raise_state_exception(state: State[Any]) -> None:
+    """Raise the exception of a failed, crashed or cancelled state; return otherwise."""
+    if state.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
+        raise get_state_exception(state)
+
+
+__all__ = [
+    "AwaitingRetry",
+    "Cached",
+    "Cancelled",
+    "Cancelling",
+    "Completed",
+    "Crashed",
+    "Failed",
+    "Late",
+    "Paused",
+    "Pending",
+    "Retrying",
+    "Running",
+    "Scheduled",
+    "State",
+    "StateDetails",
+    "StateType",
+    "Suspended",
+    "TERMINAL_STATE_TYPES",
+    "TimedOut",
+    "get_state_exception",
+    "now",
+    "raise_state_exception",
+]

@@ -1,0 +1,102 @@
+"""The RunStore protocol: everything the engine and the CLI ask of storage.
+
+The engine never touches a database directly. It proposes states and writes logs
+through a store; the store applies the orchestration rules (`vibepiper.orchestration`)
+and persists what was accepted. `StoreBase` holds the proposal logic once, so each
+backend only implements the writes and reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Protocol, runtime_checkable
+
+from vibepiper.orchestration import propose
+from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
+from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
+from vibepiper.states import TERMINAL_STATE_TYPES, State, StateType
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """Storage for runs, states and logs, as the engine and CLI use it."""
+
+    # --- writes (may be buffered; `flush` makes them durable) ----------------------
+    def create_flow_run(self, run: FlowRun) -> None: ...
+    def create_task_run(self, run: TaskRun) -> None: ...
+    def propose_flow_run_state(
+        self, run: FlowRun, state: State[Any], *, force: bool = False
+    ) -> State[Any]: ...
+    def propose_task_run_state(
+        self, run: TaskRun, state: State[Any], *, force: bool = False
+    ) -> State[Any]: ...
+    def write_log(self, row: LogRecordRow) -> None: ...
+    def flush(self, timeout: float | None = None) -> None: ...
+    def close(self) -> None: ...
+
+    # --- reads ----------------------------------------------------------------------
+    def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRunView: ...
+    def read_flow_runs(
+        self,
+        *,
+        state: str | None = None,
+        flow_name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[FlowRunView]: ...
+    def read_task_runs(self, flow_run_id: uuid.UUID) -> list[TaskRunView]: ...
+    def read_flow_run_states(self, flow_run_id: uuid.UUID) -> list[StateRow]: ...
+    def read_task_run_states(self, task_run_id: uuid.UUID) -> list[StateRow]: ...
+    def read_logs(
+        self, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None
+    ) -> list[LogView]: ...
+
+
+class StoreBase:
+    """Proposal logic shared by every store: orchestrate, stamp the run, persist.
+
+    Subclasses implement `_persist_flow_run_state` / `_persist_task_run_state`,
+    which receive the run (already updated) and the accepted state.
+    """
+
+    def propose_flow_run_state(
+        self, run: FlowRun, state: State[Any], *, force: bool = False
+    ) -> State[Any]:
+        decision = propose(run.state, state, force=force)
+        if not decision.accepted:
+            return decision.state
+        _stamp(run, state)
+        state.state_details.flow_run_id = run.id
+        run.state = state
+        self._persist_flow_run_state(run, state)
+        return state
+
+    def propose_task_run_state(
+        self, run: TaskRun, state: State[Any], *, force: bool = False
+    ) -> State[Any]:
+        decision = propose(run.state, state, force=force)
+        if not decision.accepted:
+            return decision.state
+        _stamp(run, state)
+        details = state.state_details
+        details.task_run_id = run.id
+        details.flow_run_id = run.flow_run_id
+        run.state = state
+        self._persist_task_run_state(run, state)
+        return state
+
+    def _persist_flow_run_state(self, run: FlowRun, state: State[Any]) -> None:
+        raise NotImplementedError
+
+    def _persist_task_run_state(self, run: TaskRun, state: State[Any]) -> None:
+        raise NotImplementedError
+
+
+def _stamp(run: FlowRun | TaskRun, state: State[Any]) -> None:
+    """Keep a run's start and end times in step with its states."""
+    if state.type is StateType.RUNNING and run.start_time is None:
+        run.start_time = state.timestamp
+    if state.type in TERMINAL_STATE_TYPES:
+        run.end_time = state.timestamp
+    elif run.end_time is not None and state.type in (StateType.SCHEDULED, StateType.PENDING):
+        run.end_time = None

@@ -1,0 +1,61 @@
+"""The process-wide store, opened on first use and flushed at exit."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+
+from vibepiper.store.base import RunStore
+
+_lock = threading.Lock()
+_store: RunStore | None = None
+
+
+def get_store() -> RunStore:
+    """The store this process records runs in (opened on first call)."""
+    global _store
+    store = _store
+    if store is not None:
+        return store
+    with _lock:
+        if _store is None:
+            _store = _open_default_store()
+        return _store
+
+
+def set_store(store: RunStore | None) -> RunStore | None:
+    """Replace the process-wide store (tests, embedding); returns the previous one."""
+    global _store
+    with _lock:
+        previous, _store = _store, store
+    return previous
+
+
+def reset_store() -> None:
+    """Flush and close the current store; the next `get_store()` opens a new one."""
+    previous = set_store(None)
+    if previous is not None:
+        previous.close()
+
+
+def _open_default_store() -> RunStore:
+    from vibepiper.settings import get_settings
+
+    settings = get_settings()
+    if settings.home_is_memory:
+        from vibepiper.store.memory import MemoryStore
+
+        return MemoryStore()
+    from vibepiper.store.embedded import EmbeddedStore
+
+    return EmbeddedStore(settings.database_path)
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    store = _store
+    if store is not None:
+        try:
+            store.close()
+        except Exception:  # pragma: no cover - exit must not raise
+            pass

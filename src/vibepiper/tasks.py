@@ -1,0 +1,431 @@
+"""Tasks: functions whose every call is a recorded, retriable, cacheable task run.
+
+    @task(retries=3, retry_delay_seconds=[1, 2, 4])
+    def extract(source: str) -> list[int]: ...
+
+Calling a task runs it now and returns its value; `.submit()` runs it on the flow's
+task runner and returns a future; `.map()` submits one run per item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from vibepiper.cache_policies import CachePolicy, policy_for
+from vibepiper.exceptions import (
+    MappingLengthMismatch,
+    MappingMissingIterable,
+    ParameterBindError,
+)
+from vibepiper.futures import PrefectFuture, PrefectFutureList
+from vibepiper.utilities.annotations import quote, unmapped
+from vibepiper.utilities.hashing import hash_objects
+
+if TYPE_CHECKING:
+    from vibepiper.context import TaskRunContext
+    from vibepiper.task_runners import TaskRunner
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_UNSET: Any = object()
+
+
+def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
+    """Retry delays that double each time: `backoff_factor * 2**n` for retry n.
+
+    Example:
+        >>> @task(retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=10))
+        ... def flaky(): ...   # waits 10, 20, 40 seconds
+    """
+
+    def delays(retries: int) -> list[float]:
+        return [backoff_factor * 2**n for n in range(retries)]
+
+    return delays
+
+
+def task_input_hash(context: TaskRunContext, arguments: dict[str, Any]) -> str | None:
+    """A `cache_key_fn` keying on the task and its inputs (Prefect 2 style)."""
+    fn = context.task.fn
+    code = fn.__code__.co_code.hex() if hasattr(fn, "__code__") else repr(fn)
+    return hash_objects(context.task.task_key, code, arguments)
+
+
+def _signature_kinds(sig: inspect.Signature) -> bool:
+    """True when every parameter may be passed by keyword (the fast call path)."""
+    return all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in sig.parameters.values())
+
+
+def bind_parameters(
+    fn_name: str,
+    sig: inspect.Signature,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    apply_defaults: bool = True,
+) -> dict[str, Any]:
+    """Map call arguments to parameter names (`*args` as a tuple, `**kwargs` as a dict)."""
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise ParameterBindError.from_bind_failure(fn_name, exc, args, kwargs) from None
+    if apply_defaults:
+        bound.apply_defaults()
+    return bound.arguments
+
+
+def parameters_to_call(
+    sig: inspect.Signature, parameters: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Turn a parameter dict back into positional and keyword arguments."""
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    positional = True
+    for name, param in sig.parameters.items():
+        kind = param.kind
+        if kind is param.VAR_POSITIONAL:
+            values = parameters.get(name, ())
+            if values and not positional:
+                raise ParameterBindError(f"Cannot pass *{name} after a skipped positional argument")
+            args.extend(values)
+        elif kind is param.VAR_KEYWORD:
+            kwargs.update(parameters.get(name, {}))
+        elif name not in parameters:
+            positional = False
+        elif kind is param.KEYWORD_ONLY or (kind is param.POSITIONAL_OR_KEYWORD and not positional):
+            kwargs[name] = parameters[name]
+        else:
+            args.append(parameters[name])
+    return tuple(args), kwargs
+
+
+def _as_list(
+    hooks: Callable[..., Any] | Iterable[Callable[..., Any]] | None,
+) -> list[Callable[..., Any]]:
+    if hooks is None:
+        return []
+    if callable(hooks):
+        return [hooks]
+    return list(hooks)
+
+
+def _is_mappable(value: Any) -> bool:
+    if isinstance(value, str | bytes | dict | unmapped | quote):
+        return False
+    return hasattr(value, "__iter__")
+
+
+class Task(Generic[P, R]):
+    """A function whose calls are task runs. Built by the `@task` decorator."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        version: str | None = None,
+        cache_policy: CachePolicy | None = _UNSET,
+        cache_key_fn: Callable[[TaskRunContext, dict[str, Any]], str | None] | None = None,
+        cache_expiration: dt.timedelta | None = None,
+        task_run_name: str | Callable[..., str] | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: float | list[float] | Callable[[int], list[float]] | None = None,
+        retry_jitter_factor: float | None = None,
+        persist_result: bool | None = None,
+        result_storage: Any = None,
+        result_serializer: Any = None,
+        result_storage_key: str | None = None,
+        cache_result_in_memory: bool = True,
+        timeout_seconds: float | None = None,
+        log_prints: bool | None = None,
+        refresh_cache: bool | None = None,
+        on_completion: Iterable[Callable[..., Any]] | None = None,
+        on_failure: Iterable[Callable[..., Any]] | None = None,
+        on_running: Iterable[Callable[..., Any]] | None = None,
+        on_crashed: Iterable[Callable[..., Any]] | None = None,
+        on_cancellation: Iterable[Callable[..., Any]] | None = None,
+        retry_condition_fn: Callable[..., bool] | None = None,
+        viz_return_value: Any = None,
+        isolation_level: Any = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@task needs a function, got {type(fn).__name__}")
+        if retries is not None and retries < 0:
+            raise ValueError(f"retries must be 0 or more, got {retries}")
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise ValueError(f"timeout_seconds must be positive, got {timeout_seconds}")
+        self.fn = fn
+        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
+        self.description = description or inspect.getdoc(fn)
+        self.tags: frozenset[str] = frozenset(tags or ())
+        self.version = version
+        self.isasync = inspect.iscoroutinefunction(fn)
+        self.task_key = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', self.name)}"
+        self.cache_policy = None if cache_policy is _UNSET else cache_policy
+        self.cache_key_fn = cache_key_fn
+        self.cache_expiration = cache_expiration
+        self.refresh_cache = bool(refresh_cache)
+        # Caching is on when asked for: an explicit policy or key function.
+        self.cache_policy_in_use = policy_for(self.cache_policy, cache_key_fn)
+        self.task_run_name = task_run_name
+        self.retries = retries or 0
+        if callable(retry_delay_seconds):
+            retry_delay_seconds = retry_delay_seconds(self.retries)
+        self.retry_delay_seconds = retry_delay_seconds
+        self.retry_jitter_factor = retry_jitter_factor
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
+        self.result_storage_key = result_storage_key
+        self.cache_result_in_memory = cache_result_in_memory
+        self.timeout_seconds = timeout_seconds
+        self.log_prints = log_prints
+        self.on_completion = _as_list(on_completion)
+        self.on_failure = _as_list(on_failure)
+        self.on_running = _as_list(on_running)
+        self.on_crashed = _as_list(on_crashed)
+        self.on_cancellation = _as_list(on_cancellation)
+        self.retry_condition_fn = retry_condition_fn
+        self.viz_return_value = viz_return_value
+        self.isolation_level = isolation_level
+        self._signature = inspect.signature(fn)
+        self._keyword_call = _signature_kinds(self._signature)
+        self._options = {
+            "name": name,
+            "description": description,
+            "tags": tags,
+            "version": version,
+            "cache_policy": cache_policy,
+            "cache_key_fn": cache_key_fn,
+            "cache_expiration": cache_expiration,
+            "task_run_name": task_run_name,
+            "retries": retries,
+            "retry_delay_seconds": retry_delay_seconds,
+            "retry_jitter_factor": retry_jitter_factor,
+            "persist_result": persist_result,
+            "result_storage": result_storage,
+            "result_serializer": result_serializer,
+            "result_storage_key": result_storage_key,
+            "cache_result_in_memory": cache_result_in_memory,
+            "timeout_seconds": timeout_seconds,
+            "log_prints": log_prints,
+            "refresh_cache": refresh_cache,
+            "on_completion": on_completion,
+            "on_failure": on_failure,
+            "on_running": on_running,
+            "on_crashed": on_crashed,
+            "on_cancellation": on_cancellation,
+            "retry_condition_fn": retry_condition_fn,
+            "viz_return_value": viz_return_value,
+            "isolation_level": isolation_level,
+        }
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__name__ = self.name
+        self.__wrapped__ = fn
+
+    # --- configuration ---------------------------------------------------------------
+    def with_options(self, **options: Any) -> Task[P, R]:
+        """A copy of this task with some options changed (same function)."""
+        unknown = set(options) - set(self._options)
+        if unknown:
+            raise TypeError(f"with_options() got unknown option(s): {', '.join(sorted(unknown))}")
+        return Task(self.fn, **{**self._options, **options})
+
+    def on_completion_hook(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.on_completion.append(fn)
+        return fn
+
+    def on_failure_hook(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.on_failure.append(fn)
+        return fn
+
+    # --- binding ----------------------------------------------------------------------
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Map call arguments to this task's parameter names."""
+        return bind_parameters(self.name, self._signature, args, kwargs)
+
+    def call_arguments(self, parameters: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Positional and keyword arguments to call the function with `parameters`."""
+        if self._keyword_call:
+            return (), parameters
+        return parameters_to_call(self._signature, parameters)
+
+    def render_run_name(self, parameters: dict[str, Any]) -> str:
+        """The task run name from `task_run_name` (a template or a callable)."""
+        template = self.task_run_name
+        if callable(template):
+            try:
+                accepts = "parameters" in inspect.signature(template).parameters
+            except (TypeError, ValueError):
+                accepts = False
+            return str(template(parameters=parameters) if accepts else template())
+        assert template is not None
+        try:
+            return template.format(**parameters)
+        except (KeyError, IndexError) as exc:
+            raise ValueError(
+                f"task_run_name {template!r} of task {self.name!r} refers to {exc}, "
+                f"which is not one of its parameters {sorted(parameters)}"
+            ) from None
+
+    # --- running ----------------------------------------------------------------------
+    @overload
+    def __call__(
+        self: Task[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
+    ) -> Coroutine[Any, Any, R]: ...
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task now and return its value (its final State with `return_state=True`)."""
+        return_state = kwargs.pop("return_state", False)
+        wait_for = kwargs.pop("wait_for", None)
+        parameters = self.bind(args, kwargs)
+        if self.isasync:
+            coro = self._run_async(parameters, wait_for, return_state)
+            if _in_event_loop():
+                return coro
+            from vibepiper.engine.threads import run_coroutine_sync
+
+            return run_coroutine_sync(coro)
+        from vibepiper.engine.task_engine import run_task_sync
+
+        engine = self._engine(parameters, wait_for)
+        engine.create()
+        state = run_task_sync(engine)
+        return state if return_state else state.result()
+
+    def _engine(self, parameters: dict[str, Any], wait_for: Any) -> Any:
+        from vibepiper.context import FlowRunContext
+        from vibepiper.engine.task_engine import TaskRunEngine
+        from vibepiper.store import get_store
+
+        flow_ctx = FlowRunContext.get()
+        store = flow_ctx.store if flow_ctx is not None else get_store()
+        return TaskRunEngine(self, parameters, wait_for, flow_ctx, store)
+
+    async def _run_async(
+        self, parameters: dict[str, Any], wait_for: Any, return_state: bool
+    ) -> Any:
+        from vibepiper.engine.task_engine import run_task_async
+
+        engine = self._engine(parameters, wait_for)
+        engine.create()
+        state = await run_task_async(engine)
+        return state if return_state else state.result()
+
+    def submit(self, *args: Any, **kwargs: Any) -> PrefectFuture[R]:
+        """Run the task on the flow's task runner; returns a future at once."""
+        return_state = kwargs.pop("return_state", False)
+        wait_for = kwargs.pop("wait_for", None)
+        parameters = self.bind(args, kwargs)
+        future = _current_runner().submit(self, parameters, wait_for)
+        if return_state:
+            return future.wait()  # type: ignore[return-value]
+        return future
+
+    def map(self, *args: Any, **kwargs: Any) -> PrefectFutureList[R]:
+        """Submit one task run per item of the iterable arguments.
+
+        Iterables are zipped (they must have equal lengths); wrap an iterable in
+        `unmapped(...)` to pass it whole to every run.
+        """
+        kwargs.pop("return_state", None)
+        wait_for = kwargs.pop("wait_for", None)
+        kwargs.pop("deferred", None)
+        parameters = bind_parameters(self.name, self._signature, args, kwargs, apply_defaults=False)
+        iterables: dict[str, list[Any]] = {}
+        static: dict[str, Any] = {}
+        for name, value in parameters.items():
+            if isinstance(value, PrefectFuture):
+                value = value.result()
+            if isinstance(value, unmapped):
+                static[name] = value.value
+            elif _is_mappable(value):
+                iterables[name] = list(value)
+            else:
+                static[name] = value
+        if not iterables:
+            raise MappingMissingIterable(
+                f"Task {self.name!r}.map() got no iterable argument to map over: "
+                f"pass a list (or another iterable) for at least one of {sorted(parameters)}"
+            )
+        lengths = {name: len(values) for name, values in iterables.items()}
+        if len(set(lengths.values())) > 1:
+            detail = ", ".join(f"{name}={n}" for name, n in lengths.items())
+            raise MappingLengthMismatch(
+                f"Task {self.name!r}.map() got iterables of different lengths: {detail}"
+            )
+        count = next(iter(lengths.values()))
+        calls = [
+            {**static, **{name: values[i] for name, values in iterables.items()}}
+            for i in range(count)
+        ]
+        return _current_runner().map(self, calls, wait_for)
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.name!r})"
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        if instance is None:
+            return self
+        bound = Task(self.fn.__get__(instance, owner), **self._options)  # type: ignore[attr-defined]
+        bound.task_key = self.task_key
+        return bound
+
+
+def _in_event_loop() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+_fallback_runner: TaskRunner | None = None
+
+
+def _current_runner() -> TaskRunner:
+    """The task runner of the current flow run, or a shared one outside flows."""
+    from vibepiper.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    if ctx is not None:
+        return ctx.task_runner
+    global _fallback_runner
+    if _fallback_runner is None:
+        from vibepiper.task_runners import ThreadPoolTaskRunner
+
+        _fallback_runner = ThreadPoolTaskRunner()
+    return _fallback_runner
+
+
+@overload
+def task(__fn: Callable[P, R]) -> Task[P, R]: ...
+@overload
+def task(__fn: None = None, **kwargs: Any) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(__fn: Callable[P, R] | None = None, **kwargs: Any) -> Any:
+    """Turn a function into a task.
+
+    Example:
+        >>> @task(retries=2, retry_delay_seconds=1)
+        ... def fetch(url: str) -> bytes: ...
+    """
+    if __fn is not None:
+        return Task(__fn, **kwargs)
+
+    def decorator(fn: Callable[P, R]) -> Task[P, R]:
+        return Task(fn, **kwargs)
+
+    return decorator
+
+
+__all__ = ["Task", "exponential_backoff", "task", "task_input_hash"]

@@ -1,0 +1,1 @@
+"""Helpers users import by Prefect's paths (`vibepiper.utilities.annotations`)."""
