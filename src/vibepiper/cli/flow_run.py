@@ -1,0 +1,175 @@
+"""`vibepiper flow-run`: list flow runs, inspect one, print its logs.
+
+Reads go through `vibepiper.store.get_store()` and the `RunStore` protocol only, so the
+same commands work on the embedded store and, later, on a server.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from vibepiper.cli import _output
+
+if TYPE_CHECKING:
+    from vibepiper.schemas.views import FlowRunView, LogView, TaskRunView
+    from vibepiper.store import RunStore
+
+app = typer.Typer(
+    help="List, inspect and read the logs of flow runs.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+FlowRunIdArgument = Annotated[str, typer.Argument(help="The flow run's id.", show_default=False)]
+
+# Display names of states whose name is not simply their type (`Cached` is COMPLETED,
+# `TimedOut` is FAILED, ...); used to accept `--state timed_out` and similar spellings.
+_STATE_NAMES = (
+    "Late",
+    "AwaitingRetry",
+    "Retrying",
+    "Cached",
+    "TimedOut",
+    "Suspended",
+)
+
+
+@app.command("ls")
+def list_flow_runs(
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            help="Only runs in this state: a type (failed) or a name (TimedOut); any case.",
+            show_default=False,
+        ),
+    ] = None,
+    flow: Annotated[
+        str | None,
+        typer.Option("--flow", help="Only runs of the flow with this name.", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List flow runs, newest first."""
+    runs = _store().read_flow_runs(
+        state=normalize_state(state) if state else None, flow_name=flow, limit=limit
+    )
+    if as_json:
+        _output.print_json([_flow_run_record(run) for run in runs])
+        return
+    from vibepiper.cli import _run_render
+
+    console = _output.stdout_console()
+    if not runs:
+        console.print("No flow runs found.", style="dim")
+        return
+    console.print(_run_render.flow_runs_table(runs))
+
+
+@app.command("inspect")
+def inspect_flow_run(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False) -> None:
+    """Show a flow run: its state, parameters, state history and task runs."""
+    run_id = parse_flow_run_id(flow_run_id)
+    store = _store()
+    run = _read_flow_run(store, run_id)
+    states = sorted(store.read_flow_run_states(run_id), key=lambda row: row.timestamp)
+    task_runs = store.read_task_runs(run_id)
+    if as_json:
+        _output.print_json(
+            {
+                "flow_run": _flow_run_record(run),
+                "states": [_output.record(row) for row in states],
+                "task_runs": [_task_run_record(task_run) for task_run in task_runs],
+            }
+        )
+        return
+    from vibepiper.cli import _run_render
+
+    _run_render.print_flow_run(_output.stdout_console(), run, states, task_runs)
+
+
+@app.command("logs")
+def flow_run_logs(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False) -> None:
+    """Print a flow run's log lines (its own and its task runs'), oldest first."""
+    run_id = parse_flow_run_id(flow_run_id)
+    store = _store()
+    _read_flow_run(store, run_id)
+    logs = sorted(store.read_logs(run_id), key=lambda log: log.timestamp)
+    task_run_names = {task_run.id: task_run.name for task_run in store.read_task_runs(run_id)}
+    if as_json:
+        _output.print_json([_log_record(log, task_run_names) for log in logs])
+        return
+    from vibepiper.cli import _run_render
+
+    console = _output.stdout_console()
+    if not logs:
+        console.print("No logs for this flow run.", style="dim")
+        return
+    for log in logs:
+        console.print(_run_render.log_line(log, task_run_names), soft_wrap=True)
+
+
+def parse_flow_run_id(text: str) -> uuid.UUID:
+    """The UUID in `text`, or exit with one error line when it is not one."""
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        _output.fail(f"{text!r} is not a valid flow run id")
+
+
+def normalize_state(text: str) -> str:
+    """A state filter as the store expects it: a type (`FAILED`) or a state name (`TimedOut`).
+
+    Case, spaces, `-` and `_` are ignored for known types and names; anything else (a
+    custom state name) is passed through unchanged.
+    """
+    from vibepiper.states import StateType
+
+    compact = re.sub(r"[\s_-]", "", text).casefold()
+    for state_type in StateType:
+        if state_type.value.casefold() == compact:
+            return state_type.value
+    for name in _STATE_NAMES:
+        if name.casefold() == compact:
+            return name
+    return text.strip()
+
+
+def _store() -> RunStore:
+    from vibepiper.store import get_store
+
+    return get_store()
+
+
+def _read_flow_run(store: RunStore, run_id: uuid.UUID) -> FlowRunView:
+    from vibepiper.exceptions import ObjectNotFound
+
+    try:
+        return store.read_flow_run(run_id)
+    except ObjectNotFound:
+        _output.fail(f"no flow run with id {run_id}")
+
+
+def _flow_run_record(run: FlowRunView) -> dict[str, Any]:
+    return _output.record(run, duration=run.duration)
+
+
+def _task_run_record(task_run: TaskRunView) -> dict[str, Any]:
+    return _output.record(
+        task_run, duration=_output.elapsed(task_run.start_time, task_run.end_time)
+    )
+
+
+def _log_record(log: LogView, task_run_names: dict[uuid.UUID, str]) -> dict[str, Any]:
+    import logging
+
+    task_run_name = task_run_names.get(log.task_run_id) if log.task_run_id else None
+    return _output.record(
+        log, level_name=logging.getLevelName(log.level), task_run_name=task_run_name
+    )

@@ -1,0 +1,116 @@
+"""The `vibepiper` command: the root Typer app, the `version` command, error handling.
+
+Every command group registers here. Commands import what they use inside their
+bodies, so building the app (and printing `--help`) loads no store, settings or rich.
+"""
+
+from __future__ import annotations
+
+import errno
+import platform
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from vibepiper.cli import _output
+from vibepiper.cli.flow_run import app as flow_run_app
+
+_DEBUG_KEY = "vibepiper.cli.debug"
+
+
+class _VibePiperGroup(TyperGroup):
+    """The root group: turns any error raised by a command into one `Error:` line."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if _handled_by_typer(exc) or ctx.meta.get(_DEBUG_KEY):
+                raise
+            _output.fail(_describe(exc))
+
+
+def _handled_by_typer(exc: Exception) -> bool:
+    # Exit, Abort and usage errors carry their own exit codes and messages; a broken
+    # pipe (`vibepiper flow-run ls | head`) is silenced by typer's main loop.
+    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+        return True
+    return type(exc).__module__.split(".")[0] in ("typer", "click")
+
+
+def _describe(exc: Exception) -> str:
+    from vibepiper.exceptions import PrefectException
+
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, PrefectException | OSError | ValueError | ImportError):
+        return message
+    return f"unexpected {type(exc).__name__}: {message} (run with --debug for the traceback)"
+
+
+app = typer.Typer(
+    name="vibepiper",
+    cls=_VibePiperGroup,
+    help="VibePiper: observable, resilient Python workflows.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+app.add_typer(flow_run_app, name="flow-run")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when a command fails.")
+    ] = False,
+) -> None:
+    """VibePiper: observable, resilient Python workflows."""
+    ctx.meta[_DEBUG_KEY] = debug
+
+
+@app.command("version")
+def version(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Show the VibePiper and Python versions and where runs are stored."""
+    from vibepiper.settings import get_settings
+
+    settings = get_settings()
+    info = {
+        "version": package_version(),
+        "python_version": platform.python_version(),
+        "platform": f"{platform.system()}/{platform.machine()}",
+        "store": ":memory:" if settings.home_is_memory else str(settings.database_path),
+    }
+    if as_json:
+        _output.print_json(info)
+        return
+    width = max(len(key) for key in _VERSION_LABELS.values()) + 1
+    for key, label in _VERSION_LABELS.items():
+        typer.echo(f"{label + ':':<{width}} {info[key]}")
+
+
+_VERSION_LABELS = {
+    "version": "Version",
+    "python_version": "Python",
+    "platform": "Platform",
+    "store": "Store",
+}
+
+
+def package_version() -> str:
+    """The installed version of the `vibepiper` distribution."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("vibepiper")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def main() -> None:
+    """Entry point of the `vibepiper` console script."""
+    app(prog_name="vibepiper")
