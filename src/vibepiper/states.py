@@ -300,7 +300,9 @@ def _state_result(state: State[Any], raise_on_failure: bool) -> Any:
         if raise_on_failure:
             raise exc
         return exc
-    if state.type is StateType.PAUSED:
+    if isinstance(state.data, BaseException):
+        exc = state.data  # e.g. the UpstreamTaskError of a task that could not start
+    elif state.type is StateType.PAUSED:
         exc = PausedRun(state.message or "Run is paused")
     else:
         exc = UnfinishedRun(f"Run is in {state.type.value} state; its result is not available yet.")

@@ -123,7 +123,7 @@ class TaskRunner:
             try:
                 state = context.run(run_task_sync, engine)
             except BaseException as exc:
-                state = getattr(engine, "state", None) or Crashed(message=repr(exc), data=exc)
+                state = _crash(engine, exc)
             future.set_final_state(state)
 
         self._execute(work)
@@ -133,10 +133,21 @@ def _outcome_state(engine: TaskRunEngine, outcome: asyncio.Task[State[Any]]) -> 
     if not outcome.cancelled() and outcome.exception() is None:
         result: State[Any] = outcome.result()
         return result
+    if outcome.cancelled():
+        return _crash(engine, None)
+    error = outcome.exception()
+    assert error is not None
+    return _crash(engine, error)
+
+
+def _crash(engine: TaskRunEngine, exc: BaseException | None) -> State[Any]:
+    """The final state of a run whose driver was interrupted; recorded if not final yet."""
     state: State[Any] | None = getattr(engine, "state", None)
     if state is not None and state.is_final():
         return state
-    return Crashed(message="The task's coroutine was cancelled or interrupted")
+    reason = f"{type(exc).__name__}: {exc}" if exc is not None else "its coroutine was cancelled"
+    crashed = Crashed(message=f"The task run was interrupted by {reason}", data=exc)
+    return engine.store.propose_task_run_state(engine.task_run, crashed)
 
 
 def _track(flow_ctx: FlowRunContext, future: PrefectFuture[Any]) -> None:

@@ -158,6 +158,8 @@ class Task(Generic[P, R]):
             raise ValueError(f"retries must be 0 or more, got {retries}")
         if timeout_seconds is not None and timeout_seconds <= 0:
             raise ValueError(f"timeout_seconds must be positive, got {timeout_seconds}")
+        if retry_jitter_factor is not None and retry_jitter_factor < 0:
+            raise ValueError(f"retry_jitter_factor must be 0 or more, got {retry_jitter_factor}")
         self.fn = fn
         self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
         self.description = description or inspect.getdoc(fn)
@@ -286,12 +288,8 @@ class Task(Generic[P, R]):
         wait_for = kwargs.pop("wait_for", None)
         parameters = self.bind(args, kwargs)
         if self.isasync:
-            coro = self._run_async(parameters, wait_for, return_state)
-            if _in_event_loop():
-                return coro
-            from vibepiper.engine.threads import run_coroutine_sync
-
-            return run_coroutine_sync(coro)
+            # like the function itself: calling it gives a coroutine to await
+            return self._run_async(parameters, wait_for, return_state)
         from vibepiper.engine.task_engine import run_task_sync
 
         engine = self._engine(parameters, wait_for)
@@ -376,16 +374,6 @@ class Task(Generic[P, R]):
         bound = Task(self.fn.__get__(instance, owner), **self._options)  # type: ignore[attr-defined]
         bound.task_key = self.task_key
         return bound
-
-
-def _in_event_loop() -> bool:
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 _fallback_runner: TaskRunner | None = None

@@ -33,7 +33,7 @@ def main() -> None:
 
     import vibepiper.logging as run_logging
     from vibepiper.context import TaskRunContext, use_task_run_context
-    from vibepiper.engine.processes import read_frame, write_frame
+    from vibepiper.engine.processes import READY, read_frame, write_frame
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # anything the task prints must not corrupt the answer channel
@@ -45,6 +45,7 @@ def main() -> None:
     run_logging._configured = True
     collector = _Collector()
     root.addHandler(collector)
+    write_frame(stdout, READY)
     while True:
         frame = read_frame(stdin)
         if frame is None:

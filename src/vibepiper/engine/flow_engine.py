@@ -22,11 +22,11 @@ from vibepiper.context import (
     use_flow_run_context,
 )
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
-from vibepiper.engine.inputs import task_inputs
+from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
 from vibepiper.engine.names import generate_run_name
 from vibepiper.engine.policy import exception_to_state, retry_delay, return_value_to_state
 from vibepiper.engine.threads import call_with_deadline
-from vibepiper.exceptions import FlowRunTimeoutError, ParameterTypeError
+from vibepiper.exceptions import FlowRunTimeoutError, ParameterTypeError, UpstreamTaskError
 from vibepiper.futures import wait
 from vibepiper.logging import RunLoggerAdapter, flow_run_logger
 from vibepiper.schemas.runs import FlowRun, TaskRun, flow_id_for
@@ -107,8 +107,11 @@ class FlowRunEngine:
             parent_task_run_id = self.parent_task_ctx.task_run.id
         elif self.parent_flow_ctx is not None:
             parent_task_run_id = self._create_proxy(run_id).id
-        # a template naming a missing parameter raises here, before any run is recorded
-        name = flow.render_run_name(self.parameters) if flow.flow_run_name else None
+        # A template naming a missing parameter raises here, before any run is recorded.
+        # A callable may read `runtime.flow_run`, so it is called in the run's context
+        # once the run exists (see `_name_from_callable`).
+        template = flow.flow_run_name
+        name = flow.render_run_name(self.parameters) if isinstance(template, str) else None
         tags = current_tags()
         self.flow_run = FlowRun(
             id=run_id,
@@ -148,13 +151,35 @@ class FlowRunEngine:
         return proxy
 
     def validate(self) -> bool:
-        """Validate parameters; on failure the run is Failed before its body runs."""
+        """Resolve futures among the parameters and validate them; on failure the run is
+        Failed before its body runs."""
+        try:
+            wait_for_upstream(self.wait_for)
+            self.parameters = resolve_parameters(self.parameters)
+            self.flow_run.parameters = dict(self.parameters)
+        except UpstreamTaskError as exc:
+            self._set(Failed(message=str(exc), data=exc))
+            self.logger.error("Flow run did not start: %s", exc)
+            return False
         try:
             self.validated = self.flow.validate_parameters(self.parameters)
         except ParameterTypeError as exc:
             self._set(Failed(message=str(exc), data=exc))
             self.logger.error("Parameter validation failed: %s", exc)
             return False
+        if callable(self.flow.flow_run_name):
+            return self._name_from_callable()
+        return True
+
+    def _name_from_callable(self) -> bool:
+        try:
+            with use_flow_run_context(self.new_context()):
+                self.flow_run.name = self.flow.render_run_name(self.validated)
+        except Exception as exc:
+            self._set(Failed(message=f"Could not name the flow run: {exc}", data=exc))
+            self.logger.error("Could not name the flow run: %s", exc)
+            return False
+        self._logger = None  # log lines carry the new name
         return True
 
     # --- attempts ------------------------------------------------------------------------
@@ -262,7 +287,8 @@ class FlowRunEngine:
             return None
         state = exception_to_state(exc, what="Flow run")
         flow = self.flow
-        if run.run_count <= flow.retries:
+        # as in Prefect, a flow run that timed out is not retried
+        if run.run_count <= flow.retries and not isinstance(exc, FlowRunTimeoutError):
             delay = retry_delay(flow.retry_delay_seconds, run.run_count)
             self._set(
                 AwaitingRetry(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from vibepiper.context import TaskRunContext
 
 _HEADER = struct.Struct("!Q")
+READY = b"vibepiper-worker-ready"
 
 
 class TaskRunProcessCrashed(Exception):
@@ -56,6 +57,13 @@ class _Worker:
             stdout=subprocess.PIPE,
             env=env,
         )
+        # A task's timeout must not pay for interpreter start-up: wait until the
+        # worker has imported what it needs before handing it work.
+        assert self.process.stdout is not None
+        if read_frame(self.process.stdout) != READY:
+            code = self.process.poll()
+            self.kill()
+            raise TaskRunProcessCrashed(f"A task worker process failed to start (exit code {code})")
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -82,7 +90,11 @@ class ProcessWorkerPool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        worker = _Worker()
+        try:
+            worker = _Worker()
+        except BaseException:
+            self._slots.release()
+            raise
         with self._lock:
             self._all.add(worker)
         return worker

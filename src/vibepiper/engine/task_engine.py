@@ -145,7 +145,14 @@ class TaskRunEngine:
             return False
         task = self.task
         if task.task_run_name is not None:
-            self.task_run.name = task.render_run_name(self.resolved)
+            try:
+                with use_task_run_context(self._context()):
+                    self.task_run.name = task.render_run_name(self.resolved)
+                self._logger = None  # the next log line carries the new name
+            except Exception as exc:
+                self._set(Failed(message=f"Could not name the task run: {exc}", data=exc))
+                self.logger.error("Could not name the task run: %s", exc)
+                return False
         if task.cache_policy_in_use is not None:
             return self._consult_cache()
         return True
