@@ -28,10 +28,11 @@ def _run(script: Path, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _expected_lines(script: Path) -> list[str]:
-    """The backticked strings after 'Expected' in the module docstring."""
+    """The backticked strings after 'Expected' in the module docstring (asides in
+    parentheses left out)."""
     text = script.read_text()
     docstring = text.split('"""')[1]
-    expected_part = docstring[docstring.index("Expected") :]
+    expected_part = re.sub(r"\([^)]*\)", "", docstring[docstring.index("Expected") :])
     return re.findall(r"`([^`]+)`", expected_part)
 
 
