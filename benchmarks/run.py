@@ -1,0 +1,658 @@
+#!/usr/bin/env python
+"""Run VibePiper's benchmarks and write `benchmarks/RESULTS.md`.
+
+    python benchmarks/run.py                      # everything (a few minutes)
+    python benchmarks/run.py --quick              # without the 100,000-task workload
+    python benchmarks/run.py --only subflows,map_1000
+
+Run it with the interpreter VibePiper is installed in (e.g. `/work/venv/bin/python`):
+every workload runs in a fresh subprocess of that same interpreter, with a new,
+empty `VIBEPIPER_HOME` of its own, so each run records into a real SQLite store that
+nothing else has touched. See `benchmarks/README.md` for what each workload does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+WORKLOADS = HERE / "workloads"
+REPO = HERE.parent
+MARKER = "BENCH_RESULT "
+MB = 1_000_000  # decimal megabytes; ru_maxrss is in KiB on Linux
+
+# Targets.
+IMPORT_TARGET_S = 0.150
+FORTY_TARGET_S = 0.4
+MARGINAL_TARGET_US = 150.0
+MAP_TARGET_S = 1.0
+SUBFLOWS_TARGET_S = 0.6
+RSS_GROWTH_TARGET_MB = 100.0
+
+# Environment variables that change how fast Python runs; never passed to workloads.
+# PYTHONDONTWRITEBYTECODE is dropped so that bytecode is cached (in a private
+# PYTHONPYCACHEPREFIX) as it is for any installed package.
+DROPPED_ENV = (
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONDEVMODE",
+    "PYTHONTRACEMALLOC",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONMALLOC",
+    "PYTHONMALLOCSTATS",
+    "PYTHONASYNCIODEBUG",
+    "PYTHONPYCACHEPREFIX",
+)
+
+
+class BenchError(RuntimeError):
+    """A workload failed, printed no result, or left the store in the wrong shape."""
+
+
+@dataclasses.dataclass
+class Child:
+    """One finished workload process."""
+
+    wall_s: float  # spawn to exit, measured by the runner
+    maxrss_kb: int  # the child's own peak RSS, from wait4()
+    result: dict[str, Any]  # the workload's BENCH_RESULT line
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the results table."""
+
+    name: str
+    measured: str
+    target: str
+    ok: bool | None  # None: no target
+    details: str = ""
+    samples: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+
+# --- running one workload ---------------------------------------------------------------------
+class Runner:
+    def __init__(self, tmp_root: Path, memory: bool) -> None:
+        self.tmp_root = tmp_root
+        self.memory = memory
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIBEPIPER_")}
+        for key in DROPPED_ENV:
+            env.pop(key, None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp_root / "pycache")
+        self.env = env
+
+    def new_home(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix="home-", dir=self.tmp_root))
+
+    def run(self, script: str, *args: str, home: Path | None = None, check: bool = True) -> Child:
+        """Run `workloads/<script>` in a fresh interpreter; a new empty home unless given."""
+        own_home = home is None
+        home = home if home is not None else self.new_home()
+        env = dict(self.env)
+        env["VIBEPIPER_HOME"] = ":memory:" if self.memory else str(home / "store")
+        out_path, err_path = home / f"{script}.stdout", home / f"{script}.stderr"
+        command = [sys.executable, str(WORKLOADS / script), *args]
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=home, env=env
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            if proc.returncode != 0:
+                raise BenchError(
+                    f"{script} {' '.join(args)} exited with {proc.returncode}:\n" + _tail(err_path)
+                )
+            result = _parse_result(out_path)
+            if result is None:
+                raise BenchError(f"{script} printed no {MARKER.strip()} line:\n{_tail(err_path)}")
+            if check:
+                self._check(script, result, home / "store" / "vibepiper.db")
+        except BenchError:
+            print(f"  (kept the failed run's files in {home})", file=sys.stderr)
+            raise
+        if own_home:
+            shutil.rmtree(home, ignore_errors=True)
+        return Child(wall_s=wall, maxrss_kb=usage.ru_maxrss, result=result)
+
+    def _check(self, script: str, result: dict[str, Any], db: Path) -> None:
+        if self.memory:
+            return
+        store = result.get("store")
+        if store is not None and store != "EmbeddedStore":
+            raise BenchError(f"{script} recorded into {store}, not the embedded store")
+        expect = result.get("expect")
+        if expect is not None:
+            problem = verify_store(db, expect)
+            if problem:
+                raise BenchError(f"{script}: the store at {db} is wrong: {problem}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    text = path.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def _parse_result(path: Path) -> dict[str, Any] | None:
+    for line in reversed(path.read_text(errors="replace").splitlines()):
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER) :])  # type: ignore[no-any-return]
+    return None
+
+
+def verify_store(db: Path, expect: dict[str, int]) -> str | None:
+    """Check, after the process exited, that every run it made is in the database."""
+    if not db.exists():
+        return "no database file"
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+
+        def one(sql: str) -> int:
+            return int(con.execute(sql).fetchone()[0])
+
+        found = {
+            "flow_runs": one("SELECT count(*) FROM flow_run"),
+            "task_runs": one("SELECT count(*) FROM task_run"),
+        }
+        if expect.get("flow_runs", 0) == 0 and expect.get("task_runs", 0) == 0:
+            return None if found == {"flow_runs": 0, "task_runs": 0} else f"found {found}"
+        found["flow_runs_completed"] = one(
+            "SELECT count(*) FROM flow_run WHERE state_type = 'COMPLETED'"
+        )
+        found["task_runs_completed"] = one(
+            "SELECT count(*) FROM task_run WHERE state_type = 'COMPLETED'"
+        )
+        wanted = {
+            "flow_runs": expect["flow_runs"],
+            "task_runs": expect["task_runs"],
+            "flow_runs_completed": expect["flow_runs"],
+            "task_runs_completed": expect["task_runs"],
+        }
+        if "task_run_count" in expect:
+            found["task_runs_with_other_run_count"] = one(
+                f"SELECT count(*) FROM task_run WHERE run_count != {int(expect['task_run_count'])}"
+                " AND subflow_run_id IS NULL"
+            )
+            wanted["task_runs_with_other_run_count"] = 0
+        if found != wanted:
+            return f"expected {wanted}, found {found}"
+        return None
+    finally:
+        con.close()
+
+
+# --- the workloads ----------------------------------------------------------------------------
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def spread(values: list[float], unit: Callable[[float], str]) -> str:
+    if len(values) < 2:
+        return f"n={len(values)}"
+    return f"n={len(values)}, {unit(min(values))}..{unit(max(values))}"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+def sec(seconds: float) -> str:
+    return f"{seconds:.3f} s"
+
+
+def mb(kib: float) -> str:
+    return f"{kib * 1024 / MB:.0f} MB"
+
+
+def warm_up(r: Runner, script: str, *args: str) -> None:
+    """One discarded run: compiles bytecode into the cache and warms the page cache."""
+    r.run(script, *args)
+
+
+def bench_import(r: Runner, reps: int) -> list[Row]:
+    warm_up(r, "import_time.py")
+    runs = [r.run("import_time.py") for _ in range(reps)]
+    times = [c.result["seconds"] for c in runs]
+    heavy = runs[-1].result["heavy_modules_loaded"]
+    return [
+        Row(
+            "import",
+            ms(med(times)),
+            f"<= {ms(IMPORT_TARGET_S)}",
+            med(times) <= IMPORT_TARGET_S,
+            f"{spread(times, ms)}; {runs[-1].result['modules_loaded']} modules, "
+            f"heavy: {', '.join(heavy) or 'none'}",
+            {"seconds": times},
+        )
+    ]
+
+
+def bench_store_open(r: Runner, reps: int) -> list[Row]:
+    warm_up(r, "store_open.py")
+    runs = [r.run("store_open.py") for _ in range(reps)]
+    times = [c.result["seconds"] for c in runs]
+    res = runs[-1].result
+    extra = [name for name in ("sqlalchemy", "alembic") if res.get(f"{name}_imported")]
+    return [
+        Row(
+            "store_open",
+            ms(med(times)),
+            "(none)",
+            None,
+            f"{spread(times, ms)}; opening the store on an empty home (creates the schema)"
+            + (f"; imports {', '.join(extra)}" if extra else ""),
+            {"seconds": times},
+        )
+    ]
+
+
+def bench_forty(r: Runner, reps: int) -> list[Row]:
+    warm_up(r, "forty_tasks.py")
+    runs = [r.run("forty_tasks.py") for _ in range(reps)]
+    walls = [c.wall_s for c in runs]
+    return [
+        Row(
+            "forty_tasks",
+            sec(med(walls)),
+            f"<= {FORTY_TARGET_S} s",
+            med(walls) <= FORTY_TARGET_S,
+            f"{spread(walls, sec)}; whole process, brand-new home (database created "
+            f"by this process); peak RSS {mb(med([c.maxrss_kb for c in runs]))}",
+            {"wall_s": walls},
+        )
+    ]
+
+
+def bench_forty_existing_db(r: Runner, reps: int) -> list[Row]:
+    walls: list[float] = []
+    for _ in range(reps):
+        home = r.new_home()
+        r.run("store_open.py", home=home)  # untimed: creates the (empty) database
+        walls.append(r.run("forty_tasks.py", home=home).wall_s)
+        shutil.rmtree(home, ignore_errors=True)
+    return [
+        Row(
+            "forty_tasks_existing_db",
+            sec(med(walls)),
+            f"<= {FORTY_TARGET_S} s",
+            med(walls) <= FORTY_TARGET_S,
+            f"{spread(walls, sec)}; whole process, the empty database already created "
+            "by an earlier process (the usual case after the first run)",
+            {"wall_s": walls},
+        )
+    ]
+
+
+def bench_sequential(r: Runner, reps: int) -> list[Row]:
+    warm_up(r, "sequential.py", "100")
+    t100: list[float] = []
+    t1000: list[float] = []
+    for _ in range(reps):  # interleaved, so drift affects both sizes alike
+        t100.append(r.run("sequential.py", "100").result["seconds"])
+        t1000.append(r.run("sequential.py", "1000").result["seconds"])
+    marginal_us = (med(t1000) - med(t100)) / 900 * 1e6
+    return [
+        Row(
+            "sequential_marginal",
+            f"{marginal_us:.1f} us/task",
+            f"<= {MARGINAL_TARGET_US:.0f} us/task",
+            marginal_us <= MARGINAL_TARGET_US,
+            f"(t1000 - t100) / 900 with medians t100 = {ms(med(t100))} "
+            f"({spread(t100, ms)}), t1000 = {ms(med(t1000))} ({spread(t1000, ms)})",
+            {"t100_s": t100, "t1000_s": t1000},
+        )
+    ]
+
+
+def bench_map(r: Runner, reps: int) -> list[Row]:
+    warm_up(r, "map_tasks.py", "1000")
+    runs = [r.run("map_tasks.py", "1000") for _ in range(reps)]
+    walls = [c.wall_s for c in runs]
+    rss = [float(c.maxrss_kb) for c in runs]
+    return [
+        Row(
+            "map_1000",
+            sec(med(walls)),
+            f"<= {MAP_TARGET_S} s",
+            med(walls) <= MAP_TARGET_S,
+            f"{spread(walls, sec)}; whole process, brand-new home; peak RSS {mb(med(rss))}",
+            {"wall_s": walls, "maxrss_kb": rss},
+        )
+    ]
+
+
+def bench_subflows(r: Runner, reps: int) -> list[Row]:
+    warm_up(r, "subflows.py")
+    times = [r.run("subflows.py").result["seconds"] for _ in range(reps)]
+    return [
+        Row(
+            "subflows_10x20",
+            sec(med(times)),
+            f"<= {SUBFLOWS_TARGET_S} s",
+            med(times) <= SUBFLOWS_TARGET_S,
+            f"{spread(times, sec)}; in process, around the parent flow call",
+            {"seconds": times},
+        )
+    ]
+
+
+def bench_retries(r: Runner, reps: int) -> list[Row]:
+    warm_up(r, "retries.py")
+    times = [r.run("retries.py").result["seconds"] for _ in range(reps)]
+    return [
+        Row(
+            "retries_20x3",
+            ms(med(times)),
+            "(none)",
+            None,
+            f"{spread(times, ms)}; 60 attempts, 40 of them failing; in process",
+            {"seconds": times},
+        )
+    ]
+
+
+def bench_sequential_100k(r: Runner, reps: int) -> list[Row]:
+    base = [r.run("sequential.py", "1000") for _ in range(3)]
+    big = [r.run("sequential.py", "100000") for _ in range(reps)]
+    base_rss = [float(c.maxrss_kb) for c in base]
+    big_rss = [float(c.maxrss_kb) for c in big]
+    times = [c.result["seconds"] for c in big]
+    growth_mb = (med(big_rss) - med(base_rss)) * 1024 / MB
+    per_task_us = med(times) / 100_000 * 1e6
+    return [
+        Row(
+            "sequential_100k_time",
+            f"{sec(med(times))} ({per_task_us:.0f} us/task)",
+            "(none)",
+            None,
+            f"{spread(times, sec)}; in process, around the flow call",
+            {"seconds": times},
+        ),
+        Row(
+            "sequential_100k_rss",
+            f"{mb(med(big_rss))} peak (+{growth_mb:.0f} MB)",
+            f"<= +{RSS_GROWTH_TARGET_MB:.0f} MB over 1k-task peak",
+            growth_mb <= RSS_GROWTH_TARGET_MB,
+            f"1,000-task peak {mb(med(base_rss))} (n={len(base)}, separate processes); "
+            f"100k-task peaks {', '.join(mb(v) for v in big_rss)}",
+            {"maxrss_kb_1k": base_rss, "maxrss_kb_100k": big_rss},
+        ),
+    ]
+
+
+# name -> (function, repetitions, runs in --quick)
+WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] = {
+    "import": (bench_import, 10, True),
+    "store_open": (bench_store_open, 5, True),
+    "forty_tasks": (bench_forty, 5, True),
+    "forty_tasks_existing_db": (bench_forty_existing_db, 5, True),
+    "sequential": (bench_sequential, 7, True),
+    "map_1000": (bench_map, 5, True),
+    "subflows": (bench_subflows, 5, True),
+    "retries": (bench_retries, 5, True),
+    "sequential_100k": (bench_sequential_100k, 3, False),
+}
+
+
+# --- the environment and the report -----------------------------------------------------------
+def embedded_store_exists() -> bool:
+    code = (
+        "import importlib.util, sys; "
+        "sys.exit(importlib.util.find_spec('vibepiper.store.embedded') is None)"
+    )
+    return subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+def source_digest() -> str:
+    """A digest of src/**/*.py, which identifies the code even before any commit."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "src").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _read_first(path: str, prefix: str) -> str | None:
+    try:
+        with open(path) as handle:
+            for line in handle:
+                if line.startswith(prefix):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _filesystem(path: Path) -> str:
+    best, kind = "", "?"
+    try:
+        with open("/proc/mounts") as handle:
+            for line in handle:
+                fields = line.split()
+                mount = fields[1]
+                if str(path).startswith(mount) and len(mount) > len(best):
+                    best, kind = mount, fields[2]
+    except OSError:
+        pass
+    return kind
+
+
+def machine_info(tmp_root: Path) -> dict[str, str]:
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain")
+    commit_text = "none (no commit yet)" if commit is None else commit[:12]
+    if status:
+        commit_text += f" + {len(status.splitlines())} uncommitted/untracked paths"
+    memtotal = _read_first("/proc/meminfo", "MemTotal")  # "24684096 kB"
+    if memtotal and memtotal.endswith(" kB"):
+        memtotal = f"{int(memtotal.split()[0]) / 1024**2:.1f} GiB"
+    version = subprocess.run(
+        [sys.executable, "-c", "import vibepiper; print(vibepiper.__version__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "cpu": _read_first("/proc/cpuinfo", "model name") or platform.processor() or "?",
+        "memory": memtotal or "?",
+        "os": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()} "
+        f"({sys.executable})",
+        "sqlite": sqlite3.sqlite_version,
+        "vibepiper": version or "?",
+        "git commit": commit_text,
+        "source digest (sha256 of src/**/*.py)": source_digest(),
+        "temp homes": f"{tmp_root} ({_filesystem(tmp_root)})",
+        "load average at start (1/5/15 min)": _loadavg(),
+    }
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def print_table(rows: list[Row]) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        for row in rows:
+            ok = "-" if row.ok is None else ("ok" if row.ok else "MISS")
+            print(f"{row.name:26} {row.measured:32} {row.target:30} {ok:4} {row.details}")
+        return
+    table = Table(title="VibePiper benchmarks (medians)")
+    for column in ("workload", "measured", "target", "ok?", "details"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        ok = "-" if row.ok is None else ("[green]yes[/]" if row.ok else "[red]NO[/]")
+        table.add_row(row.name, row.measured, row.target, ok, row.details)
+    Console(width=max(shutil.get_terminal_size().columns, 150)).print(table)
+
+
+PREFECT_REFERENCE = [
+    ("`import` time", "1.35 s", "import"),
+    ("40 trivial tasks, whole process", "11.0 s (2.6 s against a running server)", "forty_tasks"),
+    ("marginal overhead per sequential task", "~5.5 ms", "sequential_marginal"),
+    ("1000 mapped tasks, whole process", "18.5 s, 230 MB peak RSS", "map_1000"),
+    ("10 subflows x 20 tasks", "20 s", "subflows_10x20"),
+]
+
+
+def write_results(
+    path: Path,
+    rows: list[Row],
+    info: dict[str, str],
+    mode: str,
+    memory: str | None,
+    elapsed: float,
+) -> None:
+    by_name = {row.name: row for row in rows}
+    out: list[str] = ["# VibePiper benchmark results", ""]
+    out.append(f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}")
+    for key, value in info.items():
+        out.append(f"- {key}: {value}")
+    out.append(f"- load average at end: {_loadavg()} (other work on the machine skews results)")
+    out.append(f"- mode: {mode} (runner took {elapsed:.0f} s)")
+    if memory:
+        out.append(
+            f"- **store: `VIBEPIPER_HOME=:memory:`** ({memory}): nothing was persisted, "
+            "so these numbers omit the store's cost."
+        )
+    else:
+        out.append(
+            "- store: the embedded SQLite store, a new empty `VIBEPIPER_HOME` per process; "
+            "after each process the runner checked that every flow and task run is in the "
+            "database and Completed"
+        )
+    out += ["", "Produced by `python benchmarks/run.py`; see `benchmarks/README.md`.", ""]
+    out += ["| workload | measured (median) | target | ok? | details |", "|---|---|---|---|---|"]
+    for row in rows:
+        ok = "-" if row.ok is None else ("yes" if row.ok else "**NO**")
+        details = row.details.replace("|", "/")
+        out.append(f"| {row.name} | {row.measured} | {row.target} | {ok} | {details} |")
+    out += [
+        "",
+        "## Prefect 3.8.8 for scale",
+        "",
+        "Reference figures supplied with the benchmark brief (same kind of machine), "
+        "not measured by this runner.",
+        "",
+        "| measurement | Prefect 3.8.8 | VibePiper (this run) |",
+        "|---|---|---|",
+    ]
+    for label, prefect, name in PREFECT_REFERENCE:
+        row = by_name.get(name)
+        ours = row.measured if row else "(not run)"
+        if row and name == "map_1000":
+            ours += f", {row.details.rsplit('peak RSS ', 1)[-1]} peak RSS"
+        out.append(f"| {label} | {prefect} | {ours} |")
+    out += ["", "## Raw samples", "", "```json"]
+    out.append(json.dumps({row.name: row.samples for row in rows}, indent=1))
+    out += ["```", ""]
+    path.write_text("\n".join(out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="skip the 100,000-task workload")
+    parser.add_argument(
+        "--only",
+        metavar="NAME[,NAME]",
+        help=f"run only these workloads: {', '.join(WORKLOADS_SPEC)}",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the report (default benchmarks/RESULTS.md; with --only, "
+        "nothing is written unless --output is given)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="do not write a report")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="run with VIBEPIPER_HOME=:memory: (automatic if the embedded store is missing)",
+    )
+    parser.add_argument("--tmpdir", type=Path, help="where to create the temporary homes")
+    args = parser.parse_args(argv)
+
+    names = list(WORKLOADS_SPEC)
+    if args.only:
+        names = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = [name for name in names if name not in WORKLOADS_SPEC]
+        if unknown:
+            parser.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS_SPEC)}")
+    elif args.quick:
+        names = [name for name in names if WORKLOADS_SPEC[name][2]]
+    output = args.output
+    if output is None and not args.only:
+        output = HERE / "RESULTS.md"
+    if args.no_write:
+        output = None
+
+    memory: str | None = "forced with --memory" if args.memory else None
+    if memory is None and not embedded_store_exists():
+        print("vibepiper.store.embedded is missing: running with VIBEPIPER_HOME=:memory:")
+        memory = "the embedded SQLite store did not exist yet"
+
+    started = time.perf_counter()
+    tmp_root = Path(tempfile.mkdtemp(prefix="vibepiper-bench-", dir=args.tmpdir))
+    rows: list[Row] = []
+    failed = False
+    try:
+        runner = Runner(tmp_root, memory is not None)
+        info = machine_info(tmp_root)
+        for name in names:
+            bench, reps, _ = WORKLOADS_SPEC[name]
+            print(f"running {name} ...", flush=True)
+            try:
+                rows.extend(bench(runner, reps))
+            except BenchError as exc:
+                failed = True
+                print(f"  FAILED: {exc}", file=sys.stderr)
+                rows.append(Row(name, "FAILED", "", False, str(exc).splitlines()[0]))
+    finally:
+        if not failed:  # a failed run's files are kept for inspection
+            shutil.rmtree(tmp_root, ignore_errors=True)
+    elapsed = time.perf_counter() - started
+    print_table(rows)
+    if output is not None:
+        mode = "only " + ",".join(names) if args.only else ("quick" if args.quick else "full")
+        write_results(output, rows, info, mode, memory, elapsed)
+        print(f"wrote {output}")
+    print(f"total {elapsed:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
