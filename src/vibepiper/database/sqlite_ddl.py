@@ -1,0 +1,72 @@
+# ruff: noqa: E501
+"""The schema at `HEAD_REVISION` as SQLite DDL, for creating a new database without Alembic.
+
+A fresh embedded store would otherwise import SQLAlchemy and Alembic (about half a
+second) to create its tables on a user's first run. These statements are exactly the
+`sqlite_master` entries that `alembic upgrade head` produces; a test migrates a
+database with Alembic and compares, so this file cannot drift from the history. After
+adding a revision, paste the output of `python -m vibepiper.database.sqlite_ddl` over
+`DDL_REVISION` and `STATEMENTS`.
+
+Existing databases at an older revision are always migrated by Alembic.
+"""
+
+from __future__ import annotations
+
+DDL_REVISION = "0001"
+"""The revision these statements build; used only while it equals `HEAD_REVISION`."""
+
+STATEMENTS: tuple[str, ...] = (
+    "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)",
+    "CREATE TABLE flow (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_flow PRIMARY KEY (id), \n\tCONSTRAINT uq_flow__name UNIQUE (name)\n)",
+    "CREATE TABLE log (\n\tid INTEGER NOT NULL, \n\tflow_run_id CHAR(36), \n\ttask_run_id CHAR(36), \n\tname VARCHAR NOT NULL, \n\tlevel INTEGER NOT NULL, \n\tmessage TEXT NOT NULL, \n\ttimestamp TEXT NOT NULL, \n\tCONSTRAINT pk_log PRIMARY KEY (id)\n)",
+    "CREATE INDEX ix_log__flow_run_id_timestamp ON log (flow_run_id, timestamp)",
+    "CREATE TABLE flow_run (\n\tid CHAR(36) NOT NULL, \n\tflow_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tstate_id CHAR(36), \n\tstate_type VARCHAR, \n\tstate_name VARCHAR, \n\tstate_message TEXT, \n\tstate_timestamp TEXT, \n\tparameters JSON NOT NULL, \n\ttags JSON NOT NULL, \n\trun_count INTEGER NOT NULL, \n\tparent_task_run_id CHAR(36), \n\tdeployment_id CHAR(36), \n\tflow_version VARCHAR, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tstart_time TEXT, \n\tend_time TEXT, \n\texpected_start_time TEXT, \n\tCONSTRAINT pk_flow_run PRIMARY KEY (id), \n\tCONSTRAINT fk_flow_run__flow_id__flow FOREIGN KEY(flow_id) REFERENCES flow (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_flow_run__created ON flow_run (created)",
+    "CREATE INDEX ix_flow_run__flow_id_created ON flow_run (flow_id, created)",
+    "CREATE INDEX ix_flow_run__parent_task_run_id ON flow_run (parent_task_run_id)",
+    "CREATE INDEX ix_flow_run__state_type ON flow_run (state_type)",
+    "CREATE TABLE flow_run_state (\n\tid CHAR(36) NOT NULL, \n\tflow_run_id CHAR(36) NOT NULL, \n\ttype VARCHAR NOT NULL, \n\tname VARCHAR NOT NULL, \n\tmessage TEXT, \n\ttimestamp TEXT NOT NULL, \n\tdetails JSON NOT NULL, \n\tCONSTRAINT pk_flow_run_state PRIMARY KEY (id), \n\tCONSTRAINT fk_flow_run_state__flow_run_id__flow_run FOREIGN KEY(flow_run_id) REFERENCES flow_run (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_flow_run_state__flow_run_id_timestamp ON flow_run_state (flow_run_id, timestamp)",
+    "CREATE TABLE task_run (\n\tid CHAR(36) NOT NULL, \n\tflow_run_id CHAR(36), \n\tname VARCHAR NOT NULL, \n\ttask_key VARCHAR NOT NULL, \n\ttask_name VARCHAR NOT NULL, \n\tdynamic_key VARCHAR NOT NULL, \n\tstate_id CHAR(36), \n\tstate_type VARCHAR, \n\tstate_name VARCHAR, \n\tstate_message TEXT, \n\tstate_timestamp TEXT, \n\ttags JSON NOT NULL, \n\trun_count INTEGER NOT NULL, \n\tcache_key VARCHAR, \n\tcache_expiration TEXT, \n\ttask_version VARCHAR, \n\tsubflow_run_id CHAR(36), \n\tdetails JSON NOT NULL, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tstart_time TEXT, \n\tend_time TEXT, \n\tCONSTRAINT pk_task_run PRIMARY KEY (id), \n\tCONSTRAINT fk_task_run__flow_run_id__flow_run FOREIGN KEY(flow_run_id) REFERENCES flow_run (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_task_run__cache_key ON task_run (cache_key)",
+    "CREATE INDEX ix_task_run__flow_run_id_created ON task_run (flow_run_id, created)",
+    "CREATE TABLE task_run_input (\n\ttask_run_id CHAR(36) NOT NULL, \n\tparameter VARCHAR NOT NULL, \n\tposition INTEGER NOT NULL, \n\tinput_type VARCHAR, \n\tupstream_id CHAR(36), \n\tupstream_name VARCHAR, \n\tCONSTRAINT pk_task_run_input PRIMARY KEY (task_run_id, parameter, position), \n\tCONSTRAINT fk_task_run_input__task_run_id__task_run FOREIGN KEY(task_run_id) REFERENCES task_run (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_task_run_input__upstream_id ON task_run_input (upstream_id)",
+    "CREATE TABLE task_run_state (\n\tid CHAR(36) NOT NULL, \n\ttask_run_id CHAR(36) NOT NULL, \n\ttype VARCHAR NOT NULL, \n\tname VARCHAR NOT NULL, \n\tmessage TEXT, \n\ttimestamp TEXT NOT NULL, \n\tdetails JSON NOT NULL, \n\tCONSTRAINT pk_task_run_state PRIMARY KEY (id), \n\tCONSTRAINT fk_task_run_state__task_run_id__task_run FOREIGN KEY(task_run_id) REFERENCES task_run (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_task_run_state__task_run_id_timestamp ON task_run_state (task_run_id, timestamp)",
+)
+"""`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
+
+
+def dump(path: str) -> list[str]:
+    """The `CREATE` statements of the SQLite database at `path`, in creation order."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
+        ).fetchall()
+    finally:
+        con.close()
+    return [row[0] for row in rows]
+
+
+def render() -> str:
+    """`DDL_REVISION` and `STATEMENTS` regenerated from the Alembic history, as source."""
+    import tempfile
+    from pathlib import Path
+
+    from vibepiper.database.migrate import script_head, upgrade
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "schema.db")
+        upgrade(f"sqlite:///{path}")
+        statements = dump(path)
+    body = "".join(f"    {statement!r},\n" for statement in statements)
+    return f'DDL_REVISION = "{script_head()}"\n\nSTATEMENTS: tuple[str, ...] = (\n{body})\n'
+
+
+if __name__ == "__main__":
+    print(render(), end="")

@@ -1,0 +1,201 @@
+"""The schema of runs, states and logs: one metadata for every backend.
+
+The embedded store writes these tables with raw `sqlite3` (see
+`vibepiper.store._sqlite_batch`); the server reads and writes them through
+SQLAlchemy on SQLite or PostgreSQL. Changing a table means a new Alembic revision
+in `database/migrations/versions/` and bumping `database.revision.HEAD_REVISION`.
+
+Foreign keys document the relations and let PostgreSQL cascade deletes; SQLite does
+not enforce them (the embedded writer records task runs of a flow run that another
+process may not have committed yet). Logs carry no foreign keys: a log line can
+arrive before the run it belongs to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+
+from vibepiper.database.types import JSON, UUID, Timestamp
+
+__all__ = [
+    "flow",
+    "flow_run",
+    "flow_run_state",
+    "log",
+    "metadata",
+    "task_run",
+    "task_run_input",
+    "task_run_state",
+]
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s__%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s__%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s__%(constraint_name)s",
+        "fk": "fk_%(table_name)s__%(column_0_name)s__%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+"""The one metadata holding every VibePiper table."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _id() -> sa.Column[uuid.UUID]:
+    return sa.Column("id", UUID(), primary_key=True, default=uuid.uuid4)
+
+
+def _created() -> sa.Column[dt.datetime]:
+    return sa.Column("created", Timestamp(), nullable=False, default=_now)
+
+
+def _updated() -> sa.Column[dt.datetime]:
+    return sa.Column("updated", Timestamp(), nullable=False, default=_now, onupdate=_now)
+
+
+def _state_columns() -> list[sa.Column[object]]:
+    """The current state of a run, denormalised from its state history for filtering."""
+    return [
+        sa.Column("state_id", UUID(), nullable=True),
+        sa.Column("state_type", sa.String(), nullable=True),
+        sa.Column("state_name", sa.String(), nullable=True),
+        sa.Column("state_message", sa.Text(), nullable=True),
+        sa.Column("state_timestamp", Timestamp(), nullable=True),
+    ]
+
+
+def _state_history(name: str, run_table: str) -> sa.Table:
+    run_id = f"{run_table}_id"
+    return sa.Table(
+        name,
+        metadata,
+        _id(),
+        sa.Column(
+            run_id,
+            UUID(),
+            sa.ForeignKey(f"{run_table}.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("type", sa.String(), nullable=False),
+        sa.Column("name", sa.String(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("timestamp", Timestamp(), nullable=False),
+        sa.Column("details", JSON, nullable=False, default=dict),
+        sa.Index(None, run_id, "timestamp"),
+    )
+
+
+flow = sa.Table(
+    "flow",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(), nullable=False, unique=True),
+    _created(),
+)
+"""Flows by name; a flow's id is `schemas.runs.flow_id_for(name)`."""
+
+flow_run = sa.Table(
+    "flow_run",
+    metadata,
+    _id(),
+    sa.Column("flow_id", UUID(), sa.ForeignKey("flow.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(), nullable=False),
+    *_state_columns(),
+    sa.Column("parameters", JSON, nullable=False, default=dict),
+    sa.Column("tags", JSON, nullable=False, default=list),
+    sa.Column("run_count", sa.Integer(), nullable=False, default=0),
+    sa.Column("parent_task_run_id", UUID(), nullable=True),
+    sa.Column("deployment_id", UUID(), nullable=True),
+    sa.Column("flow_version", sa.String(), nullable=True),
+    _created(),
+    _updated(),
+    sa.Column("start_time", Timestamp(), nullable=True),
+    sa.Column("end_time", Timestamp(), nullable=True),
+    sa.Column("expected_start_time", Timestamp(), nullable=True),
+    sa.Index(None, "created"),
+    sa.Index(None, "state_type"),
+    sa.Index(None, "flow_id", "created"),
+    sa.Index(None, "parent_task_run_id"),
+)
+"""One row per flow run, with its current state."""
+
+flow_run_state = _state_history("flow_run_state", "flow_run")
+"""Every accepted state of every flow run."""
+
+task_run = sa.Table(
+    "task_run",
+    metadata,
+    _id(),
+    sa.Column(
+        "flow_run_id",
+        UUID(),
+        sa.ForeignKey("flow_run.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("task_key", sa.String(), nullable=False),
+    sa.Column("task_name", sa.String(), nullable=False),
+    sa.Column("dynamic_key", sa.String(), nullable=False),
+    *_state_columns(),
+    sa.Column("tags", JSON, nullable=False, default=list),
+    sa.Column("run_count", sa.Integer(), nullable=False, default=0),
+    sa.Column("cache_key", sa.String(), nullable=True),
+    sa.Column("cache_expiration", Timestamp(), nullable=True),
+    sa.Column("task_version", sa.String(), nullable=True),
+    sa.Column("subflow_run_id", UUID(), nullable=True),
+    sa.Column("details", JSON, nullable=False, default=dict),
+    _created(),
+    _updated(),
+    sa.Column("start_time", Timestamp(), nullable=True),
+    sa.Column("end_time", Timestamp(), nullable=True),
+    sa.Index(None, "flow_run_id", "created"),
+    sa.Index(None, "cache_key"),
+)
+"""One row per task run, with its current state."""
+
+task_run_state = _state_history("task_run_state", "task_run")
+"""Every accepted state of every task run."""
+
+task_run_input = sa.Table(
+    "task_run_input",
+    metadata,
+    sa.Column(
+        "task_run_id",
+        UUID(),
+        sa.ForeignKey("task_run.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("parameter", sa.String(), primary_key=True),
+    sa.Column("position", sa.Integer(), primary_key=True),
+    # NULL input_type: the parameter exists but no upstream run feeds it
+    sa.Column("input_type", sa.String(), nullable=True),
+    sa.Column("upstream_id", UUID(), nullable=True),
+    sa.Column("upstream_name", sa.String(), nullable=True),
+    sa.Index(None, "upstream_id"),
+)
+"""The run graph: which upstream run (or flow parameter) feeds each task parameter."""
+
+log = sa.Table(
+    "log",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("flow_run_id", UUID(), nullable=True),
+    sa.Column("task_run_id", UUID(), nullable=True),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("level", sa.Integer(), nullable=False),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("timestamp", Timestamp(), nullable=False),
+    sa.Index(None, "flow_run_id", "timestamp"),
+)
+"""Log lines of runs, in the order they were emitted."""

@@ -1,0 +1,314 @@
+"""The embedded store: runs, states and logs in a local SQLite file, written in the background.
+
+The engine calls the write methods on its hot path, so they only append a tuple to an
+in-memory queue (well under a microsecond). A daemon writer thread drains the queue
+every `store_flush_interval` seconds (sooner when it fills up) and commits everything
+in one transaction (see `_sqlite_batch`). `flush()` waits until what was queued is
+committed; reads flush this process's writes first. A process killed with `kill -9`
+loses at most the last interval's records; SQLite's WAL keeps the file consistent.
+
+Several processes may share one database file: transactions are `BEGIN IMMEDIATE`,
+waits are handled by SQLite's busy timeout, and lock errors that escape it are
+retried, never raised to the caller.
+
+The store records a run's fields when the run is created and at each accepted state;
+fields changed on the run object after its last state are not seen.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import sqlite3
+import threading
+import uuid
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
+from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
+from vibepiper.states import State, now
+from vibepiper.store import _sqlite_reads as reads
+from vibepiper.store._sqlite_batch import (
+    CREATE_FLOW_RUN,
+    CREATE_TASK_RUN,
+    FLOW_RUN_STATE,
+    LOG,
+    MARK,
+    TASK_RUN_STATE,
+    Batch,
+    Event,
+    build_batch,
+)
+from vibepiper.store._sqlite_connect import connect, ensure_schema, is_lock_error, with_lock_retry
+from vibepiper.store.base import StoreBase
+
+__all__ = ["EmbeddedStore"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("vibepiper.store")
+
+# Queue sizes, in events (a task run makes about four).
+WAKE_AT = 5_000  # wake the writer early
+MAX_QUEUED = 50_000  # producers wait for the writer beyond this
+BATCH_MAX = 20_000  # events per transaction
+CLOSE_TIMEOUT_S = 60.0
+
+
+class EmbeddedStore(StoreBase):
+    """A `RunStore` over a SQLite file, migrated to the current schema on open.
+
+    Args:
+        path: the database file; missing parent directories are created.
+        flush_interval: seconds between background writes (default: the
+            `store_flush_interval` setting).
+    """
+
+    def __init__(self, path: Path | str, *, flush_interval: float | None = None) -> None:
+        if flush_interval is None:
+            from vibepiper.settings import get_settings
+
+            flush_interval = get_settings().store_flush_interval
+        self.path = Path(path)
+        self._interval = flush_interval
+        self._closed = False
+        self._open()
+        _open_stores.add(self)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._queue: collections.deque[Event] = collections.deque()
+        self._wake = threading.Event()
+        self._room = threading.Condition()
+        self._stopping = False
+        self._marks_lock = threading.Lock()
+        self._marks_queued = 0  # flush() markers not yet written
+        self._read_lock = threading.Lock()
+        self._writer_con = connect(self.path)
+        try:
+            ensure_schema(self.path, self._writer_con)
+            self._reader_con = connect(self.path)
+        except BaseException:
+            self._writer_con.close()
+            raise
+        self._thread = threading.Thread(
+            target=self._run_writer, name="vibepiper-store-writer", daemon=True
+        )
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedStore({str(self.path)!r})"
+
+    # --- writes: append to the queue, nothing else ----------------------------------
+    def create_flow_run(self, run: FlowRun) -> None:
+        if run.created is None:
+            run.created = now()
+        queue = self._queue
+        queue.append((CREATE_FLOW_RUN, run, run.state, run.start_time, run.end_time, run.run_count))
+        if len(queue) > WAKE_AT:
+            self._crowded()
+
+    def create_task_run(self, run: TaskRun) -> None:
+        if run.created is None:
+            run.created = now()
+        queue = self._queue
+        queue.append((CREATE_TASK_RUN, run, run.state, run.start_time, run.end_time, run.run_count))
+        if len(queue) > WAKE_AT:
+            self._crowded()
+
+    def _persist_flow_run_state(self, run: FlowRun, state: State[Any]) -> None:
+        queue = self._queue
+        queue.append((FLOW_RUN_STATE, run, state, run.start_time, run.end_time, run.run_count))
+        if len(queue) > WAKE_AT:
+            self._crowded()
+
+    def _persist_task_run_state(self, run: TaskRun, state: State[Any]) -> None:
+        queue = self._queue
+        queue.append((TASK_RUN_STATE, run, state, run.start_time, run.end_time, run.run_count))
+        if len(queue) > WAKE_AT:
+            self._crowded()
+
+    def write_log(self, row: LogRecordRow) -> None:
+        queue = self._queue
+        queue.append((LOG, row))
+        if len(queue) > WAKE_AT:
+            self._crowded()
+
+    def _crowded(self) -> None:
+        """The queue is long: wake the writer, and wait for it past `MAX_QUEUED`."""
+        if self._closed:
+            self._drop_late_writes()
+            return
+        self._wake.set()
+        if len(self._queue) <= MAX_QUEUED or threading.current_thread() is self._thread:
+            return
+        with self._room:
+            while len(self._queue) > MAX_QUEUED // 2 and self._thread.is_alive():
+                self._wake.set()
+                self._room.wait(0.1)
+
+    def _drop_late_writes(self) -> None:
+        dropped = len(self._queue)
+        self._queue.clear()
+        logger.warning("%r is closed: dropped %d records written after close()", self, dropped)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything queued so far is committed (or `timeout` s passed)."""
+        if self._closed or not self._thread.is_alive():
+            return
+        if threading.current_thread() is self._thread:
+            return
+        done = threading.Event()
+        with self._marks_lock:
+            self._marks_queued += 1
+            self._queue.append((MARK, done))
+        self._wake.set()
+        done.wait(timeout)
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and close the database (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        _open_stores.discard(self)
+        self._stopping = True
+        self._wake.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(CLOSE_TIMEOUT_S)
+        if self._thread.is_alive():
+            logger.error(
+                "%r: the writer did not finish within %.0f s; %d records may be lost",
+                self,
+                CLOSE_TIMEOUT_S,
+                len(self._queue),
+            )
+            return
+        with self._read_lock:
+            self._reader_con.close()
+        self._writer_con.close()
+
+    # --- the writer thread ----------------------------------------------------------
+    def _run_writer(self) -> None:
+        queue, wake = self._queue, self._wake
+        while not self._stopping:
+            wake.wait(self._interval)
+            wake.clear()
+            # Write what is queued now; go on while the queue refills faster than the
+            # interval drains it, or while a flush waits for its marker.
+            while queue:
+                self._write_some(min(len(queue), BATCH_MAX))
+                if len(queue) < WAKE_AT and not (self._marks_queued or self._stopping):
+                    break
+        while queue:
+            self._write_some(min(len(queue), BATCH_MAX))
+
+    def _write_some(self, count: int) -> None:
+        popleft = self._queue.popleft
+        events = [popleft() for _ in range(count)]
+        with self._room:
+            self._room.notify_all()
+        batch = None
+        try:
+            batch = build_batch(events)
+            self._commit(batch.write)
+        except Exception as exc:
+            if batch is None or is_lock_error(exc):
+                logger.exception("%r: could not write %d records", self, len(events))
+            else:
+                self._commit_scrubbed(batch, exc)
+        finally:
+            marks = [event[1] for event in events if event[0] == MARK]
+            if marks:
+                with self._marks_lock:
+                    self._marks_queued -= len(marks)
+                for done in marks:
+                    done.set()
+
+    def _commit_scrubbed(self, batch: Batch, error: Exception) -> None:
+        try:
+            self._commit(batch.scrubbed().write)
+        except Exception:
+            logger.exception("%r: could not write %d rows", self, len(batch))
+        else:
+            logger.warning("%r: wrote a batch after replacing unencodable text (%s)", self, error)
+
+    def _commit(self, write: Callable[[sqlite3.Connection], None]) -> None:
+        con = self._writer_con
+
+        def transaction() -> None:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                write(con)
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+
+        with_lock_retry(transaction)
+
+    # --- reads: flush this process's writes, then query -----------------------------
+    def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        self.flush()
+        with self._read_lock:
+            if self._closed:
+                raise RuntimeError(f"{self!r} is closed")
+            con = self._reader_con
+            return with_lock_retry(lambda: query(con))
+
+    def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRunView:
+        return self._read(lambda con: reads.read_flow_run(con, flow_run_id))
+
+    def read_flow_runs(
+        self,
+        *,
+        state: str | None = None,
+        flow_name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[FlowRunView]:
+        return self._read(
+            lambda con: reads.read_flow_runs(
+                con, state=state, flow_name=flow_name, limit=limit, offset=offset
+            )
+        )
+
+    def read_task_runs(self, flow_run_id: uuid.UUID) -> list[TaskRunView]:
+        return self._read(lambda con: reads.read_task_runs(con, flow_run_id))
+
+    def read_flow_run_states(self, flow_run_id: uuid.UUID) -> list[StateRow]:
+        return self._read(lambda con: reads.read_states(con, "flow_run", flow_run_id))
+
+    def read_task_run_states(self, task_run_id: uuid.UUID) -> list[StateRow]:
+        return self._read(lambda con: reads.read_states(con, "task_run", task_run_id))
+
+    def read_logs(
+        self, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None
+    ) -> list[LogView]:
+        return self._read(lambda con: reads.read_logs(con, flow_run_id, task_run_id))
+
+    # --- fork: the child gets its own connections and writer --------------------------
+    def _reopen_after_fork(self) -> None:
+        # The parent's connections must never be used or closed here: keep them alive.
+        _inherited.extend([self._writer_con, self._reader_con])
+        self._open()
+
+
+_open_stores: weakref.WeakSet[EmbeddedStore] = weakref.WeakSet()
+_inherited: list[sqlite3.Connection] = []
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_open_stores):
+        try:
+            store._reopen_after_fork()
+        except Exception:  # pragma: no cover - the child can still run without a store
+            logger.exception("could not reopen %r after fork", store)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
