@@ -37,6 +37,9 @@ class Settings:
     store_flush_interval: float = 0.1
     api_url: str | None = None
     api_key: str | None = None
+    results_persist_by_default: bool = False
+    results_default_storage: str | None = None
+    results_default_serializer: str = "pickle"
 
     @property
     def home_is_memory(self) -> bool:
@@ -59,6 +62,9 @@ DESCRIPTIONS = {
     "store_flush_interval": "Seconds between background writes of the embedded store.",
     "api_url": "Server to record runs on instead of the embedded store.",
     "api_key": "API key sent to the server.",
+    "results_persist_by_default": "Persist every task and flow result unless told not to.",
+    "results_default_storage": "Path or fsspec URL for results (default: $VIBEPIPER_HOME/storage).",
+    "results_default_serializer": "Serializer for results: pickle, cloudpickle or json.",
 }
 
 
