@@ -14,6 +14,7 @@ import uuid
 from typing import Any, Generic, TypeVar
 
 from vibepiper.exceptions import CancelledRun, CrashedRun, FailedRun, PausedRun, UnfinishedRun
+from vibepiper.utilities.ids import new_id
 
 R = TypeVar("R")
 
@@ -117,7 +118,7 @@ class State(Generic[R]):
         self.data = data
         self.timestamp = timestamp or now()
         self.state_details = state_details or StateDetails()
-        self.id = id or uuid.uuid4()
+        self.id = id or new_id()
 
     # --- type checks ---------------------------------------------------------------
     def is_scheduled(self) -> bool:

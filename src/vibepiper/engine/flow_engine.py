@@ -42,6 +42,7 @@ from vibepiper.states import (
     StateType,
     now,
 )
+from vibepiper.utilities.ids import new_id
 
 if TYPE_CHECKING:
     from vibepiper.flows import Flow
@@ -101,7 +102,7 @@ class FlowRunEngine:
     # --- creation ----------------------------------------------------------------------
     def create(self) -> FlowRun:
         flow = self.flow
-        run_id = uuid.uuid4()
+        run_id = new_id()
         parent_task_run_id: uuid.UUID | None = None
         if self.parent_task_ctx is not None:
             parent_task_run_id = self.parent_task_ctx.task_run.id
@@ -134,7 +135,7 @@ class FlowRunEngine:
         task_key = f"subflow:{self.flow.name}"
         dynamic_key = parent.next_dynamic_key(task_key)
         proxy = TaskRun(
-            id=uuid.uuid4(),
+            id=new_id(),
             name=f"{self.flow.name}-{dynamic_key}",
             task_key=task_key,
             task_name=self.flow.name,

@@ -44,6 +44,7 @@ from vibepiper.states import (
     StateType,
     now,
 )
+from vibepiper.utilities.ids import new_id
 
 if TYPE_CHECKING:
     from vibepiper.store.base import RunStore
@@ -117,7 +118,7 @@ class TaskRunEngine:
             flow_run_id = None
         extra_tags = current_tags()
         run = TaskRun(
-            id=uuid.uuid4(),
+            id=new_id(),
             name=f"{task.name}-{dynamic_key}",
             task_key=task.task_key,
             task_name=task.name,
