@@ -7,9 +7,9 @@ flush of the store. `run_flow_sync` and `run_flow_async` only call the body.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -247,11 +247,11 @@ class FlowRunEngine:
                 if flow.timeout_seconds is None:
                     return await flow.fn(*args, **kwargs)
                 try:
-                    return await asyncio.wait_for(flow.fn(*args, **kwargs), flow.timeout_seconds)
+                    return await _asyncio().wait_for(flow.fn(*args, **kwargs), flow.timeout_seconds)
                 except TimeoutError:
                     raise self._timeout_error(flow.timeout_seconds) from None
             finally:
-                await asyncio.get_running_loop().run_in_executor(None, self.wait_for_submitted)
+                await _asyncio().get_running_loop().run_in_executor(None, self.wait_for_submitted)
 
     def _timeout_error(self, timeout: float) -> FlowRunTimeoutError:
         self._timed_out = True
@@ -275,7 +275,8 @@ class FlowRunEngine:
 
     def handle_exception(self, exc: BaseException) -> float | None:
         run = self.flow_run
-        if isinstance(exc, asyncio.CancelledError):
+        asyncio = sys.modules.get("asyncio")  # not imported: it cannot be a CancelledError
+        if asyncio is not None and isinstance(exc, asyncio.CancelledError):
             self._set(Cancelled(message="The flow run's coroutine was cancelled", data=exc))
             return None
         if not isinstance(exc, Exception):
@@ -348,7 +349,7 @@ class FlowRunEngine:
             )
         self._log_final()
         if self.is_top_level:
-            await asyncio.get_running_loop().run_in_executor(None, self.store.flush)
+            await _asyncio().get_running_loop().run_in_executor(None, self.store.flush)
 
 
 def run_flow_sync(engine: FlowRunEngine) -> State[Any]:
@@ -387,9 +388,16 @@ async def run_flow_async(engine: FlowRunEngine) -> State[Any]:
                         raise
                     break
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await _asyncio().sleep(delay)
                 continue
             engine.handle_success(value)
             break
     await engine.finish_async()
     return engine.state
+
+
+def _asyncio() -> Any:
+    """asyncio, imported on first use: a sync flow never pays for it."""
+    import asyncio
+
+    return asyncio

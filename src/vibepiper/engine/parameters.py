@@ -36,24 +36,26 @@ def build_validator(fn: Callable[..., Any], flow_name: str) -> Validator | None:
         fields[f"p{index}"] = (annotation, param.default, name)
     if not fields:
         return None
-
-    from pydantic import ConfigDict, Field, ValidationError, create_model
-
-    definitions = {}
-    for field_name, (annotation, default, alias) in fields.items():
-        required = default is inspect.Parameter.empty
-        definitions[field_name] = (
-            annotation,
-            Field(... if required else default, alias=alias),
-        )
-    config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=False)
-    try:
-        model = create_model(f"{flow_name}_parameters", __config__=config, **definitions)  # type: ignore[call-overload]
-    except Exception:
-        # A hint pydantic cannot build a schema for: fall back to checking nothing.
-        return None
+    # Values that already have exactly their scalar annotation need no coercion: skip
+    # building the model (and importing pydantic) until some value does.
+    exact = {
+        alias: annotation for annotation, _, alias in fields.values() if annotation in _SCALARS
+    }
+    all_scalar = len(exact) == len(fields)
+    model: Any = None
 
     def validate(parameters: dict[str, Any]) -> dict[str, Any]:
+        nonlocal model
+        if all_scalar and all(
+            type(parameters[alias]) is kind for alias, kind in exact.items() if alias in parameters
+        ):
+            return parameters
+        if model is None:
+            model = _build_model(fields, flow_name)
+            if model is None:
+                return parameters
+        from pydantic import ValidationError
+
         data = {alias: parameters[alias] for alias in names.values() if alias in parameters}
         try:
             validated = model.model_validate(data)
@@ -66,6 +68,27 @@ def build_validator(fn: Callable[..., Any], flow_name: str) -> Validator | None:
         return out
 
     return validate
+
+
+_SCALARS = frozenset({int, float, str, bool, bytes})
+
+
+def _build_model(fields: dict[str, Any], flow_name: str) -> Any:
+    from pydantic import ConfigDict, Field, create_model
+
+    definitions = {}
+    for field_name, (annotation, default, alias) in fields.items():
+        required = default is inspect.Parameter.empty
+        definitions[field_name] = (
+            annotation,
+            Field(... if required else default, alias=alias),
+        )
+    config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=False)
+    try:
+        return create_model(f"{flow_name}_parameters", __config__=config, **definitions)  # type: ignore[call-overload]
+    except Exception:
+        # A hint pydantic cannot build a schema for: fall back to checking nothing.
+        return None
 
 
 def parameter_schema(fn: Callable[..., Any]) -> dict[str, Any]:
