@@ -7,6 +7,7 @@ Policies combine with `+`: `INPUTS + TASK_SOURCE` keys on both.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,34 @@ if TYPE_CHECKING:
 
 
 class CachePolicy:
-    """Base class: `compute_key` returns a key, or None for "do not cache"."""
+    """Base class: `compute_key` returns a key, or None for "do not cache".
+
+    `configure(...)` returns a copy with isolation settings (see
+    `vibepiper.transactions`) or a storage for cached results (`key_storage`).
+    """
+
+    isolation_level: Any = None
+    lock_manager: Any = None
+    key_storage: Any = None
+
+    def configure(
+        self,
+        *,
+        isolation_level: Any = None,
+        lock_manager: Any = None,
+        key_storage: Any = None,
+    ) -> CachePolicy:
+        """A copy of this policy with isolation and storage settings."""
+        configured = copy.copy(self)
+        if isolation_level is not None:
+            from vibepiper.transactions import IsolationLevel
+
+            configured.isolation_level = IsolationLevel(isolation_level)
+        if lock_manager is not None:
+            configured.lock_manager = lock_manager
+        if key_storage is not None:
+            configured.key_storage = key_storage
+        return configured
 
     def compute_key(
         self,

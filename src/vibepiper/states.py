@@ -53,6 +53,7 @@ class StateDetails:
         "cache_key",
         "flow_run_id",
         "pause_timeout",
+        "result",
         "retriable",
         "scheduled_time",
         "task_run_id",
@@ -69,6 +70,7 @@ class StateDetails:
         retriable: bool | None = None,
         pause_timeout: _dt.datetime | None = None,
         untrackable_result: bool = False,
+        result: dict[str, Any] | None = None,
     ) -> None:
         self.flow_run_id = flow_run_id
         self.task_run_id = task_run_id
@@ -78,6 +80,8 @@ class StateDetails:
         self.retriable = retriable
         self.pause_timeout = pause_timeout
         self.untrackable_result = untrackable_result
+        # where the state's value is persisted (a ResultRecord as JSON), if it is
+        self.result = result
 
     def to_json(self) -> dict[str, Any]:
         """The details as JSON-ready values; unset fields are left out."""

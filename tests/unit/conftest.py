@@ -1,4 +1,4 @@
-"""Fixtures of the authoring-API tests: a fresh in-memory store and a clean cache per test."""
+"""Fixtures of the authoring-API tests: a fresh in-memory store per test."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vibepiper.engine import cache
-from vibepiper.settings import get_settings, reload_settings
+from vibepiper.settings import reload_settings
 from vibepiper.store import set_store
 from vibepiper.store.memory import MemoryStore
 
@@ -22,16 +21,13 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemorySto
     home.mkdir()
     monkeypatch.setenv("VIBEPIPER_HOME", str(home))
     reload_settings()
-    cache.clear()
     fresh = MemoryStore()
     previous = set_store(fresh)
     try:
         yield fresh
     finally:
         set_store(previous)
-        cache.clear()
         # monkeypatch restores the environment after this; the next read must see it.
-        get_settings.cache_clear()
 
 
 class _RecordCollector(logging.Handler):

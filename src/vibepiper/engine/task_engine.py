@@ -8,7 +8,6 @@ function (directly or awaited) and sleep between attempts.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import inspect
 import itertools
@@ -16,6 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from vibepiper.context import (
@@ -24,7 +24,7 @@ from vibepiper.context import (
     current_tags,
     use_task_run_context,
 )
-from vibepiper.engine import cache
+from vibepiper.engine import persistence
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
 from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
 from vibepiper.engine.policy import exception_to_state, retry_delay, return_value_to_state
@@ -64,7 +64,9 @@ class TaskRunEngine:
     """Everything one task run decides, with the store I/O it needs."""
 
     __slots__ = (
+        "_key_lock",
         "_logger",
+        "_plan",
         "flow_ctx",
         "invoke",
         "parameters",
@@ -93,6 +95,8 @@ class TaskRunEngine:
         self.invoke = invoke
         self.resolved: dict[str, Any] = parameters
         self._logger: RunLoggerAdapter | None = None
+        self._plan: persistence.ResultPlan | None = None
+        self._key_lock: AbstractContextManager[None] | None = None
 
     # --- bookkeeping -------------------------------------------------------------------
     @property
@@ -158,6 +162,12 @@ class TaskRunEngine:
             return self._consult_cache()
         return True
 
+    def plan(self) -> persistence.ResultPlan:
+        """How this run persists its result (resolved once, only when needed)."""
+        if self._plan is None:
+            self._plan = persistence.plan_for(self.task, self.flow_ctx)
+        return self._plan
+
     def _consult_cache(self) -> bool:
         task = self.task
         run = self.task_run
@@ -166,9 +176,9 @@ class TaskRunEngine:
         flow_parameters = self.flow_ctx.parameters if self.flow_ctx else {}
         try:
             key = policy.compute_key(self._context(), self.resolved, flow_parameters)
+            plan = self.plan()
         except Exception as exc:
-            state = Failed(message=str(exc), data=exc)
-            self._set(state)
+            self._set(Failed(message=str(exc), data=exc))
             self.logger.error("%s", exc)
             return False
         run.cache_key = key
@@ -179,14 +189,25 @@ class TaskRunEngine:
             return True
         if task.cache_expiration is not None:
             run.cache_expiration = now() + task.cache_expiration
+            info["expires"] = run.cache_expiration.isoformat()
+        if not plan.persist:
+            info["outcome"] = "not cached: persist_result=False, so there is nothing to reuse"
+            return True
+        # Under SERIALIZABLE isolation, one run per key computes; the rest wait here
+        # and then find its result. The lock is released in `finish`.
+        self._key_lock = persistence.key_lock(task, key)
+        self._key_lock.__enter__()
         if task.refresh_cache:
             info["outcome"] = "refresh: refresh_cache=True, the task runs and replaces the entry"
             return True
-        found = cache.lookup(key)
+        found = persistence.lookup(plan.storage, key)
         info["outcome"] = found.reason
         if not found.hit:
             return True
-        self._set(Cached(data=found.value, message=f"Cache hit on key {key}"))
+        state = Cached(data=found.value, message=f"Cache hit on key {key}")
+        if found.record is not None:
+            state.state_details.result = found.record.to_json()
+        self._set(state)
         return False
 
     def _context(self) -> TaskRunContext:
@@ -241,18 +262,42 @@ class TaskRunEngine:
             if task.timeout_seconds is None:
                 return await task.fn(*args, **kwargs)
             try:
-                return await asyncio.wait_for(task.fn(*args, **kwargs), task.timeout_seconds)
+                return await _asyncio().wait_for(task.fn(*args, **kwargs), task.timeout_seconds)
             except TimeoutError:
                 raise _timeout_error(task.timeout_seconds) from None
 
     def handle_success(self, value: Any) -> None:
         state = return_value_to_state(value)
-        run = self.task_run
-        if state.type is StateType.COMPLETED and run.cache_key is not None:
-            cache.remember(run.cache_key, state.result(), run.cache_expiration)
+        if state.type is StateType.COMPLETED and self._persists():
+            try:
+                self._persist(state)
+            except Exception as exc:
+                self._set(Failed(message=f"The result could not be persisted: {exc}", data=exc))
+                self.logger.error("The result could not be persisted: %s", exc)
+                return
         self._set(state)
         if _engine_log.isEnabledFor(logging.DEBUG):
             self.logger.debug("Finished in state %s", state)
+
+    def _persists(self) -> bool:
+        task = self.task
+        if task.persist_result is False:
+            return False
+        if task.persist_result or task.cache_policy_in_use is not None:
+            return self.plan().persist
+        if self.flow_ctx is not None and self.flow_ctx.flow.persist_result is not None:
+            return self.plan().persist
+        from vibepiper.settings import get_settings
+
+        return get_settings().results_persist_by_default
+
+    def _persist(self, state: State[Any]) -> None:
+        run = self.task_run
+        value = state.result()
+        key = persistence.storage_key(self.task, run.cache_key, self.resolved)
+        record = persistence.persist(self.plan(), key, value, run.cache_expiration)
+        state.state_details.result = record.to_json()
+        run.details["result"] = {"storage": record.storage, "key": record.key}
 
     def handle_exception(self, exc: BaseException) -> float | None:
         """Record a failed attempt. Returns the delay before a retry, or None if final."""
@@ -325,12 +370,19 @@ class TaskRunEngine:
             return task.on_cancellation
         return []
 
+    def _release_key(self) -> None:
+        lock, self._key_lock = self._key_lock, None
+        if lock is not None:
+            lock.__exit__(None, None, None)
+
     def finish(self) -> None:
+        self._release_key()
         hooks = self._hooks_for_final_state()
         if hooks:
             run_hooks(hooks, (self.task, self.task_run, self.state), self.logger, self.state.name)
 
     async def finish_async(self) -> None:
+        self._release_key()
         hooks = self._hooks_for_final_state()
         if hooks:
             await run_hooks_async(
@@ -382,9 +434,16 @@ async def run_task_async(engine: TaskRunEngine) -> State[Any]:
                         raise
                     break
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await _asyncio().sleep(delay)
                 continue
             engine.handle_success(value)
             break
     await engine.finish_async()
     return engine.state
+
+
+def _asyncio() -> Any:
+    """asyncio, imported on first use: a sync flow never pays for it."""
+    import asyncio
+
+    return asyncio

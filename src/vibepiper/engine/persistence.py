@@ -1,0 +1,128 @@
+"""Where a task run's result goes and where its cached result comes from.
+
+The result storage is the cache: a task run whose cache key names a stored, unexpired
+result loads it instead of running. Without a cache key, a persisted result gets a
+fresh key (or the task's `result_storage_key` template).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vibepiper.exceptions import MissingResult
+from vibepiper.results import (
+    ResultRecord,
+    ResultStorage,
+    Serializer,
+    get_serializer,
+    header_expired,
+    read_result,
+    resolve_storage,
+    write_result,
+)
+from vibepiper.states import now
+from vibepiper.utilities.ids import new_id
+
+if TYPE_CHECKING:
+    from vibepiper.context import FlowRunContext
+    from vibepiper.tasks import Task
+
+
+@dataclass(slots=True, frozen=True)
+class CacheLookup:
+    """The outcome of a cache lookup and its reason (shown by `flow-run inspect`)."""
+
+    hit: bool
+    reason: str
+    value: Any = None
+    record: ResultRecord | None = None
+
+
+@dataclass(slots=True)
+class ResultPlan:
+    """How one task run persists its result."""
+
+    persist: bool
+    storage: ResultStorage
+    serializer: Serializer
+
+
+def plan_for(task: Task[..., Any], flow_ctx: FlowRunContext | None) -> ResultPlan:
+    """Resolve persist/storage/serializer from the task, its flow, then settings."""
+    from vibepiper.settings import get_settings
+
+    flow = flow_ctx.flow if flow_ctx is not None else None
+    persist = task.persist_result
+    if persist is None and task.cache_policy_in_use is not None:
+        persist = True  # caching needs the stored result
+    if persist is None and flow is not None:
+        persist = flow.persist_result
+    if persist is None:
+        persist = get_settings().results_persist_by_default
+    storage_spec = task.result_storage
+    policy = task.cache_policy_in_use
+    if storage_spec is None and policy is not None and policy.key_storage is not None:
+        storage_spec = policy.key_storage
+    if storage_spec is None and flow is not None:
+        storage_spec = flow.result_storage
+    serializer_spec = task.result_serializer
+    if serializer_spec is None and flow is not None:
+        serializer_spec = flow.result_serializer
+    return ResultPlan(bool(persist), resolve_storage(storage_spec), get_serializer(serializer_spec))
+
+
+def lookup(storage: ResultStorage, key: str) -> CacheLookup:
+    """Find an unexpired stored result under `key`."""
+    try:
+        if not storage.exists(key):
+            return CacheLookup(False, f"miss: no stored result for key {key} in {storage.url}")
+        value, header = read_result(storage, key)
+    except MissingResult as exc:
+        return CacheLookup(False, f"miss: {exc}")
+    if header_expired(header, now()):
+        return CacheLookup(False, f"miss: the stored result expired at {header['expiration']}")
+    expiration = header.get("expiration")
+    record = ResultRecord(
+        storage.url,
+        key,
+        header["serializer"],
+        dt.datetime.fromisoformat(expiration) if expiration else None,
+    )
+    return CacheLookup(True, f"hit: stored result for key {key} in {storage.url}", value, record)
+
+
+def storage_key(task: Task[..., Any], cache_key: str | None, parameters: dict[str, Any]) -> str:
+    """The key a result is stored under: the task's template, the cache key, or a new id."""
+    template = task.result_storage_key
+    if template is not None:
+        from vibepiper import runtime
+
+        try:
+            return template.format(
+                parameters=parameters, flow_run=runtime.flow_run, task_run=runtime.task_run
+            )
+        except (KeyError, AttributeError, IndexError) as exc:
+            raise ValueError(
+                f"result_storage_key {template!r} of task {task.name!r} cannot be filled: "
+                f"{exc!r} (it may use {{parameters[name]}}, {{flow_run.id}}, {{task_run.id}})"
+            ) from None
+    return cache_key or new_id().hex
+
+
+def persist(plan: ResultPlan, key: str, value: Any, expiration: dt.datetime | None) -> ResultRecord:
+    return write_result(plan.storage, key, value, plan.serializer, expiration)
+
+
+def key_lock(task: Task[..., Any], key: str) -> AbstractContextManager[None]:
+    """The lock a serializable cache policy takes on `key` (or no lock)."""
+    policy = task.cache_policy_in_use
+    level = getattr(policy, "isolation_level", None) or task.isolation_level
+    from vibepiper.transactions import FileSystemLockManager, IsolationLevel
+
+    if level is None or IsolationLevel(level) is not IsolationLevel.SERIALIZABLE:
+        return nullcontext()
+    manager = getattr(policy, "lock_manager", None) or FileSystemLockManager()
+    return manager.hold(key)  # type: ignore[no-any-return]
