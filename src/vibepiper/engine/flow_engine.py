@@ -271,7 +271,32 @@ class FlowRunEngine:
 
     def handle_success(self, value: Any) -> None:
         state = return_value_to_state(value)
+        if state.type is StateType.COMPLETED and self._persists():
+            try:
+                self._persist(state)
+            except Exception as exc:
+                state = Failed(message=f"The flow's result could not be persisted: {exc}", data=exc)
         self._set(state)
+
+    def _persists(self) -> bool:
+        persist = self.flow.persist_result
+        if persist is None:
+            from vibepiper.settings import get_settings
+
+            persist = get_settings().results_persist_by_default
+        return bool(persist)
+
+    def _persist(self, state: State[Any]) -> None:
+        from vibepiper.results import get_serializer, resolve_storage, write_result
+
+        flow = self.flow
+        record = write_result(
+            resolve_storage(flow.result_storage),
+            f"flow-runs/{self.flow_run.id}",
+            state.result(),
+            get_serializer(flow.result_serializer),
+        )
+        state.state_details.result = record.to_json()
 
     def handle_exception(self, exc: BaseException) -> float | None:
         run = self.flow_run
