@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from vibepiper.flows import Flow
     from vibepiper.futures import PrefectFuture
     from vibepiper.schemas.runs import FlowRun, TaskRun
+    from vibepiper.schemas.views import TaskRunView
     from vibepiper.store.base import RunStore
     from vibepiper.task_runners import TaskRunner
     from vibepiper.tasks import Task
@@ -47,6 +48,8 @@ class FlowRunContext:
     parameters: dict[str, Any]
     log_prints: bool = False
     parent_flow_run_id: uuid.UUID | None = None
+    # when resuming a flow run: its task runs so far, by (task_key, dynamic_key)
+    previous_task_runs: dict[tuple[str, str], TaskRunView] | None = None
     # counters naming task runs ("extract-0", "extract-1", ...) per task key
     task_run_counts: dict[str, int] = field(default_factory=dict)
     # submitted futures not yet finished: the flow waits for them before it ends

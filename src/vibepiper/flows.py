@@ -103,6 +103,13 @@ class Flow(Generic[P, R]):
         self.__name__ = getattr(fn, "__name__", self.name)
         self.__wrapped__ = fn
 
+    @property
+    def entrypoint(self) -> str | None:
+        """`path/file.py:function` or `module:function`: how to load this flow again."""
+        from vibepiper.engine.entrypoints import entrypoint_of
+
+        return entrypoint_of(self.fn)
+
     def with_options(self, **options: Any) -> Flow[P, R]:
         """A copy of this flow with some options changed (same function)."""
         unknown = set(options) - set(self._options)

@@ -77,4 +77,15 @@ def get_task_run_state(task_run_id: uuid.UUID | str) -> State[Any]:
     return _last(get_store().read_task_run_states(run_id), f"task run {run_id}")
 
 
-__all__ = ["get_flow_run_state", "get_task_run_state", "state_from_row"]
+def retry_flow_run(flow_run_id: uuid.UUID | str) -> State[Any]:
+    """Run a failed or crashed flow run again from where it failed; returns its final state.
+
+    Task runs that completed with a persisted result are not run again. Raises
+    `RetryRefused` naming the reason when the run cannot be retried.
+    """
+    from vibepiper.engine.resume import retry_flow_run as retry
+
+    return retry(flow_run_id)
+
+
+__all__ = ["get_flow_run_state", "get_task_run_state", "retry_flow_run", "state_from_row"]

@@ -166,7 +166,10 @@ class Task(Generic[P, R]):
         self.tags: frozenset[str] = frozenset(tags or ())
         self.version = version
         self.isasync = inspect.iscoroutinefunction(fn)
-        self.task_key = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', self.name)}"
+        from vibepiper.engine.entrypoints import function_key
+
+        # the same whether the script runs directly or is loaded again for a retry
+        self.task_key = function_key(fn)
         self.cache_policy = None if cache_policy is _UNSET else cache_policy
         self.cache_key_fn = cache_key_fn
         self.cache_expiration = cache_expiration

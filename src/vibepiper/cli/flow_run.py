@@ -1,4 +1,4 @@
-"""`vibepiper flow-run`: list flow runs, inspect one, print its logs.
+"""`vibepiper flow-run`: list flow runs, inspect one, print its logs, retry one.
 
 Reads go through `vibepiper.store.get_store()` and the `RunStore` protocol only, so the
 same commands work on the embedded store and, later, on a server.
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from vibepiper.store import RunStore
 
 app = typer.Typer(
-    help="List, inspect and read the logs of flow runs.",
+    help="List, inspect, read the logs of and retry flow runs.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -113,6 +113,38 @@ def flow_run_logs(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False) -
         return
     for log in logs:
         console.print(_run_render.log_line(log, task_run_names), soft_wrap=True)
+
+
+@app.command("retry")
+def retry_flow_run(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False) -> None:
+    """Run a failed or crashed flow run again from where it failed.
+
+    Task runs that completed with a persisted result are not run again; failed and
+    never-started work runs. Exits 0 when the retry completes, 1 otherwise.
+    """
+    run_id = parse_flow_run_id(flow_run_id)
+    store = _store()
+    _read_flow_run(store, run_id)
+    from vibepiper.engine.resume import RetryRefused
+    from vibepiper.runs import retry_flow_run as retry
+
+    try:
+        state = retry(run_id)
+    except RetryRefused as exc:
+        _output.fail(str(exc))
+    if as_json:
+        _output.print_json(
+            {
+                "id": str(run_id),
+                "state_type": state.type.value,
+                "state_name": state.name,
+                "message": state.message,
+            }
+        )
+    else:
+        _output.stdout_console().print(f"Flow run {run_id} finished in state {state.name}")
+    if not state.is_completed():
+        raise typer.Exit(1)
 
 
 def parse_flow_run_id(text: str) -> uuid.UUID:

@@ -13,7 +13,7 @@ Existing databases at an older revision are always migrated by Alembic.
 
 from __future__ import annotations
 
-DDL_REVISION = "0001"
+DDL_REVISION = "0002"
 """The revision these statements build; used only while it equals `HEAD_REVISION`."""
 
 STATEMENTS: tuple[str, ...] = (
@@ -21,7 +21,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE flow (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_flow PRIMARY KEY (id), \n\tCONSTRAINT uq_flow__name UNIQUE (name)\n)",
     "CREATE TABLE log (\n\tid INTEGER NOT NULL, \n\tflow_run_id CHAR(36), \n\ttask_run_id CHAR(36), \n\tname VARCHAR NOT NULL, \n\tlevel INTEGER NOT NULL, \n\tmessage TEXT NOT NULL, \n\ttimestamp TEXT NOT NULL, \n\tCONSTRAINT pk_log PRIMARY KEY (id)\n)",
     "CREATE INDEX ix_log__flow_run_id_timestamp ON log (flow_run_id, timestamp)",
-    "CREATE TABLE flow_run (\n\tid CHAR(36) NOT NULL, \n\tflow_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tstate_id CHAR(36), \n\tstate_type VARCHAR, \n\tstate_name VARCHAR, \n\tstate_message TEXT, \n\tstate_timestamp TEXT, \n\tparameters JSON NOT NULL, \n\ttags JSON NOT NULL, \n\trun_count INTEGER NOT NULL, \n\tparent_task_run_id CHAR(36), \n\tdeployment_id CHAR(36), \n\tflow_version VARCHAR, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tstart_time TEXT, \n\tend_time TEXT, \n\texpected_start_time TEXT, \n\tCONSTRAINT pk_flow_run PRIMARY KEY (id), \n\tCONSTRAINT fk_flow_run__flow_id__flow FOREIGN KEY(flow_id) REFERENCES flow (id) ON DELETE CASCADE\n)",
+    "CREATE TABLE flow_run (\n\tid CHAR(36) NOT NULL, \n\tflow_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tstate_id CHAR(36), \n\tstate_type VARCHAR, \n\tstate_name VARCHAR, \n\tstate_message TEXT, \n\tstate_timestamp TEXT, \n\tparameters JSON NOT NULL, \n\ttags JSON NOT NULL, \n\trun_count INTEGER NOT NULL, \n\tparent_task_run_id CHAR(36), \n\tdeployment_id CHAR(36), \n\tflow_version VARCHAR, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tstart_time TEXT, \n\tend_time TEXT, \n\texpected_start_time TEXT, entrypoint VARCHAR, infrastructure_pid VARCHAR, \n\tCONSTRAINT pk_flow_run PRIMARY KEY (id), \n\tCONSTRAINT fk_flow_run__flow_id__flow FOREIGN KEY(flow_id) REFERENCES flow (id) ON DELETE CASCADE\n)",
     "CREATE INDEX ix_flow_run__created ON flow_run (created)",
     "CREATE INDEX ix_flow_run__flow_id_created ON flow_run (flow_id, created)",
     "CREATE INDEX ix_flow_run__parent_task_run_id ON flow_run (parent_task_run_id)",

@@ -118,6 +118,10 @@ flow_run = sa.Table(
     sa.Column("start_time", Timestamp(), nullable=True),
     sa.Column("end_time", Timestamp(), nullable=True),
     sa.Column("expected_start_time", Timestamp(), nullable=True),
+    # how to run the flow again (`path/file.py:function` or `module:function`)
+    sa.Column("entrypoint", sa.String(), nullable=True),
+    # `hostname:pid` of the process running it, to tell a killed run from a live one
+    sa.Column("infrastructure_pid", sa.String(), nullable=True),
     sa.Index(None, "created"),
     sa.Index(None, "state_type"),
     sa.Index(None, "flow_id", "created"),

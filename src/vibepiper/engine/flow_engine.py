@@ -21,6 +21,7 @@ from vibepiper.context import (
     current_tags,
     use_flow_run_context,
 )
+from vibepiper.engine.entrypoints import this_process
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
 from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
 from vibepiper.engine.names import generate_run_name
@@ -46,6 +47,7 @@ from vibepiper.utilities.ids import new_id
 
 if TYPE_CHECKING:
     from vibepiper.flows import Flow
+    from vibepiper.schemas.views import TaskRunView
     from vibepiper.store.base import RunStore
 
 
@@ -67,6 +69,7 @@ class FlowRunEngine:
         self.context: FlowRunContext | None = None
         self._logger: RunLoggerAdapter | None = None
         self._timed_out = False
+        self.previous_task_runs: dict[tuple[str, str], TaskRunView] | None = None
 
     def _pick_store(self) -> RunStore:
         if self.parent_flow_ctx is not None:
@@ -124,6 +127,8 @@ class FlowRunEngine:
             parent_task_run_id=parent_task_run_id,
             flow_version=flow.version,
             created=now(),
+            entrypoint=flow.entrypoint,
+            infrastructure_pid=this_process(),
         )
         self.store.create_flow_run(self.flow_run)
         self._set(Pending())
@@ -206,6 +211,7 @@ class FlowRunEngine:
             parameters=self.validated,
             log_prints=bool(flow.log_prints),
             parent_flow_run_id=self._parent_flow_run_id(),
+            previous_task_runs=self.previous_task_runs,
         )
         if flow.log_prints:
             from vibepiper.logging import enable_log_prints

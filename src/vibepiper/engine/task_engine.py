@@ -47,6 +47,7 @@ from vibepiper.states import (
 from vibepiper.utilities.ids import new_id
 
 if TYPE_CHECKING:
+    from vibepiper.schemas.views import TaskRunView
     from vibepiper.store.base import RunStore
     from vibepiper.tasks import Task
 
@@ -71,6 +72,7 @@ class TaskRunEngine:
         "invoke",
         "parameters",
         "resolved",
+        "resumed",
         "state",
         "store",
         "task",
@@ -97,6 +99,7 @@ class TaskRunEngine:
         self._logger: RunLoggerAdapter | None = None
         self._plan: persistence.ResultPlan | None = None
         self._key_lock: AbstractContextManager[None] | None = None
+        self.resumed = False
 
     # --- bookkeeping -------------------------------------------------------------------
     @property
@@ -121,6 +124,10 @@ class TaskRunEngine:
             dynamic_key = next(_outside_flow_counter)
             flow_run_id = None
         extra_tags = current_tags()
+        if flow_ctx is not None and flow_ctx.previous_task_runs is not None:
+            previous = flow_ctx.previous_task_runs.get((task.task_key, str(dynamic_key)))
+            if previous is not None:
+                return self._resume(previous)
         run = TaskRun(
             id=new_id(),
             name=f"{task.name}-{dynamic_key}",
@@ -138,9 +145,55 @@ class TaskRunEngine:
         self._set(Pending())
         return run
 
+    def _resume(self, previous: TaskRunView) -> TaskRun:
+        """Continue a task run of the attempt before a flow-run retry.
+
+        A run that completed with a persisted result is not run again: its state is
+        the stored Completed state, whose value loads from storage when asked for.
+        Anything else runs again on the same task run, from Pending.
+        """
+        run = TaskRun(
+            id=previous.id,
+            name=previous.name,
+            task_key=previous.task_key,
+            task_name=previous.task_name,
+            flow_run_id=previous.flow_run_id,
+            dynamic_key=previous.dynamic_key,
+            tags=list(previous.tags),
+            run_count=previous.run_count,
+            task_inputs=task_inputs(self.parameters, self.wait_for),
+            cache_key=previous.cache_key,
+            created=previous.created,
+            start_time=previous.start_time,
+            end_time=previous.end_time,
+            task_version=self.task.version,
+            details=dict(previous.details),
+        )
+        self.task_run = run
+        stored = previous.details.get("result")
+        if previous.state_type == StateType.COMPLETED.value and stored:
+            from vibepiper.results import ResultRecord
+
+            record = ResultRecord(stored["storage"], stored["key"], "")
+            run.state = self.state = State(
+                StateType.COMPLETED,
+                name=previous.state_name,
+                message="Result reused from the attempt before the retry",
+                data=record,
+            )
+            self.resumed = True
+            return run
+        run.state = State(StateType(previous.state_type or "PENDING"), name=previous.state_name)
+        self.store.create_task_run(run)
+        self._set(Pending(message="Runs again in the retried flow run"))
+        return run
+
     # --- before the first attempt --------------------------------------------------------
     def prepare(self) -> bool:
         """Resolve inputs, name the run, consult the cache. False: nothing to run."""
+        if self.resumed:
+            self.logger.info("Reusing the persisted result of the attempt before the retry")
+            return False
         try:
             wait_for_upstream(self.wait_for)
             self.resolved = resolve_parameters(self.parameters)
@@ -377,12 +430,16 @@ class TaskRunEngine:
 
     def finish(self) -> None:
         self._release_key()
+        if self.resumed:
+            return  # its hooks ran in the attempt that produced the result
         hooks = self._hooks_for_final_state()
         if hooks:
             run_hooks(hooks, (self.task, self.task_run, self.state), self.logger, self.state.name)
 
     async def finish_async(self) -> None:
         self._release_key()
+        if self.resumed:
+            return
         hooks = self._hooks_for_final_state()
         if hooks:
             await run_hooks_async(

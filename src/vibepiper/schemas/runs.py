@@ -56,6 +56,10 @@ class FlowRun:
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
     expected_start_time: dt.datetime | None = None
+    # how to run the flow again: `path/to/file.py:function` or `package.module:function`
+    entrypoint: str | None = None
+    # `hostname:pid` of the process running the flow run
+    infrastructure_pid: str | None = None
     # parameters as given, before validation (what is stored and shown)
     empirical_policy: dict[str, Any] = field(default_factory=dict)
 

@@ -39,6 +39,8 @@ class FlowRunView:
     created: dt.datetime | None
     start_time: dt.datetime | None
     end_time: dt.datetime | None
+    entrypoint: str | None = None
+    infrastructure_pid: str | None = None
 
     @property
     def duration(self) -> float | None:

@@ -65,6 +65,8 @@ _FLOW_RUN_COLUMNS = [
     "start_time",
     "end_time",
     "expected_start_time",
+    "entrypoint",
+    "infrastructure_pid",
 ]
 _TASK_RUN_COLUMNS = [
     "id",
@@ -282,6 +284,8 @@ def _flow_run_row(event: Event, ids: _Text, now: str) -> tuple[Any, ...]:
         ids.ts(start_time),
         ids.ts(end_time),
         ids.ts(run.expected_start_time),
+        run.entrypoint,
+        run.infrastructure_pid,
     )
 
 

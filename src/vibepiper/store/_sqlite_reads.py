@@ -18,7 +18,7 @@ from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
 _FLOW_RUN_SELECT = """
 SELECT r.id, r.name, r.flow_id, coalesce(f.name, ''), r.state_type, r.state_name,
        r.state_message, r.parameters, r.tags, r.run_count, r.parent_task_run_id,
-       r.created, r.start_time, r.end_time
+       r.created, r.start_time, r.end_time, r.entrypoint, r.infrastructure_pid
 FROM flow_run AS r LEFT JOIN flow AS f ON f.id = r.flow_id
 """
 
@@ -167,6 +167,8 @@ def _flow_run_view(row: tuple[Any, ...]) -> FlowRunView:
         created=_ts(row[11]),
         start_time=_ts(row[12]),
         end_time=_ts(row[13]),
+        entrypoint=row[14],
+        infrastructure_pid=row[15],
     )
 
 

@@ -40,6 +40,8 @@ def flow_run_view(run: FlowRun) -> FlowRunView:
         created=run.created,
         start_time=run.start_time,
         end_time=run.end_time,
+        entrypoint=run.entrypoint,
+        infrastructure_pid=run.infrastructure_pid,
     )
 
 
