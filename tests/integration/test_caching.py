@@ -214,3 +214,29 @@ def test_serializable_isolation_computes_once_across_processes(
         assert proc.returncode == 0, err
         assert out.strip() == "42"
     assert counter.read_text() == "x"
+
+
+@task(cache_policy=INPUTS)
+def _counted_in_child(x: int, counter: str) -> int:
+    with open(counter, "a") as out:
+        out.write("x")
+    return x * 2
+
+
+@pytest.mark.slow
+def test_cache_works_on_the_process_pool_runner(tmp_path: Path) -> None:
+    from vibepiper.task_runners import ProcessPoolTaskRunner
+
+    counter = tmp_path / "calls"
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def pipeline() -> list[int]:
+        first = _counted_in_child.submit(21, str(counter)).result()
+        second = _counted_in_child.submit(21, str(counter)).result()
+        return [first, second]
+
+    state = pipeline(return_state=True)
+    assert state.result() == [42, 42]
+    assert counter.read_text() == "x"
+    names = [t.state_name for t in get_store().read_task_runs(state.state_details.flow_run_id)]
+    assert names == ["Completed", "Cached"]
