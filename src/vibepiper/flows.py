@@ -141,21 +141,12 @@ class Flow(Generic[P, R]):
         return parameter_schema(self.fn)
 
     def render_run_name(self, parameters: dict[str, Any]) -> str:
+        """The run name from `flow_run_name` (a template over the parameters, or a callable)."""
+        from vibepiper.engine.names import render_run_name
+
         template = self.flow_run_name
-        if callable(template):
-            try:
-                accepts = "parameters" in inspect.signature(template).parameters
-            except (TypeError, ValueError):
-                accepts = False
-            return str(template(parameters=parameters) if accepts else template())
         assert template is not None
-        try:
-            return template.format(**parameters)
-        except (KeyError, IndexError) as exc:
-            raise ValueError(
-                f"flow_run_name {template!r} of flow {self.name!r} refers to {exc}, "
-                f"which is not one of its parameters {sorted(parameters)}"
-            ) from None
+        return render_run_name(template, parameters, "flow_run_name", f"flow {self.name!r}")
 
     # --- running -----------------------------------------------------------------------
     @overload

@@ -260,22 +260,12 @@ class Task(Generic[P, R]):
         return parameters_to_call(self._signature, parameters)
 
     def render_run_name(self, parameters: dict[str, Any]) -> str:
-        """The task run name from `task_run_name` (a template or a callable)."""
+        """The run name from `task_run_name` (a template over the parameters, or a callable)."""
+        from vibepiper.engine.names import render_run_name
+
         template = self.task_run_name
-        if callable(template):
-            try:
-                accepts = "parameters" in inspect.signature(template).parameters
-            except (TypeError, ValueError):
-                accepts = False
-            return str(template(parameters=parameters) if accepts else template())
         assert template is not None
-        try:
-            return template.format(**parameters)
-        except (KeyError, IndexError) as exc:
-            raise ValueError(
-                f"task_run_name {template!r} of task {self.name!r} refers to {exc}, "
-                f"which is not one of its parameters {sorted(parameters)}"
-            ) from None
+        return render_run_name(template, parameters, "task_run_name", f"task {self.name!r}")
 
     # --- running ----------------------------------------------------------------------
     @overload

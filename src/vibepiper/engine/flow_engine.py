@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from vibepiper.context import (
     current_tags,
     use_flow_run_context,
 )
+from vibepiper.engine.drivers import drive_async, drive_sync
 from vibepiper.engine.entrypoints import this_process
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
 from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
@@ -156,7 +156,7 @@ class FlowRunEngine:
         self.proxy = proxy
         return proxy
 
-    def validate(self) -> bool:
+    def prepare(self) -> bool:
         """Resolve futures among the parameters and validate them; on failure the run is
         Failed before its body runs."""
         try:
@@ -384,47 +384,13 @@ class FlowRunEngine:
 
 
 def run_flow_sync(engine: FlowRunEngine) -> State[Any]:
-    """Drive a created flow run to its final state."""
-    if engine.validate():
-        while engine.start_attempt():
-            try:
-                value = engine.call_sync()
-            except BaseException as exc:
-                delay = engine.handle_exception(exc)
-                if delay is None:
-                    if not isinstance(exc, Exception):
-                        engine.finish()
-                        raise
-                    break
-                if delay > 0:
-                    time.sleep(delay)
-                continue
-            engine.handle_success(value)
-            break
-    engine.finish()
-    return engine.state
+    """Drive a created run to its final state in this thread (see `drivers`)."""
+    return drive_sync(engine)
 
 
 async def run_flow_async(engine: FlowRunEngine) -> State[Any]:
-    """Drive a created async flow run to its final state on the current loop."""
-    if engine.validate():
-        while engine.start_attempt():
-            try:
-                value = await engine.call_async()
-            except BaseException as exc:
-                delay = engine.handle_exception(exc)
-                if delay is None:
-                    if not isinstance(exc, Exception):
-                        await engine.finish_async()
-                        raise
-                    break
-                if delay > 0:
-                    await _asyncio().sleep(delay)
-                continue
-            engine.handle_success(value)
-            break
-    await engine.finish_async()
-    return engine.state
+    """Drive a created run to its final state on the current event loop (see `drivers`)."""
+    return await drive_async(engine)
 
 
 def _asyncio() -> Any:

@@ -12,7 +12,6 @@ import datetime as dt
 import inspect
 import itertools
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -25,6 +24,7 @@ from vibepiper.context import (
     use_task_run_context,
 )
 from vibepiper.engine import persistence
+from vibepiper.engine.drivers import drive_async, drive_sync
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
 from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
 from vibepiper.engine.policy import exception_to_state, retry_delay, return_value_to_state
@@ -456,47 +456,13 @@ async def _await(awaitable: Any) -> Any:
 
 
 def run_task_sync(engine: TaskRunEngine) -> State[Any]:
-    """Drive a created task run to its final state, calling the function in this thread."""
-    if engine.prepare():
-        while engine.start_attempt():
-            try:
-                value = engine.call_sync()
-            except BaseException as exc:
-                delay = engine.handle_exception(exc)
-                if delay is None:
-                    if not isinstance(exc, Exception):
-                        engine.finish()
-                        raise
-                    break
-                if delay > 0:
-                    time.sleep(delay)
-                continue
-            engine.handle_success(value)
-            break
-    engine.finish()
-    return engine.state
+    """Drive a created run to its final state in this thread (see `drivers`)."""
+    return drive_sync(engine)
 
 
 async def run_task_async(engine: TaskRunEngine) -> State[Any]:
-    """Drive a created async task run to its final state on the current event loop."""
-    if engine.prepare():
-        while engine.start_attempt():
-            try:
-                value = await engine.call_async()
-            except BaseException as exc:
-                delay = engine.handle_exception(exc)
-                if delay is None:
-                    if not isinstance(exc, Exception):
-                        await engine.finish_async()
-                        raise
-                    break
-                if delay > 0:
-                    await _asyncio().sleep(delay)
-                continue
-            engine.handle_success(value)
-            break
-    await engine.finish_async()
-    return engine.state
+    """Drive a created run to its final state on the current event loop (see `drivers`)."""
+    return await drive_async(engine)
 
 
 def _asyncio() -> Any:
