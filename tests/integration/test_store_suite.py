@@ -361,3 +361,10 @@ def test_every_read_is_identical_across_stores(
 
     for from_memory, from_embedded in zip(everything(memory), everything(embedded), strict=True):
         assert from_embedded == from_memory
+
+
+def test_task_runs_outside_any_flow_are_read_with_none(any_store: RunStore) -> None:
+    ids = play(any_store)
+    loose = any_store.read_task_runs(None)
+    assert [t.id for t in loose] == [ids.loose_task]
+    assert loose[0].flow_run_id is None

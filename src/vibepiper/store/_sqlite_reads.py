@@ -26,13 +26,13 @@ _TASK_RUN_SELECT = """
 SELECT id, name, task_key, task_name, flow_run_id, dynamic_key, state_type, state_name,
        state_message, tags, run_count, cache_key, created, start_time, end_time,
        subflow_run_id, details
-FROM task_run WHERE flow_run_id = ? ORDER BY created, rowid
+FROM task_run WHERE flow_run_id IS ? ORDER BY created, rowid
 """
 
 _INPUTS_SELECT = """
 SELECT task_run_id, parameter, input_type, upstream_id, upstream_name
 FROM task_run_input
-WHERE task_run_id IN (SELECT id FROM task_run WHERE flow_run_id = ?)
+WHERE task_run_id IN (SELECT id FROM task_run WHERE flow_run_id IS ?)
 ORDER BY rowid
 """
 
@@ -69,8 +69,9 @@ def read_flow_runs(
     return [_flow_run_view(row) for row in con.execute(sql, args)]
 
 
-def read_task_runs(con: sqlite3.Connection, flow_run_id: uuid.UUID) -> list[TaskRunView]:
-    key = str(flow_run_id)
+def read_task_runs(con: sqlite3.Connection, flow_run_id: uuid.UUID | None) -> list[TaskRunView]:
+    """A flow run's task runs; `None`: the task runs called outside any flow."""
+    key = str(flow_run_id) if flow_run_id is not None else None
     con.execute("BEGIN")  # one snapshot for runs and edges
     try:
         runs = con.execute(_TASK_RUN_SELECT, (key,)).fetchall()

@@ -277,7 +277,7 @@ class EmbeddedStore(StoreBase):
             )
         )
 
-    def read_task_runs(self, flow_run_id: uuid.UUID) -> list[TaskRunView]:
+    def read_task_runs(self, flow_run_id: uuid.UUID | None) -> list[TaskRunView]:
         return self._read(lambda con: reads.read_task_runs(con, flow_run_id))
 
     def read_flow_run_states(self, flow_run_id: uuid.UUID) -> list[StateRow]:

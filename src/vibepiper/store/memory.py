@@ -90,7 +90,7 @@ class MemoryStore(StoreBase):
         selected.sort(key=lambda r: r.created or r.start_time, reverse=True)  # type: ignore[arg-type,return-value]
         return [flow_run_view(r) for r in selected[offset : offset + limit]]
 
-    def read_task_runs(self, flow_run_id: uuid.UUID) -> list[TaskRunView]:
+    def read_task_runs(self, flow_run_id: uuid.UUID | None) -> list[TaskRunView]:
         with self._lock:
             runs = [r for r in self._task_runs.values() if r.flow_run_id == flow_run_id]
         runs.sort(key=lambda r: r.created)  # type: ignore[arg-type,return-value]
