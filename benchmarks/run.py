@@ -42,6 +42,7 @@ IMPORT_TARGET_S = 0.150
 FORTY_TARGET_S = 0.4
 MARGINAL_TARGET_US = 150.0
 MAP_TARGET_S = 1.0
+CACHED_RERUN_TARGET_S = 0.020
 SUBFLOWS_TARGET_S = 0.6
 RSS_GROWTH_TARGET_MB = 100.0
 
@@ -397,9 +398,75 @@ def bench_sequential_100k(r: Runner, reps: int) -> list[Row]:
     ]
 
 
+def bench_dask_map(r: Runner, reps: int) -> list[Row]:
+    rows = []
+    for kind in ("threads", "dask"):
+        warm_up(r, "dask_map.py", kind)
+        runs = [r.run("dask_map.py", kind) for _ in range(reps)]
+        walls = [c.wall_s for c in runs]
+        times = [c.result["seconds"] for c in runs]
+        where = (
+            "; LocalCluster of 2 worker processes, started in the flow" if kind == "dask" else ""
+        )
+        rows.append(
+            Row(
+                f"dask_map_1000_{kind}",
+                sec(med(walls)),
+                "(none)",
+                None,
+                f"{spread(walls, sec)}; whole process; in flow {sec(med(times))} "
+                f"({spread(times, sec)}){where}",
+                {"wall_s": walls, "seconds": times},
+            )
+        )
+    return rows
+
+
+def bench_cached_rerun(r: Runner, reps: int) -> list[Row]:
+    warm_up(r, "cached_rerun.py")
+    times = [r.run("cached_rerun.py").result["seconds"] for _ in range(reps)]
+    return [
+        Row(
+            "cached_rerun_50",
+            ms(med(times)),
+            f"<= {CACHED_RERUN_TARGET_S * 1000:.0f} ms",
+            med(times) <= CACHED_RERUN_TARGET_S,
+            f"{spread(times, ms)}; in process, a second run of 50 cached tasks: every task "
+            "a hit read from result storage, no function called",
+            {"seconds": times},
+        )
+    ]
+
+
+def bench_resume(r: Runner, reps: int) -> list[Row]:
+    times, ran = [], []
+    for _ in range(reps):
+        home = r.new_home()
+        failed = r.run("resume.py", "fail", home=home, check=False)
+        retried = r.run("resume.py", "retry", failed.result["flow_run_id"], home=home, check=False)
+        times.append(retried.result["seconds"])
+        ran.append(retried.result["tasks_run"])
+        shutil.rmtree(home, ignore_errors=True)
+    if set(ran) != {100}:
+        raise BenchError(f"the retry should run tasks 900-999 only, ran {ran}")
+    return [
+        Row(
+            "resume_1000_at_900",
+            sec(med(times)),
+            "runs only the 100 failed/unstarted",
+            True,
+            f"{spread(times, sec)}; in a new process, around retry_flow_run: 900 results "
+            "reused from storage, tasks 900-999 run",
+            {"seconds": times, "tasks_run": ran},
+        )
+    ]
+
+
 # name -> (function, repetitions, runs in --quick)
 WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] = {
     "import": (bench_import, 10, True),
+    "cached_rerun": (bench_cached_rerun, 5, True),
+    "resume": (bench_resume, 3, True),
     "store_open": (bench_store_open, 5, True),
     "forty_tasks": (bench_forty, 5, True),
     "forty_tasks_existing_db": (bench_forty_existing_db, 5, True),
@@ -407,6 +474,7 @@ WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] 
     "map_1000": (bench_map, 5, True),
     "subflows": (bench_subflows, 5, True),
     "retries": (bench_retries, 5, True),
+    "dask_map": (bench_dask_map, 3, False),
     "sequential_100k": (bench_sequential_100k, 3, False),
 }
 

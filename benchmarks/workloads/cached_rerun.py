@@ -38,7 +38,7 @@ def main() -> None:
     emit(
         seconds=elapsed,
         store=store_kind(),
-        expect={"flow_runs": 2, "task_runs": 100, "cached": 50},
+        expect={"flow_runs": 2, "task_runs": 100},
     )
 
 

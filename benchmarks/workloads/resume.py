@@ -16,7 +16,8 @@ from _bench import emit, open_store, store_kind
 from vibepiper import flow, task
 
 RAN = Path(os.environ.get("RESUME_RAN_FILE", "ran.txt"))
-FAIL = os.environ.get("RESUME_FAIL") == "1"
+# only the original run fails; the retry loads this file again with argv "retry"
+FAIL = sys.argv[1:2] == ["fail"]
 
 
 @task(persist_result=True)

@@ -265,3 +265,17 @@ class ProcessPoolTaskRunner(TaskRunner):
 PrefectTaskRunner = ThreadPoolTaskRunner
 
 __all__ = ["ProcessPoolTaskRunner", "TaskRunner", "ThreadPoolTaskRunner"]
+
+
+def __getattr__(name: str) -> Any:
+    # DaskTaskRunner and RayTaskRunner live in vibepiper.integrations; importing them
+    # here only on access keeps `import vibepiper` free of dask, distributed and ray.
+    if name == "DaskTaskRunner":
+        from vibepiper.integrations.dask import DaskTaskRunner
+
+        return DaskTaskRunner
+    if name == "RayTaskRunner":
+        from vibepiper.integrations.ray import RayTaskRunner
+
+        return RayTaskRunner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = [REPO / "docs" / "authoring.md", REPO / "docs" / "results.md", REPO / "README.md"]
+DOCS = [
+    REPO / "docs" / "authoring.md",
+    REPO / "docs" / "results.md",
+    REPO / "docs" / "task-runners.md",
+    REPO / "README.md",
+]
 
 
 def _blocks() -> list[tuple[str, str]]:

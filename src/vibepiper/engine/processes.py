@@ -8,7 +8,6 @@ the function. A call past its timeout kills its worker, which is replaced.
 
 from __future__ import annotations
 
-import logging
 import os
 import struct
 import subprocess
@@ -17,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
+from vibepiper.engine.remote_call import deliver, pack_call
 from vibepiper.exceptions import TaskRunTimeoutError
 
 if TYPE_CHECKING:
@@ -117,18 +117,13 @@ class ProcessWorkerPool:
         ctx: TaskRunContext,
     ) -> Any:
         """Run `fn(*args, **kwargs)` in a worker process and return its value."""
-        import cloudpickle
-
-        payload = cloudpickle.dumps(
-            (fn, args, kwargs, ctx.task, ctx.task_run, ctx.parameters, ctx.log_prints)
-        )
+        payload = pack_call(fn, args, kwargs, ctx)
         worker = self._acquire()
         healthy = False
         try:
             assert worker.process.stdin is not None and worker.process.stdout is not None
             write_frame(worker.process.stdin, payload)
             answer = _read_with_timeout(worker, timeout)
-            ok, value, records = cloudpickle.loads(answer)
             healthy = True
         except TimeoutError:
             raise TaskRunTimeoutError(
@@ -142,11 +137,7 @@ class ProcessWorkerPool:
             ) from None
         finally:
             self._release(worker, healthy)
-        for record in records:
-            logging.getLogger(record.name).handle(record)
-        if ok:
-            return value
-        raise value
+        return deliver(answer)
 
     def shutdown(self) -> None:
         with self._lock:
