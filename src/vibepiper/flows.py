@@ -9,6 +9,7 @@ flow called inside another flow is a subflow: a child run linked to its parent.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
@@ -103,7 +104,7 @@ class Flow(Generic[P, R]):
         self.__name__ = getattr(fn, "__name__", self.name)
         self.__wrapped__ = fn
 
-    @property
+    @functools.cached_property
     def entrypoint(self) -> str | None:
         """`path/file.py:function` or `module:function`: how to load this flow again."""
         from vibepiper.engine.entrypoints import entrypoint_of

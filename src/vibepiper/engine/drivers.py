@@ -31,6 +31,13 @@ class RunEngine(Protocol):
     async def finish_async(self) -> None: ...
 
 
+def lazy_asyncio() -> Any:
+    """asyncio, imported on first use: a sync run never pays for it (~30 ms)."""
+    import asyncio
+
+    return asyncio
+
+
 def drive_sync(engine: RunEngine) -> State[Any]:
     """Drive a created run to its final state, calling its body in this thread.
 

@@ -20,7 +20,7 @@ from vibepiper.context import (
     current_tags,
     use_flow_run_context,
 )
-from vibepiper.engine.drivers import drive_async, drive_sync
+from vibepiper.engine.drivers import drive_async, drive_sync, lazy_asyncio
 from vibepiper.engine.entrypoints import this_process
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
 from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
@@ -253,11 +253,15 @@ class FlowRunEngine:
                 if flow.timeout_seconds is None:
                     return await flow.fn(*args, **kwargs)
                 try:
-                    return await _asyncio().wait_for(flow.fn(*args, **kwargs), flow.timeout_seconds)
+                    return await lazy_asyncio().wait_for(
+                        flow.fn(*args, **kwargs), flow.timeout_seconds
+                    )
                 except TimeoutError:
                     raise self._timeout_error(flow.timeout_seconds) from None
             finally:
-                await _asyncio().get_running_loop().run_in_executor(None, self.wait_for_submitted)
+                await (
+                    lazy_asyncio().get_running_loop().run_in_executor(None, self.wait_for_submitted)
+                )
 
     def _timeout_error(self, timeout: float) -> FlowRunTimeoutError:
         self._timed_out = True
@@ -380,7 +384,7 @@ class FlowRunEngine:
             )
         self._log_final()
         if self.is_top_level:
-            await _asyncio().get_running_loop().run_in_executor(None, self.store.flush)
+            await lazy_asyncio().get_running_loop().run_in_executor(None, self.store.flush)
 
 
 def run_flow_sync(engine: FlowRunEngine) -> State[Any]:
@@ -391,10 +395,3 @@ def run_flow_sync(engine: FlowRunEngine) -> State[Any]:
 async def run_flow_async(engine: FlowRunEngine) -> State[Any]:
     """Drive a created run to its final state on the current event loop (see `drivers`)."""
     return await drive_async(engine)
-
-
-def _asyncio() -> Any:
-    """asyncio, imported on first use: a sync flow never pays for it."""
-    import asyncio
-
-    return asyncio

@@ -24,7 +24,7 @@ from vibepiper.context import (
     use_task_run_context,
 )
 from vibepiper.engine import persistence
-from vibepiper.engine.drivers import drive_async, drive_sync
+from vibepiper.engine.drivers import drive_async, drive_sync, lazy_asyncio
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
 from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
 from vibepiper.engine.policy import exception_to_state, retry_delay, return_value_to_state
@@ -315,7 +315,7 @@ class TaskRunEngine:
             if task.timeout_seconds is None:
                 return await task.fn(*args, **kwargs)
             try:
-                return await _asyncio().wait_for(task.fn(*args, **kwargs), task.timeout_seconds)
+                return await lazy_asyncio().wait_for(task.fn(*args, **kwargs), task.timeout_seconds)
             except TimeoutError:
                 raise _timeout_error(task.timeout_seconds) from None
 
@@ -463,10 +463,3 @@ def run_task_sync(engine: TaskRunEngine) -> State[Any]:
 async def run_task_async(engine: TaskRunEngine) -> State[Any]:
     """Drive a created run to its final state on the current event loop (see `drivers`)."""
     return await drive_async(engine)
-
-
-def _asyncio() -> Any:
-    """asyncio, imported on first use: a sync flow never pays for it."""
-    import asyncio
-
-    return asyncio
