@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from vibepiper.cli import _output
 from vibepiper.cli.flow_run import app as flow_run_app
+from vibepiper.cli.server import app as server_app
 
 _DEBUG_KEY = "vibepiper.cli.debug"
 
@@ -57,6 +58,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(flow_run_app, name="flow-run")
+app.add_typer(server_app, name="server")
 
 
 @app.callback()

@@ -1,0 +1,92 @@
+"""Async SQLAlchemy engines over the same schema and encodings as `database.engine`.
+
+The server reads and writes through these. On SQLite (aiosqlite) the connection
+pragmas match `database.engine.configure_sqlite` and the embedded store's (WAL,
+`synchronous=NORMAL`, the same busy timeout), so a server and engine processes share
+one file. A transaction begins with `BEGIN` (a snapshot for reads) unless the
+connection carries the execution option `sqlite_begin="IMMEDIATE"`, which writers
+set: taking the write lock up front means SQLite's busy handler waits for other
+writers instead of failing a transaction that read first and wrote second.
+
+The pool is capped at `max_connections` with no overflow; a caller that cannot get a
+connection within `pool_timeout` seconds gets `sqlalchemy.exc.TimeoutError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+from vibepiper.database import codec
+from vibepiper.database.engine import BUSY_TIMEOUT_MS
+
+__all__ = ["SQLITE_BEGIN_OPTION", "async_url", "create_async_engine"]
+
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+"""Execution option naming how a SQLite transaction begins (`DEFERRED` or `IMMEDIATE`)."""
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+}
+
+
+def async_url(url: str | URL) -> URL:
+    """`url` with a blocking driver swapped for an async one (psycopg 3 is both)."""
+    parsed = sa.make_url(url)
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver) if driver else parsed
+
+
+def create_async_engine(
+    url: str | URL, *, max_connections: int, pool_timeout: float, **kwargs: Any
+) -> AsyncEngine:
+    """An async engine for `url` with at most `max_connections` open connections.
+
+    Args:
+        url: a SQLAlchemy URL; blocking drivers are swapped for async ones.
+        max_connections: the pool's size; there is no overflow beyond it.
+        pool_timeout: seconds to wait for a free connection before `TimeoutError`.
+        **kwargs: passed to `sqlalchemy.ext.asyncio.create_async_engine`.
+    """
+    target = async_url(url)
+    kwargs.setdefault("json_serializer", codec.encode_json)
+    kwargs.setdefault("json_deserializer", codec.decode_json)
+    if target.get_backend_name() == "sqlite" and target.database in (None, "", ":memory:"):
+        raise ValueError("the server needs a SQLite file, not an in-memory database")
+    engine = _create_async_engine(
+        target,
+        pool_size=max_connections,
+        max_overflow=0,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=target.get_backend_name() == "postgresql",
+        **kwargs,
+    )
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine.sync_engine)
+    return engine
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy, not the driver, decides where transactions begin (see below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")

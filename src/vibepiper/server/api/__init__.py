@@ -1,0 +1,22 @@
+"""HTTP routers: parse the request into wire models, call a service, return its answer.
+
+No SQL here; see `services/` and `repositories/`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from vibepiper.server.api import flow_runs, flows, logs, system, task_runs
+from vibepiper.server.api.deps import require_api_key
+
+
+def api_router() -> APIRouter:
+    """Every route under `/api`; all but `/api/health` need the API key when one is set."""
+    router = APIRouter(prefix="/api")
+    router.include_router(system.health_router)
+    protected = APIRouter(dependencies=[Depends(require_api_key)])
+    for module in (system, flows, flow_runs, task_runs, logs):
+        protected.include_router(module.router)
+    router.include_router(protected)
+    return router

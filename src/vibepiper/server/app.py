@@ -1,0 +1,70 @@
+"""The FastAPI application: routes under `/api`, error handlers, limits, lifespan.
+
+On start the lifespan migrates the database (unless told not to), opens the capped
+connection pool and starts the background services; on stop it cancels them and
+closes the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from vibepiper.server.api import api_router
+from vibepiper.server.api.system import API_VERSION
+from vibepiper.server.database import Database, migrate_database
+from vibepiper.server.errors import install_error_handlers
+from vibepiper.server.limits import BodySizeLimit
+from vibepiper.server.services.retention import retention_loop
+from vibepiper.server.settings import ServerSettings, load_server_settings
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """A new VibePiper API application (default settings: from the environment)."""
+    settings = settings or load_server_settings()
+    app = FastAPI(
+        title="VibePiper",
+        version=API_VERSION,
+        summary="Flows, runs, states and logs of VibePiper workflows.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(api_router())
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: ServerSettings = app.state.settings
+    if settings.server_migrate_on_start:
+        await asyncio.to_thread(migrate_database, settings.database_url)
+    database = Database(
+        settings.database_url,
+        max_connections=settings.server_max_connections,
+        pool_timeout=settings.server_pool_timeout,
+    )
+    app.state.database = database
+    services: list[asyncio.Task[None]] = []
+    if settings.server_retention_days > 0:
+        loop = retention_loop(
+            database,
+            days=settings.server_retention_days,
+            interval=settings.server_retention_interval,
+            batch_size=settings.server_retention_batch_size,
+        )
+        services.append(asyncio.create_task(loop, name="vibepiper-retention"))
+    try:
+        yield
+    finally:
+        for task in services:
+            task.cancel()
+        await asyncio.gather(*services, return_exceptions=True)
+        await database.dispose()

@@ -1,0 +1,136 @@
+"""The server's database handle: a capped async pool, read and write transactions,
+and migrations that are safe when several processes start at once.
+
+`read()` yields a connection in a snapshot transaction that is rolled back at the
+end; `write()` yields one in a transaction that commits when the block exits cleanly
+(on SQLite it begins IMMEDIATE, taking the write lock before the first read).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vibepiper.database.async_engine import SQLITE_BEGIN_OPTION, create_async_engine
+
+__all__ = ["Database", "downgrade_database", "migrate_database", "redacted", "reset_database"]
+
+# Any constant works: every VibePiper process migrating one PostgreSQL takes this lock.
+_MIGRATION_LOCK_KEY = 0x76_69_62_65_70_69_70
+
+
+class Database:
+    """An async engine over VibePiper's schema, with transaction helpers."""
+
+    def __init__(self, url: str | URL, *, max_connections: int, pool_timeout: float) -> None:
+        self.engine: AsyncEngine = create_async_engine(
+            url, max_connections=max_connections, pool_timeout=pool_timeout
+        )
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; its transaction is rolled back at the end."""
+        async with self.engine.connect() as connection:
+            yield connection
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction committed when the block exits without error."""
+        async with self.engine.connect() as connection:
+            if self.dialect == "sqlite":
+                await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            async with connection.begin():
+                yield connection
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def redacted(url: str | URL) -> str:
+    """`url` as text with its password hidden (for messages and logs)."""
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def migrate_database(url: str | URL, revision: str = "head") -> str | None:
+    """Upgrade the database at `url` to `revision`; returns the revision it is at."""
+    from vibepiper.database.migrate import upgrade
+
+    with _migration_connection(url) as connection:
+        upgrade(connection, revision)
+        return _current(connection)
+
+
+def downgrade_database(url: str | URL, revision: str = "-1") -> str | None:
+    """Downgrade the database at `url` to `revision`; returns the revision it is at."""
+    from vibepiper.database.migrate import downgrade
+
+    with _migration_connection(url) as connection:
+        downgrade(connection, revision)
+        return _current(connection)
+
+
+def reset_database(url: str | URL) -> str | None:
+    """Drop every VibePiper table and data at `url`, then create the schema anew."""
+    from vibepiper.database.migrate import downgrade, upgrade
+
+    with _migration_connection(url) as connection:
+        downgrade(connection, "base")
+        upgrade(connection, "head")
+        return _current(connection)
+
+
+def _current(connection: sa.Connection) -> str | None:
+    from vibepiper.database.migrate import current_revision
+
+    return current_revision(connection)
+
+
+@contextlib.contextmanager
+def _migration_connection(url: str | URL) -> Iterator[sa.Connection]:
+    """A blocking connection in a transaction, holding the cross-process migration lock."""
+    from vibepiper.database.engine import create_engine, sync_url
+
+    target = sync_url(url)
+    lock: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if target.get_backend_name() == "sqlite" and target.database not in (None, "", ":memory:"):
+        path = Path(target.database or "")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # the embedded store takes the same lock before it creates or migrates the file
+        lock = _file_lock(path.with_name(path.name + ".lock"))
+    engine = create_engine(target, poolclass=sa.NullPool)
+    try:
+        with lock, engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            yield connection
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def _file_lock(lock_path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no cross-process lock
+        yield
+        return
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

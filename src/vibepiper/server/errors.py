@@ -1,0 +1,84 @@
+"""Errors to HTTP answers: every expected failure is a 4xx or a 503 naming its cause.
+
+- validation: 422 with `detail` listing each offending field (`loc`) and why;
+- an unknown id: 404 naming it;
+- no free database connection in time, a locked SQLite file, an unreachable
+  database: 503 with `Retry-After` (overload is not failure);
+- a row that collides with another: 409; a value the database cannot hold: 422.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+
+from vibepiper.exceptions import ObjectNotFound
+
+logger = logging.getLogger("vibepiper.server")
+
+RETRY_AFTER_SECONDS = 1
+"""What a 503 asks the client to wait before trying again."""
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ObjectNotFound, _not_found)
+    app.add_exception_handler(sa_exc.TimeoutError, _pool_exhausted)
+    app.add_exception_handler(sa_exc.OperationalError, _database_unavailable)
+    app.add_exception_handler(sa_exc.InterfaceError, _database_unavailable)
+    app.add_exception_handler(sa_exc.IntegrityError, _conflict)
+    app.add_exception_handler(sa_exc.DataError, _bad_value)
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # No `input` echoed back: it may be the whole (large) body.
+    detail = [_error_entry(error) for error in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _error_entry(error: dict[str, Any]) -> dict[str, Any]:
+    location = [part if isinstance(part, int) else str(part) for part in error.get("loc", ())]
+    field = ".".join(str(part) for part in location[1:]) or str(location[0] if location else "")
+    return {
+        "loc": location,
+        "field": field,
+        "msg": str(error.get("msg", "invalid")),
+        "type": str(error.get("type", "value_error")),
+    }
+
+
+def _not_found(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+def _pool_exhausted(_request: Request, _exc: Exception) -> JSONResponse:
+    return _unavailable("server busy: no database connection free in time; retry later")
+
+
+def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
+    return _unavailable("database busy or unreachable; retry later")
+
+
+def _unavailable(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": message},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _conflict(_request: Request, exc: Exception) -> JSONResponse:
+    logger.info("conflict: %s", exc)
+    return JSONResponse({"detail": "conflicts with a row that exists already"}, status_code=409)
+
+
+def _bad_value(_request: Request, exc: Exception) -> JSONResponse:
+    logger.info("value rejected by the database: %s", exc)
+    return JSONResponse({"detail": "a value is out of the range the database holds"}, 422)

@@ -1,0 +1,55 @@
+"""Deleting old rows, one bounded batch per call (the retention service loops over these).
+
+"Old" means no change since the cutoff: a run's `updated` (set on every state) and a
+log line's `timestamp`. Each call selects at most `limit` ids and deletes them with
+their dependent rows, so one transaction stays short however much is due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vibepiper.database import tables as t
+
+
+async def delete_old_logs(connection: AsyncConnection, cutoff: dt.datetime, limit: int) -> int:
+    ids = sa.select(t.log.c.id).where(t.log.c.timestamp < cutoff).limit(limit)
+    found = list((await connection.execute(ids)).scalars())
+    if found:
+        await connection.execute(sa.delete(t.log).where(t.log.c.id.in_(found)))
+    return len(found)
+
+
+async def delete_old_task_runs(connection: AsyncConnection, cutoff: dt.datetime, limit: int) -> int:
+    ids = sa.select(t.task_run.c.id).where(t.task_run.c.updated < cutoff).limit(limit)
+    found = list((await connection.execute(ids)).scalars())
+    if found:
+        for statement in (
+            sa.delete(t.task_run_state).where(t.task_run_state.c.task_run_id.in_(found)),
+            sa.delete(t.task_run_input).where(t.task_run_input.c.task_run_id.in_(found)),
+            sa.delete(t.task_run).where(t.task_run.c.id.in_(found)),
+        ):
+            await connection.execute(statement)
+    return len(found)
+
+
+async def delete_old_flow_runs(connection: AsyncConnection, cutoff: dt.datetime, limit: int) -> int:
+    """Delete old flow runs; task runs still left under them go too (they are few:
+    `delete_old_task_runs` has removed the old ones already)."""
+    ids = sa.select(t.flow_run.c.id).where(t.flow_run.c.updated < cutoff).limit(limit)
+    found = list((await connection.execute(ids)).scalars())
+    if not found:
+        return 0
+    orphans = sa.select(t.task_run.c.id).where(t.task_run.c.flow_run_id.in_(found))
+    for statement in (
+        sa.delete(t.task_run_state).where(t.task_run_state.c.task_run_id.in_(orphans)),
+        sa.delete(t.task_run_input).where(t.task_run_input.c.task_run_id.in_(orphans)),
+        sa.delete(t.task_run).where(t.task_run.c.flow_run_id.in_(found)),
+        sa.delete(t.flow_run_state).where(t.flow_run_state.c.flow_run_id.in_(found)),
+        sa.delete(t.flow_run).where(t.flow_run.c.id.in_(found)),
+    ):
+        await connection.execute(statement)
+    return len(found)

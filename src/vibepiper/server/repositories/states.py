@@ -1,0 +1,40 @@
+"""Queries on state history (`flow_run_state`, `task_run_state`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vibepiper.database import tables as t
+
+RunKind = Literal["flow_run", "task_run"]
+_TABLES = {"flow_run": t.flow_run_state, "task_run": t.task_run_state}
+
+
+async def insert(connection: AsyncConnection, kind: RunKind, values: dict[str, Any]) -> None:
+    """Record one accepted state (`values` holds `<kind>_id` and the state's fields)."""
+    await connection.execute(sa.insert(_TABLES[kind]).values(**values))
+
+
+async def history(
+    connection: AsyncConnection, kind: RunKind, run_id: uuid.UUID
+) -> list[RowMapping]:
+    """Every state of the run, oldest first."""
+    table = _TABLES[kind]
+    statement = (
+        sa.select(table)
+        .where(table.c[f"{kind}_id"] == run_id)
+        .order_by(table.c.timestamp, table.c.id)
+    )
+    return list((await connection.execute(statement)).mappings())
+
+
+async def details_of(connection: AsyncConnection, kind: RunKind, state_id: uuid.UUID) -> Any:
+    """The `details` of one stored state (None when it is not in the history)."""
+    table = _TABLES[kind]
+    statement = sa.select(table.c.details).where(table.c.id == state_id)
+    return (await connection.execute(statement)).scalar_one_or_none()

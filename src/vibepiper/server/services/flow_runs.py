@@ -1,0 +1,81 @@
+"""Flow runs: create, read, filter, count, delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from vibepiper.exceptions import ObjectNotFound
+from vibepiper.schemas import api
+from vibepiper.schemas.api_filters import FlowRunFilter
+from vibepiper.server.database import Database
+from vibepiper.server.repositories import flow_runs, flows
+from vibepiper.server.services import run_states
+from vibepiper.server.services._convert import flow_run_read
+from vibepiper.utilities.ids import new_id
+
+
+async def create(db: Database, body: api.FlowRunCreate) -> tuple[api.FlowRunRead, bool]:
+    """Create the run (in `body.state`, if given); True when it was created.
+
+    A run whose `id` exists already is returned as it is, so a client may retry.
+    """
+    run_id = body.id or new_id()
+    async with db.write() as connection:
+        existing = await flow_runs.get(connection, run_id) if body.id else None
+        if existing is not None:
+            return flow_run_read(existing), False
+        if await flows.get(connection, body.flow_id) is None:
+            raise ObjectNotFound(f"flow {body.flow_id} not found")
+        now = dt.datetime.now(dt.UTC)
+        values: dict[str, Any] = {
+            "id": run_id,
+            "flow_id": body.flow_id,
+            "name": body.name or f"run-{run_id.hex[:12]}",
+            "parameters": body.parameters,
+            "tags": body.tags,
+            "run_count": 0,
+            "parent_task_run_id": body.parent_task_run_id,
+            "deployment_id": body.deployment_id,
+            "flow_version": body.flow_version,
+            "entrypoint": body.entrypoint,
+            "expected_start_time": body.expected_start_time,
+            "created": now,
+            "updated": now,
+        }
+        if body.state is not None:
+            state = run_states.to_state(body.state)
+            values.update(run_states.run_values(state, 0, None))
+        await flow_runs.insert(connection, values)
+        if body.state is not None:
+            await run_states.record(connection, "flow_run", run_id, state, body.state.state_details)
+        row = await flow_runs.get(connection, run_id)
+    assert row is not None
+    return flow_run_read(row), True
+
+
+async def read(db: Database, run_id: uuid.UUID) -> api.FlowRunRead:
+    async with db.read() as connection:
+        row = await flow_runs.get(connection, run_id)
+    if row is None:
+        raise ObjectNotFound(f"flow run {run_id} not found")
+    return flow_run_read(row)
+
+
+async def filter_runs(db: Database, query: FlowRunFilter) -> list[api.FlowRunRead]:
+    async with db.read() as connection:
+        rows = await flow_runs.filter_runs(connection, query)
+    return [flow_run_read(row) for row in rows]
+
+
+async def count_runs(db: Database, query: FlowRunFilter) -> int:
+    async with db.read() as connection:
+        return await flow_runs.count_runs(connection, query)
+
+
+async def delete(db: Database, run_id: uuid.UUID) -> None:
+    """Delete the run, its states, task runs and logs."""
+    async with db.write() as connection:
+        if not await flow_runs.delete(connection, run_id):
+            raise ObjectNotFound(f"flow run {run_id} not found")

@@ -1,0 +1,54 @@
+"""Retention: a background loop deleting runs and logs older than a setting.
+
+Each pass deletes in transactions of at most `batch_size` rows per table and yields to
+the event loop between them, so a server with millions of old rows stays responsive
+while it catches up. A failed pass is logged and retried at the next interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vibepiper.server.database import Database
+from vibepiper.server.repositories import retention
+
+logger = logging.getLogger("vibepiper.server.retention")
+
+_STEPS: tuple[Callable[[AsyncConnection, dt.datetime, int], Awaitable[int]], ...] = (
+    retention.delete_old_logs,
+    retention.delete_old_task_runs,
+    retention.delete_old_flow_runs,
+)
+
+
+async def delete_older_than(db: Database, cutoff: dt.datetime, *, batch_size: int) -> int:
+    """Delete every run and log line untouched since `cutoff`; returns rows deleted."""
+    total = 0
+    for step in _STEPS:
+        while True:
+            async with db.write() as connection:
+                deleted = await step(connection, cutoff, batch_size)
+            total += deleted
+            if deleted < batch_size:
+                break
+            await asyncio.sleep(0)
+    return total
+
+
+async def retention_loop(db: Database, *, days: float, interval: float, batch_size: int) -> None:
+    """Every `interval` seconds, delete what is older than `days` (forever; cancel it)."""
+    while True:
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+        try:
+            deleted = await delete_older_than(db, cutoff, batch_size=batch_size)
+        except Exception:
+            logger.exception("retention pass failed; retrying in %s s", interval)
+        else:
+            if deleted:
+                logger.info("retention deleted %d rows older than %s", deleted, cutoff)
+        await asyncio.sleep(interval)

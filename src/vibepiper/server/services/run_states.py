@@ -1,0 +1,126 @@
+"""Setting a run's state: the orchestration rules decide, then the state is recorded.
+
+The same `vibepiper.orchestration.propose` the embedded store calls decides here, so a
+late "Running" after "Cancelled" is rejected the same way over HTTP. An accepted
+state becomes a history row and the run's current state; entering RUNNING counts an
+attempt and sets the start time once; a terminal state sets the end time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vibepiper.exceptions import ObjectNotFound
+from vibepiper.orchestration import propose
+from vibepiper.schemas import api
+from vibepiper.server.database import Database
+from vibepiper.server.repositories import flow_runs, states, task_runs
+from vibepiper.server.repositories.states import RunKind
+from vibepiper.server.services import _convert
+from vibepiper.states import TERMINAL_STATE_TYPES, State, StateType
+
+_LABELS = {"flow_run": "flow run", "task_run": "task run"}
+
+
+def to_state(body: api.StateCreate) -> State[Any]:
+    """The proposed state, stamped with the server's clock unless it carries a time."""
+    return State(
+        body.type,
+        name=body.name,
+        message=body.message,
+        timestamp=body.timestamp or dt.datetime.now(dt.UTC),
+    )
+
+
+def state_read(state: State[Any], details: dict[str, Any]) -> api.StateRead:
+    return api.StateRead(
+        id=state.id,
+        type=state.type,
+        name=state.name,
+        message=state.message,
+        timestamp=state.timestamp,
+        state_details=details,
+    )
+
+
+async def set_state(
+    db: Database, kind: RunKind, run_id: uuid.UUID, body: api.SetState
+) -> api.OrchestrationResult:
+    """Propose `body.state` for the run; nothing is written when it is rejected."""
+    repository = flow_runs if kind == "flow_run" else task_runs
+    async with db.write() as connection:
+        row = await repository.get_for_update(connection, run_id)
+        if row is None:
+            raise ObjectNotFound(f"{_LABELS[kind]} {run_id} not found")
+        current = _convert.current_state(row)
+        proposed = to_state(body.state)
+        decision = propose(_as_state(current) if current else None, proposed, force=body.force)
+        if not decision.accepted:
+            return api.OrchestrationResult(status="REJECT", state=current, reason=decision.reason)
+        details = body.state.state_details
+        values = run_values(decision.state, row["run_count"], row["start_time"])
+        await record(connection, kind, run_id, decision.state, details)
+        await repository.update(connection, run_id, values)
+    return api.OrchestrationResult(status="ACCEPT", state=state_read(decision.state, details))
+
+
+def run_values(state: State[Any], run_count: int, start_time: dt.datetime | None) -> dict[str, Any]:
+    """The run row's columns after entering `state`."""
+    values: dict[str, Any] = {
+        "state_id": state.id,
+        "state_type": state.type.value,
+        "state_name": state.name,
+        "state_message": state.message,
+        "state_timestamp": state.timestamp,
+        "updated": dt.datetime.now(dt.UTC),
+    }
+    if state.type is StateType.RUNNING:
+        values["run_count"] = run_count + 1
+        if start_time is None:
+            values["start_time"] = state.timestamp
+    if state.type in TERMINAL_STATE_TYPES:
+        values["end_time"] = state.timestamp
+    return values
+
+
+async def record(
+    connection: AsyncConnection,
+    kind: RunKind,
+    run_id: uuid.UUID,
+    state: State[Any],
+    details: dict[str, Any],
+) -> None:
+    """Append `state` to the run's history."""
+    await states.insert(
+        connection,
+        kind,
+        {
+            "id": state.id,
+            f"{kind}_id": run_id,
+            "type": state.type.value,
+            "name": state.name,
+            "message": state.message,
+            "timestamp": state.timestamp,
+            "details": details,
+        },
+    )
+
+
+def _as_state(read: api.StateRead) -> State[Any]:
+    return State(
+        read.type, name=read.name, message=read.message, timestamp=read.timestamp, id=read.id
+    )
+
+
+async def history(db: Database, kind: RunKind, run_id: uuid.UUID) -> list[api.StateRead]:
+    """Every state of the run, oldest first."""
+    repository = flow_runs if kind == "flow_run" else task_runs
+    async with db.read() as connection:
+        if await repository.get(connection, run_id) is None:
+            raise ObjectNotFound(f"{_LABELS[kind]} {run_id} not found")
+        rows = await states.history(connection, kind, run_id)
+    return [_convert.state_read(row) for row in rows]

@@ -1,0 +1,91 @@
+"""The server's settings, read from `VIBEPIPER_*` variables like `vibepiper.settings`.
+
+Kept apart from the library's settings so that `import vibepiper` never pays for
+knobs only `vibepiper server` reads. Each field maps to `VIBEPIPER_<FIELD NAME>`; a
+value that does not parse raises `ConfigurationError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+from vibepiper.exceptions import ConfigurationError
+from vibepiper.settings import PREFIX, _parse, load_settings
+
+__all__ = ["DESCRIPTIONS", "ServerSettings", "load_server_settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Every knob of `vibepiper server`; see `DESCRIPTIONS`."""
+
+    database_url: str = ""
+    server_api_key: str | None = None
+    server_max_connections: int = 10
+    server_pool_timeout: float = 5.0
+    server_max_body_bytes: int = 10 * 1024 * 1024
+    server_retention_days: float = 30.0
+    server_retention_interval: float = 3600.0
+    server_retention_batch_size: int = 1000
+    server_migrate_on_start: bool = True
+
+
+DESCRIPTIONS = {
+    "database_url": "SQLAlchemy URL of the database (default: $VIBEPIPER_HOME/vibepiper.db).",
+    "server_api_key": "When set, every API call but /api/health needs this bearer token.",
+    "server_max_connections": "Most database connections the server holds at once.",
+    "server_pool_timeout": "Seconds a request waits for a connection before a 503.",
+    "server_max_body_bytes": "Largest request body accepted; larger ones get a 413.",
+    "server_retention_days": "Delete runs and logs older than this many days (0: keep all).",
+    "server_retention_interval": "Seconds between retention passes.",
+    "server_retention_batch_size": "Rows deleted per retention transaction.",
+    "server_migrate_on_start": "Migrate the database to the current schema on start.",
+}
+
+
+def load_server_settings(environ: dict[str, str] | None = None) -> ServerSettings:
+    """Server settings from `environ` (default: the process environment)."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for field in fields(ServerSettings):
+        raw = env.get(f"{PREFIX}{field.name.upper()}")
+        if raw is None or raw == "":
+            continue
+        values[field.name] = _parse_value(field.name, str(field.type), raw)
+    if "database_url" not in values:
+        values["database_url"] = default_database_url(env)
+    return ServerSettings(**values)
+
+
+def default_database_url(environ: dict[str, str]) -> str:
+    """The embedded store's SQLite file under `$VIBEPIPER_HOME`, as an async URL."""
+    settings = load_settings(environ)
+    if settings.home_is_memory:
+        raise ConfigurationError(
+            "VIBEPIPER_HOME=:memory: keeps no database for the server to serve; "
+            "set VIBEPIPER_HOME to a directory or VIBEPIPER_DATABASE_URL to a database"
+        )
+    return f"sqlite+aiosqlite:///{settings.database_path}"
+
+
+def _parse_value(name: str, kind: str, raw: str) -> Any:
+    variable = f"{PREFIX}{name.upper()}"
+    if kind == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigurationError(f"{variable}={raw!r} is not a whole number") from None
+        if value < 1:
+            raise ConfigurationError(f"{variable}={raw!r} must be at least 1")
+        return value
+    if name == "server_retention_days":
+        try:
+            days = float(raw)
+        except ValueError:
+            raise ConfigurationError(f"{variable}={raw!r} is not a number") from None
+        if days < 0 or days != days:
+            raise ConfigurationError(f"{variable}={raw!r} must be 0 (off) or more")
+        return days
+    return _parse(name, kind.replace(" | None", ""), raw)

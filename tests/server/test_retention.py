@@ -1,0 +1,90 @@
+"""Retention deletes old runs and logs in bounded batches, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from tests.server.conftest import ApiClient, unique
+
+NewRun = Callable[..., dict[str, Any]]
+OLD = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _age(api: ApiClient, table: str, column: str, ids: list[str]) -> None:
+    """Make rows look untouched since 2000 (what a month-old run looks like to retention)."""
+    from vibepiper.database import tables
+
+    target = tables.metadata.tables[table]
+
+    async def update() -> None:
+        async with api.database.write() as connection:
+            key = target.c.id if table != "log" else target.c.flow_run_id
+            await connection.execute(sa.update(target).where(key.in_(ids)).values({column: OLD}))
+
+    api.portal.call(update)
+
+
+def test_old_runs_and_logs_are_deleted_in_batches(api: ApiClient, new_flow_run: NewRun) -> None:
+    from vibepiper.server.services.retention import delete_older_than
+
+    flow = unique("retention")
+    old = [new_flow_run(flow, state={"type": "COMPLETED"}) for _ in range(5)]
+    fresh = new_flow_run(flow, state={"type": "COMPLETED"})
+    old_ids = [run["id"] for run in old]
+    tasks = [
+        api.post(
+            "/api/task_runs/",
+            json={
+                "flow_run_id": run["id"],
+                "name": "t",
+                "task_key": "t",
+                "state": {"type": "COMPLETED"},
+                "task_inputs": {"x": []},
+            },
+        ).json()["id"]
+        for run in (*old, fresh)
+    ]
+    lines = [
+        {
+            "flow_run_id": run["id"],
+            "name": "l",
+            "level": 20,
+            "message": "m",
+            "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        for run in (*old, fresh)
+    ]
+    api.post("/api/logs/", json=lines)
+    _age(api, "flow_run", "updated", old_ids)
+    _age(api, "task_run", "updated", tasks[:3])  # two old runs keep a recent task run
+    _age(api, "log", "timestamp", old_ids)
+
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    deleted = api.portal.call(lambda: delete_older_than(api.database, cutoff, batch_size=2))
+    assert deleted == 5 + 3 + 5
+
+    remaining = api.post("/api/flow_runs/filter", json={"flow_name": [flow]}).json()
+    assert [run["id"] for run in remaining] == [fresh["id"]]
+    for task_id in tasks[:5]:
+        assert api.get(f"/api/task_runs/{task_id}").status_code == 404
+    assert api.get(f"/api/task_runs/{tasks[5]}").status_code == 200
+    logs = api.post("/api/logs/filter", json={"flow_run_id": [*old_ids, fresh["id"]]}).json()
+    assert [line["flow_run_id"] for line in logs] == [fresh["id"]]
+    again = api.portal.call(lambda: delete_older_than(api.database, cutoff, batch_size=2))
+    assert again == 0
+
+
+def test_the_server_runs_retention_in_the_background(start_api: Callable[..., ApiClient]) -> None:
+    api = start_api(server_retention_days=1, server_retention_interval=0.05)
+    flow_id = api.post("/api/flows/", json={"name": "f"}).json()["id"]
+    run = api.post("/api/flow_runs/", json={"flow_id": flow_id}).json()
+    _age(api, "flow_run", "updated", [run["id"]])
+    deadline = time.monotonic() + 10
+    while api.get(f"/api/flow_runs/{run['id']}").status_code == 200:
+        assert time.monotonic() < deadline, "retention did not delete the old run"
+        time.sleep(0.05)
