@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.db import POSTGRES_URL, _unavailable
+from tests.fixtures.db import new_postgres_database
 
 
 def unique(prefix: str = "x") -> str:
@@ -76,25 +76,8 @@ def make_settings(url: str, **overrides: Any) -> Any:
 @pytest.fixture(scope="module")
 def postgres_database() -> Iterator[str]:
     """A new PostgreSQL database for this module (async URL), dropped afterwards."""
-    try:
-        import psycopg
-        import sqlalchemy as sa
-    except ImportError as exc:  # pragma: no cover - the postgres extra is missing
-        _unavailable(f"PostgreSQL driver not installed ({exc}); cannot reach {POSTGRES_URL}")
-    admin_url = sa.make_url(POSTGRES_URL)
-    dsn = admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        _unavailable(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
-    name = f"vp_server_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = admin_url.set(drivername="postgresql+asyncpg", database=name)
-            yield url.render_as_string(hide_password=False)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_postgres_database("vp_server", drivername="postgresql+asyncpg") as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
