@@ -462,11 +462,31 @@ def bench_resume(r: Runner, reps: int) -> list[Row]:
     ]
 
 
+def bench_slots(r: Runner, reps: int) -> list[Row]:
+    warm_up(r, "slots.py")
+    runs = [r.run("slots.py").result for _ in range(reps)]
+    rates = [c["round_trips_per_s"] for c in runs]
+    managed = [c["context_manager_per_s"] for c in runs]
+    return [
+        Row(
+            "slots_round_trips",
+            f"{med(rates):,.0f} /s",
+            "(none)",
+            None,
+            f"n={len(rates)}, {min(rates):,.0f}..{max(rates):,.0f}; acquire_slots + "
+            f"release_slots on the embedded store, in process; `with concurrency()` "
+            f"{med(managed):,.0f} /s",
+            {"round_trips_per_s": rates, "context_manager_per_s": managed},
+        )
+    ]
+
+
 # name -> (function, repetitions, runs in --quick)
 WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] = {
     "import": (bench_import, 10, True),
     "cached_rerun": (bench_cached_rerun, 5, True),
     "resume": (bench_resume, 3, True),
+    "slots": (bench_slots, 3, True),
     "store_open": (bench_store_open, 5, True),
     "forty_tasks": (bench_forty, 5, True),
     "forty_tasks_existing_db": (bench_forty_existing_db, 5, True),

@@ -115,3 +115,15 @@ class ConfigurationError(PrefectException):
 
 class InvalidNameError(PrefectException, ValueError):
     """A flow, task or run name is not allowed."""
+
+
+class ObjectAlreadyExists(PrefectException):
+    """An object was created with a name that is already taken."""
+
+
+class ConcurrencySlotAcquisitionError(PrefectException):
+    """Concurrency slots could not be acquired (the limit is missing, or too small)."""
+
+
+class AcquireConcurrencySlotTimeoutError(TimeoutError, ConcurrencySlotAcquisitionError):
+    """Concurrency slots were not free within `timeout_seconds`."""

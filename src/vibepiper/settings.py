@@ -40,6 +40,7 @@ class Settings:
     results_persist_by_default: bool = False
     results_default_storage: str | None = None
     results_default_serializer: str = "pickle"
+    concurrency_lease_seconds: float = 30.0
 
     @property
     def home_is_memory(self) -> bool:
@@ -65,6 +66,7 @@ DESCRIPTIONS = {
     "results_persist_by_default": "Persist every task and flow result unless told not to.",
     "results_default_storage": "Path or fsspec URL for results (default: $VIBEPIPER_HOME/storage).",
     "results_default_serializer": "Serializer for results: pickle, cloudpickle or json.",
+    "concurrency_lease_seconds": "Seconds a held concurrency slot outlives a holder that died.",
 }
 
 

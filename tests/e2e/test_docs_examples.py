@@ -15,6 +15,7 @@ DOCS = [
     REPO / "docs" / "authoring.md",
     REPO / "docs" / "results.md",
     REPO / "docs" / "task-runners.md",
+    REPO / "docs" / "concurrency.md",
     REPO / "README.md",
 ]
 

@@ -63,6 +63,8 @@ def test_the_metadata_holds_every_table_with_named_constraints() -> None:
         "task_run_state",
         "task_run_input",
         "log",
+        "concurrency_limit",
+        "concurrency_lease",
     }
     for table in t.metadata.tables.values():
         assert table.primary_key.name == f"pk_{table.name}"

@@ -14,7 +14,9 @@ import typer
 from typer.core import TyperGroup
 
 from vibepiper.cli import _output
+from vibepiper.cli.concurrency_limit import app as concurrency_limit_app
 from vibepiper.cli.flow_run import app as flow_run_app
+from vibepiper.cli.global_concurrency_limit import app as global_concurrency_limit_app
 from vibepiper.cli.server import app as server_app
 
 _DEBUG_KEY = "vibepiper.cli.debug"
@@ -58,6 +60,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(flow_run_app, name="flow-run")
+app.add_typer(concurrency_limit_app, name="concurrency-limit")
+app.add_typer(global_concurrency_limit_app, name="global-concurrency-limit")
+app.add_typer(global_concurrency_limit_app, name="gcl", help="Alias of global-concurrency-limit.")
 app.add_typer(server_app, name="server")
 
 

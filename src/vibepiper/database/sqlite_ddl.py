@@ -13,7 +13,7 @@ Existing databases at an older revision are always migrated by Alembic.
 
 from __future__ import annotations
 
-DDL_REVISION = "0002"
+DDL_REVISION = "0003"
 """The revision these statements build; used only while it equals `HEAD_REVISION`."""
 
 STATEMENTS: tuple[str, ...] = (
@@ -35,6 +35,11 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX ix_task_run_input__upstream_id ON task_run_input (upstream_id)",
     "CREATE TABLE task_run_state (\n\tid CHAR(36) NOT NULL, \n\ttask_run_id CHAR(36) NOT NULL, \n\ttype VARCHAR NOT NULL, \n\tname VARCHAR NOT NULL, \n\tmessage TEXT, \n\ttimestamp TEXT NOT NULL, \n\tdetails JSON NOT NULL, \n\tCONSTRAINT pk_task_run_state PRIMARY KEY (id), \n\tCONSTRAINT fk_task_run_state__task_run_id__task_run FOREIGN KEY(task_run_id) REFERENCES task_run (id) ON DELETE CASCADE\n)",
     "CREATE INDEX ix_task_run_state__task_run_id_timestamp ON task_run_state (task_run_id, timestamp)",
+    'CREATE TABLE concurrency_limit (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tkind VARCHAR NOT NULL, \n\t"limit" INTEGER NOT NULL, \n\tactive BOOLEAN NOT NULL, \n\tslot_decay_per_second FLOAT NOT NULL, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_concurrency_limit PRIMARY KEY (id), \n\tCONSTRAINT uq_concurrency_limit__name UNIQUE (name)\n)',
+    "CREATE INDEX ix_concurrency_limit__kind ON concurrency_limit (kind)",
+    "CREATE TABLE concurrency_lease (\n\tid CHAR(36) NOT NULL, \n\tlease_id CHAR(36) NOT NULL, \n\tlimit_id CHAR(36) NOT NULL, \n\tholder VARCHAR NOT NULL, \n\toccupy INTEGER NOT NULL, \n\tdecaying BOOLEAN NOT NULL, \n\texpires_at TEXT NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_concurrency_lease PRIMARY KEY (id), \n\tCONSTRAINT fk_concurrency_lease__limit_id__concurrency_limit FOREIGN KEY(limit_id) REFERENCES concurrency_limit (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_concurrency_lease__limit_id_expires_at ON concurrency_lease (limit_id, expires_at)",
+    "CREATE INDEX ix_concurrency_lease__lease_id ON concurrency_lease (lease_id)",
 )
 """`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
 

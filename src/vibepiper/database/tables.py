@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from vibepiper.database.types import JSON, UUID, Timestamp
 
 __all__ = [
+    "concurrency_lease",
+    "concurrency_limit",
     "flow",
     "flow_run",
     "flow_run_state",
@@ -203,3 +205,42 @@ log = sa.Table(
     sa.Index(None, "flow_run_id", "timestamp"),
 )
 """Log lines of runs, in the order they were emitted."""
+
+concurrency_limit = sa.Table(
+    "concurrency_limit",
+    metadata,
+    _id(),
+    # one namespace, as in Prefect 3: the limit of tag `db` is named `tag:db`
+    sa.Column("name", sa.String(), nullable=False, unique=True),
+    sa.Column("kind", sa.String(), nullable=False),  # "tag" or "global"
+    sa.Column("limit", sa.Integer(), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False, default=True),
+    sa.Column("slot_decay_per_second", sa.Float(), nullable=False, default=0.0),
+    _created(),
+    _updated(),
+    sa.Index(None, "kind"),
+)
+"""Concurrency limits: tag limits on task runs and global limits (`concurrency()`)."""
+
+concurrency_lease = sa.Table(
+    "concurrency_lease",
+    metadata,
+    _id(),
+    # one acquisition over several limits is one lease with a row per limit
+    sa.Column("lease_id", UUID(), nullable=False),
+    sa.Column(
+        "limit_id",
+        UUID(),
+        sa.ForeignKey("concurrency_limit.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("holder", sa.String(), nullable=False),
+    sa.Column("occupy", sa.Integer(), nullable=False),
+    # a decaying lease (rate_limit) is never renewed nor released: it just expires
+    sa.Column("decaying", sa.Boolean(), nullable=False, default=False),
+    sa.Column("expires_at", Timestamp(), nullable=False),
+    _created(),
+    sa.Index(None, "limit_id", "expires_at"),
+    sa.Index(None, "lease_id"),
+)
+"""Slots held on concurrency limits: leases that expire unless their holder renews them."""

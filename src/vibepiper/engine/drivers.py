@@ -4,7 +4,8 @@ A run engine (`TaskRunEngine`, `FlowRunEngine`) makes every decision; a driver o
 calls the body, sleeps between attempts and hands each outcome back:
 
     prepare() -> False: nothing to run (cached, reused, invalid parameters, ...)
-    start_attempt() -> False: not allowed to run (e.g. cancelled)
+    start_attempt() -> False: not allowed to run (e.g. cancelled);
+        start_attempt_async() in the async driver (waits on the loop, e.g. for slots)
     call_sync() / call_async() -> the body's value, or it raises
     handle_success(value); handle_exception(exc) -> seconds to a retry, or None
     finish() / finish_async(); state: the final state
@@ -23,6 +24,7 @@ class RunEngine(Protocol):
 
     def prepare(self) -> bool: ...
     def start_attempt(self) -> bool: ...
+    async def start_attempt_async(self) -> bool: ...
     def call_sync(self) -> Any: ...
     async def call_async(self) -> Any: ...
     def handle_success(self, value: Any) -> None: ...
@@ -68,7 +70,7 @@ async def drive_async(engine: RunEngine) -> State[Any]:
     import asyncio  # here, so that sync runs never import asyncio
 
     if engine.prepare():
-        while engine.start_attempt():
+        while await engine.start_attempt_async():
             try:
                 value = await engine.call_async()
             except BaseException as exc:

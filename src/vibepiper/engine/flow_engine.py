@@ -201,6 +201,9 @@ class FlowRunEngine:
             run_hooks(self.flow.on_running, (self.flow, run, state), self.logger, state.name)
         return True
 
+    async def start_attempt_async(self) -> bool:
+        return self.start_attempt()
+
     def new_context(self) -> FlowRunContext:
         flow = self.flow
         self.context = FlowRunContext(

@@ -23,7 +23,7 @@ from vibepiper.context import (
     current_tags,
     use_task_run_context,
 )
-from vibepiper.engine import persistence
+from vibepiper.engine import persistence, task_slots
 from vibepiper.engine.drivers import drive_async, drive_sync, lazy_asyncio
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
 from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
@@ -66,6 +66,7 @@ class TaskRunEngine:
 
     __slots__ = (
         "_key_lock",
+        "_lease",
         "_logger",
         "_plan",
         "flow_ctx",
@@ -99,6 +100,7 @@ class TaskRunEngine:
         self._logger: RunLoggerAdapter | None = None
         self._plan: persistence.ResultPlan | None = None
         self._key_lock: AbstractContextManager[None] | None = None
+        self._lease: uuid.UUID | None = None  # concurrency slots held by this attempt
         self.resumed = False
 
     # --- bookkeeping -------------------------------------------------------------------
@@ -278,16 +280,34 @@ class TaskRunEngine:
 
     # --- attempts --------------------------------------------------------------------------
     def start_attempt(self) -> bool:
-        """Propose Running (Retrying after the first attempt). False: not allowed to run."""
+        """Propose Running (Retrying after the first attempt). False: not allowed to run.
+
+        A run with tag concurrency limits first waits for a slot on each of them.
+        """
         run = self.task_run
+        if run.tags and self._lease is None:
+            self._lease = task_slots.acquire(self.store, run, self._set)
         run.run_count += 1
         state = self._set(Running() if run.run_count == 1 else Retrying())
         if state.type is not StateType.RUNNING:
+            self._release_slots()
             self.logger.info("Task run was not allowed to run; it is %s", state.name)
             return False
         if self.task.on_running:
             run_hooks(self.task.on_running, (self.task, run, state), self.logger, state.name)
         return True
+
+    async def start_attempt_async(self) -> bool:
+        """`start_attempt`, waiting for concurrency slots on the event loop."""
+        run = self.task_run
+        if run.tags and self._lease is None:
+            self._lease = await task_slots.acquire_async(self.store, run, self._set)
+        return self.start_attempt()
+
+    def _release_slots(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            task_slots.release(self.store, lease)
 
     def call_sync(self) -> Any:
         """Call the task function once, in this thread or through the invoker."""
@@ -320,6 +340,12 @@ class TaskRunEngine:
                 raise _timeout_error(task.timeout_seconds) from None
 
     def handle_success(self, value: Any) -> None:
+        try:
+            self._record_success(value)
+        finally:
+            self._release_slots()
+
+    def _record_success(self, value: Any) -> None:
         state = return_value_to_state(value)
         if state.type is StateType.COMPLETED and self._persists():
             try:
@@ -354,6 +380,12 @@ class TaskRunEngine:
 
     def handle_exception(self, exc: BaseException) -> float | None:
         """Record a failed attempt. Returns the delay before a retry, or None if final."""
+        try:
+            return self._record_failure(exc)
+        finally:
+            self._release_slots()
+
+    def _record_failure(self, exc: BaseException) -> float | None:
         run = self.task_run
         if not isinstance(exc, Exception):
             self._set(
@@ -429,6 +461,7 @@ class TaskRunEngine:
             lock.__exit__(None, None, None)
 
     def finish(self) -> None:
+        self._release_slots()
         self._release_key()
         if self.resumed:
             return  # its hooks ran in the attempt that produced the result
@@ -437,6 +470,7 @@ class TaskRunEngine:
             run_hooks(hooks, (self.task, self.task_run, self.state), self.logger, self.state.name)
 
     async def finish_async(self) -> None:
+        self._release_slots()
         self._release_key()
         if self.resumed:
             return

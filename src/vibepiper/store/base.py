@@ -9,9 +9,11 @@ backend only implements the writes and reads.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from vibepiper.orchestration import propose
+from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
 from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
 from vibepiper.states import TERMINAL_STATE_TYPES, State, StateType
@@ -50,6 +52,42 @@ class RunStore(Protocol):
     def read_logs(
         self, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None
     ) -> list[LogView]: ...
+
+    # --- concurrency limits and slots (synchronous, never buffered) -------------------
+    # Names are limit names: a tag limit is `tag:<tag>` (see schemas.concurrency).
+    def create_concurrency_limit(
+        self,
+        name: str,
+        limit: int,
+        *,
+        kind: str = "global",
+        active: bool = True,
+        slot_decay_per_second: float = 0.0,
+    ) -> ConcurrencyLimit: ...
+    def read_concurrency_limits(self, *, kind: str | None = None) -> list[ConcurrencyLimit]: ...
+    def read_concurrency_limit(self, name: str) -> ConcurrencyLimit: ...
+    def update_concurrency_limit(
+        self,
+        name: str,
+        *,
+        limit: int | None = None,
+        active: bool | None = None,
+        slot_decay_per_second: float | None = None,
+    ) -> ConcurrencyLimit: ...
+    def delete_concurrency_limit(self, name: str) -> None: ...
+    def reset_concurrency_limit(self, name: str) -> int: ...
+    def read_slot_leases(self, name: str) -> list[SlotLease]: ...
+    def acquire_slots(
+        self,
+        names: Sequence[str],
+        occupy: int,
+        holder: str,
+        lease_seconds: float,
+        *,
+        decaying: bool = False,
+    ) -> SlotGrant: ...
+    def renew_lease(self, lease_id: uuid.UUID, lease_seconds: float) -> bool: ...
+    def release_slots(self, lease_id: uuid.UUID) -> None: ...
 
 
 class StoreBase:

@@ -11,6 +11,9 @@ Several processes may share one database file: transactions are `BEGIN IMMEDIATE
 waits are handled by SQLite's busy timeout, and lock errors that escape it are
 retried, never raised to the caller.
 
+Concurrency limits and slots bypass the queue: each call is its own synchronous
+transaction on a third connection (see `_sqlite_concurrency`), opened on first use.
+
 The store records a run's fields when the run is created and at each accepted state;
 fields changed on the run object after its last state are not seen.
 """
@@ -24,13 +27,15 @@ import sqlite3
 import threading
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
 from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
 from vibepiper.states import State, now
+from vibepiper.store import _sqlite_concurrency as slots
 from vibepiper.store import _sqlite_reads as reads
 from vibepiper.store._sqlite_batch import (
     CREATE_FLOW_RUN,
@@ -88,6 +93,8 @@ class EmbeddedStore(StoreBase):
         self._marks_lock = threading.Lock()
         self._marks_queued = 0  # flush() markers not yet written
         self._read_lock = threading.Lock()
+        self._slots_lock = threading.Lock()
+        self._slots_con: sqlite3.Connection | None = None
         self._writer_con = connect(self.path)
         try:
             ensure_schema(self.path, self._writer_con)
@@ -189,6 +196,9 @@ class EmbeddedStore(StoreBase):
             return
         with self._read_lock:
             self._reader_con.close()
+        with self._slots_lock:
+            if self._slots_con is not None:
+                self._slots_con.close()
         self._writer_con.close()
 
     # --- the writer thread ----------------------------------------------------------
@@ -291,10 +301,81 @@ class EmbeddedStore(StoreBase):
     ) -> list[LogView]:
         return self._read(lambda con: reads.read_logs(con, flow_run_id, task_run_id))
 
+    # --- concurrency limits and slots: synchronous, on their own connection ----------
+    def _slots(self, action: Callable[[sqlite3.Connection], T]) -> T:
+        with self._slots_lock:
+            if self._closed:
+                raise RuntimeError(f"{self!r} is closed")
+            con = self._slots_con
+            if con is None:
+                con = self._slots_con = connect(self.path)
+            return action(con)
+
+    def create_concurrency_limit(
+        self,
+        name: str,
+        limit: int,
+        *,
+        kind: str = "global",
+        active: bool = True,
+        slot_decay_per_second: float = 0.0,
+    ) -> ConcurrencyLimit:
+        return self._slots(
+            lambda con: slots.create_limit(con, name, limit, kind, active, slot_decay_per_second)
+        )
+
+    def read_concurrency_limits(self, *, kind: str | None = None) -> list[ConcurrencyLimit]:
+        return self._slots(lambda con: with_lock_retry(lambda: slots.read_limits(con, kind)))
+
+    def read_concurrency_limit(self, name: str) -> ConcurrencyLimit:
+        return self._slots(lambda con: with_lock_retry(lambda: slots.read_limit(con, name)))
+
+    def update_concurrency_limit(
+        self,
+        name: str,
+        *,
+        limit: int | None = None,
+        active: bool | None = None,
+        slot_decay_per_second: float | None = None,
+    ) -> ConcurrencyLimit:
+        return self._slots(
+            lambda con: slots.update_limit(con, name, limit, active, slot_decay_per_second)
+        )
+
+    def delete_concurrency_limit(self, name: str) -> None:
+        self._slots(lambda con: slots.delete_limit(con, name))
+
+    def reset_concurrency_limit(self, name: str) -> int:
+        return self._slots(lambda con: slots.reset_limit(con, name))
+
+    def read_slot_leases(self, name: str) -> list[SlotLease]:
+        return self._slots(lambda con: with_lock_retry(lambda: slots.read_leases(con, name)))
+
+    def acquire_slots(
+        self,
+        names: Sequence[str],
+        occupy: int,
+        holder: str,
+        lease_seconds: float,
+        *,
+        decaying: bool = False,
+    ) -> SlotGrant:
+        return self._slots(
+            lambda con: slots.acquire(con, names, occupy, holder, lease_seconds, decaying)
+        )
+
+    def renew_lease(self, lease_id: uuid.UUID, lease_seconds: float) -> bool:
+        return self._slots(lambda con: slots.renew(con, lease_id, lease_seconds))
+
+    def release_slots(self, lease_id: uuid.UUID) -> None:
+        self._slots(lambda con: slots.release(con, lease_id))
+
     # --- fork: the child gets its own connections and writer --------------------------
     def _reopen_after_fork(self) -> None:
         # The parent's connections must never be used or closed here: keep them alive.
         _inherited.extend([self._writer_con, self._reader_con])
+        if self._slots_con is not None:
+            _inherited.append(self._slots_con)
         self._open()
 
 

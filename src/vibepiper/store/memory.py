@@ -6,11 +6,21 @@ tests/ runs the same cases against each backend).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from vibepiper.exceptions import ObjectNotFound
+from vibepiper.exceptions import ObjectAlreadyExists, ObjectNotFound
+from vibepiper.orchestration.concurrency import (
+    check_limit_values,
+    decide_acquire,
+    decide_renewal,
+    lease_expiry,
+    live_leases,
+)
+from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
 from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
 from vibepiper.states import State
@@ -32,6 +42,8 @@ class MemoryStore(StoreBase):
         self._task_runs: dict[uuid.UUID, TaskRun] = {}
         self._states: dict[uuid.UUID, list[StateRow]] = {}
         self._logs: list[LogView] = []
+        self._limits: dict[str, ConcurrencyLimit] = {}
+        self._leases: dict[str, list[SlotLease]] = {}  # by limit name
 
     # --- writes ---------------------------------------------------------------------
     def create_flow_run(self, run: FlowRun) -> None:
@@ -120,3 +132,152 @@ class MemoryStore(StoreBase):
             ]
         logs.sort(key=lambda log: log.timestamp)
         return logs
+
+    # --- concurrency limits and slots (process-local) -----------------------------------
+    def create_concurrency_limit(
+        self,
+        name: str,
+        limit: int,
+        *,
+        kind: str = "global",
+        active: bool = True,
+        slot_decay_per_second: float = 0.0,
+    ) -> ConcurrencyLimit:
+        check_limit_values(limit, slot_decay_per_second)
+        stamp = _utc_now()
+        row = ConcurrencyLimit(
+            uuid.uuid4(), name, kind, limit, active, slot_decay_per_second, stamp, stamp
+        )
+        with self._lock:
+            if name in self._limits:
+                raise ObjectAlreadyExists(f"a concurrency limit named {name!r} already exists")
+            self._limits[name] = row
+            self._leases[name] = []
+        return row
+
+    def read_concurrency_limits(self, *, kind: str | None = None) -> list[ConcurrencyLimit]:
+        with self._lock:
+            limits = [lim for lim in self._limits.values() if kind is None or lim.kind == kind]
+        return sorted(limits, key=lambda lim: lim.name)
+
+    def read_concurrency_limit(self, name: str) -> ConcurrencyLimit:
+        with self._lock:
+            return self._limit(name)
+
+    def _limit(self, name: str) -> ConcurrencyLimit:
+        limit = self._limits.get(name)
+        if limit is None:
+            raise ObjectNotFound(f"no concurrency limit named {name!r}")
+        return limit
+
+    def update_concurrency_limit(
+        self,
+        name: str,
+        *,
+        limit: int | None = None,
+        active: bool | None = None,
+        slot_decay_per_second: float | None = None,
+    ) -> ConcurrencyLimit:
+        check_limit_values(limit, slot_decay_per_second)
+        with self._lock:
+            old = self._limit(name)
+            new = ConcurrencyLimit(
+                old.id,
+                old.name,
+                old.kind,
+                old.limit if limit is None else limit,
+                old.active if active is None else active,
+                old.slot_decay_per_second
+                if slot_decay_per_second is None
+                else slot_decay_per_second,
+                old.created,
+                _utc_now(),
+            )
+            self._limits[name] = new
+            return new
+
+    def delete_concurrency_limit(self, name: str) -> None:
+        with self._lock:
+            self._limit(name)
+            del self._limits[name]
+            self._leases.pop(name, None)
+
+    def reset_concurrency_limit(self, name: str) -> int:
+        with self._lock:
+            self._limit(name)
+            freed = len(self._leases.get(name, ()))
+            self._leases[name] = []
+            return freed
+
+    def read_slot_leases(self, name: str) -> list[SlotLease]:
+        with self._lock:
+            self._limit(name)
+            return live_leases(self._leases.get(name, ()), _utc_now())
+
+    def acquire_slots(
+        self,
+        names: Sequence[str],
+        occupy: int,
+        holder: str,
+        lease_seconds: float,
+        *,
+        decaying: bool = False,
+    ) -> SlotGrant:
+        with self._lock:
+            now = _utc_now()
+            for name in names:
+                if name in self._leases:
+                    self._leases[name] = live_leases(self._leases[name], now)
+            decision = decide_acquire(self._limits, self._leases, names, occupy, now)
+            if not decision.granted or not decision.take:
+                return SlotGrant(
+                    decision.granted,
+                    None,
+                    decision.blocked_by,
+                    decision.retry_after,
+                    decision.missing,
+                    decision.impossible,
+                )
+            lease_id = uuid.uuid4()
+            for limit in decision.take:
+                held = self._leases[limit.name]
+                expires = lease_expiry(limit, held, occupy, now, lease_seconds, decaying=decaying)
+                held.append(SlotLease(lease_id, limit.name, holder, occupy, expires, decaying, now))
+            return SlotGrant(True, lease_id, missing=decision.missing)
+
+    def renew_lease(self, lease_id: uuid.UUID, lease_seconds: float) -> bool:
+        with self._lock:
+            rows = [
+                (name, lease)
+                for name, held in self._leases.items()
+                for lease in held
+                if lease.lease_id == lease_id
+            ]
+            expires = decide_renewal([lease for _, lease in rows], _utc_now(), lease_seconds)
+            if expires is None:
+                return False
+            for name, held in self._leases.items():
+                self._leases[name] = [
+                    SlotLease(
+                        lease.lease_id,
+                        lease.limit_name,
+                        lease.holder,
+                        lease.occupy,
+                        expires,
+                        lease.decaying,
+                        lease.created,
+                    )
+                    if lease.lease_id == lease_id
+                    else lease
+                    for lease in held
+                ]
+            return True
+
+    def release_slots(self, lease_id: uuid.UUID) -> None:
+        with self._lock:
+            for name, held in self._leases.items():
+                self._leases[name] = [lease for lease in held if lease.lease_id != lease_id]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
