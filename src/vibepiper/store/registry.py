@@ -42,6 +42,10 @@ def _open_default_store() -> RunStore:
     from vibepiper.settings import get_settings
 
     settings = get_settings()
+    if settings.api_url:
+        from vibepiper.store.api import ApiStore
+
+        return ApiStore(settings.api_url, api_key=settings.api_key)
     if settings.home_is_memory:
         from vibepiper.store.memory import MemoryStore
 

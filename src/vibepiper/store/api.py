@@ -1,0 +1,496 @@
+"""`ApiStore`: record runs on a VibePiper server (`VIBEPIPER_API_URL`) instead of a local file.
+
+The local orchestration decision happens first (`StoreBase`), exactly as in the embedded
+store; the accepted state is then sent to the server, which applies the same rules again.
+Writes never block the engine on HTTP: they are queued (in order) and sent by ONE
+background thread. Consecutive log lines go out as one `POST /logs/` batch. While the
+server is unreachable or busy the sender keeps the queue and retries with capped
+backoff, so nothing is lost; the queue is bounded (`max_pending`): past it, writers wait.
+
+Not sent (the API has no field or endpoint for them yet): a task run's `details`
+(cache and result facts shown by `inspect`), a flow run's `infrastructure_pid` and a
+name given after creation. State writes are one request each (no batch endpoint yet).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import uuid
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from vibepiper.client._client import SyncVibePiperClient
+from vibepiper.client._layer import RetryPolicy
+from vibepiper.client.errors import ApiError, ServerBusy, ServerUnreachable
+from vibepiper.exceptions import ConfigurationError, ObjectNotFound
+from vibepiper.schemas import api
+from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
+from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
+from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
+from vibepiper.schemas.serialization import to_jsonable
+from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
+from vibepiper.states import State, StateType
+from vibepiper.store.base import StoreBase
+
+logger = logging.getLogger("vibepiper.store.api")
+
+T = TypeVar("T")
+PAGE = 1000
+LOG_BATCH = 1000
+FLUSH_TIMEOUT = 60.0
+CLOSE_TIMEOUT = 10.0
+
+# A queued write: what it is ("flow", "flow_run", "task_run", "flow_state",
+# "task_state", "log") and its JSON-ready payload, snapshotted when it was queued.
+_Op = tuple[str, Any]
+
+
+class ApiStore(StoreBase):
+    """A `RunStore` over the REST API (see the module docstring)."""
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        api_key: str | None = None,
+        client: SyncVibePiperClient | None = None,
+        max_pending: int = 100_000,
+        retry_cap: float = 2.0,
+    ) -> None:
+        self.api_url = api_url
+        self._api_key = api_key
+        self._retry_cap = retry_cap
+        self._client = client or self._new_client()
+        self._max_pending = max_pending
+        self._ops: collections.deque[_Op] = collections.deque()
+        self._sending = 0  # ops taken off the queue but not yet answered
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._flows: set[str] = set()
+        self._force = threading.local()
+        _open_stores.add(self)
+
+    def _new_client(self) -> SyncVibePiperClient:
+        retry = RetryPolicy(max_attempts=2, max_delay=self._retry_cap)
+        return SyncVibePiperClient(self.api_url, api_key=self._api_key, retry=retry)
+
+    def _reset_after_fork(self) -> None:
+        # The parent sends what it queued; the child starts empty with its own
+        # connection pool, lock and sender thread.
+        self._ops = collections.deque()
+        self._sending = 0
+        self._cond = threading.Condition()
+        self._thread = None
+        self._stop = False
+        self._client = self._new_client()
+
+    # --- writes ----------------------------------------------------------------------
+    def create_flow_run(self, run: FlowRun) -> None:
+        if run.flow_name not in self._flows:
+            self._flows.add(run.flow_name)
+            self._put(("flow", run.flow_name))
+        body = {
+            "id": str(run.id),
+            "flow_id": str(run.flow_id),
+            "name": run.name,
+            "parameters": to_jsonable(run.parameters),
+            "tags": list(run.tags),
+            "parent_task_run_id": _str(run.parent_task_run_id),
+            "deployment_id": _str(run.deployment_id),
+            "flow_version": run.flow_version,
+            "entrypoint": run.entrypoint,
+            "expected_start_time": run.expected_start_time,
+        }
+        self._put(("flow_run", body))
+
+    def create_task_run(self, run: TaskRun) -> None:
+        body = {
+            "id": str(run.id),
+            "flow_run_id": _str(run.flow_run_id),
+            "name": run.name,
+            "task_key": run.task_key,
+            "task_name": run.task_name,
+            "dynamic_key": run.dynamic_key,
+            "tags": list(run.tags),
+            "task_inputs": {
+                name: [
+                    {"input_type": ref.input_type, "id": _str(ref.id), "name": ref.name}
+                    for ref in refs
+                ]
+                for name, refs in run.task_inputs.items()
+            },
+            "cache_key": run.cache_key,
+            "cache_expiration": run.cache_expiration,
+            "task_version": run.task_version,
+            "subflow_run_id": _str(run.subflow_run_id),
+        }
+        self._put(("task_run", body))
+
+    def propose_flow_run_state(
+        self, run: FlowRun, state: State[Any], *, force: bool = False
+    ) -> State[Any]:
+        self._force.value = force
+        return super().propose_flow_run_state(run, state, force=force)
+
+    def propose_task_run_state(
+        self, run: TaskRun, state: State[Any], *, force: bool = False
+    ) -> State[Any]:
+        self._force.value = force
+        return super().propose_task_run_state(run, state, force=force)
+
+    def _persist_flow_run_state(self, run: FlowRun, state: State[Any]) -> None:
+        self._put(("flow_state", (run.id, self._set_state(state))))
+
+    def _persist_task_run_state(self, run: TaskRun, state: State[Any]) -> None:
+        self._put(("task_state", (run.id, self._set_state(state))))
+
+    def _set_state(self, state: State[Any]) -> dict[str, Any]:
+        return {
+            "state": {
+                "type": state.type.value,
+                "name": state.name,
+                "message": state.message,
+                "timestamp": state.timestamp,
+                "state_details": state.state_details.to_json(),
+            },
+            "force": bool(getattr(self._force, "value", False)),
+        }
+
+    def write_log(self, row: LogRecordRow) -> None:
+        body = {
+            "flow_run_id": _str(row.flow_run_id),
+            "task_run_id": _str(row.task_run_id),
+            "name": row.name or "vibepiper",
+            "level": row.level,
+            "message": row.message,
+            "timestamp": row.timestamp,
+        }
+        self._put(("log", body))
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued write reached the server (at most `timeout` seconds,
+        60 by default); what is left keeps being retried in the background."""
+        wait = FLUSH_TIMEOUT if timeout is None else timeout
+        with self._cond:
+            done = self._cond.wait_for(lambda: not self._ops and not self._sending, wait)
+            pending = len(self._ops) + self._sending
+        if not done and timeout is None:
+            logger.warning(
+                "%d run records not yet sent to %s; still retrying", pending, self.api_url
+            )
+
+    def close(self) -> None:
+        self.flush(CLOSE_TIMEOUT)
+        with self._cond:
+            self._stop = True
+            lost = len(self._ops) + self._sending
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=self._retry_cap + 11)
+        if lost:
+            logger.warning(
+                "%d run records could not be sent to %s and are lost", lost, self.api_url
+            )
+        self._client.close()
+
+    # --- the sender ------------------------------------------------------------------
+    def _put(self, op: _Op) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="vibepiper-api-store", daemon=True
+                )
+                self._thread.start()
+            self._cond.wait_for(lambda: len(self._ops) < self._max_pending or self._stop)
+            self._ops.append(op)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        failures = 0
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._ops) or self._stop)
+                if not self._ops or (self._stop and failures):
+                    return
+                batch = self._take()
+                self._sending = len(batch)
+            try:
+                self._send(batch)
+            except (ServerUnreachable, ServerBusy) as exc:
+                with self._cond:
+                    self._ops.extendleft(reversed(batch))
+                    self._sending = 0
+                    if failures == 0:
+                        logger.warning("%s; will retry", exc)
+                    failures += 1
+                    delay = min(self._retry_cap, 0.05 * 2**failures)
+                    self._cond.wait(delay)  # `close` wakes it up
+                continue
+            except (ApiError, ObjectNotFound, ValidationError) as exc:
+                logger.warning("dropped %d run record(s) the server refused: %s", len(batch), exc)
+            except Exception:  # pragma: no cover - the sender must survive
+                logger.exception("dropped %d run record(s)", len(batch))
+            failures = 0
+            with self._cond:
+                self._sending = 0
+                self._cond.notify_all()
+
+    def _take(self) -> list[_Op]:
+        """The next op, or the next run of consecutive log lines (one POST)."""
+        first = self._ops.popleft()
+        batch = [first]
+        if first[0] == "log":
+            while self._ops and self._ops[0][0] == "log" and len(batch) < LOG_BATCH:
+                batch.append(self._ops.popleft())
+        self._cond.notify_all()  # room for blocked writers
+        return batch
+
+    def _send(self, batch: list[_Op]) -> None:
+        kind, payload = batch[0]
+        client = self._client
+        if kind == "log":
+            client.create_logs([api.LogCreate.model_validate(body) for _k, body in batch])
+        elif kind == "flow":
+            client.create_flow(payload)
+        elif kind == "flow_run":
+            client.create_flow_run(api.FlowRunCreate.model_validate(payload))
+        elif kind == "task_run":
+            client.create_task_run(api.TaskRunCreate.model_validate(payload))
+        else:
+            run_id, body = payload
+            set_state = (
+                client.set_flow_run_state if kind == "flow_state" else client.set_task_run_state
+            )
+            result = set_state(run_id, api.SetState.model_validate(body))
+            if result.status != "ACCEPT":
+                logger.debug("server rejected %s for %s: %s", body, run_id, result.reason)
+
+    # --- reads -----------------------------------------------------------------------
+    def _read(self, fetch: Callable[[], T]) -> T:
+        self.flush(CLOSE_TIMEOUT)  # read what this process wrote
+        return fetch()
+
+    def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRunView:
+        return _flow_run_view(self._read(lambda: self._client.read_flow_run(flow_run_id)))
+
+    def read_flow_runs(
+        self,
+        *,
+        state: str | None = None,
+        flow_name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[FlowRunView]:
+        query: dict[str, Any] = {}
+        if flow_name is not None:
+            query["flow_name"] = [flow_name]
+        if state:
+            upper = state.upper()
+            if upper in StateType.__members__:
+                query["state_type"] = [upper]
+            else:
+                query["state_name"] = [state]
+        runs = self._pages(
+            lambda size, skip: self._client.read_flow_runs(
+                FlowRunFilter.model_validate(query | {"limit": size, "offset": skip})
+            ),
+            offset,
+            limit,
+        )
+        return [_flow_run_view(run) for run in runs]
+
+    def read_task_runs(self, flow_run_id: uuid.UUID | None) -> list[TaskRunView]:
+        query: dict[str, Any] = {} if flow_run_id is None else {"flow_run_id": [flow_run_id]}
+        runs = self._pages(
+            lambda size, skip: self._client.read_task_runs(
+                TaskRunFilter.model_validate(query | {"limit": size, "offset": skip})
+            )
+        )
+        return [_task_run_view(run) for run in runs if run.flow_run_id == flow_run_id]
+
+    def read_flow_run_states(self, flow_run_id: uuid.UUID) -> list[StateRow]:
+        states = self._read(lambda: self._client.read_flow_run_states(flow_run_id))
+        return [_state_row(flow_run_id, state) for state in states]
+
+    def read_task_run_states(self, task_run_id: uuid.UUID) -> list[StateRow]:
+        states = self._read(lambda: self._client.read_task_run_states(task_run_id))
+        return [_state_row(task_run_id, state) for state in states]
+
+    def read_logs(
+        self, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None
+    ) -> list[LogView]:
+        query: dict[str, Any] = {"flow_run_id": [flow_run_id]}
+        if task_run_id is not None:
+            query["task_run_id"] = [task_run_id]
+        logs = self._pages(
+            lambda size, skip: self._client.read_logs(
+                LogFilter.model_validate(query | {"limit": size, "offset": skip})
+            )
+        )
+        return [
+            LogView(
+                log.flow_run_id, log.task_run_id, log.name, log.level, log.message, log.timestamp
+            )
+            for log in logs
+        ]
+
+    def _pages(
+        self, fetch: Callable[[int, int], list[T]], offset: int = 0, limit: int | None = None
+    ) -> list[T]:
+        self.flush(CLOSE_TIMEOUT)
+        out: list[T] = []
+        while limit is None or len(out) < limit:
+            size = PAGE if limit is None else min(PAGE, limit - len(out))
+            page = fetch(size, offset + len(out))
+            out.extend(page)
+            if len(page) < size:
+                break
+        return out
+
+    # --- concurrency limits: not served by the API yet ----------------------------------
+    def read_concurrency_limits(self, *, kind: str | None = None) -> list[ConcurrencyLimit]:
+        return []  # no limits are enforced for runs recorded on a server (yet)
+
+    def read_concurrency_limit(self, name: str) -> ConcurrencyLimit:
+        raise ObjectNotFound(f"no concurrency limit named {name!r}")
+
+    def read_slot_leases(self, name: str) -> list[SlotLease]:
+        return []
+
+    def create_concurrency_limit(
+        self,
+        name: str,
+        limit: int,
+        *,
+        kind: str = "global",
+        active: bool = True,
+        slot_decay_per_second: float = 0.0,
+    ) -> ConcurrencyLimit:
+        raise _no_limits()
+
+    def update_concurrency_limit(
+        self,
+        name: str,
+        *,
+        limit: int | None = None,
+        active: bool | None = None,
+        slot_decay_per_second: float | None = None,
+    ) -> ConcurrencyLimit:
+        raise _no_limits()
+
+    def delete_concurrency_limit(self, name: str) -> None:
+        raise _no_limits()
+
+    def reset_concurrency_limit(self, name: str) -> int:
+        raise _no_limits()
+
+    def acquire_slots(
+        self,
+        names: Sequence[str],
+        occupy: int,
+        holder: str,
+        lease_seconds: float,
+        *,
+        decaying: bool = False,
+    ) -> SlotGrant:
+        raise _no_limits()
+
+    def renew_lease(self, lease_id: uuid.UUID, lease_seconds: float) -> bool:
+        return False
+
+    def release_slots(self, lease_id: uuid.UUID) -> None:
+        return None
+
+
+_open_stores: weakref.WeakSet[ApiStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_open_stores):
+        store._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _no_limits() -> ConfigurationError:
+    return ConfigurationError(
+        "concurrency limits are not served by the VibePiper API yet; "
+        "unset VIBEPIPER_API_URL to manage them in the local store"
+    )
+
+
+def _str(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _state_row(run_id: uuid.UUID, state: api.StateRead) -> StateRow:
+    return StateRow(
+        id=state.id,
+        run_id=run_id,
+        type=state.type.value,
+        name=state.name,
+        message=state.message,
+        timestamp=state.timestamp,
+        details=dict(state.state_details),
+    )
+
+
+def _flow_run_view(run: api.FlowRunRead) -> FlowRunView:
+    return FlowRunView(
+        id=run.id,
+        name=run.name,
+        flow_id=run.flow_id,
+        flow_name=run.flow_name or "",
+        state_type=run.state_type.value if run.state_type else None,
+        state_name=run.state_name,
+        state_message=run.state.message if run.state else None,
+        parameters=run.parameters,
+        tags=run.tags,
+        run_count=run.run_count,
+        parent_task_run_id=run.parent_task_run_id,
+        created=run.created,
+        start_time=run.start_time,
+        end_time=run.end_time,
+        entrypoint=run.entrypoint,
+        infrastructure_pid=run.infrastructure_pid,
+    )
+
+
+def _task_run_view(run: api.TaskRunRead) -> TaskRunView:
+    return TaskRunView(
+        id=run.id,
+        name=run.name,
+        task_key=run.task_key,
+        task_name=run.task_name,
+        flow_run_id=run.flow_run_id,
+        dynamic_key=run.dynamic_key,
+        state_type=run.state_type.value if run.state_type else None,
+        state_name=run.state_name,
+        state_message=run.state.message if run.state else None,
+        tags=run.tags,
+        run_count=run.run_count,
+        cache_key=run.cache_key,
+        created=run.created,
+        start_time=run.start_time,
+        end_time=run.end_time,
+        subflow_run_id=run.subflow_run_id,
+        task_inputs={
+            name: [
+                {"input_type": ref.input_type, "id": _str(ref.id)}
+                | ({"name": ref.name} if ref.name else {})
+                for ref in refs
+            ]
+            for name, refs in run.task_inputs.items()
+        },
+        details=run.details,
+    )

@@ -1,0 +1,84 @@
+"""A real `vibepiper server start` subprocess on its own VIBEPIPER_HOME, per module."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    home: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, env_extra: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "VIBEPIPER_HOME": str(self.home), **(env_extra or {})}
+        for name in ("VIBEPIPER_DATABASE_URL", "VIBEPIPER_API_URL", "VIBEPIPER_API_KEY"):
+            env.pop(name, None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "vibepiper.cli", "server", "start", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_healthy(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process is not None and self.process.poll() is None, self.output()
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).json() is True:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.communicate(timeout=15)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                self.process.kill()
+                self.process.communicate()
+
+    def output(self) -> str:
+        if self.process is None or self.process.stdout is None or self.process.poll() is None:
+            return ""
+        return self.process.stdout.read().decode()
+
+
+def new_server(tmp: Path) -> Server:
+    port = free_port()
+    return Server(url=f"http://127.0.0.1:{port}/api", port=port, home=tmp / "server-home")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server without an API key, shared by the tests of a module."""
+    running = new_server(tmp_path_factory.mktemp("server"))
+    running.start()
+    try:
+        running.wait_healthy()
+        yield running
+    finally:
+        running.stop()
