@@ -42,6 +42,8 @@ IMPORT_TARGET_S = 0.150
 FORTY_TARGET_S = 0.4
 MARGINAL_TARGET_US = 150.0
 MAP_TARGET_S = 1.0
+MAP_SERVER_TARGET_S = 3.0
+TRANSITIONS_TARGET = {"sqlite": 1500.0, "postgres": 3000.0}
 CACHED_RERUN_TARGET_S = 0.020
 SUBFLOWS_TARGET_S = 0.6
 RSS_GROWTH_TARGET_MB = 100.0
@@ -100,12 +102,20 @@ class Runner:
     def new_home(self) -> Path:
         return Path(tempfile.mkdtemp(prefix="home-", dir=self.tmp_root))
 
-    def run(self, script: str, *args: str, home: Path | None = None, check: bool = True) -> Child:
+    def run(
+        self,
+        script: str,
+        *args: str,
+        home: Path | None = None,
+        check: bool = True,
+        env_extra: dict[str, str] | None = None,
+    ) -> Child:
         """Run `workloads/<script>` in a fresh interpreter; a new empty home unless given."""
         own_home = home is None
         home = home if home is not None else self.new_home()
         env = dict(self.env)
         env["VIBEPIPER_HOME"] = ":memory:" if self.memory else str(home / "store")
+        env.update(env_extra or {})
         out_path, err_path = home / f"{script}.stdout", home / f"{script}.stderr"
         command = [sys.executable, str(WORKLOADS / script), *args]
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -481,6 +491,61 @@ def bench_slots(r: Runner, reps: int) -> list[Row]:
     ]
 
 
+def bench_server_transitions(r: Runner, reps: int) -> list[Row]:
+    rows = []
+    for backend in ("sqlite", "postgres"):
+        try:
+            rates = [r.run("server_transitions.py", backend).result["per_s"] for _ in range(reps)]
+        except BenchError as exc:
+            rows.append(Row(f"server_transitions_{backend}", "failed", "", False, str(exc)[-200:]))
+            continue
+        target = TRANSITIONS_TARGET[backend]
+        rows.append(
+            Row(
+                f"server_transitions_{backend}",
+                f"{med(rates):,.0f}/s",
+                f">= {target:,.0f}/s",
+                med(rates) >= target,
+                f"{spread(rates, lambda v: f'{v:,.0f}/s')}; real server, 8 client processes, "
+                "Pending/Running/Completed through POST /api/batch (500 ops a request)",
+                {"per_s": rates},
+            )
+        )
+    return rows
+
+
+def bench_map_server(r: Runner, reps: int) -> list[Row]:
+    sys.path.insert(0, str(WORKLOADS))
+    import httpx
+    from _server import running_server
+
+    server_home = r.new_home()
+    walls: list[float] = []
+    with running_server(server_home) as url:
+        for rep in range(reps + 1):  # the first run warms up
+            child = r.run("map_tasks.py", "1000", check=False, env_extra={"VIBEPIPER_API_URL": url})
+            counts = (
+                httpx.post(f"{url}/flow_runs/count", json={}).json(),
+                httpx.post(f"{url}/task_runs/count", json={"state_type": ["COMPLETED"]}).json(),
+            )
+            if counts != (rep + 1, 1000 * (rep + 1)):
+                raise BenchError(f"map_tasks.py against a server: counts {counts} after run {rep}")
+            if rep:
+                walls.append(child.wall_s)
+    shutil.rmtree(server_home, ignore_errors=True)
+    return [
+        Row(
+            "map_1000_server",
+            sec(med(walls)),
+            f"<= {MAP_SERVER_TARGET_S} s",
+            med(walls) <= MAP_SERVER_TARGET_S,
+            f"{spread(walls, sec)}; whole process with VIBEPIPER_API_URL (local server, "
+            "SQLite), flush at flow end included; counts checked on the server",
+            {"wall_s": walls},
+        )
+    ]
+
+
 # name -> (function, repetitions, runs in --quick)
 WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] = {
     "import": (bench_import, 10, True),
@@ -496,6 +561,8 @@ WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] 
     "retries": (bench_retries, 5, True),
     "dask_map": (bench_dask_map, 3, False),
     "sequential_100k": (bench_sequential_100k, 3, False),
+    "server_transitions": (bench_server_transitions, 3, False),
+    "map_1000_server": (bench_map_server, 5, False),
 }
 
 

@@ -96,3 +96,19 @@ def test_locked_sqlite_file_is_503_not_500(
         blocker.execute("ROLLBACK")
         blocker.close()
     assert client.post("/api/flows/", json={"name": "blocked"}).status_code == 201
+
+
+def test_openapi_documents_the_error_responses(start_api: StartApi) -> None:
+    client = start_api(server_api_key="s3cret")
+    spec = client.get("/api/openapi.json")  # the spec itself needs no key
+    assert spec.status_code == 200
+    paths = spec.json()["paths"]
+    for path, method in (("/api/flow_runs/", "post"), ("/api/flow_runs/{flow_run_id}", "get")):
+        responses = paths[path][method]["responses"]
+        assert {"401", "413", "422", "503"} <= set(responses), (path, sorted(responses))
+        assert "Retry-After" in responses["503"]["headers"]
+        assert "WWW-Authenticate" in responses["401"]["headers"]
+    assert "404" in paths["/api/flow_runs/{flow_run_id}/set_state"]["post"]["responses"]
+    health = paths["/api/health"]["get"]["responses"]
+    assert "401" not in health
+    assert client.get("/api/health").json() is True

@@ -11,13 +11,13 @@ import asyncio
 import time
 import uuid
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
 from vibepiper.client import _layer
 from vibepiper.client._layer import Call, RetryPolicy
-from vibepiper.schemas import api
+from vibepiper.schemas import api, api_batch
 from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
 
 T = TypeVar("T")
@@ -141,6 +141,10 @@ class VibePiperClient:
     async def read_logs(self, query: LogFilter | None = None) -> list[api.LogRead]:
         return await self._send(_layer.read_logs(query))
 
+    async def batch(self, operations: list[dict[str, Any]]) -> api_batch.BatchResult:
+        """Apply `operations` (JSON-ready batch operations) in order, in one request."""
+        return await self._send(_layer.batch(operations))
+
 
 class SyncVibePiperClient:
     """Blocking client of the REST API; the same calls as `VibePiperClient`."""
@@ -258,3 +262,7 @@ class SyncVibePiperClient:
 
     def read_logs(self, query: LogFilter | None = None) -> list[api.LogRead]:
         return self._send(_layer.read_logs(query))
+
+    def batch(self, operations: list[dict[str, Any]]) -> api_batch.BatchResult:
+        """Apply `operations` (JSON-ready batch operations) in order, in one request."""
+        return self._send(_layer.batch(operations))

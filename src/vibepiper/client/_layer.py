@@ -15,16 +15,18 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import to_jsonable_python
 
 from vibepiper.client.errors import (
     ApiAuthError,
     ApiError,
     ApiValidationError,
+    RequestTooLarge,
     ServerBusy,
     ServerUnreachable,
 )
 from vibepiper.exceptions import ObjectNotFound
-from vibepiper.schemas import api
+from vibepiper.schemas import api, api_batch
 from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
 
 T = TypeVar("T")
@@ -126,6 +128,8 @@ def check(response: httpx.Response) -> httpx.Response:
         )
     if status == 422:
         raise ApiValidationError(f"the server rejected {where}: {detail}")
+    if status == 413:
+        raise RequestTooLarge(f"the server refused {where}: {detail}")
     raise ApiError(f"{where} failed with {status}: {detail}")
 
 
@@ -259,3 +263,9 @@ def create_logs(logs: list[api.LogCreate]) -> Call[api.LogsCreated]:
 
 def read_logs(query: LogFilter | None = None) -> Call[list[api.LogRead]]:
     return Call("POST", "logs/filter", _list(api.LogRead), _dump(query))
+
+
+def batch(operations: list[dict[str, Any]]) -> Call[api_batch.BatchResult]:
+    """`POST /batch`: `operations` are JSON-ready `api_batch.BatchOperation` dicts."""
+    body = {"operations": to_jsonable_python(operations)}
+    return Call("POST", "batch", _model(api_batch.BatchResult), body)

@@ -17,6 +17,10 @@ class ApiValidationError(ApiError, ValueError):
     """422: the server rejected the request body; the message names each field."""
 
 
+class RequestTooLarge(ApiError):
+    """413: the request body is over the server's `VIBEPIPER_SERVER_MAX_BODY_BYTES`."""
+
+
 class ServerUnreachable(ApiError, ConnectionError):
     """No answer from the server after every retry (refused, timed out, DNS...)."""
 

@@ -80,8 +80,13 @@ class _Read(BaseModel):
 
 # --- states ---------------------------------------------------------------------------
 class StateCreate(RequestModel):
-    """A state proposed for a run."""
+    """A state proposed for a run.
 
+    With an `id`, proposing it again once it is recorded changes nothing (a client may
+    re-send after a lost answer).
+    """
+
+    id: uuid.UUID | None = None
     type: StateType
     name: Name | None = Field(default=None, description="Display name; defaults from the type.")
     message: Text | None = None

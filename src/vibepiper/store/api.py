@@ -3,13 +3,16 @@
 The local orchestration decision happens first (`StoreBase`), exactly as in the embedded
 store; the accepted state is then sent to the server, which applies the same rules again.
 Writes never block the engine on HTTP: they are queued (in order) and sent by ONE
-background thread. Consecutive log lines go out as one `POST /logs/` batch. While the
-server is unreachable or busy the sender keeps the queue and retries with capped
-backoff, so nothing is lost; the queue is bounded (`max_pending`): past it, writers wait.
+background thread, which groups consecutive writes (up to `BATCH_SIZE` of them, or
+what accumulated within `BATCH_WAIT` seconds) into one `POST /batch` request applied
+in one transaction. While the server is unreachable or busy the sender keeps the
+queue and retries the same batch with capped backoff, so nothing is lost; re-sending
+doubles nothing (runs are created by id, states carry their id, log lines equal to
+stored ones are skipped). The queue is bounded (`max_pending`): past it, writers wait.
 
 Not sent (the API has no field or endpoint for them yet): a task run's `details`
 (cache and result facts shown by `inspect`), a flow run's `infrastructure_pid` and a
-name given after creation. State writes are one request each (no batch endpoint yet).
+name given after creation.
 """
 
 from __future__ import annotations
@@ -23,13 +26,19 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from vibepiper.client._client import SyncVibePiperClient
 from vibepiper.client._layer import RetryPolicy
-from vibepiper.client.errors import ApiError, ServerBusy, ServerUnreachable
+from vibepiper.client.errors import (
+    ApiError,
+    ApiValidationError,
+    RequestTooLarge,
+    ServerBusy,
+    ServerUnreachable,
+)
 from vibepiper.exceptions import ConfigurationError, ObjectNotFound
-from vibepiper.schemas import api
+from vibepiper.schemas import api, api_batch
 from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
 from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
@@ -42,7 +51,11 @@ logger = logging.getLogger("vibepiper.store.api")
 
 T = TypeVar("T")
 PAGE = 1000
-LOG_BATCH = 1000
+BATCH_SIZE = 1000
+"""Most writes (runs, states or log lines) one batch request carries."""
+BATCH_WAIT = 0.05
+"""Seconds the sender lets writes accumulate before sending a batch smaller than
+`BATCH_SIZE` (not waited for while someone flushes)."""
 FLUSH_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 10.0
 
@@ -70,6 +83,7 @@ class ApiStore(StoreBase):
         self._max_pending = max_pending
         self._ops: collections.deque[_Op] = collections.deque()
         self._sending = 0  # ops taken off the queue but not yet answered
+        self._flushing = 0  # threads waiting in `flush`: send without accumulating
         self._cond = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -86,6 +100,7 @@ class ApiStore(StoreBase):
         # connection pool, lock and sender thread.
         self._ops = collections.deque()
         self._sending = 0
+        self._flushing = 0
         self._cond = threading.Condition()
         self._thread = None
         self._stop = False
@@ -157,6 +172,7 @@ class ApiStore(StoreBase):
                 "type": state.type.value,
                 "name": state.name,
                 "message": state.message,
+                "id": str(state.id),
                 "timestamp": state.timestamp,
                 "state_details": state.state_details.to_json(),
             },
@@ -179,7 +195,12 @@ class ApiStore(StoreBase):
         60 by default); what is left keeps being retried in the background."""
         wait = FLUSH_TIMEOUT if timeout is None else timeout
         with self._cond:
-            done = self._cond.wait_for(lambda: not self._ops and not self._sending, wait)
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                done = self._cond.wait_for(lambda: not self._ops and not self._sending, wait)
+            finally:
+                self._flushing -= 1
             pending = len(self._ops) + self._sending
         if not done and timeout is None:
             logger.warning(
@@ -220,6 +241,8 @@ class ApiStore(StoreBase):
                 self._cond.wait_for(lambda: bool(self._ops) or self._stop)
                 if not self._ops or (self._stop and failures):
                     return
+                if len(self._ops) < BATCH_SIZE and not failures:
+                    self._cond.wait_for(self._batch_ready, BATCH_WAIT)
                 batch = self._take()
                 self._sending = len(batch)
             try:
@@ -243,35 +266,40 @@ class ApiStore(StoreBase):
                 self._sending = 0
                 self._cond.notify_all()
 
+    def _batch_ready(self) -> bool:
+        return len(self._ops) >= BATCH_SIZE or self._stop or self._flushing > 0
+
     def _take(self) -> list[_Op]:
-        """The next op, or the next run of consecutive log lines (one POST)."""
-        first = self._ops.popleft()
-        batch = [first]
-        if first[0] == "log":
-            while self._ops and self._ops[0][0] == "log" and len(batch) < LOG_BATCH:
-                batch.append(self._ops.popleft())
+        """The next `BATCH_SIZE` queued writes at most (one request)."""
+        count = min(BATCH_SIZE, len(self._ops))
+        batch = [self._ops.popleft() for _ in range(count)]
         self._cond.notify_all()  # room for blocked writers
         return batch
 
     def _send(self, batch: list[_Op]) -> None:
-        kind, payload = batch[0]
-        client = self._client
-        if kind == "log":
-            client.create_logs([api.LogCreate.model_validate(body) for _k, body in batch])
-        elif kind == "flow":
-            client.create_flow(payload)
-        elif kind == "flow_run":
-            client.create_flow_run(api.FlowRunCreate.model_validate(payload))
-        elif kind == "task_run":
-            client.create_task_run(api.TaskRunCreate.model_validate(payload))
-        else:
-            run_id, body = payload
-            set_state = (
-                client.set_flow_run_state if kind == "flow_state" else client.set_task_run_state
-            )
-            result = set_state(run_id, api.SetState.model_validate(body))
-            if result.status != "ACCEPT":
-                logger.debug("server rejected %s for %s: %s", body, run_id, result.reason)
+        self._deliver(_operations(batch))
+
+    def _deliver(self, operations: list[dict[str, Any]]) -> None:
+        """Send `operations`; halve a batch over the server's body limit, drop (with a
+        warning) a write the server cannot take and send the others."""
+        try:
+            result = self._client.batch(operations)
+        except RequestTooLarge:
+            halves = _halves(operations)
+            if halves is None:
+                raise
+            for half in halves:  # a re-send after a failed half doubles nothing
+                self._deliver(half)
+            return
+        except ApiValidationError:
+            valid = _valid(operations)
+            if valid == operations:
+                raise
+            self._deliver(valid)
+            return
+        for operation, outcome in zip(operations, result.outcomes, strict=False):
+            if outcome.status != "ok":
+                logger.debug("server %s %s: %s", outcome.status, operation["op"], outcome.detail)
 
     # --- reads -----------------------------------------------------------------------
     def _read(self, fetch: Callable[[], T]) -> T:
@@ -427,6 +455,72 @@ def _no_limits() -> ConfigurationError:
         "concurrency limits are not served by the VibePiper API yet; "
         "unset VIBEPIPER_API_URL to manage them in the local store"
     )
+
+
+_OPERATION = TypeAdapter[api_batch.BatchOperation](api_batch.BatchOperation)
+_LOG = TypeAdapter(api.LogCreate)
+
+
+def _operations(batch: list[_Op]) -> list[dict[str, Any]]:
+    """Queued writes as batch operations; consecutive log lines become one."""
+    out: list[dict[str, Any]] = []
+    for kind, payload in batch:
+        if kind == "log":
+            if out and out[-1]["op"] == "create_logs":
+                out[-1]["logs"].append(payload)
+            else:
+                out.append({"op": "create_logs", "logs": [payload]})
+        elif kind == "flow":
+            out.append({"op": "create_flow", "name": payload})
+        elif kind == "flow_run":
+            out.append({"op": "create_flow_run", "flow_run": payload})
+        elif kind == "task_run":
+            out.append({"op": "create_task_run", "task_run": payload})
+        else:
+            run_id, body = payload
+            if kind == "flow_state":
+                out.append({"op": "set_flow_run_state", "flow_run_id": str(run_id), **body})
+            else:
+                out.append({"op": "set_task_run_state", "task_run_id": str(run_id), **body})
+    return out
+
+
+def _halves(operations: list[dict[str, Any]]) -> list[list[dict[str, Any]]] | None:
+    """`operations` cut in two (a lone `create_logs` cut between its lines); None if
+    it is one write that cannot be cut."""
+    if len(operations) > 1:
+        middle = len(operations) // 2
+        return [operations[:middle], operations[middle:]]
+    (only,) = operations
+    if only["op"] == "create_logs" and len(only["logs"]) > 1:
+        middle = len(only["logs"]) // 2
+        return [
+            [{"op": "create_logs", "logs": only["logs"][:middle]}],
+            [{"op": "create_logs", "logs": only["logs"][middle:]}],
+        ]
+    return None
+
+
+def _valid(operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`operations` without the writes (or log lines) the server would refuse."""
+    out: list[dict[str, Any]] = []
+    for operation in operations:
+        if operation["op"] == "create_logs":
+            lines = [line for line in operation["logs"] if _accepted(_LOG, line)]
+            if lines:
+                out.append({"op": "create_logs", "logs": lines})
+        elif _accepted(_OPERATION, operation):
+            out.append(operation)
+    return out
+
+
+def _accepted(adapter: TypeAdapter[Any], value: dict[str, Any]) -> bool:
+    try:
+        adapter.validate_python(value)
+    except ValidationError as exc:
+        logger.warning("dropped a run record the server would refuse: %s", exc)
+        return False
+    return True
 
 
 def _str(value: uuid.UUID | None) -> str | None:

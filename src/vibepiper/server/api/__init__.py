@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from vibepiper.server.api import flow_runs, flows, logs, system, task_runs
+from vibepiper.server.api import batch, flow_runs, flows, logs, system, task_runs
 from vibepiper.server.api.deps import require_api_key
+from vibepiper.server.api.responses import COMMON, UNAUTHORIZED
 
 
 def api_router() -> APIRouter:
-    """Every route under `/api`; all but `/api/health` need the API key when one is set."""
+    """Every route under `/api`; all but `/api/health` need the API key when one is set.
+
+    The error responses every operation can give are documented here, once.
+    """
     router = APIRouter(prefix="/api")
     router.include_router(system.health_router)
-    protected = APIRouter(dependencies=[Depends(require_api_key)])
-    for module in (system, flows, flow_runs, task_runs, logs):
+    protected = APIRouter(
+        dependencies=[Depends(require_api_key)], responses={**UNAUTHORIZED, **COMMON}
+    )
+    for module in (system, flows, flow_runs, task_runs, logs, batch):
         protected.include_router(module.router)
     router.include_router(protected)
     return router

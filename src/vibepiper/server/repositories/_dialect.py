@@ -58,3 +58,66 @@ def locked(connection: AsyncConnection, query: sa.Select[Any]) -> sa.Select[Any]
     if connection.dialect.name == "postgresql":
         return query.with_for_update()
     return query
+
+
+def locked_skipping(connection: AsyncConnection, query: sa.Select[Any]) -> sa.Select[Any]:
+    """`query` locking the rows it returns and skipping rows another transaction holds.
+
+    For work several server replicas share (each takes what no other has taken); on
+    SQLite, as in `locked`, the write lock is already held.
+    """
+    if connection.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+async def try_advisory_xact_lock(connection: AsyncConnection, key: int) -> bool:
+    """Take PostgreSQL's transaction-scoped advisory lock `key` if free; False if taken.
+
+    On SQLite the write transaction already excludes every other writer: always True.
+    """
+    if connection.dialect.name != "postgresql":
+        return True
+    result = await connection.execute(
+        sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}
+    )
+    return bool(result.scalar_one())
+
+
+async def get_rows(
+    connection: AsyncConnection, table: sa.Table, ids: Sequence[Any], chunk: int = 5000
+) -> dict[Any, dict[str, Any]]:
+    """The rows of `table` whose `id` is in `ids`, as mutable dicts by id."""
+    rows: dict[Any, dict[str, Any]] = {}
+    for start in range(0, len(ids), chunk):
+        statement = sa.select(table).where(table.c.id.in_(ids[start : start + chunk]))
+        for row in (await connection.execute(statement)).mappings():
+            rows[row["id"]] = dict(row)
+    return rows
+
+
+async def update_many(
+    connection: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Set the columns given in each of `rows` (all with the same keys, `id` among them)."""
+    if not rows:
+        return
+    columns = [name for name in rows[0] if name != "id"]
+    statement = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values({name: sa.bindparam(f"b_{name}") for name in columns})
+    )
+    params = [{f"b_{name}": value for name, value in row.items()} for row in rows]
+    await connection.execute(statement, params)
+
+
+async def insert_rows(
+    connection: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert `rows`, one executemany per distinct set of keys."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for group in groups.values():
+        await connection.execute(sa.insert(table), group)

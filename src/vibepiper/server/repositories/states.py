@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -12,12 +13,41 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vibepiper.database import tables as t
 
 RunKind = Literal["flow_run", "task_run"]
+# Bound parameters per IN list, well under SQLite's limit of 32,766.
+_CHUNK = 5000
 _TABLES = {"flow_run": t.flow_run_state, "task_run": t.task_run_state}
 
 
 async def insert(connection: AsyncConnection, kind: RunKind, values: dict[str, Any]) -> None:
     """Record one accepted state (`values` holds `<kind>_id` and the state's fields)."""
     await connection.execute(sa.insert(_TABLES[kind]).values(**values))
+
+
+async def insert_many(
+    connection: AsyncConnection, kind: RunKind, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Record many accepted states in one statement."""
+    if rows:
+        await connection.execute(sa.insert(_TABLES[kind]), list(rows))
+
+
+async def exists(connection: AsyncConnection, kind: RunKind, state_id: uuid.UUID) -> bool:
+    """Whether a state with this id is recorded."""
+    table = _TABLES[kind]
+    statement = sa.select(table.c.id).where(table.c.id == state_id)
+    return (await connection.execute(statement)).first() is not None
+
+
+async def existing_ids(
+    connection: AsyncConnection, kind: RunKind, state_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `state_ids` are recorded."""
+    table = _TABLES[kind]
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(state_ids), _CHUNK):
+        statement = sa.select(table.c.id).where(table.c.id.in_(state_ids[start : start + _CHUNK]))
+        found.update((await connection.execute(statement)).scalars())
+    return found
 
 
 async def history(

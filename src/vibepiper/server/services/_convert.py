@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -12,7 +12,7 @@ from vibepiper.schemas import api
 from vibepiper.states import StateType
 
 
-def current_state(row: RowMapping) -> api.StateRead | None:
+def current_state(row: RowMapping | Mapping[str, Any]) -> api.StateRead | None:
     """The state denormalised on a run's row (details are kept in the history only)."""
     if row["state_type"] is None or row["state_id"] is None:
         return None

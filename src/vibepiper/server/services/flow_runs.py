@@ -13,6 +13,7 @@ from vibepiper.server.database import Database
 from vibepiper.server.repositories import flow_runs, flows
 from vibepiper.server.services import run_states
 from vibepiper.server.services._convert import flow_run_read
+from vibepiper.states import State
 from vibepiper.utilities.ids import new_id
 
 
@@ -28,31 +29,38 @@ async def create(db: Database, body: api.FlowRunCreate) -> tuple[api.FlowRunRead
             return flow_run_read(existing), False
         if await flows.get(connection, body.flow_id) is None:
             raise ObjectNotFound(f"flow {body.flow_id} not found")
-        now = dt.datetime.now(dt.UTC)
-        values: dict[str, Any] = {
-            "id": run_id,
-            "flow_id": body.flow_id,
-            "name": body.name or f"run-{run_id.hex[:12]}",
-            "parameters": body.parameters,
-            "tags": body.tags,
-            "run_count": 0,
-            "parent_task_run_id": body.parent_task_run_id,
-            "deployment_id": body.deployment_id,
-            "flow_version": body.flow_version,
-            "entrypoint": body.entrypoint,
-            "expected_start_time": body.expected_start_time,
-            "created": now,
-            "updated": now,
-        }
-        if body.state is not None:
-            state = run_states.to_state(body.state)
-            values.update(run_states.run_values(state, 0, None))
+        values, state = new_row(body, run_id)
         await flow_runs.insert(connection, values)
-        if body.state is not None:
+        if body.state is not None and state is not None:
             await run_states.record(connection, "flow_run", run_id, state, body.state.state_details)
         row = await flow_runs.get(connection, run_id)
     assert row is not None
     return flow_run_read(row), True
+
+
+def new_row(body: api.FlowRunCreate, run_id: uuid.UUID) -> tuple[dict[str, Any], State[Any] | None]:
+    """The `flow_run` row for `body` (in its initial state, returned too, if any)."""
+    now = dt.datetime.now(dt.UTC)
+    values: dict[str, Any] = {
+        "id": run_id,
+        "flow_id": body.flow_id,
+        "name": body.name or f"run-{run_id.hex[:12]}",
+        "parameters": body.parameters,
+        "tags": body.tags,
+        "run_count": 0,
+        "parent_task_run_id": body.parent_task_run_id,
+        "deployment_id": body.deployment_id,
+        "flow_version": body.flow_version,
+        "entrypoint": body.entrypoint,
+        "expected_start_time": body.expected_start_time,
+        "created": now,
+        "updated": now,
+    }
+    state = None
+    if body.state is not None:
+        state = run_states.to_state(body.state)
+        values.update(run_states.run_values(state, 0, None))
+    return values, state
 
 
 async def read(db: Database, run_id: uuid.UUID) -> api.FlowRunRead:

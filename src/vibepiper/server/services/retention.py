@@ -3,6 +3,13 @@
 Each pass deletes in transactions of at most `batch_size` rows per table and yields to
 the event loop between them, so a server with millions of old rows stays responsive
 while it catches up. A failed pass is logged and retried at the next interval.
+
+Several replicas on one PostgreSQL: each batch transaction first claims the retention
+advisory lock without waiting; a replica that finds it taken ends its pass there (the
+replica holding it is deleting, and the next interval tries again). Batches therefore
+never run concurrently, so no row is deleted twice and retention cannot deadlock with
+itself; the ids are also claimed with `SKIP LOCKED`, so retention never waits on a
+row a request holds.
 """
 
 from __future__ import annotations
@@ -27,11 +34,18 @@ _STEPS: tuple[Callable[[AsyncConnection, dt.datetime, int], Awaitable[int]], ...
 
 
 async def delete_older_than(db: Database, cutoff: dt.datetime, *, batch_size: int) -> int:
-    """Delete every run and log line untouched since `cutoff`; returns rows deleted."""
+    """Delete every run and log line untouched since `cutoff`; returns rows deleted.
+
+    Stops early (returning what it deleted so far) when another replica's pass holds
+    the retention lock.
+    """
     total = 0
     for step in _STEPS:
         while True:
             async with db.write() as connection:
+                if not await retention.claim_pass(connection):
+                    logger.debug("another replica is deleting old rows; this pass ends")
+                    return total
                 deleted = await step(connection, cutoff, batch_size)
             total += deleted
             if deleted < batch_size:

@@ -33,6 +33,7 @@ def to_state(body: api.StateCreate) -> State[Any]:
         name=body.name,
         message=body.message,
         timestamp=body.timestamp or dt.datetime.now(dt.UTC),
+        id=body.id,
     )
 
 
@@ -50,15 +51,22 @@ def state_read(state: State[Any], details: dict[str, Any]) -> api.StateRead:
 async def set_state(
     db: Database, kind: RunKind, run_id: uuid.UUID, body: api.SetState
 ) -> api.OrchestrationResult:
-    """Propose `body.state` for the run; nothing is written when it is rejected."""
+    """Propose `body.state` for the run; nothing is written when it is rejected.
+
+    A state whose `id` is in the run's history already is accepted without change.
+    """
     repository = flow_runs if kind == "flow_run" else task_runs
     async with db.write() as connection:
         row = await repository.get_for_update(connection, run_id)
         if row is None:
             raise ObjectNotFound(f"{_LABELS[kind]} {run_id} not found")
         current = _convert.current_state(row)
+        if body.state.id is not None and await states.exists(connection, kind, body.state.id):
+            return api.OrchestrationResult(
+                status="ACCEPT", state=current, reason="recorded already"
+            )
         proposed = to_state(body.state)
-        decision = propose(_as_state(current) if current else None, proposed, force=body.force)
+        decision = propose(as_state(current) if current else None, proposed, force=body.force)
         if not decision.accepted:
             return api.OrchestrationResult(status="REJECT", state=current, reason=decision.reason)
         details = body.state.state_details
@@ -110,7 +118,7 @@ async def record(
     )
 
 
-def _as_state(read: api.StateRead) -> State[Any]:
+def as_state(read: api.StateRead) -> State[Any]:
     return State(
         read.type, name=read.name, message=read.message, timestamp=read.timestamp, id=read.id
     )

@@ -12,6 +12,7 @@ from vibepiper.schemas.api_filters import TaskRunFilter
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import flow_runs, task_runs
 from vibepiper.server.services import _convert, run_states
+from vibepiper.states import State
 from vibepiper.utilities.ids import new_id
 
 
@@ -31,31 +32,38 @@ async def create(db: Database, body: api.TaskRunCreate) -> tuple[api.TaskRunRead
             and await flow_runs.get(connection, body.flow_run_id) is None
         ):
             raise ObjectNotFound(f"flow run {body.flow_run_id} not found")
-        now = dt.datetime.now(dt.UTC)
-        values: dict[str, Any] = {
-            "id": run_id,
-            "flow_run_id": body.flow_run_id,
-            "name": body.name,
-            "task_key": body.task_key,
-            "task_name": body.task_name or body.name,
-            "dynamic_key": body.dynamic_key,
-            "tags": body.tags,
-            "run_count": 0,
-            "cache_key": body.cache_key,
-            "cache_expiration": body.cache_expiration,
-            "task_version": body.task_version,
-            "subflow_run_id": body.subflow_run_id,
-            "details": {},
-            "created": now,
-            "updated": now,
-        }
-        if body.state is not None:
-            state = run_states.to_state(body.state)
-            values.update(run_states.run_values(state, 0, None))
+        values, state = new_row(body, run_id)
         await task_runs.insert(connection, values, _convert.input_rows(run_id, body.task_inputs))
-        if body.state is not None:
+        if body.state is not None and state is not None:
             await run_states.record(connection, "task_run", run_id, state, body.state.state_details)
     return await read(db, run_id), True
+
+
+def new_row(body: api.TaskRunCreate, run_id: uuid.UUID) -> tuple[dict[str, Any], State[Any] | None]:
+    """The `task_run` row for `body` (in its initial state, returned too, if any)."""
+    now = dt.datetime.now(dt.UTC)
+    values: dict[str, Any] = {
+        "id": run_id,
+        "flow_run_id": body.flow_run_id,
+        "name": body.name,
+        "task_key": body.task_key,
+        "task_name": body.task_name or body.name,
+        "dynamic_key": body.dynamic_key,
+        "tags": body.tags,
+        "run_count": 0,
+        "cache_key": body.cache_key,
+        "cache_expiration": body.cache_expiration,
+        "task_version": body.task_version,
+        "subflow_run_id": body.subflow_run_id,
+        "details": {},
+        "created": now,
+        "updated": now,
+    }
+    state = None
+    if body.state is not None:
+        state = run_states.to_state(body.state)
+        values.update(run_states.run_values(state, 0, None))
+    return values, state
 
 
 async def read(db: Database, run_id: uuid.UUID) -> api.TaskRunRead:
