@@ -8,11 +8,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.fixtures.db import new_postgres_database
 
 
 def free_port() -> int:
@@ -30,9 +33,10 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, env_extra: dict[str, str] | None = None) -> None:
-        env = {**os.environ, "VIBEPIPER_HOME": str(self.home), **(env_extra or {})}
+        env = {**os.environ, "VIBEPIPER_HOME": str(self.home)}
         for name in ("VIBEPIPER_DATABASE_URL", "VIBEPIPER_API_URL", "VIBEPIPER_API_KEY"):
             env.pop(name, None)
+        env.update(env_extra or {})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "vibepiper.cli", "server", "start", "--port", str(self.port)],
             env=env,
@@ -72,13 +76,21 @@ def new_server(tmp: Path) -> Server:
     return Server(url=f"http://127.0.0.1:{port}/api", port=port, home=tmp / "server-home")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server without an API key, shared by the tests of a module."""
-    running = new_server(tmp_path_factory.mktemp("server"))
-    running.start()
-    try:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server without an API key, shared by the tests of a module: over its own
+    SQLite file, and over a throwaway PostgreSQL database."""
+    with ExitStack() as stack:
+        env_extra = {}
+        if request.param == "postgres":
+            url = stack.enter_context(
+                new_postgres_database("vp_client", drivername="postgresql+asyncpg")
+            )
+            env_extra["VIBEPIPER_DATABASE_URL"] = url
+        running = new_server(tmp_path_factory.mktemp("server"))
+        running.start(env_extra)
+        stack.callback(running.stop)
         running.wait_healthy()
         yield running
-    finally:
-        running.stop()
