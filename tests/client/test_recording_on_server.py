@@ -379,3 +379,63 @@ def test_the_docs_example_records_on_the_server(server: Server, tmp_path: Path) 
     out = run([sys.executable, str(script)], tmp_path / "client", server.url)
     assert "Completed ['Pending', 'Running', 'Completed']" in out
     assert "3 task runs" in out
+
+
+RESUMABLE = textwrap.dedent(
+    """
+    import os
+    from pathlib import Path
+    from vibepiper import flow, task
+    from vibepiper.cache_policies import INPUTS
+
+    COUNTS = Path(os.environ["COUNTS"])
+    MARKER = Path(os.environ["MARKER"])
+
+    @task(cache_policy=INPUTS)
+    def base(x: int) -> int:
+        return x * 10
+
+    @task(persist_result=True)
+    def step(i: int, total: int) -> int:
+        with COUNTS.open("a") as out:
+            out.write(f"{i}\\n")
+        if i == 3 and not MARKER.exists():
+            MARKER.touch()
+            raise ValueError("step 3 broke")
+        return total + i
+
+    @flow
+    def resumable() -> int:
+        total = base(1)
+        for i in range(5):
+            total = step(i, total)
+        return total
+
+    if __name__ == "__main__":
+        print(resumable(return_state=True).name)
+    """
+)
+
+
+@pytest.mark.slow
+def test_cache_reasons_and_retry_work_over_the_server(server: Server, tmp_path: Path) -> None:
+    script = tmp_path / "resumable.py"
+    script.write_text(RESUMABLE)
+    home = tmp_path / "client"
+    env = {"COUNTS": str(tmp_path / "counts"), "MARKER": str(tmp_path / "marker")}
+    assert run([sys.executable, str(script)], home, server.url, **env).strip() == "Failed"
+    runs = [r for r in cli(home, server.url, "flow-run", "ls") if r["flow_name"] == "resumable"]
+    assert len(runs) == 1
+    run_id = runs[0]["id"]
+
+    inspected = cli(home, server.url, "flow-run", "inspect", run_id)
+    (base_run,) = [t for t in inspected["task_runs"] if t["task_name"] == "base"]
+    assert base_run["details"]["cache"]["policy"] == "Inputs"
+    assert base_run["details"]["cache"]["outcome"].startswith("miss: no stored result")
+
+    retried = cli(home, server.url, "flow-run", "retry", run_id, **env)
+    assert retried["state_name"] == "Completed"
+    # steps 0-2 completed with persisted results before the failure: not run again
+    assert (tmp_path / "counts").read_text().split() == ["0", "1", "2", "3", "3", "4"]
+    states = [s["name"] for s in cli(home, server.url, "flow-run", "inspect", run_id)["states"]]
+    assert states == ["Pending", "Running", "Failed", "AwaitingRetry", "Retrying", "Completed"]

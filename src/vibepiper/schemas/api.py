@@ -112,6 +112,11 @@ class SetState(RequestModel):
     force: bool = Field(
         default=False, description="Skip the orchestration rules (operator override)."
     )
+    run_details: JsonDict | None = Field(
+        default=None,
+        description="Task runs: replace the run's details (cache and result facts) when the "
+        "state is accepted.",
+    )
 
 
 class OrchestrationResult(BaseModel):
@@ -148,6 +153,7 @@ class FlowRunCreate(RequestModel):
     deployment_id: uuid.UUID | None = None
     flow_version: Name | None = None
     entrypoint: Text | None = None
+    infrastructure_pid: Name | None = None
     expected_start_time: UtcDatetime | None = None
     state: StateCreate | None = None
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from vibepiper.schemas.api import (
     FlowRunCreate,
+    JsonDict,
     LogCreate,
     Name,
     RequestModel,
@@ -61,6 +62,7 @@ class SetTaskRunState(RequestModel):
     task_run_id: uuid.UUID
     state: StateCreate
     force: bool = False
+    run_details: JsonDict | None = None
 
 
 class CreateLogs(RequestModel):

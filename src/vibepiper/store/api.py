@@ -10,9 +10,8 @@ queue and retries the same batch with capped backoff, so nothing is lost; re-sen
 doubles nothing (runs are created by id, states carry their id, log lines equal to
 stored ones are skipped). The queue is bounded (`max_pending`): past it, writers wait.
 
-Not sent (the API has no field or endpoint for them yet): a task run's `details`
-(cache and result facts shown by `inspect`), a flow run's `infrastructure_pid` and a
-name given after creation.
+Not sent (the API has no field for it yet): a run name given after creation. A task
+run's details (cache and result facts) travel with each of its states.
 """
 
 from __future__ import annotations
@@ -121,6 +120,7 @@ class ApiStore(StoreBase):
             "deployment_id": _str(run.deployment_id),
             "flow_version": run.flow_version,
             "entrypoint": run.entrypoint,
+            "infrastructure_pid": run.infrastructure_pid,
             "expected_start_time": run.expected_start_time,
         }
         self._put(("flow_run", body))
@@ -164,7 +164,11 @@ class ApiStore(StoreBase):
         self._put(("flow_state", (run.id, self._set_state(state))))
 
     def _persist_task_run_state(self, run: TaskRun, state: State[Any]) -> None:
-        self._put(("task_state", (run.id, self._set_state(state))))
+        body = self._set_state(state)
+        if run.details:
+            # the cache and result facts `inspect` shows, as they stand with this state
+            body["run_details"] = to_jsonable(run.details)
+        self._put(("task_state", (run.id, body)))
 
     def _set_state(self, state: State[Any]) -> dict[str, Any]:
         return {

@@ -120,7 +120,7 @@ class _Batch:
         if isinstance(op, b.SetFlowRunState):
             return self._set_state("flow_run", op.flow_run_id, op.state, op.force)
         if isinstance(op, b.SetTaskRunState):
-            return self._set_state("task_run", op.task_run_id, op.state, op.force)
+            return self._set_state("task_run", op.task_run_id, op.state, op.force, op.run_details)
         self.logs.extend(line.model_dump() for line in op.logs)
         return b.BatchOutcome(status="ok")
 
@@ -171,7 +171,12 @@ class _Batch:
             self._record(kind, values["id"], state, body)
 
     def _set_state(
-        self, kind: RunKind, run_id: uuid.UUID, body: api.StateCreate, force: bool
+        self,
+        kind: RunKind,
+        run_id: uuid.UUID,
+        body: api.StateCreate,
+        force: bool,
+        run_details: dict[str, Any] | None = None,
     ) -> b.BatchOutcome:
         row = self.runs[kind].get(run_id)
         if row is None:
@@ -185,6 +190,8 @@ class _Batch:
         if not decision.accepted:
             return b.BatchOutcome(status="rejected", state=current, detail=decision.reason)
         row.update(run_states.run_values(decision.state, row["run_count"], row["start_time"]))
+        if run_details is not None and kind == "task_run":
+            row["details"] = run_details
         self.changed[kind].add(run_id)
         self._record(kind, run_id, decision.state, body)
         return b.BatchOutcome(status="ok")
@@ -219,7 +226,7 @@ class _Batch:
             new_ids = {row["id"] for row in self.new[kind]}
             changed = [
                 {"id": run_id}
-                | {name: self.runs[kind][run_id].get(name) for name in _STATE_COLUMNS}
+                | {name: self.runs[kind][run_id].get(name) for name in _updated_columns(kind)}
                 for run_id in self.changed[kind]
                 if run_id not in new_ids
             ]
@@ -234,3 +241,8 @@ class _Batch:
 
 def _error(message: str) -> b.BatchOutcome:
     return b.BatchOutcome(status="error", detail=message)
+
+
+def _updated_columns(kind: RunKind) -> tuple[str, ...]:
+    """The columns a state change rewrites: the state's, and a task run's details."""
+    return (*_STATE_COLUMNS, "details") if kind == "task_run" else _STATE_COLUMNS

@@ -71,6 +71,8 @@ async def set_state(
             return api.OrchestrationResult(status="REJECT", state=current, reason=decision.reason)
         details = body.state.state_details
         values = run_values(decision.state, row["run_count"], row["start_time"])
+        if kind == "task_run" and body.run_details is not None:
+            values["details"] = body.run_details
         await record(connection, kind, run_id, decision.state, details)
         await repository.update(connection, run_id, values)
     return api.OrchestrationResult(status="ACCEPT", state=state_read(decision.state, details))
