@@ -202,17 +202,7 @@ class _Batch:
         self.recorded[kind].add(state.id)
         if body.id is not None:
             self.recorded[kind].add(body.id)
-        self.states[kind].append(
-            {
-                "id": state.id,
-                f"{kind}_id": run_id,
-                "type": state.type.value,
-                "name": state.name,
-                "message": state.message,
-                "timestamp": state.timestamp,
-                "details": body.state_details,
-            }
-        )
+        self.states[kind].append(run_states.history_row(kind, run_id, state, body.state_details))
 
     async def write(self) -> None:
         """Write what the batch changed: new runs first, then states, updates, logs."""

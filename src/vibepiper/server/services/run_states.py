@@ -105,19 +105,22 @@ async def record(
     details: dict[str, Any],
 ) -> None:
     """Append `state` to the run's history."""
-    await states.insert(
-        connection,
-        kind,
-        {
-            "id": state.id,
-            f"{kind}_id": run_id,
-            "type": state.type.value,
-            "name": state.name,
-            "message": state.message,
-            "timestamp": state.timestamp,
-            "details": details,
-        },
-    )
+    await states.insert(connection, kind, history_row(kind, run_id, state, details))
+
+
+def history_row(
+    kind: RunKind, run_id: uuid.UUID, state: State[Any], details: dict[str, Any]
+) -> dict[str, Any]:
+    """The row of a run's state history that records `state`."""
+    return {
+        "id": state.id,
+        f"{kind}_id": run_id,
+        "type": state.type.value,
+        "name": state.name,
+        "message": state.message,
+        "timestamp": state.timestamp,
+        "details": details,
+    }
 
 
 def as_state(read: api.StateRead) -> State[Any]:
