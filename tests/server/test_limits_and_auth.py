@@ -80,11 +80,11 @@ def test_exhausted_pool_is_503_with_retry_after(start_api: StartApi) -> None:
 def test_locked_sqlite_file_is_503_not_500(
     start_api: StartApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vibepiper.database.async_engine as async_engine
+    import vibepiper.database.engine as database_engine
 
     client = start_api()
     # new connections wait 100 ms for a lock instead of 30 s, so the test is quick
-    monkeypatch.setattr(async_engine, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(database_engine, "BUSY_TIMEOUT_MS", 100)
     client.portal.call(client.database.engine.dispose)
     blocker = sqlite3.connect(str(client.database.engine.url.database), isolation_level=None)
     try:

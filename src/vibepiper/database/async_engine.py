@@ -22,12 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from vibepiper.database import codec
-from vibepiper.database.engine import BUSY_TIMEOUT_MS
+from vibepiper.database.engine import SQLITE_BEGIN_OPTION, configure_sqlite
 
 __all__ = ["SQLITE_BEGIN_OPTION", "async_url", "create_async_engine"]
 
-SQLITE_BEGIN_OPTION = "sqlite_begin"
-"""Execution option naming how a SQLite transaction begins (`DEFERRED` or `IMMEDIATE`)."""
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -69,24 +67,5 @@ def create_async_engine(
         **kwargs,
     )
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine.sync_engine)
+        configure_sqlite(engine.sync_engine)
     return engine
-
-
-def _configure_sqlite(engine: sa.Engine) -> None:
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # SQLAlchemy, not the driver, decides where transactions begin (see below).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-        finally:
-            cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")

@@ -15,9 +15,18 @@ from sqlalchemy.engine import URL, Engine
 
 from vibepiper.database import codec
 
-__all__ = ["BUSY_TIMEOUT_MS", "configure_sqlite", "create_engine", "sync_url"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "SQLITE_BEGIN_OPTION",
+    "configure_sqlite",
+    "create_engine",
+    "sync_url",
+]
 
 BUSY_TIMEOUT_MS = 30_000
+
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+"""Execution option: `"IMMEDIATE"` makes SQLite's BEGIN take the write lock at once."""
 """How long a SQLite connection waits for another writer before giving up."""
 
 _SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql+psycopg"}
@@ -67,4 +76,5 @@ def configure_sqlite(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")

@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vibepiper.database.async_engine import SQLITE_BEGIN_OPTION, create_async_engine
+from vibepiper.database.migration_lock import migration_lock
 
 __all__ = ["Database", "downgrade_database", "migrate_database", "redacted", "reset_database"]
 
@@ -107,7 +108,7 @@ def _migration_connection(url: str | URL) -> Iterator[sa.Connection]:
         path = Path(target.database or "")
         path.parent.mkdir(parents=True, exist_ok=True)
         # the embedded store takes the same lock before it creates or migrates the file
-        lock = _file_lock(path.with_name(path.name + ".lock"))
+        lock = migration_lock(path)
     engine = create_engine(target, poolclass=sa.NullPool)
     try:
         with lock, engine.connect() as connection:
@@ -119,18 +120,3 @@ def _migration_connection(url: str | URL) -> Iterator[sa.Connection]:
             connection.commit()
     finally:
         engine.dispose()
-
-
-@contextlib.contextmanager
-def _file_lock(lock_path: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no cross-process lock
-        yield
-        return
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -9,23 +9,18 @@ file lock, so processes opening a new database at the same moment create it once
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from vibepiper.database import sqlite_ddl
+from vibepiper.database.migration_lock import migration_lock
 from vibepiper.database.revision import HEAD_REVISION
 from vibepiper.exceptions import ConfigurationError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no cross-process lock
-    fcntl = None  # type: ignore[assignment]
 
 T = TypeVar("T")
 
@@ -100,7 +95,7 @@ def ensure_schema(path: Path, con: sqlite3.Connection) -> None:
     """Bring the database at `path` to `HEAD_REVISION`, migrating only if needed."""
     if with_lock_retry(lambda: stored_revision(con)) == HEAD_REVISION:
         return
-    with _file_lock(path.with_name(path.name + ".lock")):
+    with migration_lock(path):
         found = with_lock_retry(lambda: stored_revision(con))
         if found == HEAD_REVISION:
             return
@@ -143,16 +138,3 @@ def _migrate(path: Path, found: str | None) -> None:
             f"VibePiper (schema {HEAD_REVISION!r}) does not know: it was probably written "
             f"by a newer VibePiper. Upgrade VibePiper or set VIBEPIPER_HOME elsewhere. ({exc})"
         ) from exc
-
-
-@contextlib.contextmanager
-def _file_lock(lock_path: Path) -> Iterator[None]:
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
