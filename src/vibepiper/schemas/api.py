@@ -179,6 +179,18 @@ class FlowRunRead(_Read):
     start_time: dt.datetime | None
     end_time: dt.datetime | None
     expected_start_time: dt.datetime | None
+    work_pool_name: str | None = None
+    work_queue_name: str | None = None
+    worker_name: str | None = Field(
+        default=None, description="The worker or serve process that claimed the run."
+    )
+    heartbeat_time: dt.datetime | None = Field(
+        default=None, description="When the worker holding the run last reported it alive."
+    )
+    idempotency_key: str | None = None
+    deployment_schedule_id: uuid.UUID | None = Field(
+        default=None, description="The schedule that created the run, if one did."
+    )
 
 
 # --- task runs ------------------------------------------------------------------------

@@ -35,6 +35,8 @@ class FlowRunSort(enum.StrEnum):
     END_TIME_DESC = "END_TIME_DESC"
     NAME_ASC = "NAME_ASC"
     NAME_DESC = "NAME_DESC"
+    EXPECTED_START_TIME_ASC = "EXPECTED_START_TIME_ASC"
+    EXPECTED_START_TIME_DESC = "EXPECTED_START_TIME_DESC"
 
 
 class TaskRunSort(enum.StrEnum):
@@ -88,6 +90,10 @@ class FlowRunFilter(RunFilter):
         default=None, description="Only subflow runs started by this flow run."
     )
     root_only: bool = Field(default=False, description="Only runs that are not subflows.")
+    deployment_id: Ids | None = None
+    work_pool_name: Names | None = None
+    expected_start_time_after: UtcDatetime | None = None
+    expected_start_time_before: UtcDatetime | None = None
     sort: FlowRunSort = FlowRunSort.CREATED_DESC
     limit: Limit = 100
     offset: Offset = 0
