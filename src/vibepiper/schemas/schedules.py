@@ -90,8 +90,14 @@ class RRuleSchedule(_Schedule):
     def _valid_rrule(cls, value: str) -> str:
         from dateutil import rrule
 
+        def _zone(name: str) -> zoneinfo.ZoneInfo:
+            try:
+                return zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown TZID {name!r}") from None
+
         try:
-            rrule.rrulestr(value, cache=False)
+            rrule.rrulestr(value, cache=False, tzids=_zone)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"invalid rrule {value!r}: {exc}") from None
         return value
