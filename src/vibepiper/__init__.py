@@ -6,6 +6,9 @@ Importing the package loads no database, web or HTTP library and has no side eff
 """
 
 from vibepiper.context import tags as tags
+from vibepiper.deployments import deploy as deploy
+from vibepiper.deployments import run_deployment as run_deployment
+from vibepiper.deployments import serve as serve
 from vibepiper.flows import Flow as Flow
 from vibepiper.flows import flow as flow
 from vibepiper.logging import get_run_logger as get_run_logger
@@ -23,9 +26,12 @@ __all__ = [
     "State",
     "Task",
     "allow_failure",
+    "deploy",
     "flow",
     "get_run_logger",
     "quote",
+    "run_deployment",
+    "serve",
     "tags",
     "task",
     "unmapped",

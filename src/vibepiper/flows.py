@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import uuid
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from vibepiper.engine.parameters import Validator, build_validator
 from vibepiper.task_runners import TaskRunner, ThreadPoolTaskRunner
 from vibepiper.tasks import _as_list, bind_parameters, parameters_to_call
+
+if TYPE_CHECKING:
+    from vibepiper.deployments.runner import RunnerDeployment
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -103,6 +108,8 @@ class Flow(Generic[P, R]):
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = getattr(fn, "__name__", self.name)
         self.__wrapped__ = fn
+        # where `from_source` loaded it from (a deployments.source.SourceOrigin)
+        self._deployment_origin: Any = None
 
     @functools.cached_property
     def entrypoint(self) -> str | None:
@@ -116,7 +123,9 @@ class Flow(Generic[P, R]):
         unknown = set(options) - set(self._options)
         if unknown:
             raise TypeError(f"with_options() got unknown option(s): {', '.join(sorted(unknown))}")
-        return Flow(self.fn, **{**self._options, **options})
+        copy = Flow(self.fn, **{**self._options, **options})
+        copy._deployment_origin = self._deployment_origin
+        return copy
 
     # --- parameters --------------------------------------------------------------------
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +181,67 @@ class Flow(Generic[P, R]):
 
         state = run_flow_sync(engine)
         return state if return_state else state.result()
+
+    # --- deployments (vibepiper.deployments; imported when used) ----------------------
+    def to_deployment(self, name: str | None = None, **options: Any) -> RunnerDeployment:
+        """A deployment of this flow, for `serve(...)` or `deploy(...)`.
+
+        Options: `cron`, `interval`, `rrule`, `schedules`, `parameters`, `tags`,
+        `description`, `version`, `paused`, `concurrency_limit`,
+        `enforce_parameter_schema`, `work_pool_name`, `work_queue_name`, `job_variables`.
+        """
+        from vibepiper.deployments.runner import RunnerDeployment
+
+        return RunnerDeployment.from_flow(self, name, **options)
+
+    def serve(
+        self,
+        name: str | None = None,
+        *,
+        limit: int | None = None,
+        pause_on_shutdown: bool = True,
+        print_starting_message: bool = True,
+        **options: Any,
+    ) -> None:
+        """Register this flow as deployment `name` (default: the flow's name) and run its
+        scheduled and triggered runs in this process until interrupted.
+
+        Example:
+            >>> etl.serve(name="nightly", cron="0 6 * * *", parameters={"day": "today"})
+        """
+        from vibepiper.deployments.serve import serve
+
+        serve(
+            self.to_deployment(name, **options),
+            limit=limit,
+            pause_on_shutdown=pause_on_shutdown,
+            print_starting_message=print_starting_message,
+        )
+
+    def deploy(
+        self,
+        name: str,
+        work_pool_name: str | None = None,
+        *,
+        print_next_steps: bool = True,
+        **options: Any,
+    ) -> uuid.UUID:
+        """Register this flow as deployment `name` in a work pool, for workers to run;
+        the deployment's id."""
+        from vibepiper.deployments.serve import deploy
+
+        deployment = self.to_deployment(name, work_pool_name=work_pool_name, **options)
+        return deploy(deployment, print_next_steps=print_next_steps)[0]
+
+    @classmethod
+    def from_source(
+        cls, source: str | os.PathLike[str], entrypoint: str, *, branch: str | None = None
+    ) -> Flow[Any, Any]:
+        """The flow `entrypoint` (`path/file.py:function`) names in `source`: a directory
+        or a git URL (cloned with `git`). Its deployments record where the code lives."""
+        from vibepiper.deployments.source import load_flow_from_source
+
+        return load_flow_from_source(source, entrypoint, branch=branch)
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"

@@ -16,6 +16,7 @@ DOCS = [
     REPO / "docs" / "results.md",
     REPO / "docs" / "task-runners.md",
     REPO / "docs" / "concurrency.md",
+    REPO / "docs" / "deployments.md",
     REPO / "README.md",
 ]
 

@@ -12,6 +12,7 @@ import pytest
 
 import vibepiper
 import vibepiper.context
+import vibepiper.deployments
 import vibepiper.exceptions
 import vibepiper.flows
 import vibepiper.futures
@@ -28,9 +29,12 @@ def test_top_level_all_is_pinned() -> None:
         "State",
         "Task",
         "allow_failure",
+        "deploy",
         "flow",
         "get_run_logger",
         "quote",
+        "run_deployment",
+        "serve",
         "tags",
         "task",
         "unmapped",
@@ -56,6 +60,9 @@ def test_top_level_all_is_sorted_and_every_name_resolves() -> None:
         ("unmapped", vibepiper.utilities.annotations),
         ("allow_failure", vibepiper.utilities.annotations),
         ("quote", vibepiper.utilities.annotations),
+        ("serve", vibepiper.deployments),
+        ("deploy", vibepiper.deployments),
+        ("run_deployment", vibepiper.deployments),
     ],
 )
 def test_top_level_names_are_the_defining_modules_objects(name: str, module: object) -> None:
@@ -90,6 +97,8 @@ def test_top_level_names_are_the_defining_modules_objects(name: str, module: obj
         ("vibepiper.futures", ["PrefectFuture", "wait", "as_completed"]),
         ("vibepiper.tasks", ["task", "Task", "task_input_hash", "exponential_backoff"]),
         ("vibepiper.flows", ["flow", "Flow"]),
+        ("vibepiper.deployments", ["serve", "deploy", "run_deployment", "RunnerDeployment"]),
+        ("vibepiper.schedules", ["Cron", "Interval", "RRule"]),
         ("vibepiper.task_runners", ["ThreadPoolTaskRunner", "ProcessPoolTaskRunner"]),
         (
             "vibepiper.context",

@@ -1,0 +1,74 @@
+"""`vibepiper deploy`: register the deployments of `vibepiper.yaml` with the server.
+
+Each entry's entrypoint is imported (from the file's directory) to learn the flow's
+name and parameter schema; the deployments record that directory as their path, so a
+worker that sees the same files runs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vibepiper.cli import _output
+
+
+def deploy(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Deployments to deploy (their names in the file, or flow/name).",
+            show_default=False,
+        ),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Deploy every deployment in the file.")
+    ] = False,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", "-f", help="The project file (default: ./vibepiper.yaml).", show_default=False
+        ),
+    ] = None,
+    pool: Annotated[
+        str | None,
+        typer.Option("--pool", help="Work pool for entries that name none.", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Deploy flows described in vibepiper.yaml to work pools."""
+    from vibepiper.deployments import project
+    from vibepiper.deployments.serve import check_pools, register
+
+    loaded = project.load_project(file if file is not None else project.find_project_file())
+    specs = project.select(loaded, names or [], all_)
+    deployments = [project.build(loaded, spec) for spec in specs]
+    for spec, deployment in zip(specs, deployments, strict=True):
+        deployment.work_pool_name = deployment.work_pool_name or pool
+        if deployment.work_pool_name is None:
+            _output.fail(
+                f"{loaded.file}: {spec.where}: no work_pool.name (add one, or pass --pool)"
+            )
+    from vibepiper.client import get_client
+
+    with get_client(sync_client=True) as client:
+        check_pools(client, {d.work_pool_name for d in deployments if d.work_pool_name})
+        ids = register(client, deployments)
+    if as_json:
+        _output.print_json(
+            [
+                {"id": str(deployment_id), "name": d.full_name, "work_pool_name": d.work_pool_name}
+                for deployment_id, d in zip(ids, deployments, strict=True)
+            ]
+        )
+        return
+    console = _output.stdout_console()
+    for deployment_id, d in zip(ids, deployments, strict=True):
+        console.print(f"Deployed {d.full_name} to work pool {d.work_pool_name!r} ({deployment_id})")
+    pools = sorted({d.work_pool_name for d in deployments if d.work_pool_name})
+    console.print(f"Run one: vibepiper deployment run '{deployments[0].full_name}'")
+    console.print(
+        "Start a worker: " + "; ".join(f"vibepiper worker start --pool {p}" for p in pools)
+    )

@@ -1,0 +1,184 @@
+"""`vibepiper work-pool`: create, list, inspect, pause, resume and delete work pools.
+
+A pool is where `deploy()`ed runs wait for workers (`vibepiper worker start --pool P`).
+Each new pool has a queue named `default`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vibepiper.cli import _api, _output
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from vibepiper.schemas.deployments import WorkerRead, WorkPoolRead, WorkQueueRead
+
+app = typer.Typer(
+    help="Create, list, inspect, pause, resume and delete work pools.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+PoolArgument = Annotated[str, typer.Argument(help="The work pool's name.", show_default=False)]
+
+
+@app.command("create")
+def create(
+    name: PoolArgument,
+    pool_type: Annotated[
+        str, typer.Option("--type", help="The pool type (only 'process' for now).")
+    ] = "process",
+    description: Annotated[str | None, typer.Option("--description", show_default=False)] = None,
+    concurrency_limit: Annotated[
+        int | None,
+        typer.Option("--concurrency-limit", min=1, help="Most runs of the pool at once."),
+    ] = None,
+    paused: Annotated[bool, typer.Option("--paused", help="Create it paused.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a work pool (with a queue named 'default')."""
+    from vibepiper.schemas.deployments import WorkPoolCreate
+
+    if pool_type != "process":
+        _output.fail(f"unknown work pool type {pool_type!r} (supported: process)")
+    body = WorkPoolCreate(
+        name=name, description=description, concurrency_limit=concurrency_limit, paused=paused
+    )
+    with _api.client() as client:
+        pool = client.create_work_pool(body)
+    if as_json:
+        _output.print_json(_api.dump(pool))
+        return
+    _output.stdout_console().print(
+        f"Created work pool {pool.name!r}. Start a worker: vibepiper worker start --pool "
+        f"{pool.name}"
+    )
+
+
+@app.command("ls")
+def list_pools(as_json: JsonOption = False) -> None:
+    """List the work pools."""
+    with _api.client() as client:
+        pools = client.read_work_pools()
+    if as_json:
+        _output.print_json([_api.dump(pool) for pool in pools])
+        return
+    console = _output.stdout_console()
+    if not pools:
+        console.print("No work pools.", style="dim")
+        return
+    console.print(_pools_table(pools))
+
+
+def _pools_table(pools: list[WorkPoolRead]) -> Table:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Work pools", box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("Name", "Type", "Status", "Concurrency limit", "ID"):
+        table.add_column(column, no_wrap=True)
+    for pool in pools:
+        table.add_row(
+            Text(pool.name),
+            Text(pool.type),
+            Text(pool.status, style=_STATUS_STYLES.get(pool.status, "")),
+            Text(str(pool.concurrency_limit or "-")),
+            Text(str(pool.id), style="bright_black"),
+        )
+    return table
+
+
+_STATUS_STYLES = {"READY": "green", "NOT_READY": "bright_black", "PAUSED": "yellow"}
+
+
+@app.command("inspect")
+def inspect(name: PoolArgument, as_json: JsonOption = False) -> None:
+    """Show a work pool, its queues and its workers."""
+    with _api.client() as client:
+        pool = client.read_work_pool(name)
+        queues = client.read_work_queues(name)
+        workers = client.read_workers(name)
+    if as_json:
+        data = _api.dump(pool)
+        data["queues"] = [_api.dump(queue) for queue in queues]
+        data["workers"] = [_api.dump(worker) for worker in workers]
+        _output.print_json(data)
+        return
+    _print_pool(pool, queues, workers)
+
+
+def _print_pool(pool: WorkPoolRead, queues: list[WorkQueueRead], workers: list[WorkerRead]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, value in (
+        ("Work pool", f"{pool.name} ({pool.id})"),
+        ("Type", pool.type),
+        ("Status", pool.status),
+        ("Paused", _api.yes_no(pool.paused)),
+        ("Concurrency limit", str(pool.concurrency_limit or "-")),
+        ("Description", pool.description or "-"),
+    ):
+        grid.add_row(label, Text(value))
+    console = _output.stdout_console()
+    console.print(grid)
+    console.print()
+    console.print(Text("Queues", style="bold"))
+    for queue in sorted(queues, key=lambda q: (q.priority, q.name)):
+        limit = f" limit={queue.concurrency_limit}" if queue.concurrency_limit else ""
+        paused = " [paused]" if queue.paused else ""
+        console.print(Text(f"  {queue.name}  priority={queue.priority}{limit}{paused}"))
+    console.print(Text("Workers", style="bold"))
+    if not workers:
+        console.print("  none", style="dim")
+    for worker in workers:
+        beat = _output.local_datetime(worker.last_heartbeat)
+        console.print(
+            Text(
+                f"  {worker.name}  {worker.status}  last heartbeat {beat}  "
+                f"runs={len(worker.flow_run_ids)}"
+            )
+        )
+
+
+@app.command("pause")
+def pause(name: PoolArgument, as_json: JsonOption = False) -> None:
+    """Pause a work pool: its workers claim none of its runs until it is resumed."""
+    with _api.client() as client:
+        pool = client.pause_work_pool(name)
+    _done(pool, "Paused", as_json)
+
+
+@app.command("resume")
+def resume(name: PoolArgument, as_json: JsonOption = False) -> None:
+    """Resume a paused work pool."""
+    with _api.client() as client:
+        pool = client.resume_work_pool(name)
+    _done(pool, "Resumed", as_json)
+
+
+def _done(pool: WorkPoolRead, verb: str, as_json: bool) -> None:
+    if as_json:
+        _output.print_json(_api.dump(pool))
+        return
+    _output.stdout_console().print(f"{verb} work pool {pool.name!r}")
+
+
+@app.command("delete")
+def delete(name: PoolArgument, as_json: JsonOption = False) -> None:
+    """Delete a work pool and its queues."""
+    with _api.client() as client:
+        client.delete_work_pool(name)
+    if as_json:
+        _output.print_json({"name": name, "deleted": True})
+        return
+    _output.stdout_console().print(f"Deleted work pool {name!r}")

@@ -1,0 +1,251 @@
+"""`vibepiper.yaml`: the deployments of a project, for `vibepiper deploy`.
+
+The layout follows `prefect.yaml`'s `deployments:` section:
+
+    deployments:
+      - name: nightly
+        entrypoint: flows/etl.py:etl          # relative to this file's directory
+        parameters: {source: s3://bucket}
+        description: Load yesterday's files
+        tags: [etl]
+        version: "1.2"
+        schedules:
+          - cron: "0 6 * * *"
+            timezone: Europe/Berlin
+            catchup: false
+            overlap: skip
+        work_pool: {name: local, work_queue_name: default, job_variables: {}}
+        concurrency_limit: 1
+        paused: false
+
+Every key is checked: an unknown or mistyped one is an error naming the file, the
+deployment and the key. Each entrypoint is imported to learn the flow's name and
+parameter schema, the same as `flow.deploy()` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vibepiper.deployments.runner import RunnerDeployment
+from vibepiper.schedules import Schedule, as_schedule
+
+DEFAULT_FILE = "vibepiper.yaml"
+_TOP_KEYS = {"deployments", "name", "vibepiper-version"}
+_DEPLOYMENT_KEYS = {
+    "name",
+    "entrypoint",
+    "parameters",
+    "description",
+    "tags",
+    "version",
+    "schedules",
+    "work_pool",
+    "concurrency_limit",
+    "paused",
+    "enforce_parameter_schema",
+}
+_WORK_POOL_KEYS = {"name", "work_queue_name", "job_variables"}
+
+
+class ProjectFileError(ValueError):
+    """`vibepiper.yaml` is missing, not YAML, or has a bad key or value."""
+
+
+@dataclass
+class DeploymentSpec:
+    """One checked entry of `deployments:` (its flow is not imported yet)."""
+
+    name: str
+    entrypoint: str
+    where: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    version: str | None = None
+    schedules: list[Schedule] = field(default_factory=list)
+    work_pool_name: str | None = None
+    work_queue_name: str | None = None
+    job_variables: dict[str, Any] = field(default_factory=dict)
+    concurrency_limit: int | None = None
+    paused: bool = False
+    enforce_parameter_schema: bool = True
+
+
+@dataclass
+class Project:
+    file: Path
+    deployments: list[DeploymentSpec]
+
+    @property
+    def root(self) -> Path:
+        return self.file.parent
+
+
+def find_project_file(start: Path | None = None) -> Path:
+    """`vibepiper.yaml` in `start` (default: the current directory)."""
+    path = (start or Path.cwd()) / DEFAULT_FILE
+    if not path.is_file():
+        raise ProjectFileError(
+            f"no {DEFAULT_FILE} in {path.parent} (write one, or pass --file PATH)"
+        )
+    return path
+
+
+def load_project(file: Path) -> Project:
+    """Read and check `file`; ProjectFileError naming the bad key on any problem."""
+    import yaml
+
+    file = file.resolve()
+    if not file.is_file():
+        raise ProjectFileError(f"{file}: no such file")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProjectFileError(f"{file}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, dict):
+        raise ProjectFileError(f"{file}: expected a mapping with a 'deployments' list")
+    _unknown(file, "top level", data, _TOP_KEYS)
+    entries = data.get("deployments")
+    if not isinstance(entries, list) or not entries:
+        raise ProjectFileError(f"{file}: 'deployments' must be a non-empty list")
+    specs = [_spec(file, index, entry) for index, entry in enumerate(entries)]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise ProjectFileError(f"{file}: two deployments are named {spec.name!r}")
+        seen.add(spec.name)
+    return Project(file=file, deployments=specs)
+
+
+def _spec(file: Path, index: int, entry: Any) -> DeploymentSpec:
+    where = f"deployments[{index}]"
+    if not isinstance(entry, dict):
+        raise ProjectFileError(f"{file}: {where} must be a mapping")
+    name = entry.get("name")
+    if isinstance(name, str) and name:
+        where = f"{where} ({name!r})"
+    _unknown(file, where, entry, _DEPLOYMENT_KEYS)
+
+    def get(key: str, kind: type | tuple[type, ...], what: str, default: Any = None) -> Any:
+        value = entry.get(key, default)
+        if value is None or isinstance(value, kind):
+            return value
+        raise ProjectFileError(
+            f"{file}: {where}: '{key}' must be {what}, got {type(value).__name__}"
+        )
+
+    for required in ("name", "entrypoint"):
+        if not isinstance(entry.get(required), str) or not entry[required].strip():
+            raise ProjectFileError(f"{file}: {where}: '{required}' is required (a string)")
+    tags = get("tags", list, "a list of strings") or []
+    if not all(isinstance(tag, str) for tag in tags):
+        raise ProjectFileError(f"{file}: {where}: 'tags' must be a list of strings")
+    version = get("version", (str, int, float), "a string")
+    limit = get("concurrency_limit", int, "an integer")
+    if isinstance(limit, bool) or (limit is not None and limit < 1):
+        raise ProjectFileError(f"{file}: {where}: 'concurrency_limit' must be 1 or more")
+    pool = get("work_pool", dict, "a mapping") or {}
+    _unknown(file, f"{where}: work_pool", pool, _WORK_POOL_KEYS)
+    for key in ("name", "work_queue_name"):
+        if pool.get(key) is not None and not isinstance(pool[key], str):
+            raise ProjectFileError(f"{file}: {where}: 'work_pool.{key}' must be a string")
+    job_variables = pool.get("job_variables") or {}
+    if not isinstance(job_variables, dict):
+        raise ProjectFileError(f"{file}: {where}: 'work_pool.job_variables' must be a mapping")
+    return DeploymentSpec(
+        name=entry["name"].strip(),
+        entrypoint=entry["entrypoint"].strip(),
+        where=where,
+        parameters=get("parameters", dict, "a mapping") or {},
+        description=get("description", str, "a string"),
+        tags=tags,
+        version=None if version is None else str(version),
+        schedules=_schedules(file, where, get("schedules", list, "a list") or []),
+        work_pool_name=pool.get("name"),
+        work_queue_name=pool.get("work_queue_name"),
+        job_variables=job_variables,
+        concurrency_limit=limit,
+        paused=bool(get("paused", bool, "true or false", False)),
+        enforce_parameter_schema=bool(get("enforce_parameter_schema", bool, "true or false", True)),
+    )
+
+
+def _schedules(file: Path, where: str, items: list[Any]) -> list[Schedule]:
+    out = []
+    for index, item in enumerate(items):
+        try:
+            out.append(as_schedule(item))
+        except (ValueError, TypeError) as exc:
+            raise ProjectFileError(f"{file}: {where}: schedules[{index}]: {exc}") from None
+    return out
+
+
+def _unknown(file: Path, where: str, mapping: dict[str, Any], known: set[str]) -> None:
+    unknown = sorted(str(key) for key in set(mapping) - known)
+    if unknown:
+        raise ProjectFileError(
+            f"{file}: {where}: unknown key(s) {', '.join(map(repr, unknown))} "
+            f"(allowed: {', '.join(sorted(known))})"
+        )
+
+
+def select(project: Project, names: list[str], all_: bool) -> list[DeploymentSpec]:
+    """The entries `names` pick (deployment names, or `flow/deployment`), or all of them."""
+    specs = project.deployments
+    if all_ or (not names and len(specs) == 1):
+        return list(specs)
+    if not names:
+        listed = ", ".join(spec.name for spec in specs)
+        raise ProjectFileError(
+            f"{project.file} has {len(specs)} deployments ({listed}): name the ones to "
+            "deploy or pass --all"
+        )
+    by_name = {spec.name: spec for spec in specs}
+    chosen = []
+    for name in names:
+        key = name.rpartition("/")[2]
+        if key not in by_name:
+            raise ProjectFileError(
+                f"no deployment named {name!r} in {project.file} (it has: {', '.join(by_name)})"
+            )
+        chosen.append(by_name[key])
+    return chosen
+
+
+def build(project: Project, spec: DeploymentSpec) -> RunnerDeployment:
+    """Import the entry's flow and make its deployment (path: the project directory)."""
+    from vibepiper.deployments.source import SourceError, load_flow_at
+
+    try:
+        flow = load_flow_at(project.root, spec.entrypoint)
+    except (SourceError, ValueError) as exc:
+        raise ProjectFileError(f"{project.file}: {spec.where}: 'entrypoint': {exc}") from None
+    except Exception as exc:  # the user's module failed to import
+        raise ProjectFileError(
+            f"{project.file}: {spec.where}: importing {spec.entrypoint!r} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    try:
+        deployment = RunnerDeployment.from_flow(
+            flow,
+            spec.name,
+            schedules=spec.schedules,
+            parameters=spec.parameters,
+            tags=spec.tags,
+            description=spec.description,
+            version=spec.version,
+            paused=spec.paused,
+            concurrency_limit=spec.concurrency_limit,
+            enforce_parameter_schema=spec.enforce_parameter_schema,
+            work_pool_name=spec.work_pool_name,
+            work_queue_name=spec.work_queue_name,
+            job_variables=spec.job_variables,
+            entrypoint=spec.entrypoint,
+        )
+    except ValueError as exc:
+        raise ProjectFileError(f"{project.file}: {spec.where}: {exc}") from None
+    deployment.path = str(project.root)
+    return deployment

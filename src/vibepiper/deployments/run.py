@@ -1,0 +1,207 @@
+"""`run_deployment`: start a run of a deployment and (optionally) wait for its end.
+
+    from vibepiper.deployments import run_deployment
+
+    run = run_deployment("etl/nightly", parameters={"day": "2024-05-01"}, timeout=600)
+    assert run.state.is_completed()
+
+As in Prefect, `timeout=None` waits until the run is final, `timeout=0` returns at once,
+and a run still going when the timeout passes is returned as it is (no exception).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vibepiper.states import State, StateDetails, StateType
+
+if TYPE_CHECKING:
+    from vibepiper.client import SyncVibePiperClient
+    from vibepiper.schemas.api import FlowRunRead, StateRead
+    from vibepiper.schemas.deployments import DeploymentRead
+
+DEFAULT_POLL_INTERVAL = 1.0
+
+
+@dataclass
+class FlowRun:
+    """A flow run as the server reports it, with its state as a `State`
+    (`run.state.is_completed()`, `run.state.result()` for a persisted result)."""
+
+    id: uuid.UUID
+    name: str
+    flow_name: str | None
+    deployment_id: uuid.UUID | None
+    parameters: dict[str, Any]
+    tags: list[str]
+    state: State[Any] | None
+    expected_start_time: dt.datetime | None
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    work_pool_name: str | None = None
+    work_queue_name: str | None = None
+    worker_name: str | None = None
+    raw: FlowRunRead | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def state_type(self) -> str | None:
+        return self.state.type.value if self.state else None
+
+    @property
+    def state_name(self) -> str | None:
+        return self.state.name if self.state else None
+
+    @classmethod
+    def from_read(cls, run: FlowRunRead) -> FlowRun:
+        return cls(
+            id=run.id,
+            name=run.name,
+            flow_name=run.flow_name,
+            deployment_id=run.deployment_id,
+            parameters=run.parameters,
+            tags=run.tags,
+            state=state_from_read(run.state) if run.state is not None else None,
+            expected_start_time=run.expected_start_time,
+            start_time=run.start_time,
+            end_time=run.end_time,
+            work_pool_name=run.work_pool_name,
+            work_queue_name=run.work_queue_name,
+            worker_name=run.worker_name,
+            raw=run,
+        )
+
+
+def state_from_read(row: StateRead) -> State[Any]:
+    """A `State` from the server's state row; a persisted result is loadable by `.result()`."""
+    details = dict(row.state_details or {})
+    data: Any = None
+    if isinstance(details.get("result"), dict):
+        from vibepiper.results import ResultRecord
+
+        try:
+            data = ResultRecord.from_json(details["result"])
+        except (KeyError, TypeError, ValueError):
+            data = None
+    return State(
+        type=StateType(row.type.value if hasattr(row.type, "value") else row.type),
+        name=row.name,
+        message=row.message,
+        data=data,
+        timestamp=row.timestamp,
+        state_details=StateDetails(flow_run_id=_uuid(details.get("flow_run_id"))),
+        id=row.id,
+    )
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def read_deployment_by_ref(client: SyncVibePiperClient, ref: str | uuid.UUID) -> DeploymentRead:
+    """The deployment `ref` names: its id, or `"flow-name/deployment-name"`."""
+    from vibepiper.exceptions import ObjectNotFound
+
+    if isinstance(ref, uuid.UUID):
+        return client.read_deployment(ref)
+    try:
+        deployment_id = uuid.UUID(ref)
+    except ValueError:
+        try:
+            return client.read_deployment_by_name(ref)
+        except ObjectNotFound:
+            raise ObjectNotFound(f"no deployment named {ref!r}") from None
+    return client.read_deployment(deployment_id)
+
+
+def run_deployment(
+    name: str | uuid.UUID,
+    parameters: dict[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    tags: list[str] | None = None,
+    scheduled_time: dt.datetime | None = None,
+    idempotency_key: str | None = None,
+    flow_run_name: str | None = None,
+    job_variables: dict[str, Any] | None = None,
+    client: SyncVibePiperClient | None = None,
+) -> FlowRun:
+    """Create a run of deployment `name` (`"flow/deployment"` or its id) and wait for it.
+
+    Args:
+        parameters: merged over the deployment's defaults; the server validates them
+            against the flow's parameter schema (ApiValidationError naming the field).
+        timeout: seconds to wait for a final state; None waits as long as it takes,
+            0 returns the new (Scheduled) run at once.
+        poll_interval: seconds between state checks while waiting.
+        scheduled_time: when the run is due (default now).
+        idempotency_key: a second call with the same key returns the first run.
+
+    Returns:
+        The run, with `.state` its state when the call returned.
+    """
+    if timeout is not None and timeout < 0:
+        raise ValueError(f"timeout must be 0 or more seconds, got {timeout}")
+    if poll_interval <= 0:
+        raise ValueError(f"poll_interval must be positive, got {poll_interval}")
+    from contextlib import ExitStack
+
+    from vibepiper.schemas.deployments import DeploymentFlowRunCreate
+    from vibepiper.schemas.serialization import to_jsonable
+
+    body: dict[str, Any] = {"parameters": to_jsonable(dict(parameters or {}))}
+    for key, value in (
+        ("tags", tags),
+        ("scheduled_time", scheduled_time),
+        ("idempotency_key", idempotency_key),
+        ("name", flow_run_name),
+        ("job_variables", job_variables),
+    ):
+        if value is not None:
+            body[key] = value
+    request = DeploymentFlowRunCreate.model_validate(body)
+    with ExitStack() as stack:
+        if client is None:
+            from vibepiper.client import get_client
+
+            client = stack.enter_context(get_client(sync_client=True))
+        deployment = read_deployment_by_ref(client, name)
+        run = client.create_flow_run_from_deployment(deployment.id, request)
+        if timeout == 0:
+            return FlowRun.from_read(run)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for current in poll_flow_run(client, run.id, poll_interval, deadline):
+            run = current
+        return FlowRun.from_read(run)
+
+
+def poll_flow_run(
+    client: SyncVibePiperClient,
+    flow_run_id: uuid.UUID,
+    poll_interval: float,
+    deadline: float | None = None,
+) -> Iterator[FlowRunRead]:
+    """The run each time it is read, until it is final or `deadline` (monotonic) passes."""
+    while True:
+        run = client.read_flow_run(flow_run_id)
+        yield run
+        if run.state_type is not None and StateType(run.state_type) in _FINAL:
+            return
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(poll_interval, remaining))
+        else:
+            time.sleep(poll_interval)
+
+
+_FINAL = frozenset({StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED})

@@ -1,0 +1,200 @@
+"""`RunnerDeployment`: a flow plus how and when to run it, before it reaches the server.
+
+`flow.to_deployment(...)` builds one; `serve(...)` and `deploy(...)` register it
+(`POST /api/deployments`, an upsert by flow and deployment name). The object is a plain
+dataclass so building it costs nothing; the wire model is made in `to_create()`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vibepiper.schedules import Cron, Interval, RRule, Schedule, as_schedule
+
+if TYPE_CHECKING:
+    import uuid
+
+    from vibepiper.client import SyncVibePiperClient
+    from vibepiper.flows import Flow
+    from vibepiper.schemas.deployments import DeploymentCreate
+
+
+@dataclass
+class RunnerDeployment:
+    """A deployment of a flow as `serve()` and `deploy()` register it.
+
+    `work_pool_name=None` means the process that serves it runs its runs.
+    """
+
+    name: str
+    flow_name: str
+    entrypoint: str
+    path: str | None = None
+    source: dict[str, Any] | None = None
+    schedules: list[Schedule] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    parameter_openapi_schema: dict[str, Any] | None = None
+    enforce_parameter_schema: bool = True
+    description: str | None = None
+    version: str | None = None
+    tags: list[str] = field(default_factory=list)
+    paused: bool = False
+    concurrency_limit: int | None = None
+    work_pool_name: str | None = None
+    work_queue_name: str | None = None
+    job_variables: dict[str, Any] = field(default_factory=dict)
+    flow: Flow[Any, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def full_name(self) -> str:
+        """`flow-name/deployment-name`, the name `run_deployment` and the CLI take."""
+        return f"{self.flow_name}/{self.name}"
+
+    @classmethod
+    def from_flow(
+        cls,
+        flow: Flow[Any, Any],
+        name: str | None = None,
+        *,
+        cron: str | Iterable[str] | None = None,
+        interval: float | dt.timedelta | Iterable[float | dt.timedelta] | None = None,
+        rrule: str | Iterable[str] | None = None,
+        schedules: Iterable[Any] | None = None,
+        parameters: dict[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        description: str | None = None,
+        version: str | None = None,
+        paused: bool = False,
+        concurrency_limit: int | None = None,
+        enforce_parameter_schema: bool = True,
+        work_pool_name: str | None = None,
+        work_queue_name: str | None = None,
+        job_variables: dict[str, Any] | None = None,
+        entrypoint: str | None = None,
+    ) -> RunnerDeployment:
+        """The deployment of `flow` (see `Flow.to_deployment`)."""
+        from vibepiper.deployments._entrypoint import locate_flow
+
+        origin = getattr(flow, "_deployment_origin", None)
+        if entrypoint is not None:
+            location_entrypoint, path, source = entrypoint, None, None
+        elif origin is not None:  # Flow.from_source: the code lives elsewhere
+            location_entrypoint, path, source = origin.entrypoint, origin.path, origin.source
+        else:
+            location = locate_flow(flow.fn, flow.name)
+            location_entrypoint, path, source = location.entrypoint, location.path, None
+        params = dict(parameters or {})
+        _check_parameter_names(flow, params)
+        return cls(
+            name=name or flow.name,
+            flow_name=flow.name,
+            entrypoint=location_entrypoint,
+            path=path,
+            source=source,
+            schedules=collect_schedules(
+                cron=cron, interval=interval, rrule=rrule, schedules=schedules
+            ),
+            parameters=params,
+            parameter_openapi_schema=flow.parameter_schema(),
+            enforce_parameter_schema=enforce_parameter_schema,
+            description=description if description is not None else flow.description,
+            version=version if version is not None else flow.version,
+            tags=list(tags or []),
+            paused=paused,
+            concurrency_limit=concurrency_limit,
+            work_pool_name=work_pool_name,
+            work_queue_name=work_queue_name,
+            job_variables=dict(job_variables or {}),
+            flow=flow,
+        )
+
+    def to_create(self) -> DeploymentCreate:
+        """The wire model; ValueError naming the field when a value does not fit."""
+        from pydantic import ValidationError
+
+        from vibepiper.schemas.deployments import DeploymentCreate
+        from vibepiper.schemas.serialization import to_jsonable
+
+        body = {
+            "name": self.name,
+            "flow_name": self.flow_name,
+            "description": self.description,
+            "version": self.version,
+            "tags": self.tags,
+            "parameters": to_jsonable(self.parameters),
+            "parameter_openapi_schema": self.parameter_openapi_schema,
+            "enforce_parameter_schema": self.enforce_parameter_schema,
+            "entrypoint": self.entrypoint,
+            "path": self.path,
+            "source": self.source,
+            "work_pool_name": self.work_pool_name,
+            "work_queue_name": self.work_queue_name,
+            "job_variables": self.job_variables,
+            "paused": self.paused,
+            "concurrency_limit": self.concurrency_limit,
+            "schedules": [s.to_schedule_create() for s in self.schedules],
+        }
+        try:
+            return DeploymentCreate.model_validate(body)
+        except ValidationError as exc:
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise ValueError(f"deployment {self.full_name!r}: {details}") from None
+
+    def apply(self, client: SyncVibePiperClient | None = None) -> uuid.UUID:
+        """Register (create or replace) the deployment on the server; its id."""
+        if client is None:
+            from vibepiper.client import get_client
+
+            with get_client(sync_client=True) as own:
+                return own.create_deployment(self.to_create()).id
+        return client.create_deployment(self.to_create()).id
+
+
+def collect_schedules(
+    *,
+    cron: str | Iterable[str] | None = None,
+    interval: float | dt.timedelta | Iterable[float | dt.timedelta] | None = None,
+    rrule: str | Iterable[str] | None = None,
+    schedules: Iterable[Any] | None = None,
+) -> list[Schedule]:
+    """Prefect's shortcuts (`cron=`, `interval=`, `rrule=`, each one or several) and
+    `schedules=[...]`, as one list; TypeError when both styles are mixed."""
+    shortcuts: list[Schedule] = []
+    for value in _many(cron, str):
+        shortcuts.append(Cron(value))
+    for value in _many(interval, (int, float, dt.timedelta)):
+        shortcuts.append(Interval(value))
+    for value in _many(rrule, str):
+        shortcuts.append(RRule(value))
+    if schedules is not None and shortcuts:
+        raise TypeError("pass either schedules=[...] or cron=/interval=/rrule=, not both")
+    if schedules is not None:
+        return [as_schedule(item) for item in schedules]
+    return shortcuts
+
+
+def _many(value: Any, single: type | tuple[type, ...]) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, single):
+        return [value]
+    return list(value)
+
+
+def _check_parameter_names(flow: Flow[Any, Any], parameters: dict[str, Any]) -> None:
+    signature = inspect.signature(flow.fn)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    unknown = sorted(set(parameters) - set(signature.parameters))
+    if unknown:
+        raise ValueError(
+            f"flow {flow.name!r} has no parameter(s) {', '.join(map(repr, unknown))} "
+            f"(it takes: {', '.join(signature.parameters) or 'none'})"
+        )

@@ -1,0 +1,173 @@
+"""`serve()` and `deploy()`: register deployments with the server.
+
+`serve(*deployments)` registers them without a work pool and then runs their runs in
+this process (scheduled ones and those triggered with `run_deployment` or the CLI)
+until it is stopped. `deploy(*deployments, work_pool_name=...)` only registers them,
+in a work pool, for `vibepiper worker start --pool P` processes to run.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from vibepiper.deployments.runner import RunnerDeployment
+
+if TYPE_CHECKING:
+    from vibepiper.client import SyncVibePiperClient
+
+
+def _require_server() -> None:
+    from vibepiper.exceptions import ConfigurationError
+    from vibepiper.settings import get_settings
+
+    if not get_settings().api_url:
+        raise ConfigurationError(
+            "deployments need a VibePiper server: run `vibepiper server start` and set "
+            "VIBEPIPER_API_URL=http://127.0.0.1:4200/api"
+        )
+
+
+def serve(
+    *deployments: RunnerDeployment,
+    limit: int | None = None,
+    pause_on_shutdown: bool = True,
+    print_starting_message: bool = True,
+) -> None:
+    """Register `deployments` and run their runs here until interrupted (Ctrl-C).
+
+    Args:
+        limit: at most this many runs at once in this process (default: no limit).
+        pause_on_shutdown: pause the deployments when this process stops, so their
+            schedules do not pile up runs nobody will run (serving again resumes them).
+    """
+    if not deployments:
+        raise ValueError("serve() needs at least one deployment (flow.to_deployment(...))")
+    for deployment in deployments:
+        if not isinstance(deployment, RunnerDeployment):
+            raise TypeError(
+                f"serve() takes deployments made by flow.to_deployment(...), "
+                f"got {type(deployment).__name__}"
+            )
+        if deployment.work_pool_name is not None:
+            raise ValueError(
+                f"deployment {deployment.full_name!r} has work pool "
+                f"{deployment.work_pool_name!r}: serve() runs deployments itself; use "
+                "deploy() for work pools"
+            )
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be 1 or more, got {limit}")
+    _require_server()
+    from vibepiper.client import get_client
+
+    with get_client(sync_client=True) as client:
+        ids = register(client, deployments)
+        if print_starting_message:
+            _print_serving(deployments)
+        try:
+            _run_serve_loop(client, ids, limit)
+        finally:
+            if pause_on_shutdown:
+                _pause_quietly(client, ids)
+
+
+def _run_serve_loop(client: SyncVibePiperClient, ids: list[uuid.UUID], limit: int | None) -> None:
+    from vibepiper.workers.serve import serve_deployments
+
+    try:
+        serve_deployments(client, ids, limit=limit)  # returns on SIGINT/SIGTERM
+    except KeyboardInterrupt:  # a Ctrl-C outside the main thread's handler
+        pass
+    print("Stopped serving.", file=sys.stderr, flush=True)
+
+
+def _pause_quietly(client: SyncVibePiperClient, ids: list[uuid.UUID]) -> None:
+    from vibepiper.client import ApiError, ServerUnreachable
+    from vibepiper.exceptions import ObjectNotFound
+
+    for deployment_id in ids:
+        try:
+            client.pause_deployment(deployment_id)
+        except (ApiError, ServerUnreachable, ObjectNotFound):
+            pass  # best effort: the server may be gone already
+
+
+def deploy(
+    *deployments: RunnerDeployment,
+    work_pool_name: str | None = None,
+    print_next_steps: bool = True,
+) -> list[uuid.UUID]:
+    """Register `deployments` in a work pool (theirs, or `work_pool_name`); their ids.
+
+    Raises ValueError when a deployment has no pool, ObjectNotFound naming a pool that
+    does not exist.
+    """
+    if not deployments:
+        raise ValueError("deploy() needs at least one deployment (flow.to_deployment(...))")
+    prepared = []
+    for deployment in deployments:
+        pool = deployment.work_pool_name or work_pool_name
+        if pool is None:
+            raise ValueError(
+                f"deployment {deployment.full_name!r} has no work pool: pass "
+                "work_pool_name=... (or use serve() to run it without one)"
+            )
+        deployment.work_pool_name = pool
+        prepared.append(deployment)
+    _require_server()
+    from vibepiper.client import get_client
+
+    with get_client(sync_client=True) as client:
+        check_pools(client, {d.work_pool_name for d in prepared if d.work_pool_name})
+        ids = register(client, prepared)
+    if print_next_steps:
+        _print_deployed(prepared)
+    return ids
+
+
+def check_pools(client: SyncVibePiperClient, pools: set[str]) -> None:
+    from vibepiper.exceptions import ObjectNotFound
+
+    for pool in sorted(pools):
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            raise ObjectNotFound(
+                f"work pool {pool!r} does not exist; create it with "
+                f"`vibepiper work-pool create {pool}`"
+            ) from None
+
+
+def register(
+    client: SyncVibePiperClient, deployments: Sequence[RunnerDeployment]
+) -> list[uuid.UUID]:
+    """Create or replace each deployment on the server; their ids, in order."""
+    bodies = [deployment.to_create() for deployment in deployments]  # all valid first
+    return [client.create_deployment(body).id for body in bodies]
+
+
+def _print_serving(deployments: Sequence[RunnerDeployment]) -> None:
+    lines = ["Serving deployment(s):"]
+    for deployment in deployments:
+        schedules = ", ".join(s.describe() for s in deployment.schedules) or "no schedule"
+        paused = " [paused]" if deployment.paused else ""
+        lines.append(f"  {deployment.full_name}  ({schedules}){paused}")
+    first = deployments[0].full_name
+    lines.append("Trigger a run:")
+    lines.append(f"  vibepiper deployment run '{first}'")
+    lines.append(f"  or from Python: run_deployment('{first}')")
+    lines.append("Stop with Ctrl-C.")
+    print("\n".join(lines), flush=True)
+
+
+def _print_deployed(deployments: Sequence[RunnerDeployment]) -> None:
+    for deployment in deployments:
+        print(f"Deployed {deployment.full_name!r} to work pool {deployment.work_pool_name!r}.")
+    pools = sorted({d.work_pool_name for d in deployments if d.work_pool_name})
+    print("Run it with:")
+    print(f"  vibepiper deployment run '{deployments[0].full_name}'")
+    print("Start a worker to pick up its runs:")
+    for pool in pools:
+        print(f"  vibepiper worker start --pool {pool}")
