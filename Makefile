@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast fmt lint types bench clean
+.PHONY: install demo ui test test-fast fmt lint types bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)  ## install VibePiper with every extra and the dev tools into .venv
 
-demo: $(STAMP)  ## run the quick-start flow, then list the runs it recorded
+DEMO_PORT ?= 4200
+
+demo: $(STAMP)  ## record the quick-start run, then serve the dashboard over it (Ctrl-C stops)
 	$(BIN)/python examples/quickstart.py
 	$(BIN)/vibepiper flow-run ls --limit 5
+	@echo
+	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/  (API: /api/docs; Ctrl-C to stop)"
+	@echo
+	$(BIN)/vibepiper server start --port $(DEMO_PORT) --log-level warning
+
+UI_BUILD := src/vibepiper/server/ui
+
+ui:  ## rebuild the dashboard (ui/, needs Node.js) into the package: $(UI_BUILD)
+	cd ui && npm ci --no-audit --no-fund && npm run build
+	rm -rf $(UI_BUILD) && mkdir -p $(UI_BUILD) && cp -R ui/dist/. $(UI_BUILD)/
 
 test: $(STAMP)  ## the whole suite (what .ci/run runs)
 	$(BIN)/python -m pytest -n 2 --dist loadfile

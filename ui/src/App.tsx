@@ -1,0 +1,56 @@
+// The shell: navigation, the API-key prompt, and the route table.
+import { useEffect, useState } from "react";
+import { onUnauthorized } from "./api";
+import { Login } from "./components/Login";
+import { ConcurrencyPage } from "./pages/Concurrency";
+import { DashboardPage } from "./pages/Dashboard";
+import { DeploymentPage, DeploymentsPage } from "./pages/Deployments";
+import { FlowRunPage } from "./pages/FlowRun";
+import { FlowsPage } from "./pages/Flows";
+import { RunsPage } from "./pages/Runs";
+import { WorkPoolsPage } from "./pages/WorkPools";
+import { Link, useLocation } from "./router";
+
+const NAV: [string, string][] = [
+  ["/", "Dashboard"], ["/runs", "Runs"], ["/flows", "Flows"], ["/deployments", "Deployments"],
+  ["/work-pools", "Work pools"], ["/concurrency", "Concurrency"],
+];
+
+function route(path: string) {
+  const run = path.match(/^\/runs\/([0-9a-f-]{36})\/?$/);
+  if (run) return <FlowRunPage key={run[1]} id={run[1]} />;
+  const deployment = path.match(/^\/deployments\/([0-9a-f-]{36})\/?$/);
+  if (deployment) return <DeploymentPage key={deployment[1]} id={deployment[1]} />;
+  switch (path.replace(/\/$/, "") || "/") {
+    case "/": return <DashboardPage />;
+    case "/runs": return <RunsPage />;
+    case "/flows": return <FlowsPage />;
+    case "/deployments": return <DeploymentsPage />;
+    case "/work-pools": return <WorkPoolsPage />;
+    case "/concurrency": return <ConcurrencyPage />;
+    default: return <div className="page"><h1>Not found</h1><p>No page at {path}.</p></div>;
+  }
+}
+
+export function App() {
+  const { path } = useLocation();
+  const [needsKey, setNeedsKey] = useState(false);
+  const [generation, setGeneration] = useState(0);
+  useEffect(() => onUnauthorized(() => setNeedsKey(true)), []);
+  if (needsKey) {
+    return <Login onDone={() => { setNeedsKey(false); setGeneration((g) => g + 1); }} />;
+  }
+  const section = "/" + (path.split("/")[1] ?? "");
+  return (
+    <div className="app">
+      <nav className="sidebar">
+        <div className="brand">VibePiper</div>
+        {NAV.map(([to, label]) => (
+          <Link key={to} to={to} className={section === to ? "active" : undefined}>{label}</Link>
+        ))}
+        <a href="/api/docs" className="api-link">API docs</a>
+      </nav>
+      <main key={generation}>{route(path)}</main>
+    </div>
+  );
+}

@@ -1,0 +1,263 @@
+// The REST API client: JSON over fetch, the API key from localStorage as a bearer token.
+// A 401 tells the app to show the key prompt (see Login.tsx).
+
+export type StateType =
+  | "SCHEDULED" | "PENDING" | "RUNNING" | "COMPLETED" | "FAILED"
+  | "CANCELLED" | "CRASHED" | "PAUSED" | "CANCELLING";
+
+export const STATE_TYPES: StateType[] = [
+  "SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED",
+  "CANCELLED", "CRASHED", "PAUSED", "CANCELLING",
+];
+
+export interface StateRead {
+  id: string;
+  type: StateType;
+  name: string;
+  message: string | null;
+  timestamp: string;
+  state_details: Record<string, unknown>;
+}
+
+export interface FlowRun {
+  id: string;
+  name: string;
+  flow_id: string;
+  flow_name: string | null;
+  state_type: StateType | null;
+  state_name: string | null;
+  state: StateRead | null;
+  parameters: Record<string, unknown>;
+  tags: string[];
+  run_count: number;
+  parent_task_run_id: string | null;
+  deployment_id: string | null;
+  flow_version: string | null;
+  entrypoint: string | null;
+  created: string;
+  updated: string;
+  start_time: string | null;
+  end_time: string | null;
+  expected_start_time: string | null;
+  work_pool_name?: string | null;
+  work_queue_name?: string | null;
+  worker_name?: string | null;
+}
+
+export interface TaskRun {
+  id: string;
+  name: string;
+  flow_run_id: string | null;
+  task_key: string;
+  state_type: StateType | null;
+  state_name: string | null;
+  start_time: string | null;
+  end_time: string | null;
+  subflow_run_id: string | null;
+}
+
+export interface GraphNode {
+  id: string;
+  name: string;
+  task_key: string;
+  state_type: StateType | null;
+  state_name: string | null;
+  start_time: string | null;
+  end_time: string | null;
+  subflow_run_id: string | null;
+}
+
+export interface GraphEdge {
+  upstream_id: string;
+  downstream_id: string;
+  parameter: string;
+  input_type: string;
+  upstream_node_id: string | null;
+}
+
+export interface FlowRunGraph {
+  flow_run_id: string;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+export interface LogLine {
+  id: number;
+  flow_run_id: string | null;
+  task_run_id: string | null;
+  name: string;
+  level: number;
+  message: string;
+  timestamp: string;
+}
+
+export interface Flow {
+  id: string;
+  name: string;
+  created: string;
+}
+
+export interface Schedule {
+  cron?: string;
+  interval?: number;
+  rrule?: string;
+  timezone?: string;
+}
+
+export interface DeploymentSchedule {
+  id: string;
+  schedule: Schedule;
+  active: boolean;
+}
+
+export interface Deployment {
+  id: string;
+  name: string;
+  flow_id: string;
+  flow_name: string;
+  description: string | null;
+  tags: string[];
+  parameters: Record<string, unknown>;
+  parameter_openapi_schema: JsonSchema | null;
+  enforce_parameter_schema: boolean;
+  work_pool_name: string | null;
+  work_queue_name: string | null;
+  paused: boolean;
+  concurrency_limit: number | null;
+  schedules: DeploymentSchedule[];
+  last_polled: string | null;
+  status: string;
+  created: string;
+}
+
+export interface WorkPool {
+  id: string;
+  name: string;
+  type: string;
+  description: string | null;
+  paused: boolean;
+  concurrency_limit: number | null;
+  status: string;
+}
+
+export interface WorkQueue {
+  id: string;
+  name: string;
+  priority: number;
+  concurrency_limit: number | null;
+  paused: boolean;
+  last_polled: string | null;
+}
+
+export interface Worker {
+  id: string;
+  name: string;
+  last_heartbeat: string;
+  status: string;
+  flow_run_ids: string[];
+}
+
+export interface JsonSchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  default?: unknown;
+  enum?: unknown[];
+  items?: JsonSchema;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  format?: string;
+  anyOf?: JsonSchema[];
+  $ref?: string;
+  definitions?: Record<string, JsonSchema>;
+  $defs?: Record<string, JsonSchema>;
+}
+
+export interface RunFilter {
+  state_type?: StateType[];
+  state_name?: string[];
+  flow_name?: string[];
+  deployment_id?: string[];
+  tags_all?: string[];
+  name_like?: string;
+  created_after?: string;
+  created_before?: string;
+  parent_flow_run_id?: string;
+  root_only?: boolean;
+  sort?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface HistoryBucket {
+  start: string;
+  end: string;
+  counts: Record<string, number>;
+}
+
+const KEY_STORAGE = "vibepiper.apiKey";
+
+export function storedApiKey(): string | null {
+  return window.localStorage.getItem(KEY_STORAGE);
+}
+
+export function storeApiKey(key: string | null): void {
+  if (key) window.localStorage.setItem(KEY_STORAGE, key);
+  else window.localStorage.removeItem(KEY_STORAGE);
+}
+
+/** An API answer that was not 2xx; `detail` is the server's explanation. */
+export class ApiError extends Error {
+  constructor(public status: number, public detail: unknown) {
+    super(describe(status, detail));
+  }
+}
+
+function describe(status: number, detail: unknown): string {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((d: { field?: string; msg?: string }) => `${d.field ?? "?"}: ${d.msg ?? "invalid"}`)
+      .join("; ");
+  }
+  return `HTTP ${status}`;
+}
+
+type UnauthorizedListener = () => void;
+const unauthorizedListeners = new Set<UnauthorizedListener>();
+
+export function onUnauthorized(listener: UnauthorizedListener): () => void {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  const key = storedApiKey();
+  if (key) headers.Authorization = `Bearer ${key}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(`/api${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) unauthorizedListeners.forEach((listener) => listener());
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  const data: unknown = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const detail = (data as { detail?: unknown } | null)?.detail ?? text;
+    throw new ApiError(response.status, detail);
+  }
+  return data as T;
+}
+
+export const api = {
+  get: <T>(path: string) => request<T>("GET", path),
+  post: <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {}),
+  patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, body),
+};

@@ -1,0 +1,225 @@
+// One flow run: state and duration, parameters, task graph, timeline, live logs, state
+// history, and the Retry / Cancel buttons. Polls every second while the run is going.
+import { useEffect, useRef, useState } from "react";
+import {
+  api, ApiError, type FlowRun, type FlowRunGraph, type LogLine, type StateRead, type TaskRun,
+} from "../api";
+import { Card, Empty, ErrorNote, JsonView, StateBadge, Tags } from "../components/common";
+import { TaskGraph } from "../components/TaskGraph";
+import { Timeline } from "../components/Timeline";
+import { durationOf, formatDuration, formatTime, LEVEL_NAMES } from "../format";
+import { usePoll } from "../hooks";
+import { Link } from "../router";
+
+const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
+
+export function FlowRunPage(props: { id: string }) {
+  const { id } = props;
+  const [live, setLive] = useState(true);
+  const interval = live ? 1000 : 5000;
+  const run = usePoll(() => api.get<FlowRun>(`/flow_runs/${id}`), [id], interval);
+  const graph = usePoll(() => api.get<FlowRunGraph>(`/flow_runs/${id}/graph`), [id], interval);
+  const states = usePoll(() => api.get<StateRead[]>(`/flow_runs/${id}/states`), [id], interval);
+  const state = run.data?.state_type;
+  useEffect(() => setLive(!state || !FINAL.has(state)), [state]);
+
+  if (run.error && !run.data) {
+    return <div className="page"><h1>Flow run</h1><ErrorNote error={run.error} /></div>;
+  }
+  if (!run.data) return <div className="page"><Empty>Loading…</Empty></div>;
+  const flowRun = run.data;
+  const taskNames = new Map((graph.data?.nodes ?? []).map((node) => [node.id, node.name]));
+  return (
+    <div className="page">
+      <div className="run-header">
+        <div>
+          <div className="crumbs"><Link to="/runs">Runs</Link> / {flowRun.flow_name ?? "flow"}</div>
+          <h1 data-testid="run-name">{flowRun.name}</h1>
+          <div className="meta">
+            <StateBadge type={flowRun.state_type} name={flowRun.state_name} />
+            <span data-testid="run-duration">
+              {formatDuration(durationOf(flowRun.start_time, flowRun.end_time, flowRun.state_type === "RUNNING"))}
+            </span>
+            <span>started {formatTime(flowRun.start_time)}</span>
+            {flowRun.end_time ? <span>ended {formatTime(flowRun.end_time)}</span> : null}
+            <Tags tags={flowRun.tags} />
+            {live ? <span className="live" title="updates every second">● live</span> : null}
+          </div>
+          {flowRun.state?.message ? <div className="state-message">{flowRun.state.message}</div> : null}
+          <ParentLink run={flowRun} />
+        </div>
+        <RunActions run={flowRun} onChange={run.refresh} />
+      </div>
+      <ErrorNote error={run.error ?? graph.error} />
+      <div className="grid two">
+        <Card title="Parameters"><JsonView value={flowRun.parameters} /></Card>
+        <Card title="Details">
+          <dl className="details">
+            <dt>Run id</dt><dd><code>{flowRun.id}</code></dd>
+            <dt>Flow</dt><dd>{flowRun.flow_name}</dd>
+            <dt>Deployment</dt>
+            <dd>{flowRun.deployment_id ? <Link to={`/deployments/${flowRun.deployment_id}`}>{flowRun.deployment_id}</Link> : "—"}</dd>
+            <dt>Work pool</dt><dd>{flowRun.work_pool_name ?? "—"}</dd>
+            <dt>Worker</dt><dd>{flowRun.worker_name ?? "—"}</dd>
+            <dt>Run count</dt><dd>{flowRun.run_count}</dd>
+            <dt>Entrypoint</dt><dd>{flowRun.entrypoint ?? "—"}</dd>
+            <dt>Created</dt><dd>{formatTime(flowRun.created)}</dd>
+          </dl>
+        </Card>
+      </div>
+      <Card title={`Task graph (${graph.data?.nodes.length ?? 0} task runs)`} testId="graph-card">
+        {graph.data ? <TaskGraph graph={graph.data} /> : <Empty>Loading…</Empty>}
+      </Card>
+      <Card title="Timeline">
+        {graph.data ? <Timeline nodes={graph.data.nodes} now={Date.now()} /> : <Empty>Loading…</Empty>}
+      </Card>
+      <Card title="Logs" testId="logs-card">
+        <Logs runId={id} live={live} taskNames={taskNames} />
+      </Card>
+      <Card title="State history">
+        <table className="states" data-testid="state-history">
+          <thead><tr><th>Time</th><th>State</th><th>Message</th></tr></thead>
+          <tbody>
+            {(states.data ?? []).map((item) => (
+              <tr key={item.id}>
+                <td>{formatTime(item.timestamp)}</td>
+                <td><StateBadge type={item.type} name={item.name} /></td>
+                <td>{item.message ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Card>
+    </div>
+  );
+}
+
+function ParentLink(props: { run: FlowRun }) {
+  const parent = props.run.parent_task_run_id;
+  const task = usePoll(
+    () => (parent ? api.get<TaskRun>(`/task_runs/${parent}`) : Promise.resolve(null)), [parent], null,
+  );
+  if (!parent || !task.data?.flow_run_id) return null;
+  return <div className="crumbs">subflow of <Link to={`/runs/${task.data.flow_run_id}`}>parent run</Link></div>;
+}
+
+function RunActions(props: { run: FlowRun; onChange: () => void }) {
+  const [message, setMessage] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const final = props.run.state_type !== null && FINAL.has(props.run.state_type);
+  const act = async (action: "cancel" | "retry") => {
+    setBusy(true);
+    setMessage(null);
+    try {
+      if (action === "cancel") {
+        const result = await api.post<{ status: string }>(`/flow_runs/${props.run.id}/cancel`);
+        setMessage(result?.status === "ALREADY_FINAL" ? "The run had finished already." : null);
+      } else {
+        await api.post(`/ui/flow_runs/${props.run.id}/retry`);
+      }
+      props.onChange();
+    } catch (caught) {
+      if (caught instanceof ApiError && action === "cancel" && (caught.status === 404 || caught.status === 405)
+        && typeof caught.detail === "string" && !caught.detail.includes("flow run")) {
+        setMessage("This server cannot cancel runs (no /cancel endpoint).");
+      } else {
+        setMessage(caught instanceof Error ? caught.message : String(caught));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+  const command = message?.match(/vibepiper flow-run retry \S+/)?.[0];
+  return (
+    <div className="run-actions">
+      <button onClick={() => act("retry")} disabled={busy || !final} title="Run it again">Retry</button>
+      <button className="danger" onClick={() => act("cancel")} disabled={busy || final}>Cancel</button>
+      {message ? (
+        <div className="action-message" role="status">
+          {message}
+          {command ? (
+            <div className="copy">
+              <code data-testid="retry-command">{command}</code>
+              <button onClick={() => void navigator.clipboard?.writeText(command)}>Copy</button>
+            </div>
+          ) : null}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+/** The run's log lines, fetched incrementally: each poll asks for lines from a little
+ * before the newest one seen (lines can arrive late, in batches) and merges by id. */
+function Logs(props: { runId: string; live: boolean; taskNames: Map<string, string> }) {
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const [error, setError] = useState<Error | null>(null);
+  const seen = useRef(new Map<number, LogLine>());
+  const newest = useRef<string | null>(null);
+  const box = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    seen.current = new Map();
+    newest.current = null;
+    setLines([]);
+  }, [props.runId]);
+
+  useEffect(() => {
+    let cancelled = false;
+    let timer: number | undefined;
+    const poll = async () => {
+      try {
+        const after = newest.current
+          ? new Date(Date.parse(newest.current) - 10_000).toISOString() : undefined;
+        const batch = await api.post<LogLine[]>("/logs/filter", {
+          flow_run_id: [props.runId], timestamp_after: after, sort: "TIMESTAMP_ASC", limit: 1000,
+        });
+        if (cancelled) return;
+        let added = false;
+        for (const line of batch) {
+          if (!seen.current.has(line.id)) {
+            seen.current.set(line.id, line);
+            added = true;
+          }
+          if (!newest.current || line.timestamp > newest.current) newest.current = line.timestamp;
+        }
+        if (added) {
+          const sorted = [...seen.current.values()].sort(
+            (a, b) => a.timestamp.localeCompare(b.timestamp) || a.id - b.id);
+          setLines(sorted);
+        }
+        setError(null);
+      } catch (caught) {
+        if (!cancelled) setError(caught instanceof Error ? caught : new Error(String(caught)));
+      }
+      if (!cancelled) timer = window.setTimeout(poll, props.live ? 1000 : 5000);
+    };
+    void poll();
+    return () => {
+      cancelled = true;
+      window.clearTimeout(timer);
+    };
+  }, [props.runId, props.live]);
+
+  useEffect(() => {
+    const element = box.current;
+    if (element && element.scrollHeight - element.scrollTop - element.clientHeight < 80) {
+      element.scrollTop = element.scrollHeight;
+    }
+  }, [lines]);
+
+  return (
+    <div className="logs" ref={box} data-testid="logs">
+      <ErrorNote error={error} />
+      {lines.length === 0 ? <Empty>No log lines yet.</Empty> : null}
+      {lines.map((line) => (
+        <div key={line.id} className={`log-line level-${line.level}`} data-testid="log-line">
+          <span className="log-time">{new Date(line.timestamp).toLocaleTimeString()}</span>
+          <span className="log-level">{LEVEL_NAMES[line.level] ?? line.level}</span>
+          <span className="log-source">{line.task_run_id ? props.taskNames.get(line.task_run_id) ?? "task" : "flow"}</span>
+          <span className="log-message">{line.message}</span>
+        </div>
+      ))}
+    </div>
+  );
+}
