@@ -146,4 +146,7 @@ def test_server_start_serves_the_api(tmp_path: Path) -> None:
     finally:
         process.terminate()
         output = process.communicate(timeout=15)[0].decode()
-    assert f"VibePiper API on http://127.0.0.1:{port}/api" in output
+    assert (
+        f"VibePiper dashboard on http://127.0.0.1:{port}/ , API on http://127.0.0.1:{port}/api"
+        in output
+    )

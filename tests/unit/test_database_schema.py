@@ -65,6 +65,11 @@ def test_the_metadata_holds_every_table_with_named_constraints() -> None:
         "log",
         "concurrency_limit",
         "concurrency_lease",
+        "deployment",
+        "deployment_schedule",
+        "work_pool",
+        "work_queue",
+        "worker",
     }
     for table in t.metadata.tables.values():
         assert table.primary_key.name == f"pk_{table.name}"

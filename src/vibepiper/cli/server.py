@@ -38,7 +38,8 @@ def start(
         str, typer.Option("--log-level", help="uvicorn's log level (info, warning, ...).")
     ] = "info",
 ) -> None:
-    """Serve the API under /api (docs at /api/docs), migrating the database first."""
+    """Serve the dashboard at / and the API under /api (docs at /api/docs), migrating the
+    database first."""
     from dataclasses import replace
 
     settings = _settings()
@@ -49,8 +50,8 @@ def start(
         )
     application = server.create_app(replace(settings, server_migrate_on_start=False))
     typer.echo(
-        f"VibePiper API on http://{host}:{port}/api (docs: /api/docs), database "
-        f"{server.database.redacted(settings.database_url)}",
+        f"VibePiper dashboard on http://{host}:{port}/ , API on http://{host}:{port}/api "
+        f"(docs: /api/docs), database {server.database.redacted(settings.database_url)}",
         err=True,
     )
     import uvicorn

@@ -13,7 +13,7 @@ Existing databases at an older revision are always migrated by Alembic.
 
 from __future__ import annotations
 
-DDL_REVISION = "0003"
+DDL_REVISION = "0004"
 """The revision these statements build; used only while it equals `HEAD_REVISION`."""
 
 STATEMENTS: tuple[str, ...] = (
@@ -21,7 +21,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE flow (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_flow PRIMARY KEY (id), \n\tCONSTRAINT uq_flow__name UNIQUE (name)\n)",
     "CREATE TABLE log (\n\tid INTEGER NOT NULL, \n\tflow_run_id CHAR(36), \n\ttask_run_id CHAR(36), \n\tname VARCHAR NOT NULL, \n\tlevel INTEGER NOT NULL, \n\tmessage TEXT NOT NULL, \n\ttimestamp TEXT NOT NULL, \n\tCONSTRAINT pk_log PRIMARY KEY (id)\n)",
     "CREATE INDEX ix_log__flow_run_id_timestamp ON log (flow_run_id, timestamp)",
-    "CREATE TABLE flow_run (\n\tid CHAR(36) NOT NULL, \n\tflow_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tstate_id CHAR(36), \n\tstate_type VARCHAR, \n\tstate_name VARCHAR, \n\tstate_message TEXT, \n\tstate_timestamp TEXT, \n\tparameters JSON NOT NULL, \n\ttags JSON NOT NULL, \n\trun_count INTEGER NOT NULL, \n\tparent_task_run_id CHAR(36), \n\tdeployment_id CHAR(36), \n\tflow_version VARCHAR, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tstart_time TEXT, \n\tend_time TEXT, \n\texpected_start_time TEXT, entrypoint VARCHAR, infrastructure_pid VARCHAR, \n\tCONSTRAINT pk_flow_run PRIMARY KEY (id), \n\tCONSTRAINT fk_flow_run__flow_id__flow FOREIGN KEY(flow_id) REFERENCES flow (id) ON DELETE CASCADE\n)",
+    "CREATE TABLE flow_run (\n\tid CHAR(36) NOT NULL, \n\tflow_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tstate_id CHAR(36), \n\tstate_type VARCHAR, \n\tstate_name VARCHAR, \n\tstate_message TEXT, \n\tstate_timestamp TEXT, \n\tparameters JSON NOT NULL, \n\ttags JSON NOT NULL, \n\trun_count INTEGER NOT NULL, \n\tparent_task_run_id CHAR(36), \n\tdeployment_id CHAR(36), \n\tflow_version VARCHAR, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tstart_time TEXT, \n\tend_time TEXT, \n\texpected_start_time TEXT, entrypoint VARCHAR, infrastructure_pid VARCHAR, work_pool_name VARCHAR, work_queue_name VARCHAR, worker_name VARCHAR, heartbeat_time TEXT, idempotency_key VARCHAR, deployment_schedule_id CHAR(36), \n\tCONSTRAINT pk_flow_run PRIMARY KEY (id), \n\tCONSTRAINT fk_flow_run__flow_id__flow FOREIGN KEY(flow_id) REFERENCES flow (id) ON DELETE CASCADE\n)",
     "CREATE INDEX ix_flow_run__created ON flow_run (created)",
     "CREATE INDEX ix_flow_run__flow_id_created ON flow_run (flow_id, created)",
     "CREATE INDEX ix_flow_run__parent_task_run_id ON flow_run (parent_task_run_id)",
@@ -40,6 +40,18 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE concurrency_lease (\n\tid CHAR(36) NOT NULL, \n\tlease_id CHAR(36) NOT NULL, \n\tlimit_id CHAR(36) NOT NULL, \n\tholder VARCHAR NOT NULL, \n\toccupy INTEGER NOT NULL, \n\tdecaying BOOLEAN NOT NULL, \n\texpires_at TEXT NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_concurrency_lease PRIMARY KEY (id), \n\tCONSTRAINT fk_concurrency_lease__limit_id__concurrency_limit FOREIGN KEY(limit_id) REFERENCES concurrency_limit (id) ON DELETE CASCADE\n)",
     "CREATE INDEX ix_concurrency_lease__limit_id_expires_at ON concurrency_lease (limit_id, expires_at)",
     "CREATE INDEX ix_concurrency_lease__lease_id ON concurrency_lease (lease_id)",
+    "CREATE INDEX ix_flow_run__state_type_expected_start_time ON flow_run (state_type, expected_start_time)",
+    "CREATE INDEX ix_flow_run__deployment_id_state_type ON flow_run (deployment_id, state_type)",
+    "CREATE INDEX ix_flow_run__worker_name ON flow_run (worker_name)",
+    "CREATE UNIQUE INDEX ix_flow_run__flow_id_idempotency_key ON flow_run (flow_id, idempotency_key)",
+    "CREATE TABLE deployment (\n\tid CHAR(36) NOT NULL, \n\tflow_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdescription TEXT, \n\tversion VARCHAR, \n\ttags JSON NOT NULL, \n\tparameters JSON NOT NULL, \n\tparameter_openapi_schema JSON, \n\tenforce_parameter_schema BOOLEAN NOT NULL, \n\tentrypoint TEXT, \n\tpath TEXT, \n\tsource JSON, \n\twork_pool_name VARCHAR, \n\twork_queue_name VARCHAR, \n\tjob_variables JSON NOT NULL, \n\tpaused BOOLEAN NOT NULL, \n\tconcurrency_limit INTEGER, \n\tlast_polled TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_deployment PRIMARY KEY (id), \n\tCONSTRAINT fk_deployment__flow_id__flow FOREIGN KEY(flow_id) REFERENCES flow (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_deployment__flow_id_name UNIQUE (flow_id, name)\n)",
+    "CREATE INDEX ix_deployment__work_pool_name ON deployment (work_pool_name)",
+    "CREATE TABLE deployment_schedule (\n\tid CHAR(36) NOT NULL, \n\tdeployment_id CHAR(36) NOT NULL, \n\tschedule JSON NOT NULL, \n\tactive BOOLEAN NOT NULL, \n\tcatchup BOOLEAN NOT NULL, \n\tmax_catchup_runs INTEGER NOT NULL, \n\toverlap VARCHAR NOT NULL, \n\tparameters JSON NOT NULL, \n\tlast_scheduled_time TEXT, \n\tmissed_count INTEGER NOT NULL, \n\tlast_missed_time TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_deployment_schedule PRIMARY KEY (id), \n\tCONSTRAINT fk_deployment_schedule__deployment_id__deployment FOREIGN KEY(deployment_id) REFERENCES deployment (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_deployment_schedule__deployment_id ON deployment_schedule (deployment_id)",
+    "CREATE TABLE work_pool (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\ttype VARCHAR NOT NULL, \n\tdescription TEXT, \n\tpaused BOOLEAN NOT NULL, \n\tconcurrency_limit INTEGER, \n\tbase_job_template JSON NOT NULL, \n\tlast_polled TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_work_pool PRIMARY KEY (id), \n\tCONSTRAINT uq_work_pool__name UNIQUE (name)\n)",
+    "CREATE TABLE work_queue (\n\tid CHAR(36) NOT NULL, \n\twork_pool_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdescription TEXT, \n\tpriority INTEGER NOT NULL, \n\tconcurrency_limit INTEGER, \n\tpaused BOOLEAN NOT NULL, \n\tlast_polled TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_work_queue PRIMARY KEY (id), \n\tCONSTRAINT fk_work_queue__work_pool_id__work_pool FOREIGN KEY(work_pool_id) REFERENCES work_pool (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_work_queue__work_pool_id_name UNIQUE (work_pool_id, name)\n)",
+    "CREATE TABLE worker (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\twork_pool_name VARCHAR, \n\tlast_heartbeat TEXT NOT NULL, \n\theartbeat_interval_seconds FLOAT NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_worker PRIMARY KEY (id), \n\tCONSTRAINT uq_worker__name UNIQUE (name)\n)",
+    "CREATE INDEX ix_worker__work_pool_name ON worker (work_pool_name)",
 )
 """`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
 

@@ -23,6 +23,8 @@ from vibepiper.database.types import JSON, UUID, Timestamp
 __all__ = [
     "concurrency_lease",
     "concurrency_limit",
+    "deployment",
+    "deployment_schedule",
     "flow",
     "flow_run",
     "flow_run_state",
@@ -31,6 +33,9 @@ __all__ = [
     "task_run",
     "task_run_input",
     "task_run_state",
+    "work_pool",
+    "work_queue",
+    "worker",
 ]
 
 metadata = sa.MetaData(
@@ -124,10 +129,23 @@ flow_run = sa.Table(
     sa.Column("entrypoint", sa.String(), nullable=True),
     # `hostname:pid` of the process running it, to tell a killed run from a live one
     sa.Column("infrastructure_pid", sa.String(), nullable=True),
+    # where a deployment's run waits to be claimed, who claimed it, when it was last alive
+    sa.Column("work_pool_name", sa.String(), nullable=True),
+    sa.Column("work_queue_name", sa.String(), nullable=True),
+    sa.Column("worker_name", sa.String(), nullable=True),
+    sa.Column("heartbeat_time", Timestamp(), nullable=True),
+    # a scheduled tick's key: a unique index makes replicas insert each tick once
+    sa.Column("idempotency_key", sa.String(), nullable=True),
+    sa.Column("deployment_schedule_id", UUID(), nullable=True),
     sa.Index(None, "created"),
     sa.Index(None, "state_type"),
     sa.Index(None, "flow_id", "created"),
     sa.Index(None, "parent_task_run_id"),
+    sa.Index(None, "state_type", "expected_start_time"),
+    sa.Index(None, "deployment_id", "state_type"),
+    sa.Index(None, "worker_name"),
+    # a unique index rather than a constraint: SQLite adds it without rebuilding the table
+    sa.Index(None, "flow_id", "idempotency_key", unique=True),
 )
 """One row per flow run, with its current state."""
 
@@ -244,3 +262,110 @@ concurrency_lease = sa.Table(
     sa.Index(None, "lease_id"),
 )
 """Slots held on concurrency limits: leases that expire unless their holder renews them."""
+
+deployment = sa.Table(
+    "deployment",
+    metadata,
+    _id(),
+    sa.Column("flow_id", UUID(), sa.ForeignKey("flow.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("version", sa.String(), nullable=True),
+    sa.Column("tags", JSON, nullable=False, default=list),
+    sa.Column("parameters", JSON, nullable=False, default=dict),
+    sa.Column("parameter_openapi_schema", JSON, nullable=True),
+    sa.Column("enforce_parameter_schema", sa.Boolean(), nullable=False, default=True),
+    sa.Column("entrypoint", sa.Text(), nullable=True),
+    sa.Column("path", sa.Text(), nullable=True),
+    sa.Column("source", JSON, nullable=True),
+    # NULL: run by the `serve()` process that registered it
+    sa.Column("work_pool_name", sa.String(), nullable=True),
+    sa.Column("work_queue_name", sa.String(), nullable=True),
+    sa.Column("job_variables", JSON, nullable=False, default=dict),
+    sa.Column("paused", sa.Boolean(), nullable=False, default=False),
+    sa.Column("concurrency_limit", sa.Integer(), nullable=True),
+    sa.Column("last_polled", Timestamp(), nullable=True),
+    _created(),
+    _updated(),
+    sa.UniqueConstraint("flow_id", "name"),
+    sa.Index(None, "work_pool_name"),
+)
+"""Deployments: a flow made runnable from elsewhere, by a work pool or a serve process."""
+
+deployment_schedule = sa.Table(
+    "deployment_schedule",
+    metadata,
+    _id(),
+    sa.Column(
+        "deployment_id",
+        UUID(),
+        sa.ForeignKey("deployment.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # the wire model (`schemas.schedules.Schedule`) as JSON: cron, interval or rrule
+    sa.Column("schedule", JSON, nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False, default=True),
+    sa.Column("catchup", sa.Boolean(), nullable=False, default=False),
+    sa.Column("max_catchup_runs", sa.Integer(), nullable=False, default=100),
+    sa.Column("overlap", sa.String(), nullable=False, default="allow"),
+    sa.Column("parameters", JSON, nullable=False, default=dict),
+    sa.Column("last_scheduled_time", Timestamp(), nullable=True),
+    sa.Column("missed_count", sa.Integer(), nullable=False, default=0),
+    sa.Column("last_missed_time", Timestamp(), nullable=True),
+    _created(),
+    _updated(),
+    sa.Index(None, "deployment_id"),
+)
+"""The schedules of deployments, with the scheduler's progress on each."""
+
+work_pool = sa.Table(
+    "work_pool",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(), nullable=False, unique=True),
+    sa.Column("type", sa.String(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("paused", sa.Boolean(), nullable=False, default=False),
+    sa.Column("concurrency_limit", sa.Integer(), nullable=True),
+    sa.Column("base_job_template", JSON, nullable=False, default=dict),
+    sa.Column("last_polled", Timestamp(), nullable=True),
+    _created(),
+    _updated(),
+)
+"""Work pools: where deployments' runs wait for workers."""
+
+work_queue = sa.Table(
+    "work_queue",
+    metadata,
+    _id(),
+    sa.Column(
+        "work_pool_id",
+        UUID(),
+        sa.ForeignKey("work_pool.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("priority", sa.Integer(), nullable=False, default=1),
+    sa.Column("concurrency_limit", sa.Integer(), nullable=True),
+    sa.Column("paused", sa.Boolean(), nullable=False, default=False),
+    sa.Column("last_polled", Timestamp(), nullable=True),
+    _created(),
+    _updated(),
+    sa.UniqueConstraint("work_pool_id", "name"),
+)
+"""The queues of a pool; workers serve lower `priority` numbers first."""
+
+worker = sa.Table(
+    "worker",
+    metadata,
+    _id(),
+    # one row per worker name: runs record who holds them by this name alone
+    sa.Column("name", sa.String(), nullable=False, unique=True),
+    sa.Column("work_pool_name", sa.String(), nullable=True),
+    sa.Column("last_heartbeat", Timestamp(), nullable=False),
+    sa.Column("heartbeat_interval_seconds", sa.Float(), nullable=False),
+    _created(),
+    sa.Index(None, "work_pool_name"),
+)
+"""Workers and serve processes, as last heard from."""

@@ -18,8 +18,11 @@ from vibepiper.server.api.system import API_VERSION
 from vibepiper.server.database import Database, migrate_database
 from vibepiper.server.errors import install_error_handlers
 from vibepiper.server.limits import BodySizeLimit
+from vibepiper.server.services.lease_reaper import lease_reaper_loop
+from vibepiper.server.services.loops import orchestration_loops
 from vibepiper.server.services.retention import retention_loop
 from vibepiper.server.settings import ServerSettings, load_server_settings
+from vibepiper.server.ui import install_dashboard
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -36,6 +39,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(api_router())
+    install_dashboard(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
     return app
@@ -61,6 +65,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             batch_size=settings.server_retention_batch_size,
         )
         services.append(asyncio.create_task(loop, name="vibepiper-retention"))
+    reaper = lease_reaper_loop(database)
+    services.append(asyncio.create_task(reaper, name="vibepiper-lease-reaper"))
+    for name, service in orchestration_loops(database, settings):
+        services.append(asyncio.create_task(service, name=name))
     try:
         yield
     finally:

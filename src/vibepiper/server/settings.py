@@ -30,6 +30,12 @@ class ServerSettings:
     server_retention_interval: float = 3600.0
     server_retention_batch_size: int = 1000
     server_migrate_on_start: bool = True
+    server_services: bool = True
+    server_scheduler_interval: float = 5.0
+    server_late_runs_after_seconds: float = 15.0
+    server_late_runs_interval: float = 5.0
+    server_run_heartbeat_timeout: float = 10.0
+    server_crash_detector_interval: float = 2.0
 
 
 DESCRIPTIONS = {
@@ -42,6 +48,12 @@ DESCRIPTIONS = {
     "server_retention_interval": "Seconds between retention passes.",
     "server_retention_batch_size": "Rows deleted per retention transaction.",
     "server_migrate_on_start": "Migrate the database to the current schema on start.",
+    "server_services": "Run the scheduler, late-run and crash-detector loops (false: none).",
+    "server_scheduler_interval": "Seconds between scheduler passes over deployment schedules.",
+    "server_late_runs_after_seconds": "A Scheduled run this many seconds past due is Late.",
+    "server_late_runs_interval": "Seconds between passes marking late runs.",
+    "server_run_heartbeat_timeout": "A held run whose worker is silent this long is Crashed.",
+    "server_crash_detector_interval": "Seconds between crash-detector passes.",
 }
 
 

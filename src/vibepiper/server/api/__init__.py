@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from vibepiper.server.api import batch, flow_runs, flows, logs, system, task_runs
+from vibepiper.server.api import (
+    batch,
+    concurrency_limits,
+    deployments,
+    flow_runs,
+    flows,
+    logs,
+    system,
+    task_runs,
+    work_pools,
+    workers,
+)
 from vibepiper.server.api.deps import require_api_key
 from vibepiper.server.api.responses import COMMON, UNAUTHORIZED
 
@@ -22,7 +33,9 @@ def api_router() -> APIRouter:
     protected = APIRouter(
         dependencies=[Depends(require_api_key)], responses={**UNAUTHORIZED, **COMMON}
     )
-    for module in (system, flows, flow_runs, task_runs, logs, batch):
+    for module in (system, flows, flow_runs, task_runs, logs, batch, concurrency_limits):
+        protected.include_router(module.router)
+    for module in (deployments, work_pools, workers):
         protected.include_router(module.router)
     router.include_router(protected)
     return router

@@ -1,4 +1,5 @@
-"""`/api/flow_runs`: create, read, filter, count, set state, state history, graph, delete."""
+"""`/api/flow_runs`: create, read, filter, count, set state, cancel, state history, graph,
+delete."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from fastapi import APIRouter, Response
 
 from vibepiper.schemas import api
 from vibepiper.schemas.api_filters import FlowRunFilter
+from vibepiper.schemas.deployments import CancelResult
 from vibepiper.server.api.deps import DB
 from vibepiper.server.api.responses import NOT_FOUND
-from vibepiper.server.services import flow_runs, graph, run_states
+from vibepiper.server.services import cancellation, flow_runs, graph, run_states
 
 router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
 
@@ -46,6 +48,13 @@ async def set_flow_run_state(
 ) -> api.OrchestrationResult:
     """Propose a state; the orchestration rules accept or reject it (`force` skips them)."""
     return await run_states.set_state(db, "flow_run", flow_run_id, body)
+
+
+@router.post("/{flow_run_id}/cancel", responses=NOT_FOUND)
+async def cancel_flow_run(flow_run_id: uuid.UUID, db: DB) -> CancelResult:
+    """Cancel the run: at once if nothing runs it yet, else Cancelling until its worker
+    stops it; a run in a final state is left as it is (`ALREADY_FINAL`)."""
+    return await cancellation.cancel(db, flow_run_id)
 
 
 @router.get("/{flow_run_id}/states", responses=NOT_FOUND)

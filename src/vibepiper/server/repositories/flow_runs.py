@@ -23,6 +23,8 @@ _SORTS: dict[Any, list[sa.ColumnElement[Any]]] = {
     FlowRunSort.END_TIME_DESC: [ordered(_r.end_time, True), _r.id.desc()],
     FlowRunSort.NAME_ASC: [_r.name, _r.id],
     FlowRunSort.NAME_DESC: [_r.name.desc(), _r.id.desc()],
+    FlowRunSort.EXPECTED_START_TIME_ASC: [ordered(_r.expected_start_time, False), _r.id],
+    FlowRunSort.EXPECTED_START_TIME_DESC: [ordered(_r.expected_start_time, True), _r.id.desc()],
 }
 
 
@@ -69,6 +71,14 @@ def _where(connection: AsyncConnection, query: FlowRunFilter) -> list[sa.ColumnE
         where.append(_r.parent_task_run_id.in_(proxies))
     if query.root_only:
         where.append(_r.parent_task_run_id.is_(None))
+    if query.deployment_id is not None:
+        where.append(_r.deployment_id.in_(query.deployment_id))
+    if query.work_pool_name is not None:
+        where.append(_r.work_pool_name.in_(query.work_pool_name))
+    if query.expected_start_time_after is not None:
+        where.append(_r.expected_start_time >= query.expected_start_time_after)
+    if query.expected_start_time_before is not None:
+        where.append(_r.expected_start_time <= query.expected_start_time_before)
     return where
 
 

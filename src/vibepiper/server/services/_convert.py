@@ -68,6 +68,12 @@ _FLOW_RUN_FIELDS = [
     "start_time",
     "end_time",
     "expected_start_time",
+    "work_pool_name",
+    "work_queue_name",
+    "worker_name",
+    "heartbeat_time",
+    "idempotency_key",
+    "deployment_schedule_id",
 ]
 
 

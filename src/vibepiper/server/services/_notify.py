@@ -1,0 +1,55 @@
+"""In-process wake-ups for long-polling claims: "runs may have become claimable".
+
+A claim waiting for work (`wait_seconds`) sleeps on its database's notifier and is
+woken when this process creates or reschedules a run, so a run created while a
+worker waits is handed out within milliseconds. Other replicas cannot wake it; the
+waiting claim also re-checks the database every `RECHECK_SECONDS` for their runs and
+for runs that simply came due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from vibepiper.server.database import Database
+
+RECHECK_SECONDS = 0.1
+
+
+class _Notifier:
+    """A generation counter with waiters; `notify` wakes every current waiter."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        event = self._event
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            pass
+
+
+_notifiers: weakref.WeakKeyDictionary[Database, _Notifier] = weakref.WeakKeyDictionary()
+
+
+def _notifier(db: Database) -> _Notifier:
+    notifier = _notifiers.get(db)
+    if notifier is None:
+        notifier = _notifiers[db] = _Notifier()
+    return notifier
+
+
+def runs_changed(db: Database) -> None:
+    """Wake the claims waiting on `db` in this process (call after the commit)."""
+    _notifier(db).notify()
+
+
+async def wait_for_runs(db: Database, timeout: float) -> None:
+    """Return when `runs_changed(db)` is called or after `timeout` seconds."""
+    await _notifier(db).wait(max(0.0, min(timeout, RECHECK_SECONDS)))

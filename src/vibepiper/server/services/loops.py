@@ -1,0 +1,42 @@
+"""The orchestration loops the server runs: scheduler, late runs, crash detector.
+
+All off with `VIBEPIPER_SERVER_SERVICES=false` (tests that need a quiet server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+from vibepiper.server.database import Database
+from vibepiper.server.services.crash_detector import crash_detector_loop
+from vibepiper.server.services.late_runs import late_runs_loop
+from vibepiper.server.services.scheduler import scheduler_loop
+from vibepiper.server.settings import ServerSettings
+
+
+def orchestration_loops(
+    db: Database, settings: ServerSettings
+) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+    """(task name, loop) of each service to start; none when services are off."""
+    if not settings.server_services:
+        return []
+    return [
+        ("vibepiper-scheduler", scheduler_loop(db, interval=settings.server_scheduler_interval)),
+        (
+            "vibepiper-late-runs",
+            late_runs_loop(
+                db,
+                after_seconds=settings.server_late_runs_after_seconds,
+                interval=settings.server_late_runs_interval,
+            ),
+        ),
+        (
+            "vibepiper-crash-detector",
+            crash_detector_loop(
+                db,
+                timeout=settings.server_run_heartbeat_timeout,
+                interval=settings.server_crash_detector_interval,
+            ),
+        ),
+    ]

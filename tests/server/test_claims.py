@@ -1,0 +1,248 @@
+"""Claiming runs over a real app on SQLite and PostgreSQL: who gets what, in which
+order, within which limits; overlap policies; long polls; heartbeats; cancellation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import ApiClient, unique
+
+PAST = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T02:00:00Z"}  # 3 hourly ticks
+
+
+def _ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+@pytest.fixture
+def pool(api: ApiClient) -> str:
+    name = unique("pool")
+    _ok(api.post("/api/work_pools/", json={"name": name}), 201)
+    return name
+
+
+def _deploy(api: ApiClient, **fields: Any) -> dict[str, Any]:
+    body = {"name": unique("dep"), "flow_name": unique("flow"), **fields}
+    result: dict[str, Any] = _ok(api.post("/api/deployments/", json=body), 201)
+    return result
+
+
+def _run(api: ApiClient, deployment: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    path = f"/api/deployments/{deployment['id']}/create_flow_run"
+    run: dict[str, Any] = _ok(api.post(path, json=fields), 201)
+    return run
+
+
+def _claim(api: ApiClient, pool: str | None = None, **fields: Any) -> list[str]:
+    body = {"worker_name": fields.pop("worker_name", "w"), "work_pool_name": pool, **fields}
+    return [c["flow_run"]["id"] for c in _ok(api.post("/api/workers/claim", json=body))]
+
+
+def _set(api: ApiClient, run_id: str, kind: str) -> None:
+    _ok(api.post(f"/api/flow_runs/{run_id}/set_state", json={"state": {"type": kind}}))
+
+
+def _state(api: ApiClient, run_id: str) -> dict[str, Any]:
+    state: dict[str, Any] = _ok(api.get(f"/api/flow_runs/{run_id}"))["state"]
+    return state
+
+
+def test_a_claim_moves_due_runs_to_pending_held_by_the_worker(api: ApiClient, pool: str) -> None:
+    deployment = _deploy(api, work_pool_name=pool)
+    first = _run(api, deployment, scheduled_time="2024-01-01T00:00:00Z")
+    second = _run(api, deployment)
+    _run(api, deployment, scheduled_time="2999-01-01T00:00:00Z")  # not due
+    body = {"worker_name": "w1", "work_pool_name": pool, "limit": 10}
+    claimed = _ok(api.post("/api/workers/claim", json=body))
+    assert [c["flow_run"]["id"] for c in claimed] == [first["id"], second["id"]]
+    run = claimed[0]["flow_run"]
+    assert run["state_type"] == "PENDING" and run["worker_name"] == "w1"
+    assert run["heartbeat_time"] is not None
+    assert claimed[0]["deployment"]["id"] == deployment["id"]
+    history = _ok(api.get(f"/api/flow_runs/{first['id']}/states"))
+    assert [s["type"] for s in history] == ["SCHEDULED", "PENDING"]
+    assert _claim(api, pool) == []
+
+
+def test_bad_claims_are_refused(api: ApiClient) -> None:
+    neither = api.post("/api/workers/claim", json={"worker_name": "w"})
+    assert neither.status_code == 422 and neither.json()["detail"][0]["field"] == "work_pool_name"
+    missing = api.post("/api/workers/claim", json={"worker_name": "w", "work_pool_name": "nope"})
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+    too_long = api.post(
+        "/api/workers/claim", json={"worker_name": "w", "deployment_ids": [], "wait_seconds": 61}
+    )
+    assert too_long.json()["detail"][0]["field"] == "wait_seconds"
+
+
+def test_queues_by_priority_and_paused_pools_queues_deployments(api: ApiClient, pool: str) -> None:
+    _ok(api.post(f"/api/work_pools/{pool}/queues", json={"name": "low", "priority": 5}), 201)
+    low = _deploy(api, work_pool_name=pool, work_queue_name="low")
+    high = _deploy(api, work_pool_name=pool)
+    low_run = _run(api, low, scheduled_time="2024-01-01T00:00:00Z")
+    high_run = _run(api, high)
+    _ok(api.post(f"/api/work_pools/{pool}/pause"))
+    assert _claim(api, pool) == []
+    _ok(api.post(f"/api/work_pools/{pool}/resume"))
+    _ok(api.post(f"/api/work_pools/{pool}/queues/default/pause"))
+    _ok(api.post(f"/api/deployments/{low['id']}/pause"))
+    assert _claim(api, pool) == []
+    _ok(api.post(f"/api/deployments/{low['id']}/resume"))
+    _ok(api.post(f"/api/work_pools/{pool}/queues/default/resume"))
+    assert _claim(api, pool) == [high_run["id"]], "priority 1 first, though younger"
+    assert _claim(api, pool) == [low_run["id"]]
+    only_low = _run(api, high)
+    assert _claim(api, pool, work_queue_names=["low"]) == []
+    assert _claim(api, pool, work_queue_names=["default"]) == [only_low["id"]]
+
+
+@pytest.mark.parametrize("limit_on", ["deployment", "pool", "queue"])
+def test_concurrency_limits_hold_runs_until_a_slot_frees(
+    api: ApiClient, pool: str, limit_on: str
+) -> None:
+    if limit_on == "pool":
+        _ok(api.request("PATCH", f"/api/work_pools/{pool}", json={"concurrency_limit": 1}))
+    if limit_on == "queue":
+        path = f"/api/work_pools/{pool}/queues/default"
+        _ok(api.request("PATCH", path, json={"concurrency_limit": 1}))
+    limit = {"concurrency_limit": 1} if limit_on == "deployment" else {}
+    deployment = _deploy(api, work_pool_name=pool, **limit)
+    runs = [_run(api, deployment, scheduled_time=f"2024-01-01T00:0{i}:00Z") for i in range(3)]
+    assert _claim(api, pool, limit=10) == [runs[0]["id"]]
+    assert _claim(api, pool, limit=10) == []
+    assert _state(api, runs[1]["id"])["type"] == "SCHEDULED"
+    _set(api, runs[0]["id"], "RUNNING")
+    assert _claim(api, pool, limit=10) == []
+    _set(api, runs[0]["id"], "COMPLETED")
+    assert _claim(api, pool, limit=10) == [runs[1]["id"]]
+
+
+def _scheduled_runs(api: ApiClient, overlap: str, pool: str) -> list[str]:
+    deployment = _deploy(
+        api, work_pool_name=pool, schedules=[{"schedule": {"interval": 3600}, "overlap": overlap}]
+    )
+    _ok(api.post(f"/api/deployments/{deployment['id']}/pause"))
+    result = _ok(api.post(f"/api/deployments/{deployment['id']}/backfill", json=PAST))
+    _ok(api.post(f"/api/deployments/{deployment['id']}/resume"))
+    ids: list[str] = result["flow_run_ids"]
+    assert len(ids) == 3
+    return ids
+
+
+def test_overlap_skip_cancels_due_runs_while_one_runs(api: ApiClient, pool: str) -> None:
+    first, second, third = _scheduled_runs(api, "skip", pool)
+    assert _claim(api, pool) == [first]
+    assert _claim(api, pool, limit=5) == []
+    for skipped in (second, third):
+        state = _state(api, skipped)
+        assert state["type"] == "CANCELLED" and "overlap policy 'skip'" in state["message"]
+
+
+def test_overlap_queue_one_keeps_one_waiting(api: ApiClient, pool: str) -> None:
+    first, second, third = _scheduled_runs(api, "queue_one", pool)
+    assert _claim(api, pool) == [first]
+    assert _claim(api, pool, limit=5) == []
+    assert _state(api, second)["type"] == "SCHEDULED"
+    assert _state(api, third)["type"] == "CANCELLED"
+    _set(api, first, "COMPLETED")
+    assert _claim(api, pool, limit=5) == [second]
+
+
+def test_overlap_cancel_previous_cancels_the_running_run(api: ApiClient, pool: str) -> None:
+    first, second, _third = _scheduled_runs(api, "cancel_previous", pool)
+    assert _claim(api, pool) == [first]
+    assert _claim(api, pool) == [second]
+    assert _state(api, first)["type"] == "CANCELLING"
+
+
+def test_overlap_allow_runs_them_all(api: ApiClient, pool: str) -> None:
+    ids = _scheduled_runs(api, "allow", pool)
+    assert _claim(api, pool, limit=5) == ids
+
+
+def test_serve_mode_claims_only_its_deployments(api: ApiClient, pool: str) -> None:
+    served = _deploy(api)
+    other = _deploy(api)
+    in_pool = _deploy(api, work_pool_name=pool)
+    run = _run(api, served)
+    _run(api, other)
+    _run(api, in_pool)
+    assert _claim(api, deployment_ids=[served["id"], in_pool["id"]], limit=5) == [run["id"]]
+
+
+def test_long_poll_returns_a_run_created_while_waiting(api: ApiClient, pool: str) -> None:
+    deployment = _deploy(api, work_pool_name=pool)
+    answer: dict[str, Any] = {}
+
+    def wait() -> None:
+        body = {"worker_name": "w", "work_pool_name": pool, "wait_seconds": 10}
+        answer["claimed"] = _ok(api.post("/api/workers/claim", json=body))
+        answer["at"] = time.monotonic()
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.5)
+    run = _run(api, deployment)
+    created_at = time.monotonic()
+    waiter.join(15)
+    assert [c["flow_run"]["id"] for c in answer["claimed"]] == [run["id"]]
+    assert answer["at"] - created_at < 1.0, "the waiting claim was not woken promptly"
+    started = time.monotonic()
+    empty = _claim(api, pool, wait_seconds=0.3)
+    assert empty == [] and 0.3 <= time.monotonic() - started < 5
+
+
+def test_four_concurrent_claimers_never_share_a_run(api: ApiClient, pool: str) -> None:
+    deployment = _deploy(api, work_pool_name=pool)
+    runs = {_run(api, deployment)["id"] for _ in range(50)}
+
+    def claimer(index: int) -> list[str]:
+        got: list[str] = []
+        while True:
+            batch = _claim(api, pool, worker_name=f"w{index}", limit=2)
+            if not batch:
+                return got
+            got.extend(batch)
+
+    with ThreadPoolExecutor(4) as executor:
+        results = list(executor.map(claimer, range(4)))
+    claimed = [run_id for result in results for run_id in result]
+    assert sorted(claimed) == sorted(runs), "every run claimed exactly once"
+    for index, result in enumerate(results):
+        for run_id in result[:3]:
+            assert _ok(api.get(f"/api/flow_runs/{run_id}"))["worker_name"] == f"w{index}"
+
+
+def test_cancel_and_heartbeat(api: ApiClient, pool: str) -> None:
+    deployment = _deploy(api, work_pool_name=pool)
+    waiting = _run(api, deployment, scheduled_time="2999-01-01T00:00:00Z")
+    result = _ok(api.post(f"/api/flow_runs/{waiting['id']}/cancel"))
+    assert result["status"] == "CANCELLED" and result["flow_run"]["state_type"] == "CANCELLED"
+    held = _run(api, deployment)
+    assert _claim(api, pool, worker_name="wc") == [held["id"]]
+    beat = {"worker_name": "wc", "flow_run_ids": [held["id"], waiting["id"]]}
+    assert _ok(api.post("/api/workers/heartbeat", json=beat)) == {
+        "cancel": [],
+        "gone": [waiting["id"]],
+    }
+    result = _ok(api.post(f"/api/flow_runs/{held['id']}/cancel"))
+    assert result["status"] == "CANCELLING"
+    assert _ok(api.post(f"/api/flow_runs/{held['id']}/cancel"))["status"] == "CANCELLING"
+    assert _ok(api.post("/api/workers/heartbeat", json=beat))["cancel"] == [held["id"]]
+    _set(api, held["id"], "CANCELLED")
+    assert _ok(api.post(f"/api/flow_runs/{held['id']}/cancel"))["status"] == "ALREADY_FINAL"
+    assert _ok(api.post("/api/workers/heartbeat", json=beat))["gone"] == [held["id"], waiting["id"]]
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert api.post(f"/api/flow_runs/{unknown}/cancel").status_code == 404
+    # an unclaimed Pending run (nothing runs it) is cancelled at once
+    flow_id = deployment["flow_id"]
+    pending = _ok(
+        api.post("/api/flow_runs/", json={"flow_id": flow_id, "state": {"type": "PENDING"}}), 201
+    )
+    assert _ok(api.post(f"/api/flow_runs/{pending['id']}/cancel"))["status"] == "CANCELLED"

@@ -1,0 +1,218 @@
+"""`/api/deployments` over a real app on SQLite and PostgreSQL: create-or-replace,
+read, filter, update, pause/resume, delete, schedules, runs and backfill."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import ApiClient, unique
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"x": {"type": "integer"}, "name": {"type": "string"}},
+    "required": ["x"],
+}
+
+
+def _ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+@pytest.fixture
+def pool(api: ApiClient) -> str:
+    name = unique("pool")
+    _ok(api.post("/api/work_pools/", json={"name": name}), 201)
+    return name
+
+
+def _deploy(api: ApiClient, status: int = 201, **fields: Any) -> dict[str, Any]:
+    body = {"name": unique("dep"), "flow_name": unique("flow"), **fields}
+    result: dict[str, Any] = _ok(api.post("/api/deployments/", json=body), status)
+    return result
+
+
+def _runs(api: ApiClient, deployment_id: str, **filters: Any) -> list[dict[str, Any]]:
+    body = {"deployment_id": [deployment_id], "sort": "EXPECTED_START_TIME_ASC", **filters}
+    runs: list[dict[str, Any]] = _ok(api.post("/api/flow_runs/filter", json=body))
+    return runs
+
+
+def test_create_read_replace_filter_count(api: ApiClient, pool: str) -> None:
+    created = _deploy(api, work_pool_name=pool, tags=["a"], parameters={"x": 1})
+    assert created["flow_name"].startswith("flow-") and created["status"] == "NOT_READY"
+    assert _ok(api.get(f"/api/deployments/{created['id']}")) == created
+    by_name = f"/api/deployments/name/{created['flow_name']}/{created['name']}"
+    assert _ok(api.get(by_name))["id"] == created["id"]
+    assert _ok(api.get(f"/api/flows/{created['flow_id']}"))["name"] == created["flow_name"]
+    body = {
+        "name": created["name"],
+        "flow_name": created["flow_name"],
+        "work_pool_name": pool,
+        "description": "again",
+    }
+    replaced = _ok(api.post("/api/deployments/", json=body), 200)
+    assert replaced["id"] == created["id"] and replaced["description"] == "again"
+    assert replaced["tags"] == []
+    query = {"flow_name": [created["flow_name"]]}
+    assert [d["id"] for d in _ok(api.post("/api/deployments/filter", json=query))] == [
+        created["id"]
+    ]
+    assert _ok(api.post("/api/deployments/count", json=query)) == 1
+    assert _ok(api.post("/api/deployments/count", json={"work_pool_name": [pool]})) == 1
+
+
+def test_bad_input_is_refused_naming_what_is_wrong(api: ApiClient, pool: str) -> None:
+    missing = api.post(
+        "/api/deployments/",
+        json={"name": "d", "flow_name": "f", "work_pool_name": unique("nopool")},
+    )
+    assert missing.status_code == 404 and "work pool" in missing.json()["detail"]
+    bad_schema = api.post(
+        "/api/deployments/",
+        json={"name": "d", "flow_name": "f", "parameter_openapi_schema": {"type": "nonsense"}},
+    )
+    assert bad_schema.status_code == 422
+    assert bad_schema.json()["detail"][0]["field"] == "parameter_openapi_schema"
+    queue_only = api.post(
+        "/api/deployments/", json={"name": "d", "flow_name": "f", "work_queue_name": "q"}
+    )
+    assert queue_only.json()["detail"][0]["field"] == "work_queue_name"
+    cron = api.post(
+        "/api/deployments/",
+        json={"name": "d", "flow_name": "f", "schedules": [{"schedule": {"cron": "nope"}}]},
+    )
+    assert cron.status_code == 422 and "cron" in cron.text
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert api.get(f"/api/deployments/{unknown}").status_code == 404
+    assert unknown in api.post(f"/api/deployments/{unknown}/pause").json()["detail"]
+    assert api.get("/api/deployments/name/nope/nope").status_code == 404
+
+
+def test_a_queue_the_pool_lacks_is_created(api: ApiClient, pool: str) -> None:
+    _deploy(api, work_pool_name=pool, work_queue_name="fast")
+    queues = _ok(api.get(f"/api/work_pools/{pool}/queues"))
+    assert [(q["name"], q["priority"]) for q in queues] == [("default", 1), ("fast", 2)]
+
+
+def test_run_parameters_merge_and_are_validated(api: ApiClient, pool: str) -> None:
+    deployment = _deploy(
+        api,
+        work_pool_name=pool,
+        parameters={"x": 1, "name": "a"},
+        parameter_openapi_schema=SCHEMA,
+        tags=["t"],
+        entrypoint="f.py:f",
+    )
+    path = f"/api/deployments/{deployment['id']}/create_flow_run"
+    run = _ok(api.post(path, json={"parameters": {"name": "b"}}), 201)
+    assert run["parameters"] == {"x": 1, "name": "b"}
+    assert run["state_type"] == "SCHEDULED" and run["deployment_id"] == deployment["id"]
+    assert (run["work_pool_name"], run["work_queue_name"]) == (pool, "default")
+    assert run["tags"] == ["t"] and run["entrypoint"] == "f.py:f"
+    bad = api.post(path, json={"parameters": {"x": "ten"}})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["field"] == "parameters.x"
+    assert "'x'" in bad.json()["detail"][0]["msg"]
+    assert len(_runs(api, deployment["id"])) == 1, "a refused run must not be created"
+    unenforced = _deploy(api, parameter_openapi_schema=SCHEMA, enforce_parameter_schema=False)
+    free = f"/api/deployments/{unenforced['id']}/create_flow_run"
+    assert _ok(api.post(free, json={"parameters": {"x": "ten"}}), 201)["parameters"] == {"x": "ten"}
+
+
+def test_missing_required_parameter_is_named(api: ApiClient) -> None:
+    deployment = _deploy(api, parameter_openapi_schema=SCHEMA)
+    bad = api.post(f"/api/deployments/{deployment['id']}/create_flow_run", json={})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "parameters.x"
+
+
+def test_idempotency_key_and_paused_deployments(api: ApiClient) -> None:
+    deployment = _deploy(api, paused=True)
+    path = f"/api/deployments/{deployment['id']}/create_flow_run"
+    first = _ok(api.post(path, json={"idempotency_key": "k", "tags": ["mine"]}), 201)
+    again = _ok(api.post(path, json={"idempotency_key": "k"}), 200)
+    assert again["id"] == first["id"] and first["tags"] == ["mine"]
+    assert first["idempotency_key"] == "k" and first["work_pool_name"] is None
+
+
+def test_schedules_make_runs_at_once_and_replacing_keeps_them(api: ApiClient, pool: str) -> None:
+    schedules = [{"schedule": {"interval": 600}}]
+    deployment = _deploy(api, work_pool_name=pool, schedules=schedules)
+    runs = _runs(api, deployment["id"], state_type=["SCHEDULED"])
+    assert len(runs) >= 3 and all(r["deployment_schedule_id"] for r in runs)
+    times = [r["expected_start_time"] for r in runs]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    body = {
+        "name": deployment["name"],
+        "flow_name": deployment["flow_name"],
+        "work_pool_name": pool,
+        "schedules": schedules,
+    }
+    again = _ok(api.post("/api/deployments/", json=body), 200)
+    assert again["schedules"][0]["id"] == deployment["schedules"][0]["id"]
+    assert [r["id"] for r in _runs(api, deployment["id"])] == [r["id"] for r in runs]
+
+
+def test_pause_deletes_future_scheduled_runs_and_resume_makes_them(api: ApiClient) -> None:
+    deployment = _deploy(api, schedules=[{"schedule": {"interval": 600}}])
+    manual = _ok(api.post(f"/api/deployments/{deployment['id']}/create_flow_run", json={}), 201)
+    before = _runs(api, deployment["id"])
+    paused = _ok(api.post(f"/api/deployments/{deployment['id']}/pause"))
+    assert paused["paused"] is True
+    assert [r["id"] for r in _runs(api, deployment["id"])] == [manual["id"]]
+    resumed = _ok(api.post(f"/api/deployments/{deployment['id']}/resume"))
+    assert resumed["paused"] is False
+    after = _runs(api, deployment["id"])
+    assert len(after) == len(before)
+    assert {r["expected_start_time"] for r in after} == {r["expected_start_time"] for r in before}
+
+
+def test_update_and_delete(api: ApiClient, pool: str) -> None:
+    deployment = _deploy(api, schedules=[{"schedule": {"interval": 600}}])
+    path = f"/api/deployments/{deployment['id']}"
+    changed = _ok(
+        api.request(
+            "PATCH", path, json={"description": "d", "concurrency_limit": 2, "work_pool_name": pool}
+        )
+    )
+    assert (changed["description"], changed["concurrency_limit"]) == ("d", 2)
+    assert changed["work_pool_name"] == pool and len(changed["schedules"]) == 1
+    assert api.request("PATCH", path, json={"concurrency_limit": 0}).status_code == 422
+    started = _ok(api.post(f"{path}/create_flow_run", json={}), 201)
+    _ok(api.post(f"/api/flow_runs/{started['id']}/set_state", json={"state": {"type": "RUNNING"}}))
+    assert api.delete(path).status_code == 204
+    assert api.get(path).status_code == 404
+    left = _runs(api, deployment["id"])
+    assert [r["id"] for r in left] == [started["id"]], "runs that started keep deployment_id"
+
+
+def test_schedule_endpoints(api: ApiClient) -> None:
+    deployment = _deploy(api)
+    base = f"/api/deployments/{deployment['id']}/schedules"
+    created = _ok(api.post(base, json={"schedule": {"cron": "0 * * * *"}, "overlap": "skip"}), 201)
+    assert created["overlap"] == "skip" and created["schedule"]["cron"] == "0 * * * *"
+    assert len(_runs(api, deployment["id"])) >= 3
+    assert [s["id"] for s in _ok(api.get(base))] == [created["id"]]
+    off = _ok(api.request("PATCH", f"{base}/{created['id']}", json={"active": False}))
+    assert off["active"] is False and _runs(api, deployment["id"]) == []
+    assert api.delete(f"{base}/{created['id']}").status_code == 204
+    assert _ok(api.get(base)) == []
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert api.delete(f"{base}/{unknown}").status_code == 404
+
+
+def test_backfill_is_idempotent(api: ApiClient) -> None:
+    deployment = _deploy(api, schedules=[{"schedule": {"interval": 3600}}], paused=True)
+    path = f"/api/deployments/{deployment['id']}/backfill"
+    window = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T05:00:00Z"}
+    first = _ok(api.post(path, json=window))
+    assert (first["created"], first["existing"]) == (6, 0)
+    second = _ok(api.post(path, json=window))
+    assert (second["created"], second["existing"]) == (0, 6)
+    assert sorted(second["flow_run_ids"]) == sorted(first["flow_run_ids"])
+    runs = _runs(api, deployment["id"])
+    assert [r["expected_start_time"] for r in runs] == [f"2024-01-01T0{h}:00:00Z" for h in range(6)]
+    backwards = api.post(path, json={"start": window["end"], "end": window["start"]})
+    assert backwards.status_code == 422 and backwards.json()["detail"][0]["field"] == "end"
