@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -27,6 +28,9 @@ from vibepiper.client.errors import (
 )
 from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schemas import api, api_batch
+from vibepiper.schemas import api_concurrency as conc
+from vibepiper.schemas import deployments as dep
+from vibepiper.schemas import schedules as sched
 from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
 
 T = TypeVar("T")
@@ -269,3 +273,228 @@ def batch(operations: list[dict[str, Any]]) -> Call[api_batch.BatchResult]:
     """`POST /batch`: `operations` are JSON-ready `api_batch.BatchOperation` dicts."""
     body = {"operations": to_jsonable_python(operations)}
     return Call("POST", "batch", _model(api_batch.BatchResult), body)
+
+
+# --- deployments, work pools, workers (issue 5) ----------------------------------------
+def _seg(name: str) -> str:
+    """A name as one URL path segment (names may hold `/`, spaces, `%`)."""
+    return quote(name, safe="")
+
+
+def create_deployment(body: dep.DeploymentCreate) -> Call[dep.DeploymentRead]:
+    return Call("POST", "deployments/", _model(dep.DeploymentRead), _dump(body))
+
+
+def read_deployment(deployment_id: uuid.UUID) -> Call[dep.DeploymentRead]:
+    return Call("GET", f"deployments/{deployment_id}", _model(dep.DeploymentRead))
+
+
+def read_deployment_by_name(name: str) -> Call[dep.DeploymentRead]:
+    """`name` is `"flow-name/deployment-name"`."""
+    flow_name, sep, deployment_name = name.partition("/")
+    if not sep or not flow_name or not deployment_name:
+        raise ValueError(
+            f"deployment name {name!r} must be 'flow-name/deployment-name' (e.g. 'etl/nightly')"
+        )
+    path = f"deployments/name/{_seg(flow_name)}/{_seg(deployment_name)}"
+    return Call("GET", path, _model(dep.DeploymentRead))
+
+
+def read_deployments(query: dep.DeploymentFilter | None = None) -> Call[list[dep.DeploymentRead]]:
+    return Call("POST", "deployments/filter", _list(dep.DeploymentRead), _dump(query))
+
+
+def count_deployments(query: dep.DeploymentFilter | None = None) -> Call[int]:
+    return Call("POST", "deployments/count", _int, _dump(query))
+
+
+def update_deployment(
+    deployment_id: uuid.UUID, body: dep.DeploymentUpdate
+) -> Call[dep.DeploymentRead]:
+    path = f"deployments/{deployment_id}"
+    return Call("PATCH", path, _model(dep.DeploymentRead), _dump(body))
+
+
+def delete_deployment(deployment_id: uuid.UUID) -> Call[None]:
+    return Call("DELETE", f"deployments/{deployment_id}", _none)
+
+
+def pause_deployment(deployment_id: uuid.UUID) -> Call[dep.DeploymentRead]:
+    return Call("POST", f"deployments/{deployment_id}/pause", _model(dep.DeploymentRead))
+
+
+def resume_deployment(deployment_id: uuid.UUID) -> Call[dep.DeploymentRead]:
+    return Call("POST", f"deployments/{deployment_id}/resume", _model(dep.DeploymentRead))
+
+
+def create_flow_run_from_deployment(
+    deployment_id: uuid.UUID, body: dep.DeploymentFlowRunCreate | None = None
+) -> Call[api.FlowRunRead]:
+    path = f"deployments/{deployment_id}/create_flow_run"
+    return Call("POST", path, _model(api.FlowRunRead), _dump(body) or {})
+
+
+def backfill_deployment(
+    deployment_id: uuid.UUID, body: dep.BackfillRequest
+) -> Call[dep.BackfillResult]:
+    path = f"deployments/{deployment_id}/backfill"
+    return Call("POST", path, _model(dep.BackfillResult), _dump(body))
+
+
+def read_deployment_schedules(
+    deployment_id: uuid.UUID,
+) -> Call[list[sched.DeploymentScheduleRead]]:
+    path = f"deployments/{deployment_id}/schedules"
+    return Call("GET", path, _list(sched.DeploymentScheduleRead))
+
+
+def create_deployment_schedule(
+    deployment_id: uuid.UUID, body: sched.DeploymentScheduleCreate
+) -> Call[sched.DeploymentScheduleRead]:
+    path = f"deployments/{deployment_id}/schedules"
+    return Call("POST", path, _model(sched.DeploymentScheduleRead), _dump(body))
+
+
+def update_deployment_schedule(
+    deployment_id: uuid.UUID, schedule_id: uuid.UUID, body: sched.DeploymentScheduleUpdate
+) -> Call[sched.DeploymentScheduleRead]:
+    path = f"deployments/{deployment_id}/schedules/{schedule_id}"
+    return Call("PATCH", path, _model(sched.DeploymentScheduleRead), _dump(body))
+
+
+def delete_deployment_schedule(deployment_id: uuid.UUID, schedule_id: uuid.UUID) -> Call[None]:
+    return Call("DELETE", f"deployments/{deployment_id}/schedules/{schedule_id}", _none)
+
+
+def create_work_pool(body: dep.WorkPoolCreate) -> Call[dep.WorkPoolRead]:
+    return Call("POST", "work_pools/", _model(dep.WorkPoolRead), _dump(body))
+
+
+def read_work_pools() -> Call[list[dep.WorkPoolRead]]:
+    return Call("GET", "work_pools/", _list(dep.WorkPoolRead))
+
+
+def read_work_pool(name: str) -> Call[dep.WorkPoolRead]:
+    return Call("GET", f"work_pools/{_seg(name)}", _model(dep.WorkPoolRead))
+
+
+def update_work_pool(name: str, body: dep.WorkPoolUpdate) -> Call[dep.WorkPoolRead]:
+    return Call("PATCH", f"work_pools/{_seg(name)}", _model(dep.WorkPoolRead), _dump(body))
+
+
+def delete_work_pool(name: str) -> Call[None]:
+    return Call("DELETE", f"work_pools/{_seg(name)}", _none)
+
+
+def pause_work_pool(name: str) -> Call[dep.WorkPoolRead]:
+    return Call("POST", f"work_pools/{_seg(name)}/pause", _model(dep.WorkPoolRead))
+
+
+def resume_work_pool(name: str) -> Call[dep.WorkPoolRead]:
+    return Call("POST", f"work_pools/{_seg(name)}/resume", _model(dep.WorkPoolRead))
+
+
+def _queue_path(pool: str, queue: str | None = None) -> str:
+    path = f"work_pools/{_seg(pool)}/queues"
+    return path if queue is None else f"{path}/{_seg(queue)}"
+
+
+def read_work_queues(work_pool_name: str) -> Call[list[dep.WorkQueueRead]]:
+    return Call("GET", _queue_path(work_pool_name), _list(dep.WorkQueueRead))
+
+
+def create_work_queue(work_pool_name: str, body: dep.WorkQueueCreate) -> Call[dep.WorkQueueRead]:
+    return Call("POST", _queue_path(work_pool_name), _model(dep.WorkQueueRead), _dump(body))
+
+
+def read_work_queue(work_pool_name: str, name: str) -> Call[dep.WorkQueueRead]:
+    return Call("GET", _queue_path(work_pool_name, name), _model(dep.WorkQueueRead))
+
+
+def update_work_queue(
+    work_pool_name: str, name: str, body: dep.WorkQueueUpdate
+) -> Call[dep.WorkQueueRead]:
+    path = _queue_path(work_pool_name, name)
+    return Call("PATCH", path, _model(dep.WorkQueueRead), _dump(body))
+
+
+def delete_work_queue(work_pool_name: str, name: str) -> Call[None]:
+    return Call("DELETE", _queue_path(work_pool_name, name), _none)
+
+
+def pause_work_queue(work_pool_name: str, name: str) -> Call[dep.WorkQueueRead]:
+    path = _queue_path(work_pool_name, name) + "/pause"
+    return Call("POST", path, _model(dep.WorkQueueRead))
+
+
+def resume_work_queue(work_pool_name: str, name: str) -> Call[dep.WorkQueueRead]:
+    path = _queue_path(work_pool_name, name) + "/resume"
+    return Call("POST", path, _model(dep.WorkQueueRead))
+
+
+def read_workers(work_pool_name: str | None = None) -> Call[list[dep.WorkerRead]]:
+    """Every worker, or the workers of one pool."""
+    path = "workers/" if work_pool_name is None else f"work_pools/{_seg(work_pool_name)}/workers"
+    return Call("GET", path, _list(dep.WorkerRead))
+
+
+def claim_runs(body: dep.ClaimRequest) -> Call[list[dep.ClaimedRun]]:
+    return Call("POST", "workers/claim", _list(dep.ClaimedRun), _dump(body))
+
+
+def heartbeat(body: dep.HeartbeatRequest) -> Call[dep.HeartbeatResponse]:
+    return Call("POST", "workers/heartbeat", _model(dep.HeartbeatResponse), _dump(body))
+
+
+def cancel_flow_run(flow_run_id: uuid.UUID) -> Call[dep.CancelResult]:
+    return Call("POST", f"flow_runs/{flow_run_id}/cancel", _model(dep.CancelResult))
+
+
+# --- concurrency limits and slot leases (issue 6) --------------------------------------
+def _limit_path(name: str, tail: str = "") -> str:
+    """The path of the limit `name` (may hold `/` or `:`, as in `tag:db`)."""
+    return f"concurrency_limits/{quote(name, safe='')}{tail}"
+
+
+def create_concurrency_limit(body: conc.ConcurrencyLimitCreate) -> Call[conc.ConcurrencyLimitRead]:
+    return Call("POST", "concurrency_limits/", _model(conc.ConcurrencyLimitRead), _dump(body))
+
+
+def read_concurrency_limits(kind: str | None = None) -> Call[list[conc.ConcurrencyLimitRead]]:
+    path = "concurrency_limits/" if kind is None else f"concurrency_limits/?kind={quote(kind)}"
+    return Call("GET", path, _list(conc.ConcurrencyLimitRead))
+
+
+def read_concurrency_limit(name: str) -> Call[conc.ConcurrencyLimitRead]:
+    return Call("GET", _limit_path(name), _model(conc.ConcurrencyLimitRead))
+
+
+def update_concurrency_limit(
+    name: str, body: conc.ConcurrencyLimitUpdate
+) -> Call[conc.ConcurrencyLimitRead]:
+    return Call("PATCH", _limit_path(name), _model(conc.ConcurrencyLimitRead), _dump(body))
+
+
+def delete_concurrency_limit(name: str) -> Call[None]:
+    return Call("DELETE", _limit_path(name), _none)
+
+
+def reset_concurrency_limit(name: str) -> Call[conc.LimitReset]:
+    return Call("POST", _limit_path(name, "/reset"), _model(conc.LimitReset))
+
+
+def read_slot_leases(name: str) -> Call[list[conc.SlotLeaseRead]]:
+    return Call("GET", _limit_path(name, "/leases"), _list(conc.SlotLeaseRead))
+
+
+def acquire_slots(body: conc.SlotRequest) -> Call[conc.SlotGrantRead]:
+    return Call("POST", "concurrency_limits/acquire", _model(conc.SlotGrantRead), _dump(body))
+
+
+def renew_lease(lease_id: uuid.UUID, lease_seconds: float) -> Call[conc.LeaseRenewed]:
+    body = _dump(conc.LeaseRenewal(lease_seconds=lease_seconds))
+    return Call("POST", f"concurrency_leases/{lease_id}/renew", _model(conc.LeaseRenewed), body)
+
+
+def release_lease(lease_id: uuid.UUID) -> Call[None]:
+    return Call("DELETE", f"concurrency_leases/{lease_id}", _none)

@@ -23,7 +23,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -36,8 +36,14 @@ from vibepiper.client.errors import (
     ServerBusy,
     ServerUnreachable,
 )
-from vibepiper.exceptions import ConfigurationError, ObjectNotFound
+from vibepiper.exceptions import (
+    ConcurrencySlotAcquisitionError,
+    ObjectAlreadyExists,
+    ObjectNotFound,
+)
+from vibepiper.orchestration.concurrency import check_limit_values
 from vibepiper.schemas import api, api_batch
+from vibepiper.schemas import api_concurrency as ac
 from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
 from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
@@ -57,6 +63,10 @@ BATCH_WAIT = 0.05
 `BATCH_SIZE` (not waited for while someone flushes)."""
 FLUSH_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 10.0
+SLOT_WAIT = 0.5
+"""Seconds the server may hold a slot request for room before refusing it (a long-poll:
+a waiter learns of a release at once instead of polling the server; a timeout given to
+`concurrency()` may be noticed this much late)."""
 
 # A queued write: what it is ("flow", "flow_run", "task_run", "flow_state",
 # "task_state", "log") and its JSON-ready payload, snapshotted when it was queued.
@@ -88,6 +98,7 @@ class ApiStore(StoreBase):
         self._thread: threading.Thread | None = None
         self._flows: set[str] = set()
         self._force = threading.local()
+        self._limit_reads = _SharedRead[list[ac.ConcurrencyLimitRead]]()
         _open_stores.add(self)
 
     def _new_client(self) -> SyncVibePiperClient:
@@ -104,6 +115,7 @@ class ApiStore(StoreBase):
         self._thread = None
         self._stop = False
         self._client = self._new_client()
+        self._limit_reads = _SharedRead()
 
     # --- writes ----------------------------------------------------------------------
     def create_flow_run(self, run: FlowRun) -> None:
@@ -387,16 +399,10 @@ class ApiStore(StoreBase):
                 break
         return out
 
-    # --- concurrency limits: not served by the API yet ----------------------------------
-    def read_concurrency_limits(self, *, kind: str | None = None) -> list[ConcurrencyLimit]:
-        return []  # no limits are enforced for runs recorded on a server (yet)
-
-    def read_concurrency_limit(self, name: str) -> ConcurrencyLimit:
-        raise ObjectNotFound(f"no concurrency limit named {name!r}")
-
-    def read_slot_leases(self, name: str) -> list[SlotLease]:
-        return []
-
+    # --- concurrency limits and slots: synchronous calls, never queued -------------------
+    # A slot decision must see every other holder, so these go straight to the server
+    # (the server decides with `orchestration.concurrency`, under row locks). Waiting
+    # for a slot is the caller's polling loop (`concurrency._leases.acquisition`).
     def create_concurrency_limit(
         self,
         name: str,
@@ -406,7 +412,33 @@ class ApiStore(StoreBase):
         active: bool = True,
         slot_decay_per_second: float = 0.0,
     ) -> ConcurrencyLimit:
-        raise _no_limits()
+        check_limit_values(limit, slot_decay_per_second)  # the embedded store's ValueError
+        body = ac.ConcurrencyLimitCreate.model_validate(
+            {
+                "name": name,
+                "limit": limit,
+                "kind": kind,
+                "active": active,
+                "slot_decay_per_second": slot_decay_per_second,
+            }
+        )
+        try:
+            return self._client.create_concurrency_limit(body).to_limit()
+        except ApiError as exc:
+            if "failed with 409:" in str(exc):
+                raise ObjectAlreadyExists(
+                    f"a concurrency limit named {name!r} already exists"
+                ) from None
+            raise
+
+    def read_concurrency_limits(self, *, kind: str | None = None) -> list[ConcurrencyLimit]:
+        # Every thread about to run a tagged task asks this at once when the engine's
+        # cache of limited tags expires: one request answers all who ask meanwhile.
+        found = self._limit_reads.get(kind, lambda: self._client.read_concurrency_limits(kind))
+        return [limit.to_limit() for limit in found]
+
+    def read_concurrency_limit(self, name: str) -> ConcurrencyLimit:
+        return self._client.read_concurrency_limit(name).to_limit()
 
     def update_concurrency_limit(
         self,
@@ -416,13 +448,21 @@ class ApiStore(StoreBase):
         active: bool | None = None,
         slot_decay_per_second: float | None = None,
     ) -> ConcurrencyLimit:
-        raise _no_limits()
+        check_limit_values(limit, slot_decay_per_second)
+        changes = {"limit": limit, "active": active, "slot_decay_per_second": slot_decay_per_second}
+        body = ac.ConcurrencyLimitUpdate.model_validate(
+            {key: value for key, value in changes.items() if value is not None}
+        )
+        return self._client.update_concurrency_limit(name, body).to_limit()
 
     def delete_concurrency_limit(self, name: str) -> None:
-        raise _no_limits()
+        self._client.delete_concurrency_limit(name)
 
     def reset_concurrency_limit(self, name: str) -> int:
-        raise _no_limits()
+        return self._client.reset_concurrency_limit(name).freed
+
+    def read_slot_leases(self, name: str) -> list[SlotLease]:
+        return [lease.to_lease() for lease in self._client.read_slot_leases(name)]
 
     def acquire_slots(
         self,
@@ -433,13 +473,70 @@ class ApiStore(StoreBase):
         *,
         decaying: bool = False,
     ) -> SlotGrant:
-        raise _no_limits()
+        if occupy < 1:
+            raise ValueError(f"occupy must be at least 1, got {occupy}")
+        body = ac.SlotRequest(
+            names=list(names),
+            occupy=occupy,
+            holder=holder[: api.MAX_NAME],
+            lease_seconds=lease_seconds,
+            decaying=decaying,
+            wait_seconds=SLOT_WAIT,
+        )
+        try:
+            return self._client.acquire_slots(body).to_grant()
+        except ApiValidationError as exc:
+            raise ConcurrencySlotAcquisitionError(str(exc)) from None
 
     def renew_lease(self, lease_id: uuid.UUID, lease_seconds: float) -> bool:
-        return False
+        return self._client.renew_lease(lease_id, lease_seconds).renewed
 
     def release_slots(self, lease_id: uuid.UUID) -> None:
-        return None
+        try:
+            self._client.release_lease(lease_id)
+        except (ServerUnreachable, ServerBusy) as exc:
+            # not fatal to the holder: the lease is no longer renewed, so it expires
+            logger.warning(
+                "could not release concurrency lease %s (%s); it will expire", lease_id, exc
+            )
+
+
+class _SharedRead(Generic[T]):
+    """Concurrent identical reads share one request: who asks while one is in flight
+    waits for its answer (at most one round trip old) instead of sending another."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flights: dict[object, _Flight[T]] = {}
+
+    def get(self, key: object, fetch: Callable[[], T]) -> T:
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value  # type: ignore[return-value]
+        try:
+            flight.value = fetch()
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+        return flight.value
+
+
+class _Flight(Generic[T]):
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: T | None = None
+        self.error: BaseException | None = None
 
 
 _open_stores: weakref.WeakSet[ApiStore] = weakref.WeakSet()
@@ -452,13 +549,6 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _no_limits() -> ConfigurationError:
-    return ConfigurationError(
-        "concurrency limits are not served by the VibePiper API yet; "
-        "unset VIBEPIPER_API_URL to manage them in the local store"
-    )
 
 
 _OPERATION = TypeAdapter[api_batch.BatchOperation](api_batch.BatchOperation)
