@@ -47,6 +47,8 @@ TRANSITIONS_TARGET = {"sqlite": 1500.0, "postgres": 3000.0}
 CACHED_RERUN_TARGET_S = 0.020
 SUBFLOWS_TARGET_S = 0.6
 RSS_GROWTH_TARGET_MB = 100.0
+WORKER_MEDIAN_TARGET_S = 0.300
+WORKER_P95_TARGET_S = 1.0
 
 # Environment variables that change how fast Python runs; never passed to workloads.
 # PYTHONDONTWRITEBYTECODE is dropped so that bytecode is cached (in a private
@@ -514,6 +516,31 @@ def bench_server_transitions(r: Runner, reps: int) -> list[Row]:
     return rows
 
 
+def bench_server_slots(r: Runner, reps: int) -> list[Row]:
+    rows = []
+    for backend in ("sqlite", "postgres"):
+        try:
+            runs = [r.run("server_slots.py", backend).result for _ in range(reps)]
+        except BenchError as exc:
+            rows.append(Row(f"server_slots_{backend}", "failed", "", False, str(exc)[-200:]))
+            continue
+        rates = [c["round_trips_per_s"] for c in runs]
+        managed = [c["context_manager_per_s"] for c in runs]
+        rows.append(
+            Row(
+                f"server_slots_{backend}",
+                f"{med(rates):,.0f} /s",
+                "(none)",
+                None,
+                f"{spread(rates, lambda v: f'{v:,.0f}/s')}; acquire_slots + release_slots "
+                f"through a real server, one client; `with concurrency()` "
+                f"{med(managed):,.0f} /s",
+                {"round_trips_per_s": rates, "context_manager_per_s": managed},
+            )
+        )
+    return rows
+
+
 def bench_map_server(r: Runner, reps: int) -> list[Row]:
     sys.path.insert(0, str(WORKLOADS))
     import httpx
@@ -546,6 +573,25 @@ def bench_map_server(r: Runner, reps: int) -> list[Row]:
     ]
 
 
+def bench_worker_latency(r: Runner, reps: int) -> list[Row]:
+    child = r.run("worker_latency.py", str(reps), check=False)
+    res = child.result
+    median, p95 = res["median_ms"] / 1000, res["p95_ms"] / 1000
+    return [
+        Row(
+            "worker_latency",
+            f"{ms(median)} median, {ms(p95)} p95",
+            f"<= {ms(WORKER_MEDIAN_TARGET_S)} median, <= {ms(WORKER_P95_TARGET_S)} p95",
+            median <= WORKER_MEDIAN_TARGET_S and p95 <= WORKER_P95_TARGET_S,
+            f"{res['samples']} runs: create_flow_run of a due run -> its Running state (the "
+            "run process's timestamp); real server (SQLite) and `vibepiper worker start`, "
+            f"default settings; seen Running by a client polling every 10 ms: "
+            f"{res['observed_median_ms']:.0f} ms median, {res['observed_p95_ms']:.0f} ms p95",
+            {"recorded_s": res["recorded_s"], "observed_s": res["observed_s"]},
+        )
+    ]
+
+
 # name -> (function, repetitions, runs in --quick)
 WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] = {
     "import": (bench_import, 10, True),
@@ -562,7 +608,9 @@ WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] 
     "dask_map": (bench_dask_map, 3, False),
     "sequential_100k": (bench_sequential_100k, 3, False),
     "server_transitions": (bench_server_transitions, 3, False),
+    "server_slots": (bench_server_slots, 3, False),
     "map_1000_server": (bench_map_server, 5, False),
+    "worker_latency": (bench_worker_latency, 40, False),
 }
 
 

@@ -1,7 +1,7 @@
-"""`vibepiper flow-run`: list flow runs, inspect one, print its logs, retry one.
+"""`vibepiper flow-run`: list flow runs, inspect one, print its logs, retry or cancel one.
 
 Reads go through `vibepiper.store.get_store()` and the `RunStore` protocol only, so the
-same commands work on the embedded store and, later, on a server.
+same commands work on the embedded store and on a server; `cancel` needs a server.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from vibepiper.store import RunStore
 
 app = typer.Typer(
-    help="List, inspect, read the logs of and retry flow runs.",
+    help="List, inspect, read the logs of, retry and cancel flow runs.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -144,6 +144,38 @@ def retry_flow_run(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False) 
     else:
         _output.stdout_console().print(f"Flow run {run_id} finished in state {state.name}")
     if not state.is_completed():
+        raise typer.Exit(1)
+
+
+@app.command("cancel")
+def cancel_flow_run(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False) -> None:
+    """Cancel a flow run (needs a server: VIBEPIPER_API_URL).
+
+    A run that has not started is Cancelled at once; a running one becomes Cancelling
+    and its worker or serve process stops it. Exits 1 if the run had already ended.
+    """
+    run_id = parse_flow_run_id(flow_run_id)
+    from vibepiper.client import get_client
+    from vibepiper.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            result = client.cancel_flow_run(run_id)
+        except ObjectNotFound:
+            _output.fail(f"no flow run with id {run_id}")
+    run = result.flow_run
+    if as_json:
+        _output.print_json({"status": result.status, **result.flow_run.model_dump(mode="json")})
+    elif result.status == "CANCELLED":
+        typer.echo(f"Cancelled flow run {run.name!r} ({run.id})")
+    elif result.status == "CANCELLING":
+        typer.echo(
+            f"Cancelling flow run {run.name!r} ({run.id}): its worker stops it and it "
+            "ends Cancelled"
+        )
+    if result.status == "ALREADY_FINAL":
+        if not as_json:
+            _output.fail(f"flow run {run.id} already ended in state {run.state_name}")
         raise typer.Exit(1)
 
 

@@ -15,9 +15,14 @@ from typer.core import TyperGroup
 
 from vibepiper.cli import _output
 from vibepiper.cli.concurrency_limit import app as concurrency_limit_app
+from vibepiper.cli.deploy import deploy as deploy_command
+from vibepiper.cli.deployment import app as deployment_app
 from vibepiper.cli.flow_run import app as flow_run_app
 from vibepiper.cli.global_concurrency_limit import app as global_concurrency_limit_app
 from vibepiper.cli.server import app as server_app
+from vibepiper.cli.work_pool import app as work_pool_app
+from vibepiper.cli.work_queue import app as work_queue_app
+from vibepiper.cli.worker import app as worker_app
 
 _DEBUG_KEY = "vibepiper.cli.debug"
 
@@ -64,6 +69,11 @@ app.add_typer(concurrency_limit_app, name="concurrency-limit")
 app.add_typer(global_concurrency_limit_app, name="global-concurrency-limit")
 app.add_typer(global_concurrency_limit_app, name="gcl", help="Alias of global-concurrency-limit.")
 app.add_typer(server_app, name="server")
+app.add_typer(deployment_app, name="deployment")
+app.command("deploy")(deploy_command)
+app.add_typer(work_pool_app, name="work-pool")
+app.add_typer(work_queue_app, name="work-queue")
+app.add_typer(worker_app, name="worker")
 
 
 @app.callback()

@@ -1,0 +1,456 @@
+"""The loop shared by `vibepiper worker start` and `serve()`: claim, run, heartbeat, supervise.
+
+Threads (the loop does blocking HTTP and waits on processes, so threads rather than
+asyncio; none of them runs user code, which lives in the run processes):
+
+- the *main* thread (the one calling `RunLoop.run`) starts every run process: a run
+  process dies with the thread that started it (`PR_SET_PDEATHSIG`), and this thread
+  lives as long as the loop;
+- a *claimer* long-polls `POST /workers/claim` while a slot is free (`limit`), so a
+  run that comes due is claimed at once, and hands claimed runs to the main thread;
+- a *heartbeater* reports the held runs every `heartbeat_seconds`; the answer names
+  runs to cancel, which get SIGTERM, then SIGKILL after `cancel_grace` seconds;
+- one *waiter* per run waits for its process and settles the end: a process that
+  exited without a final state is marked Crashed ("flow run process exited with
+  signal 9 (SIGKILL)"), or Cancelled if it was being cancelled, and the flow's
+  `on_crashed` / `on_cancellation` hooks then run in a fresh process from the same
+  code (`execute --hooks`), never in the worker.
+
+Stopping (`stop` set, SIGINT/SIGTERM in the CLI and `serve`): no more claims; held
+runs are cancelled (SIGTERM, so they end Cancelled and run their hooks; SIGKILL after
+the grace period); runs claimed but not started yet go back to Scheduled. With
+`run_once`, the loop claims once and waits for those runs to finish instead.
+
+A server that does not answer is reported once ("server unreachable ... retrying")
+and retried with capped backoff; runs keep running meanwhile.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vibepiper.workers.process import (
+    SourceError,
+    SparePool,
+    Workdir,
+    describe_exit,
+    kill_group,
+    prepare_workdir,
+    run_env,
+    run_hooks_process,
+    start_run_process,
+)
+
+if TYPE_CHECKING:
+    from vibepiper.client._client import SyncVibePiperClient
+    from vibepiper.schemas.deployments import ClaimedRun
+
+LONG_POLL_SECONDS = 5.0
+HEARTBEAT_SECONDS = 2.0
+CANCEL_GRACE_SECONDS = 3.0
+MAX_BACKOFF_SECONDS = 10.0
+CLAIM_BATCH = 10
+"""Most runs one claim asks for when the loop has no `limit`."""
+HOOKS_TIMEOUT_SECONDS = 120.0
+
+
+def print_line(message: str) -> None:
+    """The default output of a worker: one timestamped line per event."""
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+@dataclass
+class HeldRun:
+    """A claimed run the loop is responsible for until its process ends."""
+
+    claimed: ClaimedRun
+    process: subprocess.Popen[Any] | None = None
+    workdir: Workdir | None = None
+    cancelling: bool = False
+    killer: threading.Timer | None = None
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.claimed.flow_run.id
+
+    @property
+    def label(self) -> str:
+        run, deployment = self.claimed.flow_run, self.claimed.deployment
+        where = f"{deployment.flow_name}/{deployment.name}"
+        return f"flow run {run.name!r} ({run.id}) of deployment {where!r}"
+
+
+class _Connection:
+    """Says once that the server is unreachable, and once that it is back."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self._echo = echo
+        self._lock = threading.Lock()
+        self._down = False
+
+    def failed(self, exc: Exception) -> None:
+        with self._lock:
+            first, self._down = not self._down, True
+        if first:
+            self._echo(f"Server unreachable ({exc}); retrying with backoff")
+
+    def ok(self) -> None:
+        with self._lock:
+            back, self._down = self._down, False
+        if back:
+            self._echo("Server reachable again")
+
+
+class RunLoop:
+    """Claims due runs and runs each in its own process (see the module docstring).
+
+    Pool mode: `work_pool_name` (and optionally `work_queue_names`). Serve mode:
+    `deployment_ids` and no pool.
+    """
+
+    def __init__(
+        self,
+        client: SyncVibePiperClient,
+        *,
+        name: str,
+        api_url: str,
+        api_key: str | None = None,
+        work_pool_name: str | None = None,
+        work_queue_names: list[str] | None = None,
+        deployment_ids: list[uuid.UUID] | None = None,
+        limit: int | None = None,
+        stop: threading.Event | None = None,
+        run_once: bool = False,
+        echo: Callable[[str], None] = print_line,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        wait_seconds: float = LONG_POLL_SECONDS,
+        cancel_grace: float = CANCEL_GRACE_SECONDS,
+        spares: int = 1,
+    ) -> None:
+        from vibepiper.client._client import SyncVibePiperClient
+        from vibepiper.client._layer import RetryPolicy
+
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be at least 1 (got {limit})")
+        self.client = client
+        self.name = name
+        self.work_pool_name = work_pool_name
+        self.work_queue_names = work_queue_names or None
+        self.deployment_ids = deployment_ids
+        self.limit = limit
+        self.stop = stop or threading.Event()
+        self.run_once = run_once
+        self.echo = echo
+        self.heartbeat_seconds = heartbeat_seconds
+        self.wait_seconds = wait_seconds
+        self.cancel_grace = cancel_grace
+        self.env = run_env(api_url, api_key)
+        # a long poll outlives the default request timeout: its own client and connection
+        self._claim_client = SyncVibePiperClient(
+            api_url,
+            api_key=api_key,
+            timeout=wait_seconds + 10,
+            retry=RetryPolicy(max_attempts=2),
+        )
+        self._spares = SparePool(self.env, size=spares) if spares > 0 else None
+        self._inbox: queue.Queue[ClaimedRun] = queue.Queue()
+        self._held: dict[uuid.UUID, HeldRun] = {}
+        self._lock = threading.Condition()
+        self._busy = 0  # runs claimed and not yet settled (what `limit` caps)
+        self._claiming = False
+        self._claims_done = False
+        self._finished = threading.Event()
+        self._connection = _Connection(echo)
+
+    # --- the main thread --------------------------------------------------------------
+    def run(self) -> None:
+        """Claim and run until `stop` is set (or, with `run_once`, one claim has finished)."""
+        if self._spares is not None:
+            self._spares.fill()
+        claimer = threading.Thread(target=self._claim_loop, name="vibepiper-claimer", daemon=True)
+        beater = threading.Thread(
+            target=self._heartbeat_loop, name="vibepiper-heartbeat", daemon=True
+        )
+        claimer.start()
+        beater.start()
+        stopping = False
+        try:
+            while True:
+                try:
+                    claimed: ClaimedRun | None = self._inbox.get(timeout=0.1)
+                except queue.Empty:
+                    claimed = None
+                if claimed is not None:
+                    if stopping:
+                        self._give_back(claimed)
+                    else:
+                        self._start(claimed)
+                if self.stop.is_set() and not stopping:
+                    stopping = True
+                    self._cancel_all("the worker is stopping")
+                with self._lock:
+                    idle = not self._busy and not self._claiming
+                    if idle and (stopping or (self.run_once and self._claims_done)):
+                        break
+        finally:
+            self.stop.set()
+            self._finished.set()
+            with self._lock:
+                self._lock.notify_all()
+            if self._spares is not None:
+                self._spares.close()
+            beater.join(timeout=self.heartbeat_seconds + 5)
+            self._claim_client.close()
+
+    def _start(self, claimed: ClaimedRun) -> None:
+        held = HeldRun(claimed)
+        run, deployment = claimed.flow_run, claimed.deployment
+        self.echo(f"Claimed {held.label}")
+        try:
+            held.workdir = prepare_workdir(deployment.source, deployment.path)
+            if not held.workdir.path.is_dir():
+                raise SourceError(f"directory {held.workdir.path} does not exist")
+        except SourceError as exc:
+            self._set_state(run.id, "FAILED", f"Could not fetch the deployment's code: {exc}")
+            self.echo(f"Failed {held.label}: {exc}")
+            if held.workdir is not None:
+                held.workdir.remove()
+            self._release()
+            return
+        try:
+            process = None
+            if self._spares is not None:
+                process = self._spares.hand(run, held.workdir.path)
+            if process is None:
+                process = start_run_process(run.id, held.workdir.path, self.env)
+        except OSError as exc:
+            self._set_state(run.id, "CRASHED", f"Could not start the flow run process: {exc}")
+            self.echo(f"Crashed {held.label}: could not start its process: {exc}")
+            held.workdir.remove()
+            self._release()
+            return
+        held.process = process
+        with self._lock:
+            self._held[run.id] = held
+        threading.Thread(
+            target=self._wait_for, args=(held,), name=f"vibepiper-run-{run.id}", daemon=True
+        ).start()
+        if self._spares is not None:
+            self._spares.fill()
+
+    def _give_back(self, claimed: ClaimedRun) -> None:
+        """A run claimed while stopping goes back to Scheduled for another worker."""
+        message = f"Returned by worker {self.name!r}, which stopped before starting it"
+        self._set_state(claimed.flow_run.id, "SCHEDULED", message)
+        self._release()
+
+    # --- claims -----------------------------------------------------------------------
+    def _free_slots(self) -> int:
+        if self.limit is None:
+            return CLAIM_BATCH
+        return max(0, self.limit - self._busy)
+
+    def _claim_loop(self) -> None:
+        from vibepiper.client.errors import ApiError, ServerBusy, ServerUnreachable
+        from vibepiper.exceptions import ObjectNotFound
+        from vibepiper.schemas.deployments import ClaimRequest
+
+        failures = 0
+        last_error = ""
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self.stop.is_set() or self._free_slots() > 0)
+                if self.stop.is_set():
+                    return
+                slots = self._free_slots()
+                self._claiming = True
+            try:
+                claimed = self._claim_client.claim_runs(
+                    ClaimRequest(
+                        worker_name=self.name,
+                        work_pool_name=self.work_pool_name,
+                        work_queue_names=self.work_queue_names,
+                        deployment_ids=self.deployment_ids,
+                        limit=slots,
+                        wait_seconds=self.wait_seconds,
+                        heartbeat_interval_seconds=self.heartbeat_seconds,
+                    )
+                )
+            except (ServerUnreachable, ServerBusy) as exc:
+                self._connection.failed(exc)
+                claimed, failures = [], failures + 1
+            except Exception as exc:  # a refusal (404, 422) or a bad answer: say it once
+                known = isinstance(exc, ApiError | ObjectNotFound)
+                message = str(exc) if known else f"{type(exc).__name__}: {exc}"
+                if message != last_error:
+                    self.echo(f"Claiming runs failed: {message}")
+                    last_error = message
+                claimed, failures = [], failures + 1
+            else:
+                self._connection.ok()
+                failures, last_error = 0, ""
+            with self._lock:
+                for one in claimed:
+                    self._busy += 1
+                    self._inbox.put(one)
+                self._claiming = False
+                if self.run_once and not failures:
+                    self._claims_done = True
+                    return
+            if failures:
+                self.stop.wait(min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(failures, 5)))
+
+    # --- heartbeats and cancellation --------------------------------------------------
+    def _heartbeat_loop(self) -> None:
+        from vibepiper.client.errors import ServerBusy, ServerUnreachable
+        from vibepiper.schemas.deployments import HeartbeatRequest
+
+        while not self._finished.is_set():
+            with self._lock:
+                ids = list(self._held)
+            try:
+                answer = self.client.heartbeat(
+                    HeartbeatRequest(
+                        worker_name=self.name,
+                        work_pool_name=self.work_pool_name,
+                        deployment_ids=self.deployment_ids,
+                        flow_run_ids=ids,
+                        heartbeat_interval_seconds=self.heartbeat_seconds,
+                    )
+                )
+            except (ServerUnreachable, ServerBusy) as exc:
+                self._connection.failed(exc)
+            except Exception as exc:  # the heartbeat must go on
+                self.echo(f"Heartbeat failed: {type(exc).__name__}: {exc}")
+            else:
+                self._connection.ok()
+                for run_id in answer.cancel:
+                    self.cancel(run_id, "cancellation was requested")
+            self._finished.wait(self.heartbeat_seconds)
+
+    def cancel(self, flow_run_id: uuid.UUID, why: str) -> None:
+        """SIGTERM the run's process (it ends Cancelled); SIGKILL it after the grace period."""
+        with self._lock:
+            held = self._held.get(flow_run_id)
+            if held is None or held.cancelling or held.process is None:
+                return
+            held.cancelling = True
+        self.echo(f"Cancelling {held.label}: {why}")
+        process = held.process
+        try:
+            process.terminate()
+        except ProcessLookupError:
+            return
+        held.killer = threading.Timer(self.cancel_grace, _kill_if_running, args=(process,))
+        held.killer.daemon = True
+        held.killer.start()
+
+    def _cancel_all(self, why: str) -> None:
+        with self._lock:
+            ids = list(self._held)
+            self._lock.notify_all()
+        for run_id in ids:
+            self.cancel(run_id, why)
+
+    # --- the end of a run -------------------------------------------------------------
+    def _wait_for(self, held: HeldRun) -> None:
+        assert held.process is not None
+        returncode = held.process.wait()
+        kill_group(held.process)  # what the run started and left behind
+        if held.killer is not None:
+            held.killer.cancel()
+        try:
+            self._settle(held, returncode)
+        except Exception as exc:  # the waiter must always release the slot
+            self.echo(f"Could not settle {held.label}: {exc}")
+        finally:
+            if held.workdir is not None:
+                held.workdir.remove()
+            with self._lock:
+                self._held.pop(held.id, None)
+            self._release()
+
+    def _settle(self, held: HeldRun, returncode: int) -> None:
+        """Record how a run whose process ended finished, if its process did not."""
+        from vibepiper.states import TERMINAL_STATE_TYPES, StateType
+
+        run = self._read_run(held.id)
+        if run is None:
+            self.echo(f"Finished {held.label}: the run no longer exists")
+            return
+        if run.state_type in TERMINAL_STATE_TYPES:
+            self.echo(f"Finished {held.label}: {run.state_name}")
+            return
+        how = describe_exit(returncode)
+        if held.cancelling or run.state_type is StateType.CANCELLING:
+            message = f"Cancelled: the flow run process {how} before it recorded a final state"
+            final = "CANCELLED"
+        else:
+            message = f"Crashed: the flow run process {how} without recording a final state"
+            final = "CRASHED"
+        accepted = self._set_state(held.id, final, message)
+        self.echo(f"Finished {held.label}: {final.title()} ({how})")
+        if accepted and held.workdir is not None:
+            self._run_hooks(held, held.workdir)
+
+    def _run_hooks(self, held: HeldRun, workdir: Workdir) -> None:
+        """The flow's on_crashed / on_cancellation hooks, in a process of their own."""
+        process = run_hooks_process(held.id, workdir.path, self.env)
+        try:
+            code = process.wait(timeout=HOOKS_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            kill_group(process)
+            process.wait()
+            self.echo(f"The hooks of {held.label} did not finish in {HOOKS_TIMEOUT_SECONDS:g} s")
+            return
+        if code != 0:
+            self.echo(f"The hooks of {held.label} could not run ({describe_exit(code)})")
+
+    # --- small API helpers ----------------------------------------------------------
+    def _read_run(self, flow_run_id: uuid.UUID) -> Any:
+        from vibepiper.client.errors import ServerBusy, ServerUnreachable
+        from vibepiper.exceptions import ObjectNotFound
+
+        for attempt in range(10):
+            try:
+                return self.client.read_flow_run(flow_run_id)
+            except ObjectNotFound:
+                return None
+            except (ServerUnreachable, ServerBusy) as exc:
+                self._connection.failed(exc)
+                time.sleep(min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt))
+        raise RuntimeError(f"the server did not answer about flow run {flow_run_id}")
+
+    def _set_state(
+        self, flow_run_id: uuid.UUID, kind: str, message: str, *, force: bool = False
+    ) -> bool:
+        from vibepiper.client.errors import ApiError
+        from vibepiper.exceptions import ObjectNotFound
+        from vibepiper.schemas.api import SetState, StateCreate
+        from vibepiper.states import StateType
+
+        body = SetState(state=StateCreate(type=StateType(kind), message=message), force=force)
+        try:
+            result = self.client.set_flow_run_state(flow_run_id, body)
+        except (ApiError, ObjectNotFound) as exc:
+            self.echo(f"Could not set flow run {flow_run_id} {kind.title()}: {exc}")
+            return False
+        return result.status == "ACCEPT"
+
+    def _release(self) -> None:
+        """A claimed run is settled: its slot is free again."""
+        with self._lock:
+            self._busy -= 1
+            self._lock.notify_all()
+
+
+def _kill_if_running(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        kill_group(process)

@@ -1,0 +1,124 @@
+"""`ProcessWorker`: the worker of a `process` work pool (`vibepiper worker start`).
+
+It makes sure its pool (and the queues it was told to poll) exist, as Prefect's
+worker does, then runs the shared claim/run/heartbeat loop (`base.RunLoop`) over the
+pool until stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from vibepiper.workers.base import MAX_BACKOFF_SECONDS, RunLoop, print_line
+
+if TYPE_CHECKING:
+    from vibepiper.client._client import SyncVibePiperClient
+
+
+def default_worker_name() -> str:
+    return f"worker-{socket.gethostname()}-{os.getpid()}"
+
+
+class ProcessWorker:
+    """Runs the flow runs of one work pool, each in a subprocess."""
+
+    type = "process"
+
+    def __init__(
+        self,
+        client: SyncVibePiperClient,
+        work_pool_name: str,
+        *,
+        api_key: str | None = None,
+        name: str | None = None,
+        limit: int | None = None,
+        work_queue_names: Sequence[str] | None = None,
+        run_once: bool = False,
+        stop: threading.Event | None = None,
+        echo: Callable[[str], None] = print_line,
+    ) -> None:
+        self.client = client
+        self.work_pool_name = work_pool_name
+        self.work_queue_names = list(work_queue_names or [])
+        self.name = name or default_worker_name()
+        self.echo = echo
+        self.loop = RunLoop(
+            client,
+            name=self.name,
+            api_url=client.api_url,
+            api_key=api_key,
+            work_pool_name=work_pool_name,
+            work_queue_names=self.work_queue_names,
+            limit=limit,
+            stop=stop,
+            run_once=run_once,
+            echo=echo,
+        )
+
+    def ensure_pool(self) -> None:
+        """Create the pool (type process) and the named queues if they do not exist."""
+        from vibepiper.client.errors import ApiError
+        from vibepiper.exceptions import ObjectNotFound
+        from vibepiper.schemas.deployments import WorkPoolCreate, WorkQueueCreate
+
+        try:
+            pool = self.client.read_work_pool(self.work_pool_name)
+        except ObjectNotFound:
+            try:
+                self.client.create_work_pool(
+                    WorkPoolCreate(name=self.work_pool_name, type="process")
+                )
+                self.echo(f"Created work pool {self.work_pool_name!r} (type process)")
+            except ApiError:
+                pass  # another worker created it first
+        else:
+            if pool.type != self.type:
+                raise ValueError(
+                    f"work pool {self.work_pool_name!r} is of type {pool.type!r}, not {self.type!r}"
+                )
+        existing = {q.name for q in self.client.read_work_queues(self.work_pool_name)}
+        for queue_name in self.work_queue_names:
+            if queue_name not in existing:
+                try:
+                    self.client.create_work_queue(
+                        self.work_pool_name, WorkQueueCreate(name=queue_name)
+                    )
+                    self.echo(f"Created work queue {queue_name!r} in pool {self.work_pool_name!r}")
+                except ApiError:
+                    pass
+
+    def start(self) -> None:
+        """Ensure the pool, then claim and run until stopped."""
+        if not self._ensure_pool_patiently():
+            return
+        limit = self.loop.limit
+        self.echo(
+            f"Worker {self.name!r} started with work pool {self.work_pool_name!r}"
+            + (f" (limit {limit})" if limit else "")
+        )
+        self.loop.run()
+        self.echo(f"Worker {self.name!r} stopped")
+
+    def _ensure_pool_patiently(self) -> bool:
+        """`ensure_pool`, retried with backoff while the server is unreachable; False
+        if the worker was stopped meanwhile."""
+        from vibepiper.client.errors import ServerBusy, ServerUnreachable
+
+        failures = 0
+        while not self.loop.stop.is_set():
+            try:
+                self.ensure_pool()
+            except (ServerUnreachable, ServerBusy) as exc:
+                if failures == 0:
+                    self.echo(f"Server unreachable ({exc}); retrying with backoff")
+                failures += 1
+                self.loop.stop.wait(min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(failures, 5)))
+                continue
+            if failures:
+                self.echo("Server reachable again")
+            return True
+        return False
