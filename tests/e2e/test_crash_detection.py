@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -123,20 +124,12 @@ def test_a_killed_worker_leaves_no_orphan_and_its_run_crashes_releasing_its_slot
         took = time.monotonic() - killed
         assert final.state_name == "Crashed"
         assert final.state is not None and final.worker_name in (final.state.message or "")
-        try:
-            wait_for(
-                lambda: _api(server, "GET", "concurrency_limits/tag:db/leases") == [],
-                CRASH_BOUND_SECONDS - took,
-                "the task's concurrency slot to be released",
-            )
-        except AssertionError:
-            if final.infrastructure_pid is None:
-                pytest.xfail(
-                    "the server does not know the run process (infrastructure_pid is not "
-                    "recorded for a worker-run flow run), so its crash detector cannot tell "
-                    "which leases were the run's"
-                )
-            raise
+        assert final.infrastructure_pid == f"{socket.gethostname()}:{run_pid}"
+        wait_for(
+            lambda: _api(server, "GET", "concurrency_limits/tag:db/leases") == [],
+            CRASH_BOUND_SECONDS - took,
+            "the task's concurrency slot to be released",
+        )
 
 
 def _ensure_tag_limit(server: Server) -> None:

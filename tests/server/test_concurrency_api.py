@@ -115,7 +115,7 @@ def test_a_name_with_a_slash_is_one_limit(api: ApiClient) -> None:
         ("POST", f"{LIMITS}/acquire", {"names": ["x"]}, "holder"),
         (
             "POST",
-            f"/api/concurrency_leases/{uuid.uuid4()}/renew",
+            "/api/concurrency_leases/0193a000-0000-7000-8000-000000000001/renew",
             {"lease_seconds": -1},
             "lease_seconds",
         ),

@@ -82,7 +82,8 @@ def test_locked_sqlite_file_is_503_not_500(
 ) -> None:
     import vibepiper.database.engine as database_engine
 
-    client = start_api()
+    # no background loops: disposing the engine under a running loop leaks its connection
+    client = start_api(server_services=False)
     # new connections wait 100 ms for a lock instead of 30 s, so the test is quick
     monkeypatch.setattr(database_engine, "BUSY_TIMEOUT_MS", 100)
     client.portal.call(client.database.engine.dispose)

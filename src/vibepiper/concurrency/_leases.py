@@ -141,18 +141,23 @@ async def wait_async(steps: Generator[float, None, SlotGrant]) -> SlotGrant:
 
 
 class LeaseRenewer:
-    """Renews the leases this process holds, from one daemon thread."""
+    """Renews the leases this process holds, from one daemon thread.
+
+    Each lease is renewed a third of its lease time after it was taken (or last
+    renewed), so a slot held for less than that costs no renewal at all.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: dict[uuid.UUID, tuple[RunStore, float]] = {}
+        # lease id -> (store, lease seconds, when to renew it next (monotonic))
+        self._held: dict[uuid.UUID, tuple[RunStore, float, float]] = {}
         self._wake = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
 
     def hold(self, store: RunStore, lease_id: uuid.UUID, lease_seconds: float) -> None:
         with self._lock:
             was_idle = not self._held
-            self._held[lease_id] = (store, lease_seconds)
+            self._held[lease_id] = (store, lease_seconds, time.monotonic() + lease_seconds / 3)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="vibepiper-lease-renewer", daemon=True
@@ -169,15 +174,29 @@ class LeaseRenewer:
         with self._lock:
             return list(self._held)
 
+    def _due(self) -> list[tuple[uuid.UUID, RunStore, float]]:
+        """Wait (holding the lock) until some lease is due; those, with their next
+        renewal already booked."""
+        while True:
+            while not self._held:
+                self._wake.wait()
+            now = time.monotonic()
+            due = [
+                (lease_id, store, seconds)
+                for lease_id, (store, seconds, renew_at) in self._held.items()
+                if renew_at <= now
+            ]
+            if due:
+                for lease_id, store, seconds in due:
+                    self._held[lease_id] = (store, seconds, now + seconds / 3)
+                return due
+            self._wake.wait(min(renew_at for _, _, renew_at in self._held.values()) - now)
+
     def _run(self) -> None:
         while True:
             with self._lock:
-                while not self._held:
-                    self._wake.wait()
-                interval = min(seconds for _, seconds in self._held.values()) / 3
-                self._wake.wait(interval)
-                due = list(self._held.items())
-            for lease_id, (store, seconds) in due:
+                due = self._due()
+            for lease_id, store, seconds in due:
                 with self._lock:
                     if lease_id not in self._held:
                         continue  # released meanwhile

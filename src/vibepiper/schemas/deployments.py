@@ -277,6 +277,11 @@ class HeartbeatRequest(RequestModel):
     deployment_ids: Annotated[list[uuid.UUID], Field(max_length=1000)] | None = None
     flow_run_ids: Annotated[list[uuid.UUID], Field(max_length=10_000)] = Field(default_factory=list)
     heartbeat_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    infrastructure_pids: Annotated[dict[uuid.UUID, Name], Field(max_length=10_000)] = Field(
+        default_factory=dict,
+        description='"host:pid" of the process running each held run: recorded on the run, '
+        "so the slots that process holds are released if the run crashes.",
+    )
 
 
 class HeartbeatResponse(BaseModel):

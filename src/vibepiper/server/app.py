@@ -18,7 +18,6 @@ from vibepiper.server.api.system import API_VERSION
 from vibepiper.server.database import Database, migrate_database
 from vibepiper.server.errors import install_error_handlers
 from vibepiper.server.limits import BodySizeLimit
-from vibepiper.server.services.lease_reaper import lease_reaper_loop
 from vibepiper.server.services.loops import orchestration_loops
 from vibepiper.server.services.retention import retention_loop
 from vibepiper.server.settings import ServerSettings, load_server_settings
@@ -65,8 +64,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             batch_size=settings.server_retention_batch_size,
         )
         services.append(asyncio.create_task(loop, name="vibepiper-retention"))
-    reaper = lease_reaper_loop(database)
-    services.append(asyncio.create_task(reaper, name="vibepiper-lease-reaper"))
     for name, service in orchestration_loops(database, settings):
         services.append(asyncio.create_task(service, name=name))
     try:

@@ -28,6 +28,7 @@ and retried with capped backoff; runs keep running meanwhile.
 from __future__ import annotations
 
 import queue
+import socket
 import subprocess
 import threading
 import time
@@ -167,6 +168,8 @@ class RunLoop:
         self._claiming = False
         self._claims_done = False
         self._finished = threading.Event()
+        # set to heartbeat at once (a run process started: the server learns its pid)
+        self._beat_now = threading.Event()
         self._connection = _Connection(echo)
 
     # --- the main thread --------------------------------------------------------------
@@ -202,6 +205,7 @@ class RunLoop:
         finally:
             self.stop.set()
             self._finished.set()
+            self._beat_now.set()
             with self._lock:
                 self._lock.notify_all()
             if self._spares is not None:
@@ -239,6 +243,7 @@ class RunLoop:
         held.process = process
         with self._lock:
             self._held[run.id] = held
+        self._beat_now.set()
         threading.Thread(
             target=self._wait_for, args=(held,), name=f"vibepiper-run-{run.id}", daemon=True
         ).start()
@@ -315,6 +320,11 @@ class RunLoop:
         while not self._finished.is_set():
             with self._lock:
                 ids = list(self._held)
+                pids = {
+                    run_id: f"{socket.gethostname()}:{held.process.pid}"
+                    for run_id, held in self._held.items()
+                    if held.process is not None
+                }
             try:
                 answer = self.client.heartbeat(
                     HeartbeatRequest(
@@ -323,6 +333,7 @@ class RunLoop:
                         deployment_ids=self.deployment_ids,
                         flow_run_ids=ids,
                         heartbeat_interval_seconds=self.heartbeat_seconds,
+                        infrastructure_pids=pids,
                     )
                 )
             except (ServerUnreachable, ServerBusy) as exc:
@@ -333,7 +344,8 @@ class RunLoop:
                 self._connection.ok()
                 for run_id in answer.cancel:
                     self.cancel(run_id, "cancellation was requested")
-            self._finished.wait(self.heartbeat_seconds)
+            self._beat_now.wait(self.heartbeat_seconds)
+            self._beat_now.clear()
 
     def cancel(self, flow_run_id: uuid.UUID, why: str) -> None:
         """SIGTERM the run's process (it ends Cancelled); SIGKILL it after the grace period."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -86,3 +86,14 @@ async def touch_runs(
     if run_ids:
         statement = sa.update(t.flow_run).where(_r.id.in_(run_ids), _r.state_type.in_(HELD_STATES))
         await connection.execute(statement.values(heartbeat_time=now))
+
+
+async def record_processes(connection: AsyncConnection, pids: Mapping[uuid.UUID, str]) -> None:
+    """Record the "host:pid" of the process running each held run."""
+    for run_id, pid in pids.items():
+        statement = sa.update(t.flow_run).where(
+            _r.id == run_id,
+            _r.state_type.in_(HELD_STATES),
+            sa.or_(_r.infrastructure_pid.is_(None), _r.infrastructure_pid != pid),
+        )
+        await connection.execute(statement.values(infrastructure_pid=pid))

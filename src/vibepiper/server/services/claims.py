@@ -161,6 +161,7 @@ async def heartbeat(db: Database, body: wire.HeartbeatRequest) -> wire.Heartbeat
             await deployments.touch(connection, body.deployment_ids, now)
         runs = await workers.runs_by_id(connection, body.flow_run_ids) if body.flow_run_ids else {}
         await workers.touch_runs(connection, body.flow_run_ids, now)
+        await workers.record_processes(connection, body.infrastructure_pids)
     cancel, gone = [], []
     for run_id in body.flow_run_ids:
         row = runs.get(run_id)

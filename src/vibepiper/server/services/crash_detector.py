@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,7 +71,7 @@ async def _end(connection: AsyncConnection, row: Mapping[Any, Any], timeout: flo
     decision = await transition(connection, row, state, expect_type=row["state_type"])
     if not decision.accepted:
         return False
-    released = await release_leases(connection, row["infrastructure_pid"])
+    released = await release_leases(connection, row["infrastructure_pid"], row["id"])
     logger.warning(
         "flow run %s: %s; now %s (%d concurrency lease rows released)",
         row["id"],
@@ -81,15 +82,33 @@ async def _end(connection: AsyncConnection, row: Mapping[Any, Any], timeout: flo
     return True
 
 
-async def release_leases(connection: AsyncConnection, process: str | None) -> int:
-    """Delete the concurrency leases held by the process `process` ("host:pid") or by
-    a task run in it; returns how many rows went."""
-    if not process:
-        return 0
+async def release_leases(
+    connection: AsyncConnection, process: str | None, flow_run_id: uuid.UUID | None = None
+) -> int:
+    """Delete the concurrency leases held by the process `process` ("host:pid"), by a
+    task run in it, or by a task run of `flow_run_id` ("task run <id> (...)", found even
+    when the process was never recorded); returns how many rows went."""
     holder = t.concurrency_lease.c.holder
-    statement = sa.delete(t.concurrency_lease).where(
-        sa.or_(holder == process, holder.endswith(f"({process})", autoescape=True))
-    )
+    matches = []
+    if process:
+        matches += [holder == process, holder.endswith(f"({process})", autoescape=True)]
+    if flow_run_id is not None:
+        task_runs = await connection.execute(
+            sa.select(t.task_run.c.id).where(t.task_run.c.flow_run_id == flow_run_id)
+        )
+        prefixes = [f"task run {task_run_id} " for (task_run_id,) in task_runs]
+        for chunk in range(0, len(prefixes), 500):
+            matches.append(
+                sa.or_(
+                    *(
+                        holder.startswith(prefix, autoescape=True)
+                        for prefix in prefixes[chunk : chunk + 500]
+                    )
+                )
+            )
+    if not matches:
+        return 0
+    statement = sa.delete(t.concurrency_lease).where(sa.or_(*matches))
     return int((await connection.execute(statement)).rowcount or 0)
 
 

@@ -1,4 +1,4 @@
-"""The orchestration loops the server runs: scheduler, late runs, crash detector.
+"""The loops the server runs: scheduler, late runs, crash detector, lease reaper.
 
 All off with `VIBEPIPER_SERVER_SERVICES=false` (tests that need a quiet server).
 """
@@ -11,6 +11,7 @@ from typing import Any
 from vibepiper.server.database import Database
 from vibepiper.server.services.crash_detector import crash_detector_loop
 from vibepiper.server.services.late_runs import late_runs_loop
+from vibepiper.server.services.lease_reaper import lease_reaper_loop
 from vibepiper.server.services.scheduler import scheduler_loop
 from vibepiper.server.settings import ServerSettings
 
@@ -39,4 +40,5 @@ def orchestration_loops(
                 interval=settings.server_crash_detector_interval,
             ),
         ),
+        ("vibepiper-lease-reaper", lease_reaper_loop(db)),
     ]
