@@ -47,7 +47,8 @@ def test_four_workers_never_start_the_same_run_twice(
     project = write_project(tmp_path / "project")
     pool = f"pool-{uuid.uuid4().hex[:8]}"
     deployment = deploy(client, project, "record", pool=pool, parameters={"seconds": 0.05})
-    with workers(server, pool, tmp_path, 4, env={}) as started:
+    # one run at a time each, so the four must share the twenty
+    with workers(server, pool, tmp_path, 4, "--limit", "1", env={}) as started:
         runs = [run_deployment(client, deployment) for _ in range(20)]
         finals = [wait_final(client, run.id, timeout=120) for run in runs]
         outputs = [worker.output() for worker in started]

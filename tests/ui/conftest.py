@@ -94,8 +94,10 @@ def recorder(ui_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Ite
     recorder.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # module scope: Playwright's sync API keeps an event loop running in this thread
+    # while it is open, which would break later tests in the worker that call asyncio.run
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (see .ci/run)")
     from playwright.sync_api import sync_playwright

@@ -236,7 +236,13 @@ def test_an_rruleset_with_rdate_and_exdate() -> None:
 
 
 def test_an_rrule_with_an_unknown_tzid_is_refused_naming_it() -> None:
-    rule = RRuleSchedule(rrule="DTSTART;TZID=Mars/Base:20260101T000000\nRRULE:FREQ=DAILY")
+    # the wire model refuses it (a 422 at the API), so no schedule ever holds one
+    with pytest.raises(ValueError, match="unknown TZID 'Mars/Base'"):
+        RRuleSchedule(rrule="DTSTART;TZID=Mars/Base:20260101T000000\nRRULE:FREQ=DAILY")
+    # and the arithmetic says the same of a schedule built without validation
+    rule = RRuleSchedule.model_construct(
+        rrule="DTSTART;TZID=Mars/Base:20260101T000000\nRRULE:FREQ=DAILY", timezone="UTC"
+    )
     with pytest.raises(ValueError, match="unknown TZID 'Mars/Base'"):
         ticks(rule, utc(2026, 1, 1), utc(2026, 1, 2))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -39,7 +40,11 @@ class Database:
             url, max_connections=max_connections, pool_timeout=pool_timeout
         )
         self._pool_timeout = pool_timeout
-        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        # one queue per event loop (a server has one; test harnesses may drive an app
+        # from several, and an asyncio lock must never be shared between loops)
+        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def dialect(self) -> str:
@@ -55,12 +60,17 @@ class Database:
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a transaction committed when the block exits without error."""
-        if self._write_lock is None:
+        if self.dialect != "sqlite":
             async with self.engine.connect() as connection, connection.begin():
                 yield connection
             return
+        loop = asyncio.get_running_loop()
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            lock = self._write_locks[loop] = asyncio.Lock()
         try:
-            await asyncio.wait_for(self._write_lock.acquire(), self._pool_timeout)
+            async with asyncio.timeout(self._pool_timeout):
+                await lock.acquire()
         except TimeoutError:
             raise sa.exc.TimeoutError(
                 f"no database write slot within {self._pool_timeout} s"
@@ -71,7 +81,7 @@ class Database:
                 async with connection.begin():
                     yield connection
         finally:
-            self._write_lock.release()
+            lock.release()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -172,9 +172,17 @@ async def set_lease_expiry(
     )
 
 
-async def delete_lease(connection: AsyncConnection, lease_id: uuid.UUID) -> int:
-    result = await connection.execute(sa.delete(_lease_t).where(_lease_t.c.lease_id == lease_id))
-    return int(result.rowcount)
+async def delete_lease(connection: AsyncConnection, lease_id: uuid.UUID) -> dict[str, int]:
+    """Delete the lease; the slots it held, per limit name (empty: there was none)."""
+    held = await connection.execute(
+        sa.select(_limit_t.c.name, _lease_t.c.occupy)
+        .join(_limit_t, _limit_t.c.id == _lease_t.c.limit_id)
+        .where(_lease_t.c.lease_id == lease_id)
+    )
+    slots = {str(name): int(occupy) for name, occupy in held}
+    if slots:
+        await connection.execute(sa.delete(_lease_t).where(_lease_t.c.lease_id == lease_id))
+    return slots
 
 
 async def delete_leases_of(

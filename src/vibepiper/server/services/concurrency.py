@@ -1,12 +1,20 @@
 """Concurrency limits and slot leases on the server, decided by `orchestration.concurrency`.
 
-A slot request is answered in two steps. First a read (a snapshot, no lock): most
-polls come from waiters on a full limit, and a refusal seen in a snapshot is always
-safe to give, so they never queue for a row lock or SQLite's write lock. When the
-snapshot says the request fits, a write transaction locks the limit rows
+On PostgreSQL a slot request is answered in two steps. First a read (a snapshot, no
+lock): a refusal seen in a snapshot is always safe to give, so waiters on a full
+limit never queue for a row lock. When the snapshot says the request fits, a write
+transaction locks the limit rows
 (`repositories.concurrency.lock_limits`), reads the live leases again under the lock,
 asks `decide_acquire` once more and writes the lease rows it names. `now` is taken
-after the lock, so every decision on a limit sees the clock move forward.
+after the lock, so every decision on a limit sees the clock move forward. On SQLite
+the server's writers already queue in-process (`Database.write`), so the request goes
+straight to the write transaction: one step, half the statements.
+
+A refused request may wait on the server (`wait_seconds`, a long poll). Waiters queue
+first come, first served; a release through this server wakes as many waiters on the
+limits it freed as it freed slots (not all of them: with eight waiters, waking all
+for one slot cost eight snapshot reads per release). Releases elsewhere and expiring
+leases are found by each waiter's re-check every `RECHECK_S`.
 
 Expired leases count for nothing in any decision; the reaper (`services.lease_reaper`)
 only keeps the table small.
@@ -106,7 +114,7 @@ async def update_limit(db: Database, name: str, body: ConcurrencyLimitUpdate) ->
             _now(),
         )
         await repo.update_limit(connection, new)
-    _released(db).notify()
+    _released(db).notify({name: 1_000_000})  # the answer may change: wake all
     return new
 
 
@@ -116,7 +124,7 @@ async def delete_limit(db: Database, name: str) -> None:
         if limit is None:
             raise _not_found(name)
         await repo.delete_limit(connection, limit.id)
-    _released(db).notify()
+    _released(db).notify({name: 1_000_000})  # no limit, no wait: wake all
 
 
 async def reset_limit(db: Database, name: str) -> int:
@@ -126,7 +134,7 @@ async def reset_limit(db: Database, name: str) -> int:
         if limit is None:
             raise _not_found(name)
         freed = await repo.delete_leases_of(connection, limit.id, _now())
-    _released(db).notify()
+    _released(db).notify({name: limit.limit})
     return freed
 
 
@@ -165,22 +173,37 @@ def _refusal(decision: SlotDecision) -> SlotGrant:
 
 
 class _Releases:
-    """Wakes this server's waiting slot requests when slots are given back here.
-
-    Releases made through other replicas (and leases expiring) are found by the
-    waiters' periodic re-check instead.
-    """
+    """This server's waiting slot requests, first come first served (see the module
+    docstring)."""
 
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._waiters: list[tuple[frozenset[str], asyncio.Future[None]]] = []
 
-    def notify(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
+    def notify(self, freed: dict[str, int]) -> None:
+        """Wake up to `freed[name]` waiters on each limit `name`, oldest first."""
+        left = dict(freed)
+        for entry in list(self._waiters):
+            names, future = entry
+            wanted = [name for name in names if left.get(name, 0) > 0]
+            if not wanted or future.done():
+                continue
+            future.set_result(None)
+            self._waiters.remove(entry)
+            for name in wanted:
+                left[name] -= 1
+            if not any(count > 0 for count in left.values()):
+                return
 
-    async def wait(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), seconds)
+    async def wait(self, names: list[str], seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (frozenset(names), future)
+        self._waiters.append(entry)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, seconds)
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
 
 
 _releases: weakref.WeakKeyDictionary[Database, _Releases] = weakref.WeakKeyDictionary()
@@ -212,17 +235,18 @@ async def acquire(db: Database, request: SlotRequest) -> SlotGrant:
         pause = min(left, RECHECK_S)
         if grant.retry_after is not None:
             pause = min(pause, max(grant.retry_after, 0.001))
-        await _released(db).wait(pause)
+        await _released(db).wait(request.names, pause)
 
 
 async def _try_acquire(db: Database, request: SlotRequest) -> SlotGrant:
     names = list(dict.fromkeys(request.names))
-    async with db.read() as connection:
-        decision, _, _ = await _decide(connection, names, request.occupy, lock=False)
-    if not decision.granted or not decision.take:
-        return _refusal(decision)
-    if request.decaying and (problem := rate_limit_problem(decision.take)):
-        raise RateLimitWithoutDecay(problem)
+    if db.dialect != "sqlite":
+        async with db.read() as connection:
+            decision, _, _ = await _decide(connection, names, request.occupy, lock=False)
+        if not decision.granted or not decision.take:
+            return _refusal(decision)
+        if request.decaying and (problem := rate_limit_problem(decision.take)):
+            raise RateLimitWithoutDecay(problem)
     lease_id = uuid.uuid4()
     async with db.write() as connection:
         decision, leases, now = await _decide(connection, names, request.occupy, lock=True)
@@ -276,7 +300,7 @@ async def renew(db: Database, lease_id: uuid.UUID, lease_seconds: float) -> bool
 async def release(db: Database, lease_id: uuid.UUID) -> int:
     """Delete the lease (every limit it holds slots on); the rows deleted (0: none)."""
     async with db.write() as connection:
-        deleted = await repo.delete_lease(connection, lease_id)
-    if deleted:
-        _released(db).notify()
-    return deleted
+        freed = await repo.delete_lease(connection, lease_id)
+    if freed:
+        _released(db).notify(freed)
+    return len(freed)
