@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 if TYPE_CHECKING:
     from vibepiper.schemas.schedules import DeploymentScheduleCreate
@@ -39,6 +39,8 @@ class Schedule:
     overlap: Overlap = "allow"
 
     def __post_init__(self) -> None:
+        # a copy, so the caller's dict cannot change a frozen schedule; None means none
+        object.__setattr__(self, "parameters", dict(self.parameters or {}))
         self.to_schedule_create()  # fail where the schedule is written, not at serve()
 
     def to_schedule_create(self) -> DeploymentScheduleCreate:
@@ -71,20 +73,26 @@ class Schedule:
         return f"{text} ({zone})" + ("" if self.active else " [inactive]")
 
 
+class SchedulePolicies(TypedDict, total=False):
+    """What every kind of schedule takes besides its own spec (defaults: `Schedule`'s)."""
+
+    active: bool
+    parameters: dict[str, Any]
+    catchup: bool
+    max_catchup_runs: int
+    overlap: Overlap
+
+
 def Cron(
     cron: str,
     *,
     timezone: str | None = None,
     day_or: bool = True,
-    active: bool = True,
-    parameters: dict[str, Any] | None = None,
-    catchup: bool = False,
-    max_catchup_runs: int = 100,
-    overlap: Overlap = "allow",
+    **policies: Unpack[SchedulePolicies],
 ) -> Schedule:
     """Runs at the ticks of a cron expression, in `timezone` (default UTC; DST-correct)."""
     spec: dict[str, Any] = {"cron": cron, "timezone": timezone or "UTC", "day_or": day_or}
-    return _make("cron", spec, active, parameters, catchup, max_catchup_runs, overlap)
+    return _make("cron", spec, policies)
 
 
 def Interval(
@@ -92,53 +100,32 @@ def Interval(
     *,
     anchor_date: dt.datetime | None = None,
     timezone: str | None = None,
-    active: bool = True,
-    parameters: dict[str, Any] | None = None,
-    catchup: bool = False,
-    max_catchup_runs: int = 100,
-    overlap: Overlap = "allow",
+    **policies: Unpack[SchedulePolicies],
 ) -> Schedule:
     """Runs every `interval` (seconds or a timedelta), counted from `anchor_date`."""
     seconds = interval.total_seconds() if isinstance(interval, dt.timedelta) else interval
     spec: dict[str, Any] = {"interval": seconds, "timezone": timezone or "UTC"}
     if anchor_date is not None:
         spec["anchor_date"] = anchor_date
-    return _make("interval", spec, active, parameters, catchup, max_catchup_runs, overlap)
+    return _make("interval", spec, policies)
 
 
 def RRule(
-    rrule: str,
-    *,
-    timezone: str | None = None,
-    active: bool = True,
-    parameters: dict[str, Any] | None = None,
-    catchup: bool = False,
-    max_catchup_runs: int = 100,
-    overlap: Overlap = "allow",
+    rrule: str, *, timezone: str | None = None, **policies: Unpack[SchedulePolicies]
 ) -> Schedule:
     """Runs at the ticks of an iCalendar recurrence rule (`FREQ=DAILY;BYHOUR=6`)."""
     spec: dict[str, Any] = {"rrule": rrule, "timezone": timezone or "UTC"}
-    return _make("rrule", spec, active, parameters, catchup, max_catchup_runs, overlap)
+    return _make("rrule", spec, policies)
 
 
 def _make(
-    kind: Literal["cron", "interval", "rrule"],
-    spec: dict[str, Any],
-    active: bool,
-    parameters: dict[str, Any] | None,
-    catchup: bool,
-    max_catchup_runs: int,
-    overlap: Overlap,
+    kind: Literal["cron", "interval", "rrule"], spec: dict[str, Any], policies: SchedulePolicies
 ) -> Schedule:
-    return Schedule(
-        kind=kind,
-        spec=spec,
-        active=active,
-        parameters=dict(parameters or {}),
-        catchup=catchup,
-        max_catchup_runs=max_catchup_runs,
-        overlap=overlap,
-    )
+    unknown = sorted(set(policies) - SchedulePolicies.__optional_keys__)
+    if unknown:  # as Python words it for a fixed signature
+        name = {"cron": "Cron", "interval": "Interval", "rrule": "RRule"}[kind]
+        raise TypeError(f"{name}() got an unexpected keyword argument {unknown[0]!r}")
+    return Schedule(kind=kind, spec=spec, **policies)
 
 
 def as_schedule(value: Any) -> Schedule:
@@ -178,7 +165,7 @@ def as_schedule(value: Any) -> Schedule:
     return RRule(first, **options)
 
 
-_POLICY_KEYS = {"timezone", "active", "parameters", "catchup", "max_catchup_runs", "overlap"}
+_POLICY_KEYS = {"timezone", *SchedulePolicies.__optional_keys__}
 _KNOWN_KEYS = {
     "cron": _POLICY_KEYS | {"cron", "day_or"},
     "interval": _POLICY_KEYS | {"interval", "anchor_date"},

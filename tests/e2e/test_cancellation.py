@@ -6,7 +6,6 @@ import datetime as dt
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,12 @@ import pytest
 from tests.client.conftest import Server
 from tests.e2e.workers_support import (
     deploy,
+    pool_name,
     run_deployment,
-    running_server,
     wait_final,
     wait_for,
     wait_state,
     workers,
-    write_project,
 )
 from vibepiper.client._client import SyncVibePiperClient
 from vibepiper.schemas.deployments import DeploymentFlowRunCreate
@@ -28,23 +26,6 @@ from vibepiper.schemas.deployments import DeploymentFlowRunCreate
 pytestmark = pytest.mark.slow
 
 CANCEL_BOUND_SECONDS = 5.0
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("server")) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[SyncVibePiperClient]:
-    with SyncVibePiperClient(server.url) as c:
-        yield c
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return write_project(tmp_path / "project")
 
 
 def started(project: Path, run_id: uuid.UUID) -> bool:
@@ -59,7 +40,7 @@ def test_cancelling_a_running_run_ends_it_cancelled_within_5_s_and_runs_its_hook
     tmp_path: Path,
     ignore_sigterm: bool,
 ) -> None:
-    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    pool = pool_name()
     deployment = deploy(client, project, "sleeper", pool=pool)
     with workers(server, pool, tmp_path, env={}) as (worker,):
         run = run_deployment(client, deployment, seconds=60, ignore_sigterm=ignore_sigterm)
@@ -91,7 +72,7 @@ def test_cancelling_a_running_run_ends_it_cancelled_within_5_s_and_runs_its_hook
 def test_cancelling_a_run_that_has_not_started_cancels_it_at_once(
     server: Server, client: SyncVibePiperClient, project: Path
 ) -> None:
-    deployment = deploy(client, project, "sleeper", pool=f"pool-{uuid.uuid4().hex[:8]}")
+    deployment = deploy(client, project, "sleeper", pool=pool_name())
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     run = client.create_flow_run_from_deployment(
         deployment.id, DeploymentFlowRunCreate(scheduled_time=later)
@@ -104,7 +85,7 @@ def test_cancelling_a_run_that_has_not_started_cancels_it_at_once(
 def test_stopping_a_worker_cancels_the_runs_it_holds(
     server: Server, client: SyncVibePiperClient, project: Path, tmp_path: Path
 ) -> None:
-    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    pool = pool_name()
     deployment = deploy(client, project, "sleeper", pool=pool)
     with workers(server, pool, tmp_path, env={}) as (worker,):
         run = run_deployment(client, deployment, seconds=60)

@@ -7,7 +7,6 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,12 @@ import pytest
 from tests.client.conftest import Server
 from tests.e2e.workers_support import (
     deploy,
+    pool_name,
     run_deployment,
-    running_server,
     wait_final,
     wait_for,
     wait_state,
     workers,
-    write_project,
 )
 from vibepiper.client._client import SyncVibePiperClient
 
@@ -33,21 +31,9 @@ CRASH_BOUND_SECONDS = 30.0
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"VIBEPIPER_SERVER_RUN_HEARTBEAT_TIMEOUT": "5"}
-    with running_server(tmp_path_factory.mktemp("server"), env) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[SyncVibePiperClient]:
-    with SyncVibePiperClient(server.url) as c:
-        yield c
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return write_project(tmp_path / "project")
+def server_env() -> dict[str, str]:
+    """A short heartbeat timeout, so the server notices a dead worker within the bound."""
+    return {"VIBEPIPER_SERVER_RUN_HEARTBEAT_TIMEOUT": "5"}
 
 
 def pid_of(project: Path, run_id: uuid.UUID) -> int:
@@ -72,7 +58,7 @@ def alive(pid: int) -> bool:
 def test_a_killed_run_process_is_marked_crashed_by_its_worker_and_runs_on_crashed(
     server: Server, client: SyncVibePiperClient, project: Path, tmp_path: Path
 ) -> None:
-    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    pool = pool_name()
     deployment = deploy(client, project, "sleeper", pool=pool)
     with workers(server, pool, tmp_path, env={}) as (worker,):
         run = run_deployment(client, deployment, seconds=60)
@@ -103,7 +89,7 @@ def _api(server: Server, method: str, path: str, **kwargs: Any) -> Any:
 def test_a_killed_worker_leaves_no_orphan_and_its_run_crashes_releasing_its_slots(
     server: Server, client: SyncVibePiperClient, project: Path, tmp_path: Path
 ) -> None:
-    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    pool = pool_name()
     deployment = deploy(client, project, "db_holder", pool=pool)
     _ensure_tag_limit(server)
     # leases far outlive the test: only the crash detector can free the slot in time

@@ -6,8 +6,6 @@ import itertools
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +13,8 @@ import pytest
 from tests.client.conftest import Server, new_server
 from tests.e2e.workers_support import (
     deploy,
+    pool_name,
     run_deployment,
-    running_server,
     wait_final,
     wait_for,
     workers,
@@ -26,27 +24,6 @@ from vibepiper.client._client import SyncVibePiperClient
 from vibepiper.schemas.api_filters import LogFilter
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("server")) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[SyncVibePiperClient]:
-    with SyncVibePiperClient(server.url) as c:
-        yield c
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return write_project(tmp_path / "project")
-
-
-def pool_name() -> str:
-    return f"pool-{uuid.uuid4().hex[:8]}"
 
 
 def test_a_worker_runs_a_deployment_run_as_that_run(

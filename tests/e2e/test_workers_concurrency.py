@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +11,8 @@ import pytest
 from tests.client.conftest import Server
 from tests.e2e.workers_support import (
     deploy,
+    pool_name,
     run_deployment,
-    running_server,
     wait_final,
     workers,
     write_project,
@@ -22,18 +20,6 @@ from tests.e2e.workers_support import (
 from vibepiper.client._client import SyncVibePiperClient
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("server")) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[SyncVibePiperClient]:
-    with SyncVibePiperClient(server.url) as c:
-        yield c
 
 
 def spans(project: Path) -> list[tuple[str, float, float]]:
@@ -45,7 +31,7 @@ def test_four_workers_never_start_the_same_run_twice(
     server: Server, client: SyncVibePiperClient, tmp_path: Path
 ) -> None:
     project = write_project(tmp_path / "project")
-    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    pool = pool_name()
     deployment = deploy(client, project, "record", pool=pool, parameters={"seconds": 0.05})
     # one run at a time each, so the four must share the twenty
     with workers(server, pool, tmp_path, 4, "--limit", "1", env={}) as started:
@@ -69,7 +55,7 @@ def test_a_deployment_concurrency_limit_holds_across_workers(
     server: Server, client: SyncVibePiperClient, tmp_path: Path
 ) -> None:
     project = write_project(tmp_path / "project")
-    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    pool = pool_name()
     deployment = deploy(
         client, project, "record", pool=pool, parameters={"seconds": 0.4}, concurrency_limit=1
     )

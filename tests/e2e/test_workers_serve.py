@@ -8,7 +8,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from tests.client.conftest import Server
 from tests.e2e.workers_support import (
     deploy,
     run_deployment,
-    running_server,
     wait_final,
     wait_for,
     write_project,
@@ -26,18 +24,6 @@ from vibepiper.client._client import SyncVibePiperClient
 from vibepiper.workers.serve import serve_deployments
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("server")) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[SyncVibePiperClient]:
-    with SyncVibePiperClient(server.url) as c:
-        yield c
 
 
 def test_serve_runs_its_deployments_and_a_stop_event_cancels_what_runs(

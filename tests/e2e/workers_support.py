@@ -98,6 +98,11 @@ def write_project(root: Path) -> Path:
     return root
 
 
+def pool_name() -> str:
+    """A fresh work pool name, so tests sharing a module's server never share a pool."""
+    return f"pool-{uuid.uuid4().hex[:8]}"
+
+
 @contextmanager
 def running_server(tmp: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
     server = new_server(tmp)

@@ -130,3 +130,21 @@ def new_flow_run(api: ApiClient) -> Callable[..., dict[str, Any]]:
         return run
 
     return create
+
+
+@pytest.fixture(scope="module")
+def quiet(database_url: str) -> Iterator[ApiClient]:
+    """The app with its loops off: only the test moves the scheduler's and late-run clocks."""
+    from vibepiper.server import create_app
+
+    client = ApiClient(create_app(make_settings(database_url, server_services=False)))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def pool(api: ApiClient) -> str:
+    """A new work pool on `api`; its name."""
+    from tests.server.deployment_support import new_pool
+
+    return new_pool(api)

@@ -10,62 +10,39 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import ApiClient, unique
+from tests.server.conftest import ApiClient
+from tests.server.deployment_support import create_run, deploy, ok
 
 PAST = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T02:00:00Z"}  # 3 hourly ticks
 
 
-def _ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-@pytest.fixture
-def pool(api: ApiClient) -> str:
-    name = unique("pool")
-    _ok(api.post("/api/work_pools/", json={"name": name}), 201)
-    return name
-
-
-def _deploy(api: ApiClient, **fields: Any) -> dict[str, Any]:
-    body = {"name": unique("dep"), "flow_name": unique("flow"), **fields}
-    result: dict[str, Any] = _ok(api.post("/api/deployments/", json=body), 201)
-    return result
-
-
-def _run(api: ApiClient, deployment: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    path = f"/api/deployments/{deployment['id']}/create_flow_run"
-    run: dict[str, Any] = _ok(api.post(path, json=fields), 201)
-    return run
-
-
 def _claim(api: ApiClient, pool: str | None = None, **fields: Any) -> list[str]:
     body = {"worker_name": fields.pop("worker_name", "w"), "work_pool_name": pool, **fields}
-    return [c["flow_run"]["id"] for c in _ok(api.post("/api/workers/claim", json=body))]
+    return [c["flow_run"]["id"] for c in ok(api.post("/api/workers/claim", json=body))]
 
 
 def _set(api: ApiClient, run_id: str, kind: str) -> None:
-    _ok(api.post(f"/api/flow_runs/{run_id}/set_state", json={"state": {"type": kind}}))
+    ok(api.post(f"/api/flow_runs/{run_id}/set_state", json={"state": {"type": kind}}))
 
 
 def _state(api: ApiClient, run_id: str) -> dict[str, Any]:
-    state: dict[str, Any] = _ok(api.get(f"/api/flow_runs/{run_id}"))["state"]
+    state: dict[str, Any] = ok(api.get(f"/api/flow_runs/{run_id}"))["state"]
     return state
 
 
 def test_a_claim_moves_due_runs_to_pending_held_by_the_worker(api: ApiClient, pool: str) -> None:
-    deployment = _deploy(api, work_pool_name=pool)
-    first = _run(api, deployment, scheduled_time="2024-01-01T00:00:00Z")
-    second = _run(api, deployment)
-    _run(api, deployment, scheduled_time="2999-01-01T00:00:00Z")  # not due
+    deployment = deploy(api, work_pool_name=pool)
+    first = create_run(api, deployment, scheduled_time="2024-01-01T00:00:00Z")
+    second = create_run(api, deployment)
+    create_run(api, deployment, scheduled_time="2999-01-01T00:00:00Z")  # not due
     body = {"worker_name": "w1", "work_pool_name": pool, "limit": 10}
-    claimed = _ok(api.post("/api/workers/claim", json=body))
+    claimed = ok(api.post("/api/workers/claim", json=body))
     assert [c["flow_run"]["id"] for c in claimed] == [first["id"], second["id"]]
     run = claimed[0]["flow_run"]
     assert run["state_type"] == "PENDING" and run["worker_name"] == "w1"
     assert run["heartbeat_time"] is not None
     assert claimed[0]["deployment"]["id"] == deployment["id"]
-    history = _ok(api.get(f"/api/flow_runs/{first['id']}/states"))
+    history = ok(api.get(f"/api/flow_runs/{first['id']}/states"))
     assert [s["type"] for s in history] == ["SCHEDULED", "PENDING"]
     assert _claim(api, pool) == []
 
@@ -82,22 +59,22 @@ def test_bad_claims_are_refused(api: ApiClient) -> None:
 
 
 def test_queues_by_priority_and_paused_pools_queues_deployments(api: ApiClient, pool: str) -> None:
-    _ok(api.post(f"/api/work_pools/{pool}/queues", json={"name": "low", "priority": 5}), 201)
-    low = _deploy(api, work_pool_name=pool, work_queue_name="low")
-    high = _deploy(api, work_pool_name=pool)
-    low_run = _run(api, low, scheduled_time="2024-01-01T00:00:00Z")
-    high_run = _run(api, high)
-    _ok(api.post(f"/api/work_pools/{pool}/pause"))
+    ok(api.post(f"/api/work_pools/{pool}/queues", json={"name": "low", "priority": 5}), 201)
+    low = deploy(api, work_pool_name=pool, work_queue_name="low")
+    high = deploy(api, work_pool_name=pool)
+    low_run = create_run(api, low, scheduled_time="2024-01-01T00:00:00Z")
+    high_run = create_run(api, high)
+    ok(api.post(f"/api/work_pools/{pool}/pause"))
     assert _claim(api, pool) == []
-    _ok(api.post(f"/api/work_pools/{pool}/resume"))
-    _ok(api.post(f"/api/work_pools/{pool}/queues/default/pause"))
-    _ok(api.post(f"/api/deployments/{low['id']}/pause"))
+    ok(api.post(f"/api/work_pools/{pool}/resume"))
+    ok(api.post(f"/api/work_pools/{pool}/queues/default/pause"))
+    ok(api.post(f"/api/deployments/{low['id']}/pause"))
     assert _claim(api, pool) == []
-    _ok(api.post(f"/api/deployments/{low['id']}/resume"))
-    _ok(api.post(f"/api/work_pools/{pool}/queues/default/resume"))
+    ok(api.post(f"/api/deployments/{low['id']}/resume"))
+    ok(api.post(f"/api/work_pools/{pool}/queues/default/resume"))
     assert _claim(api, pool) == [high_run["id"]], "priority 1 first, though younger"
     assert _claim(api, pool) == [low_run["id"]]
-    only_low = _run(api, high)
+    only_low = create_run(api, high)
     assert _claim(api, pool, work_queue_names=["low"]) == []
     assert _claim(api, pool, work_queue_names=["default"]) == [only_low["id"]]
 
@@ -107,13 +84,13 @@ def test_concurrency_limits_hold_runs_until_a_slot_frees(
     api: ApiClient, pool: str, limit_on: str
 ) -> None:
     if limit_on == "pool":
-        _ok(api.request("PATCH", f"/api/work_pools/{pool}", json={"concurrency_limit": 1}))
+        ok(api.request("PATCH", f"/api/work_pools/{pool}", json={"concurrency_limit": 1}))
     if limit_on == "queue":
         path = f"/api/work_pools/{pool}/queues/default"
-        _ok(api.request("PATCH", path, json={"concurrency_limit": 1}))
+        ok(api.request("PATCH", path, json={"concurrency_limit": 1}))
     limit = {"concurrency_limit": 1} if limit_on == "deployment" else {}
-    deployment = _deploy(api, work_pool_name=pool, **limit)
-    runs = [_run(api, deployment, scheduled_time=f"2024-01-01T00:0{i}:00Z") for i in range(3)]
+    deployment = deploy(api, work_pool_name=pool, **limit)
+    runs = [create_run(api, deployment, scheduled_time=f"2024-01-01T00:0{i}:00Z") for i in range(3)]
     assert _claim(api, pool, limit=10) == [runs[0]["id"]]
     assert _claim(api, pool, limit=10) == []
     assert _state(api, runs[1]["id"])["type"] == "SCHEDULED"
@@ -124,12 +101,12 @@ def test_concurrency_limits_hold_runs_until_a_slot_frees(
 
 
 def _scheduled_runs(api: ApiClient, overlap: str, pool: str) -> list[str]:
-    deployment = _deploy(
+    deployment = deploy(
         api, work_pool_name=pool, schedules=[{"schedule": {"interval": 3600}, "overlap": overlap}]
     )
-    _ok(api.post(f"/api/deployments/{deployment['id']}/pause"))
-    result = _ok(api.post(f"/api/deployments/{deployment['id']}/backfill", json=PAST))
-    _ok(api.post(f"/api/deployments/{deployment['id']}/resume"))
+    ok(api.post(f"/api/deployments/{deployment['id']}/pause"))
+    result = ok(api.post(f"/api/deployments/{deployment['id']}/backfill", json=PAST))
+    ok(api.post(f"/api/deployments/{deployment['id']}/resume"))
     ids: list[str] = result["flow_run_ids"]
     assert len(ids) == 3
     return ids
@@ -167,28 +144,28 @@ def test_overlap_allow_runs_them_all(api: ApiClient, pool: str) -> None:
 
 
 def test_serve_mode_claims_only_its_deployments(api: ApiClient, pool: str) -> None:
-    served = _deploy(api)
-    other = _deploy(api)
-    in_pool = _deploy(api, work_pool_name=pool)
-    run = _run(api, served)
-    _run(api, other)
-    _run(api, in_pool)
+    served = deploy(api)
+    other = deploy(api)
+    in_pool = deploy(api, work_pool_name=pool)
+    run = create_run(api, served)
+    create_run(api, other)
+    create_run(api, in_pool)
     assert _claim(api, deployment_ids=[served["id"], in_pool["id"]], limit=5) == [run["id"]]
 
 
 def test_long_poll_returns_a_run_created_while_waiting(api: ApiClient, pool: str) -> None:
-    deployment = _deploy(api, work_pool_name=pool)
+    deployment = deploy(api, work_pool_name=pool)
     answer: dict[str, Any] = {}
 
     def wait() -> None:
         body = {"worker_name": "w", "work_pool_name": pool, "wait_seconds": 10}
-        answer["claimed"] = _ok(api.post("/api/workers/claim", json=body))
+        answer["claimed"] = ok(api.post("/api/workers/claim", json=body))
         answer["at"] = time.monotonic()
 
     waiter = threading.Thread(target=wait)
     waiter.start()
     time.sleep(0.5)
-    run = _run(api, deployment)
+    run = create_run(api, deployment)
     created_at = time.monotonic()
     waiter.join(15)
     assert [c["flow_run"]["id"] for c in answer["claimed"]] == [run["id"]]
@@ -199,8 +176,8 @@ def test_long_poll_returns_a_run_created_while_waiting(api: ApiClient, pool: str
 
 
 def test_four_concurrent_claimers_never_share_a_run(api: ApiClient, pool: str) -> None:
-    deployment = _deploy(api, work_pool_name=pool)
-    runs = {_run(api, deployment)["id"] for _ in range(50)}
+    deployment = deploy(api, work_pool_name=pool)
+    runs = {create_run(api, deployment)["id"] for _ in range(50)}
 
     def claimer(index: int) -> list[str]:
         got: list[str] = []
@@ -216,33 +193,33 @@ def test_four_concurrent_claimers_never_share_a_run(api: ApiClient, pool: str) -
     assert sorted(claimed) == sorted(runs), "every run claimed exactly once"
     for index, result in enumerate(results):
         for run_id in result[:3]:
-            assert _ok(api.get(f"/api/flow_runs/{run_id}"))["worker_name"] == f"w{index}"
+            assert ok(api.get(f"/api/flow_runs/{run_id}"))["worker_name"] == f"w{index}"
 
 
 def test_cancel_and_heartbeat(api: ApiClient, pool: str) -> None:
-    deployment = _deploy(api, work_pool_name=pool)
-    waiting = _run(api, deployment, scheduled_time="2999-01-01T00:00:00Z")
-    result = _ok(api.post(f"/api/flow_runs/{waiting['id']}/cancel"))
+    deployment = deploy(api, work_pool_name=pool)
+    waiting = create_run(api, deployment, scheduled_time="2999-01-01T00:00:00Z")
+    result = ok(api.post(f"/api/flow_runs/{waiting['id']}/cancel"))
     assert result["status"] == "CANCELLED" and result["flow_run"]["state_type"] == "CANCELLED"
-    held = _run(api, deployment)
+    held = create_run(api, deployment)
     assert _claim(api, pool, worker_name="wc") == [held["id"]]
     beat = {"worker_name": "wc", "flow_run_ids": [held["id"], waiting["id"]]}
-    assert _ok(api.post("/api/workers/heartbeat", json=beat)) == {
+    assert ok(api.post("/api/workers/heartbeat", json=beat)) == {
         "cancel": [],
         "gone": [waiting["id"]],
     }
-    result = _ok(api.post(f"/api/flow_runs/{held['id']}/cancel"))
+    result = ok(api.post(f"/api/flow_runs/{held['id']}/cancel"))
     assert result["status"] == "CANCELLING"
-    assert _ok(api.post(f"/api/flow_runs/{held['id']}/cancel"))["status"] == "CANCELLING"
-    assert _ok(api.post("/api/workers/heartbeat", json=beat))["cancel"] == [held["id"]]
+    assert ok(api.post(f"/api/flow_runs/{held['id']}/cancel"))["status"] == "CANCELLING"
+    assert ok(api.post("/api/workers/heartbeat", json=beat))["cancel"] == [held["id"]]
     _set(api, held["id"], "CANCELLED")
-    assert _ok(api.post(f"/api/flow_runs/{held['id']}/cancel"))["status"] == "ALREADY_FINAL"
-    assert _ok(api.post("/api/workers/heartbeat", json=beat))["gone"] == [held["id"], waiting["id"]]
+    assert ok(api.post(f"/api/flow_runs/{held['id']}/cancel"))["status"] == "ALREADY_FINAL"
+    assert ok(api.post("/api/workers/heartbeat", json=beat))["gone"] == [held["id"], waiting["id"]]
     unknown = "00000000-0000-0000-0000-000000000000"
     assert api.post(f"/api/flow_runs/{unknown}/cancel").status_code == 404
     # an unclaimed Pending run (nothing runs it) is cancelled at once
     flow_id = deployment["flow_id"]
-    pending = _ok(
+    pending = ok(
         api.post("/api/flow_runs/", json={"flow_id": flow_id, "state": {"type": "PENDING"}}), 201
     )
-    assert _ok(api.post(f"/api/flow_runs/{pending['id']}/cancel"))["status"] == "CANCELLED"
+    assert ok(api.post(f"/api/flow_runs/{pending['id']}/cancel"))["status"] == "CANCELLED"

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.server.conftest import ApiClient, unique
+from tests.server.deployment_support import deploy, ok
 
 SCHEMA = {
     "type": "object",
@@ -16,52 +15,32 @@ SCHEMA = {
 }
 
 
-def _ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-@pytest.fixture
-def pool(api: ApiClient) -> str:
-    name = unique("pool")
-    _ok(api.post("/api/work_pools/", json={"name": name}), 201)
-    return name
-
-
-def _deploy(api: ApiClient, status: int = 201, **fields: Any) -> dict[str, Any]:
-    body = {"name": unique("dep"), "flow_name": unique("flow"), **fields}
-    result: dict[str, Any] = _ok(api.post("/api/deployments/", json=body), status)
-    return result
-
-
 def _runs(api: ApiClient, deployment_id: str, **filters: Any) -> list[dict[str, Any]]:
     body = {"deployment_id": [deployment_id], "sort": "EXPECTED_START_TIME_ASC", **filters}
-    runs: list[dict[str, Any]] = _ok(api.post("/api/flow_runs/filter", json=body))
+    runs: list[dict[str, Any]] = ok(api.post("/api/flow_runs/filter", json=body))
     return runs
 
 
 def test_create_read_replace_filter_count(api: ApiClient, pool: str) -> None:
-    created = _deploy(api, work_pool_name=pool, tags=["a"], parameters={"x": 1})
+    created = deploy(api, work_pool_name=pool, tags=["a"], parameters={"x": 1})
     assert created["flow_name"].startswith("flow-") and created["status"] == "NOT_READY"
-    assert _ok(api.get(f"/api/deployments/{created['id']}")) == created
+    assert ok(api.get(f"/api/deployments/{created['id']}")) == created
     by_name = f"/api/deployments/name/{created['flow_name']}/{created['name']}"
-    assert _ok(api.get(by_name))["id"] == created["id"]
-    assert _ok(api.get(f"/api/flows/{created['flow_id']}"))["name"] == created["flow_name"]
+    assert ok(api.get(by_name))["id"] == created["id"]
+    assert ok(api.get(f"/api/flows/{created['flow_id']}"))["name"] == created["flow_name"]
     body = {
         "name": created["name"],
         "flow_name": created["flow_name"],
         "work_pool_name": pool,
         "description": "again",
     }
-    replaced = _ok(api.post("/api/deployments/", json=body), 200)
+    replaced = ok(api.post("/api/deployments/", json=body), 200)
     assert replaced["id"] == created["id"] and replaced["description"] == "again"
     assert replaced["tags"] == []
     query = {"flow_name": [created["flow_name"]]}
-    assert [d["id"] for d in _ok(api.post("/api/deployments/filter", json=query))] == [
-        created["id"]
-    ]
-    assert _ok(api.post("/api/deployments/count", json=query)) == 1
-    assert _ok(api.post("/api/deployments/count", json={"work_pool_name": [pool]})) == 1
+    assert [d["id"] for d in ok(api.post("/api/deployments/filter", json=query))] == [created["id"]]
+    assert ok(api.post("/api/deployments/count", json=query)) == 1
+    assert ok(api.post("/api/deployments/count", json={"work_pool_name": [pool]})) == 1
 
 
 def test_bad_input_is_refused_naming_what_is_wrong(api: ApiClient, pool: str) -> None:
@@ -92,13 +71,13 @@ def test_bad_input_is_refused_naming_what_is_wrong(api: ApiClient, pool: str) ->
 
 
 def test_a_queue_the_pool_lacks_is_created(api: ApiClient, pool: str) -> None:
-    _deploy(api, work_pool_name=pool, work_queue_name="fast")
-    queues = _ok(api.get(f"/api/work_pools/{pool}/queues"))
+    deploy(api, work_pool_name=pool, work_queue_name="fast")
+    queues = ok(api.get(f"/api/work_pools/{pool}/queues"))
     assert [(q["name"], q["priority"]) for q in queues] == [("default", 1), ("fast", 2)]
 
 
 def test_run_parameters_merge_and_are_validated(api: ApiClient, pool: str) -> None:
-    deployment = _deploy(
+    deployment = deploy(
         api,
         work_pool_name=pool,
         parameters={"x": 1, "name": "a"},
@@ -107,7 +86,7 @@ def test_run_parameters_merge_and_are_validated(api: ApiClient, pool: str) -> No
         entrypoint="f.py:f",
     )
     path = f"/api/deployments/{deployment['id']}/create_flow_run"
-    run = _ok(api.post(path, json={"parameters": {"name": "b"}}), 201)
+    run = ok(api.post(path, json={"parameters": {"name": "b"}}), 201)
     assert run["parameters"] == {"x": 1, "name": "b"}
     assert run["state_type"] == "SCHEDULED" and run["deployment_id"] == deployment["id"]
     assert (run["work_pool_name"], run["work_queue_name"]) == (pool, "default")
@@ -117,29 +96,29 @@ def test_run_parameters_merge_and_are_validated(api: ApiClient, pool: str) -> No
     assert bad.json()["detail"][0]["field"] == "parameters.x"
     assert "'x'" in bad.json()["detail"][0]["msg"]
     assert len(_runs(api, deployment["id"])) == 1, "a refused run must not be created"
-    unenforced = _deploy(api, parameter_openapi_schema=SCHEMA, enforce_parameter_schema=False)
+    unenforced = deploy(api, parameter_openapi_schema=SCHEMA, enforce_parameter_schema=False)
     free = f"/api/deployments/{unenforced['id']}/create_flow_run"
-    assert _ok(api.post(free, json={"parameters": {"x": "ten"}}), 201)["parameters"] == {"x": "ten"}
+    assert ok(api.post(free, json={"parameters": {"x": "ten"}}), 201)["parameters"] == {"x": "ten"}
 
 
 def test_missing_required_parameter_is_named(api: ApiClient) -> None:
-    deployment = _deploy(api, parameter_openapi_schema=SCHEMA)
+    deployment = deploy(api, parameter_openapi_schema=SCHEMA)
     bad = api.post(f"/api/deployments/{deployment['id']}/create_flow_run", json={})
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "parameters.x"
 
 
 def test_idempotency_key_and_paused_deployments(api: ApiClient) -> None:
-    deployment = _deploy(api, paused=True)
+    deployment = deploy(api, paused=True)
     path = f"/api/deployments/{deployment['id']}/create_flow_run"
-    first = _ok(api.post(path, json={"idempotency_key": "k", "tags": ["mine"]}), 201)
-    again = _ok(api.post(path, json={"idempotency_key": "k"}), 200)
+    first = ok(api.post(path, json={"idempotency_key": "k", "tags": ["mine"]}), 201)
+    again = ok(api.post(path, json={"idempotency_key": "k"}), 200)
     assert again["id"] == first["id"] and first["tags"] == ["mine"]
     assert first["idempotency_key"] == "k" and first["work_pool_name"] is None
 
 
 def test_schedules_make_runs_at_once_and_replacing_keeps_them(api: ApiClient, pool: str) -> None:
     schedules = [{"schedule": {"interval": 600}}]
-    deployment = _deploy(api, work_pool_name=pool, schedules=schedules)
+    deployment = deploy(api, work_pool_name=pool, schedules=schedules)
     runs = _runs(api, deployment["id"], state_type=["SCHEDULED"])
     assert len(runs) >= 3 and all(r["deployment_schedule_id"] for r in runs)
     times = [r["expected_start_time"] for r in runs]
@@ -150,19 +129,19 @@ def test_schedules_make_runs_at_once_and_replacing_keeps_them(api: ApiClient, po
         "work_pool_name": pool,
         "schedules": schedules,
     }
-    again = _ok(api.post("/api/deployments/", json=body), 200)
+    again = ok(api.post("/api/deployments/", json=body), 200)
     assert again["schedules"][0]["id"] == deployment["schedules"][0]["id"]
     assert [r["id"] for r in _runs(api, deployment["id"])] == [r["id"] for r in runs]
 
 
 def test_pause_deletes_future_scheduled_runs_and_resume_makes_them(api: ApiClient) -> None:
-    deployment = _deploy(api, schedules=[{"schedule": {"interval": 600}}])
-    manual = _ok(api.post(f"/api/deployments/{deployment['id']}/create_flow_run", json={}), 201)
+    deployment = deploy(api, schedules=[{"schedule": {"interval": 600}}])
+    manual = ok(api.post(f"/api/deployments/{deployment['id']}/create_flow_run", json={}), 201)
     before = _runs(api, deployment["id"])
-    paused = _ok(api.post(f"/api/deployments/{deployment['id']}/pause"))
+    paused = ok(api.post(f"/api/deployments/{deployment['id']}/pause"))
     assert paused["paused"] is True
     assert [r["id"] for r in _runs(api, deployment["id"])] == [manual["id"]]
-    resumed = _ok(api.post(f"/api/deployments/{deployment['id']}/resume"))
+    resumed = ok(api.post(f"/api/deployments/{deployment['id']}/resume"))
     assert resumed["paused"] is False
     after = _runs(api, deployment["id"])
     assert len(after) == len(before)
@@ -170,9 +149,9 @@ def test_pause_deletes_future_scheduled_runs_and_resume_makes_them(api: ApiClien
 
 
 def test_update_and_delete(api: ApiClient, pool: str) -> None:
-    deployment = _deploy(api, schedules=[{"schedule": {"interval": 600}}])
+    deployment = deploy(api, schedules=[{"schedule": {"interval": 600}}])
     path = f"/api/deployments/{deployment['id']}"
-    changed = _ok(
+    changed = ok(
         api.request(
             "PATCH", path, json={"description": "d", "concurrency_limit": 2, "work_pool_name": pool}
         )
@@ -180,8 +159,8 @@ def test_update_and_delete(api: ApiClient, pool: str) -> None:
     assert (changed["description"], changed["concurrency_limit"]) == ("d", 2)
     assert changed["work_pool_name"] == pool and len(changed["schedules"]) == 1
     assert api.request("PATCH", path, json={"concurrency_limit": 0}).status_code == 422
-    started = _ok(api.post(f"{path}/create_flow_run", json={}), 201)
-    _ok(api.post(f"/api/flow_runs/{started['id']}/set_state", json={"state": {"type": "RUNNING"}}))
+    started = ok(api.post(f"{path}/create_flow_run", json={}), 201)
+    ok(api.post(f"/api/flow_runs/{started['id']}/set_state", json={"state": {"type": "RUNNING"}}))
     assert api.delete(path).status_code == 204
     assert api.get(path).status_code == 404
     left = _runs(api, deployment["id"])
@@ -189,27 +168,27 @@ def test_update_and_delete(api: ApiClient, pool: str) -> None:
 
 
 def test_schedule_endpoints(api: ApiClient) -> None:
-    deployment = _deploy(api)
+    deployment = deploy(api)
     base = f"/api/deployments/{deployment['id']}/schedules"
-    created = _ok(api.post(base, json={"schedule": {"cron": "0 * * * *"}, "overlap": "skip"}), 201)
+    created = ok(api.post(base, json={"schedule": {"cron": "0 * * * *"}, "overlap": "skip"}), 201)
     assert created["overlap"] == "skip" and created["schedule"]["cron"] == "0 * * * *"
     assert len(_runs(api, deployment["id"])) >= 3
-    assert [s["id"] for s in _ok(api.get(base))] == [created["id"]]
-    off = _ok(api.request("PATCH", f"{base}/{created['id']}", json={"active": False}))
+    assert [s["id"] for s in ok(api.get(base))] == [created["id"]]
+    off = ok(api.request("PATCH", f"{base}/{created['id']}", json={"active": False}))
     assert off["active"] is False and _runs(api, deployment["id"]) == []
     assert api.delete(f"{base}/{created['id']}").status_code == 204
-    assert _ok(api.get(base)) == []
+    assert ok(api.get(base)) == []
     unknown = "00000000-0000-0000-0000-000000000000"
     assert api.delete(f"{base}/{unknown}").status_code == 404
 
 
 def test_backfill_is_idempotent(api: ApiClient) -> None:
-    deployment = _deploy(api, schedules=[{"schedule": {"interval": 3600}}], paused=True)
+    deployment = deploy(api, schedules=[{"schedule": {"interval": 3600}}], paused=True)
     path = f"/api/deployments/{deployment['id']}/backfill"
     window = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T05:00:00Z"}
-    first = _ok(api.post(path, json=window))
+    first = ok(api.post(path, json=window))
     assert (first["created"], first["existing"]) == (6, 0)
-    second = _ok(api.post(path, json=window))
+    second = ok(api.post(path, json=window))
     assert (second["created"], second["existing"]) == (0, 6)
     assert sorted(second["flow_run_ids"]) == sorted(first["flow_run_ids"])
     runs = _runs(api, deployment["id"])

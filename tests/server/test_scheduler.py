@@ -5,37 +5,14 @@ schedules left alone."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from tests.server.conftest import ApiClient, make_settings, unique
-
-
-@pytest.fixture(scope="module")
-def quiet(database_url: str) -> Iterator[ApiClient]:
-    """The app with its loops off: only the test moves the scheduler's clock."""
-    from vibepiper.server import create_app
-
-    client = ApiClient(create_app(make_settings(database_url, server_services=False)))
-    yield client
-    client.close()
-
-
-def _ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
+from tests.server.conftest import ApiClient
+from tests.server.deployment_support import deploy, ok
 
 
 def _deploy(api: ApiClient, **schedule: Any) -> dict[str, Any]:
-    body = {
-        "name": unique("dep"),
-        "flow_name": unique("flow"),
-        "schedules": [{"schedule": {"interval": 60}, **schedule}],
-    }
-    result: dict[str, Any] = _ok(api.post("/api/deployments/", json=body), 201)
-    return result
+    return deploy(api, schedules=[{"schedule": {"interval": 60}, **schedule}])
 
 
 def _pass(api: ApiClient, now: dt.datetime) -> int:
@@ -47,14 +24,14 @@ def _pass(api: ApiClient, now: dt.datetime) -> int:
 
 def _times(api: ApiClient, deployment_id: str) -> list[dt.datetime]:
     body = {"deployment_id": [deployment_id], "sort": "EXPECTED_START_TIME_ASC", "limit": 1000}
-    runs = _ok(api.post("/api/flow_runs/filter", json=body))
+    runs = ok(api.post("/api/flow_runs/filter", json=body))
     keys = [run["idempotency_key"] for run in runs]
     assert len(set(keys)) == len(keys)
     return [dt.datetime.fromisoformat(run["expected_start_time"]) for run in runs]
 
 
 def _schedule(api: ApiClient, deployment_id: str) -> dict[str, Any]:
-    schedule: dict[str, Any] = _ok(api.get(f"/api/deployments/{deployment_id}/schedules"))[0]
+    schedule: dict[str, Any] = ok(api.get(f"/api/deployments/{deployment_id}/schedules"))[0]
     return schedule
 
 
@@ -87,7 +64,7 @@ def test_catchup_creates_the_oldest_missed_ticks(quiet: ApiClient) -> None:
 
 def test_paused_deployments_and_inactive_schedules_schedule_nothing(quiet: ApiClient) -> None:
     paused = _deploy(quiet)
-    _ok(quiet.post(f"/api/deployments/{paused['id']}/pause"))
+    ok(quiet.post(f"/api/deployments/{paused['id']}/pause"))
     inactive = _deploy(quiet, active=False)
     assert _times(quiet, inactive["id"]) == []
     far = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vibepiper.schemas.runs import StateNames
 from vibepiper.states import State, StateDetails, StateType
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ DEFAULT_POLL_INTERVAL = 1.0
 
 
 @dataclass
-class FlowRun:
+class FlowRun(StateNames):
     """A flow run as the server reports it, with its state as a `State`
     (`run.state.is_completed()`, `run.state.result()` for a persisted result)."""
 
@@ -47,14 +48,6 @@ class FlowRun:
     work_queue_name: str | None = None
     worker_name: str | None = None
     raw: FlowRunRead | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def state_type(self) -> str | None:
-        return self.state.type.value if self.state else None
-
-    @property
-    def state_name(self) -> str | None:
-        return self.state.name if self.state else None
 
     @classmethod
     def from_read(cls, run: FlowRunRead) -> FlowRun:

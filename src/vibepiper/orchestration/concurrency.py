@@ -23,7 +23,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotLease
+from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 
 __all__ = [
     "SlotDecision",
@@ -57,6 +57,17 @@ class SlotDecision:
     retry_after: float | None = None
     missing: tuple[str, ...] = ()
     impossible: bool = False
+
+    def without_lease(self) -> SlotGrant:
+        """The answer to give when no lease is written (a refusal, or nothing to take)."""
+        return SlotGrant(
+            self.granted,
+            None,
+            self.blocked_by,
+            self.retry_after,
+            self.missing,
+            self.impossible,
+        )
 
 
 def live_leases(leases: Iterable[SlotLease], now: dt.datetime) -> list[SlotLease]:

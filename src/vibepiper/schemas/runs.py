@@ -24,6 +24,23 @@ def flow_id_for(name: str) -> uuid.UUID:
     return uuid.uuid5(FLOW_NAMESPACE, name)
 
 
+class StateNames:
+    """`state_type` and `state_name` of a run holding its current `state` (None before it
+    has one): one definition for the engine's runs and `run_deployment`'s `FlowRun`."""
+
+    __slots__ = ()  # keeps the slotted dataclasses built on it without a __dict__
+
+    state: State[Any] | None
+
+    @property
+    def state_type(self) -> str | None:
+        return self.state.type.value if self.state else None
+
+    @property
+    def state_name(self) -> str | None:
+        return self.state.name if self.state else None
+
+
 @dataclass(slots=True, frozen=True)
 class TaskRunInput:
     """One upstream reference feeding a task run's parameter (an edge of the run graph).
@@ -38,7 +55,7 @@ class TaskRunInput:
 
 
 @dataclass(slots=True)
-class FlowRun:
+class FlowRun(StateNames):
     """One execution of a flow."""
 
     id: uuid.UUID
@@ -63,17 +80,9 @@ class FlowRun:
     # parameters as given, before validation (what is stored and shown)
     empirical_policy: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def state_type(self) -> str | None:
-        return self.state.type.value if self.state else None
-
-    @property
-    def state_name(self) -> str | None:
-        return self.state.name if self.state else None
-
 
 @dataclass(slots=True)
-class TaskRun:
+class TaskRun(StateNames):
     """One execution of a task inside (or outside) a flow run."""
 
     id: uuid.UUID
@@ -96,14 +105,6 @@ class TaskRun:
     subflow_run_id: uuid.UUID | None = None
     # extra facts for `inspect`, e.g. why the cache hit or missed
     details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def state_type(self) -> str | None:
-        return self.state.type.value if self.state else None
-
-    @property
-    def state_name(self) -> str | None:
-        return self.state.name if self.state else None
 
 
 @dataclass(slots=True, frozen=True)

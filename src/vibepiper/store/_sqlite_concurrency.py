@@ -280,14 +280,7 @@ def acquire(
         limits, leases, now = _limits_and_leases(con, names, reap=True)
         decision = decide_acquire(limits, leases, names, occupy, now)
         if not decision.granted or not decision.take:
-            return SlotGrant(
-                decision.granted,
-                None,
-                decision.blocked_by,
-                decision.retry_after,
-                decision.missing,
-                decision.impossible,
-            )
+            return decision.without_lease()
         lease_id = uuid.uuid4()
         created = encode_timestamp(now)
         con.executemany(

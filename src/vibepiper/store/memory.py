@@ -230,14 +230,7 @@ class MemoryStore(StoreBase):
                     self._leases[name] = live_leases(self._leases[name], now)
             decision = decide_acquire(self._limits, self._leases, names, occupy, now)
             if not decision.granted or not decision.take:
-                return SlotGrant(
-                    decision.granted,
-                    None,
-                    decision.blocked_by,
-                    decision.retry_after,
-                    decision.missing,
-                    decision.impossible,
-                )
+                return decision.without_lease()
             lease_id = uuid.uuid4()
             for limit in decision.take:
                 held = self._leases[limit.name]

@@ -47,13 +47,11 @@ def deployment_read(
     )
 
 
-_DEPLOYMENT_FIELDS = [
-    "id",
-    "name",
-    "flow_id",
-    "flow_name",
+SETTABLE_FIELDS = (
     "description",
     "version",
+    "tags",
+    "parameters",
     "parameter_openapi_schema",
     "enforce_parameter_schema",
     "entrypoint",
@@ -61,12 +59,23 @@ _DEPLOYMENT_FIELDS = [
     "source",
     "work_pool_name",
     "work_queue_name",
+    "job_variables",
     "paused",
     "concurrency_limit",
+)
+"""The deployment fields a client sets, named alike in `DeploymentCreate` and the table."""
+
+_DEFAULTED = ("tags", "parameters", "job_variables")  # NULL reads as empty
+_DEPLOYMENT_FIELDS = (
+    "id",
+    "name",
+    "flow_id",
+    "flow_name",
+    *(name for name in SETTABLE_FIELDS if name not in _DEFAULTED),
     "last_polled",
     "created",
     "updated",
-]
+)
 
 
 def pool_read(

@@ -161,17 +161,6 @@ async def _decide(
     return decide_acquire(limits, leases, names, occupy, now), leases, now
 
 
-def _refusal(decision: SlotDecision) -> SlotGrant:
-    return SlotGrant(
-        decision.granted,
-        None,
-        decision.blocked_by,
-        decision.retry_after,
-        decision.missing,
-        decision.impossible,
-    )
-
-
 class _Releases:
     """This server's waiting slot requests, first come first served (see the module
     docstring)."""
@@ -244,14 +233,14 @@ async def _try_acquire(db: Database, request: SlotRequest) -> SlotGrant:
         async with db.read() as connection:
             decision, _, _ = await _decide(connection, names, request.occupy, lock=False)
         if not decision.granted or not decision.take:
-            return _refusal(decision)
+            return decision.without_lease()
         if request.decaying and (problem := rate_limit_problem(decision.take)):
             raise RateLimitWithoutDecay(problem)
     lease_id = uuid.uuid4()
     async with db.write() as connection:
         decision, leases, now = await _decide(connection, names, request.occupy, lock=True)
         if not decision.granted or not decision.take:
-            return _refusal(decision)
+            return decision.without_lease()
         if request.decaying and (problem := rate_limit_problem(decision.take)):
             raise RateLimitWithoutDecay(problem)
         rows = [

@@ -23,26 +23,9 @@ from vibepiper.schemas.runs import flow_id_for
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import deployments, flows, work_pools
 from vibepiper.server.services import _notify, scheduler
-from vibepiper.server.services._deployment_read import deployment_read
+from vibepiper.server.services._deployment_read import SETTABLE_FIELDS, deployment_read
 from vibepiper.server.services._errors import invalid
 from vibepiper.server.services.deployment_schedules import replace_schedules
-
-_PLAIN_FIELDS = (
-    "description",
-    "version",
-    "tags",
-    "parameters",
-    "parameter_openapi_schema",
-    "enforce_parameter_schema",
-    "entrypoint",
-    "path",
-    "source",
-    "work_pool_name",
-    "work_queue_name",
-    "job_variables",
-    "paused",
-    "concurrency_limit",
-)
 
 
 def _now() -> dt.datetime:
@@ -68,7 +51,7 @@ async def create_or_replace(
     True when it was created. Its schedules are replaced and scheduled at once."""
     _check_schema(body.parameter_openapi_schema)
     flow_id = flow_id_for(body.flow_name)
-    values = {name: getattr(body, name) for name in _PLAIN_FIELDS}
+    values = {name: getattr(body, name) for name in SETTABLE_FIELDS}
     async with db.write() as connection:
         await _check_pool(connection, values)
         await flows.insert_if_missing(connection, flow_id, body.flow_name)
