@@ -37,12 +37,28 @@ class Server:
         for name in ("VIBEPIPER_DATABASE_URL", "VIBEPIPER_API_URL", "VIBEPIPER_API_KEY"):
             env.pop(name, None)
         env.update(env_extra or {})
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "vibepiper.cli", "server", "start", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        # output goes to a file: a pipe nobody drains fills up after a few hundred
+        # access-log lines and then blocks the server mid-request
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "vibepiper.cli",
+                    "server",
+                    "start",
+                    "--port",
+                    str(self.port),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def log(self) -> Path:
+        return self.home / "server.log"
 
     def wait_healthy(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -60,15 +76,14 @@ class Server:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.communicate(timeout=15)
+                self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:  # pragma: no cover
                 self.process.kill()
-                self.process.communicate()
+                self.process.wait()
 
     def output(self) -> str:
-        if self.process is None or self.process.stdout is None or self.process.poll() is None:
-            return ""
-        return self.process.stdout.read().decode()
+        """What the server printed so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 def new_server(tmp: Path) -> Server:

@@ -4,8 +4,11 @@ The embedded property of `test_concurrency_processes.py`, through the API: 8
 processes x 200 tasks tagged with a limit of 3 (created on the server), each with
 `VIBEPIPER_API_URL` set, never run more than 3 bodies at once (each records its
 start and end; the overlap is computed after), and the whole takes well under the
-serial time. The bodies are longer than on the embedded store (50 ms, not 5 ms):
-every slot costs HTTP round trips, and the bound is about the limit, not the wire.
+serial time. The bodies are longer than on the embedded store (100 ms, not 5 ms):
+handing a slot from one process to another costs two HTTP round trips and a
+database write (some 30 ms on this machine), and the bound is about the limit, not
+the wire: with 100 ms bodies the whole takes about 0.45 of the serial time, a third
+plus the hand-over cost.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from tests.e2e.test_concurrency_processes import LIMIT, PROCESSES, TASKS, WORKER
 from tests.fixtures.db import new_postgres_database
 from vibepiper.store.api import ApiStore
 
-TASK_SECONDS = 0.05
+TASK_SECONDS = 0.1
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -71,7 +74,7 @@ def test_eight_processes_on_a_server_never_run_more_than_the_limit(
         for out in outputs
     ]
     for proc in procs:
-        _, err = proc.communicate(timeout=240)
+        _, err = proc.communicate(timeout=400)
         assert proc.returncode == 0, err
     spans = [tuple(span) for out in outputs for span in json.loads(out.read_text())]
     assert len(spans) == PROCESSES * TASKS
@@ -79,6 +82,7 @@ def test_eight_processes_on_a_server_never_run_more_than_the_limit(
     busy = sum(end - start for start, end in spans)
     wall = max(end for _, end in spans) - min(start for start, _ in spans)
     # a correctness bound, not a benchmark: 3 at a time must beat one at a time clearly
+    # (the measured ratio is about 0.45; benchmarks/ tracks the slot round trips)
     assert wall < 0.6 * busy, (wall, busy)
     store = ApiStore(server.url)
     try:

@@ -43,8 +43,13 @@ def _replicas(database_url: str, home: Path, count: int = 2) -> Iterator[list[ht
         clients: list[httpx.Client] = []
         for _ in range(count):
             port = _free_port()
+            # warnings only: nobody drains the pipe while the test runs, and a full pipe
+            # of access-log lines would block the server
             process = subprocess.Popen(
-                [sys.executable, "-m", "vibepiper.cli", "server", "start", "--port", str(port)],
+                [
+                    *(sys.executable, "-m", "vibepiper.cli", "server", "start"),
+                    *("--port", str(port), "--log-level", "warning"),
+                ],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
