@@ -5,10 +5,9 @@
 Importing the package loads no database, web or HTTP library and has no side effects.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from vibepiper.context import tags as tags
-from vibepiper.deployments import deploy as deploy
-from vibepiper.deployments import run_deployment as run_deployment
-from vibepiper.deployments import serve as serve
 from vibepiper.flows import Flow as Flow
 from vibepiper.flows import flow as flow
 from vibepiper.logging import get_run_logger as get_run_logger
@@ -19,7 +18,25 @@ from vibepiper.utilities.annotations import allow_failure as allow_failure
 from vibepiper.utilities.annotations import quote as quote
 from vibepiper.utilities.annotations import unmapped as unmapped
 
+if TYPE_CHECKING:
+    from vibepiper.deployments import deploy as deploy
+    from vibepiper.deployments import run_deployment as run_deployment
+    from vibepiper.deployments import serve as serve
+
 __version__ = "0.1.0"
+
+_DEPLOYMENTS = frozenset({"deploy", "run_deployment", "serve"})
+
+
+def __getattr__(name: str) -> Any:
+    # the deployment helpers load on first use: a script that only runs flows never
+    # pays for them (~20 ms of imports)
+    if name in _DEPLOYMENTS:
+        import vibepiper.deployments as deployments
+
+        return getattr(deployments, name)
+    raise AttributeError(f"module 'vibepiper' has no attribute {name!r}")
+
 
 __all__ = [
     "Flow",
