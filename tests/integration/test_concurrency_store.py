@@ -143,6 +143,29 @@ def test_concurrency_waits_for_a_slot_another_thread_frees(store: RunStore) -> N
     assert order == ["held", "freed", "second"]
 
 
+def test_max_retries_gives_up_after_that_many_refusals_naming_the_limit(
+    store: RunStore,
+) -> None:
+    store.create_concurrency_limit("db", 1)
+    with concurrency("db"):
+        started = time.monotonic()
+        with (
+            pytest.raises(
+                AcquireConcurrencySlotTimeoutError, match="gave up after 2 retries.*'db'"
+            ),
+            concurrency("db", max_retries=2),
+        ):
+            pass  # pragma: no cover
+        assert time.monotonic() - started < 5
+    with concurrency("db", max_retries=0):  # free again: the first try is granted
+        pass
+    with (
+        pytest.raises(ValueError, match="max_retries must be 0 or more"),
+        concurrency("db", max_retries=-1),
+    ):
+        pass  # pragma: no cover
+
+
 def test_a_missing_limit_is_ignored_unless_strict(
     store: RunStore, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -39,6 +39,7 @@ def start(
     *,
     rate: bool,
     holder: str | None,
+    max_retries: int | None = None,
 ) -> tuple[RunStore, list[str], float, Generator[float, None, SlotGrant]]:
     """The store, names, lease time and the wait for one `concurrency`/`rate_limit` call."""
     from vibepiper.store import get_store
@@ -67,6 +68,7 @@ def start(
         holder or process_holder(),
         seconds,
         timeout_seconds=timeout_seconds,
+        max_retries=max_retries,
         decaying=rate,
     )
     return store, listed, seconds, steps

@@ -53,6 +53,7 @@ def acquisition(
     lease_seconds: float,
     *,
     timeout_seconds: float | None = None,
+    max_retries: int | None = None,
     decaying: bool = False,
     on_wait: Callable[[SlotGrant], None] | None = None,
 ) -> Generator[float, None, SlotGrant]:
@@ -60,11 +61,15 @@ def acquisition(
 
     Raises:
         ConcurrencySlotAcquisitionError: `occupy` is more than a limit allows.
-        AcquireConcurrencySlotTimeoutError: not granted within `timeout_seconds`.
+        AcquireConcurrencySlotTimeoutError: not granted within `timeout_seconds`, or
+            still refused after `max_retries` further tries.
     """
+    if max_retries is not None and max_retries < 0:
+        raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     delay = FIRST_DELAY_S
     waited = False
+    refused = 0
     while True:
         grant = store.acquire_slots(names, occupy, holder, lease_seconds, decaying=decaying)
         if grant.granted:
@@ -74,6 +79,12 @@ def acquisition(
             raise ConcurrencySlotAcquisitionError(
                 f"cannot take {occupy} slot(s) on concurrency limit {limit!r}: "
                 f"that is more than its limit allows"
+            )
+        refused += 1
+        if max_retries is not None and refused > max_retries:
+            raise AcquireConcurrencySlotTimeoutError(
+                f"gave up after {max_retries} retries waiting for {occupy} slot(s) on "
+                f"concurrency limit {grant.blocked_by!r}: all its slots are in use"
             )
         if not waited and on_wait is not None:
             on_wait(grant)

@@ -33,6 +33,7 @@ async def concurrency(
     names: str | Sequence[str],
     occupy: int = 1,
     timeout_seconds: float | None = None,
+    max_retries: int | None = None,
     lease_duration: float | None = None,
     strict: bool = False,
     holder: str | None = None,
@@ -47,6 +48,8 @@ async def concurrency(
         names: one limit name or several.
         occupy: slots to take on each limit.
         timeout_seconds: give up after this long (default: wait forever).
+        max_retries: give up after this many refused tries past the first (default:
+            no limit; Prefect's argument of that name).
         lease_duration: seconds the slots outlive a dead holder (default: the
             `concurrency_lease_seconds` setting, 30).
         strict: raise if a named limit does not exist (otherwise: warn and ignore it).
@@ -59,7 +62,13 @@ async def concurrency(
             `occupy`.
     """
     store, _, seconds, steps = _common.start(
-        names, occupy, timeout_seconds, lease_duration, rate=False, holder=holder
+        names,
+        occupy,
+        timeout_seconds,
+        lease_duration,
+        rate=False,
+        holder=holder,
+        max_retries=max_retries,
     )
     lease_id = _common.granted(store, await wait_async(steps), strict, seconds, rate=False)
     try:
