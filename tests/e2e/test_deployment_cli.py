@@ -237,6 +237,8 @@ def serve_process(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Po
             except subprocess.TimeoutExpired:  # pragma: no cover
                 process.kill()
                 process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_serve_runs_triggered_runs_and_watch_follows_them(
@@ -272,6 +274,39 @@ def test_serve_runs_triggered_runs_and_watch_follows_them(
     assert serve_process.returncode == 0, output
     assert "Stopped serving." in output
     assert cli_json(env, "deployment", "inspect", "greet/svc")["paused"] is True
+
+
+def test_run_deployment_inside_a_flow_is_recorded_as_its_subflow(
+    env: dict[str, str], serve_process: subprocess.Popen[str]
+) -> None:
+    code = (
+        "from vibepiper import flow, run_deployment\n"
+        "@flow\n"
+        "def parent():\n"
+        "    run = run_deployment('greet/svc', parameters={'who': 'kid'}, timeout=60,"
+        " poll_interval=0.2)\n"
+        "    return str(run.id)\n"
+        "print(parent())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    child_id = out.stdout.split()[-1]
+    child = cli_json(env, "flow-run", "inspect", child_id)["flow_run"]
+    assert child["state_type"] == "COMPLETED"
+    assert child["parent_task_run_id"] is not None
+    parents = [
+        run
+        for run in cli_json(env, "flow-run", "ls", "--flow", "parent", "--limit", "5")
+        if run["state_type"] == "COMPLETED"
+    ]
+    assert len(parents) == 1
+    (proxy,) = cli_json(env, "flow-run", "inspect", parents[0]["id"])["task_runs"]
+    assert proxy["id"] == child["parent_task_run_id"]
+    assert proxy["subflow_run_id"] == child_id
+    assert proxy["state_type"] == "COMPLETED"
+    assert proxy["name"] == "run_deployment greet/svc"
 
 
 def test_serve_without_a_server_says_so(env: dict[str, str], tmp_path: Path) -> None:

@@ -125,6 +125,7 @@ def run_deployment(
     idempotency_key: str | None = None,
     flow_run_name: str | None = None,
     job_variables: dict[str, Any] | None = None,
+    as_subflow: bool = True,
     client: SyncVibePiperClient | None = None,
 ) -> FlowRun:
     """Create a run of deployment `name` (`"flow/deployment"` or its id) and wait for it.
@@ -137,6 +138,8 @@ def run_deployment(
         poll_interval: seconds between state checks while waiting.
         scheduled_time: when the run is due (default now).
         idempotency_key: a second call with the same key returns the first run.
+        as_subflow: called inside a flow run, record a task run in it standing for
+            the new run (the run shows as that flow's subflow, in its graph too).
 
     Returns:
         The run, with `.state` its state when the call returned.
@@ -167,13 +170,68 @@ def run_deployment(
 
             client = stack.enter_context(get_client(sync_client=True))
         deployment = read_deployment_by_ref(client, name)
+        link = _SubflowLink.open(deployment) if as_subflow else None
+        if link is not None:
+            request.parent_task_run_id = link.task_run_id
         run = client.create_flow_run_from_deployment(deployment.id, request)
-        if timeout == 0:
-            return FlowRun.from_read(run)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for current in poll_flow_run(client, run.id, poll_interval, deadline):
-            run = current
+        if link is not None:
+            link.started(run)
+        if timeout != 0:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            for current in poll_flow_run(client, run.id, poll_interval, deadline):
+                run = current
+        if link is not None:
+            link.finished(run)
         return FlowRun.from_read(run)
+
+
+@dataclass
+class _SubflowLink:
+    """The task run standing for a deployment's run in the flow run that started it."""
+
+    task_run_id: uuid.UUID
+    deployment: DeploymentRead
+    context: Any
+    task_run: Any = None
+
+    @classmethod
+    def open(cls, deployment: DeploymentRead) -> _SubflowLink | None:
+        from vibepiper.context import FlowRunContext
+        from vibepiper.utilities.ids import new_id
+
+        context = FlowRunContext.get()
+        if context is None:
+            return None
+        return cls(new_id(), deployment, context)
+
+    def started(self, run: FlowRunRead) -> None:
+        from vibepiper.schemas.runs import TaskRun
+
+        label = f"{self.deployment.flow_name}/{self.deployment.name}"
+        self.task_run = TaskRun(
+            id=self.task_run_id,
+            name=f"run_deployment {label}",
+            task_key=f"run_deployment:{label}",
+            task_name="run_deployment",
+            flow_run_id=self.context.flow_run.id,
+            dynamic_key=str(run.id),
+            subflow_run_id=run.id,
+        )
+        store = self.context.store
+        store.create_task_run(self.task_run)
+        store.propose_task_run_state(self.task_run, State(StateType.RUNNING))
+
+    def finished(self, run: FlowRunRead) -> None:
+        """Give the task run the deployment run's final state, or Completed (the run
+        was started) if the call returned before it ended."""
+        kind = StateType(run.state_type) if run.state_type is not None else None
+        if kind is not None and kind in _FINAL:
+            state: State[Any] = State(kind, message=f"flow run {run.name!r} ended {run.state_name}")
+        else:
+            state = State(
+                StateType.COMPLETED, message=f"started flow run {run.name!r} ({run.state_name})"
+            )
+        self.context.store.propose_task_run_state(self.task_run, state)
 
 
 def poll_flow_run(

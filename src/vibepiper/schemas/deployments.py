@@ -159,6 +159,11 @@ class DeploymentFlowRunCreate(RequestModel):
     )
     job_variables: JsonDict | None = None
     state: StateCreate | None = Field(default=None, description="Default: Scheduled.")
+    parent_task_run_id: uuid.UUID | None = Field(
+        default=None,
+        description="The task run standing for this run in a parent flow run (a "
+        "`run_deployment` call inside a flow): the run is shown as that flow's subflow.",
+    )
 
 
 class BackfillRequest(RequestModel):

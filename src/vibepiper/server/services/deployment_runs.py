@@ -72,6 +72,7 @@ def run_row(
     tags: list[str] | None = None,
     idempotency_key: str | None = None,
     schedule_id: uuid.UUID | None = None,
+    parent_task_run_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """The `flow_run` row of a new run of `deployment`, in `state`, due at `when`."""
     run_id = new_id()
@@ -92,6 +93,7 @@ def run_row(
         "work_queue_name": (deployment["work_queue_name"] or wire.DEFAULT_QUEUE) if pool else None,
         "idempotency_key": idempotency_key,
         "deployment_schedule_id": schedule_id,
+        "parent_task_run_id": parent_task_run_id,
         "created": now,
         "updated": now,
         **run_states.run_values(state, 0, None),
@@ -152,6 +154,7 @@ async def create_flow_run(
             name=body.name,
             tags=body.tags,
             idempotency_key=key,
+            parent_task_run_id=body.parent_task_run_id,
         )
         inserted = await insert_runs(connection, [row], [details])
         if not inserted and key is not None:  # another request with the key won the race
