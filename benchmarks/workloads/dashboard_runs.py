@@ -153,6 +153,12 @@ def main() -> None:
                 "search_count_s": timed(
                     client, "/flow_runs/count", {**base_filter, "name_like": "wombat"}, repeats
                 ),
+                "root_only_page_s": timed(
+                    client, "/flow_runs/filter", {**first, "root_only": True}, repeats
+                ),
+                "root_only_count_s": timed(
+                    client, "/flow_runs/count", {**base_filter, "root_only": True}, repeats
+                ),
                 "deep_page_s": timed(
                     client, "/flow_runs/filter", {**first, "offset": runs // 2}, repeats
                 ),
