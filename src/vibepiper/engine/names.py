@@ -1,108 +1,12 @@
-"""Readable random run names: `brave-otter`."""
+"""Run names: random ones (`brave-otter`) and rendered `task_run_name` templates."""
 
 from __future__ import annotations
 
 import inspect
-import random
 from collections.abc import Callable
 from typing import Any
 
-_ADJECTIVES = (
-    "amber",
-    "bold",
-    "brave",
-    "bright",
-    "calm",
-    "clever",
-    "cosmic",
-    "crimson",
-    "daring",
-    "eager",
-    "fancy",
-    "fearless",
-    "gentle",
-    "glossy",
-    "golden",
-    "happy",
-    "hidden",
-    "humble",
-    "icy",
-    "jolly",
-    "keen",
-    "lively",
-    "lucky",
-    "merry",
-    "mighty",
-    "misty",
-    "nimble",
-    "noble",
-    "olive",
-    "patient",
-    "quick",
-    "quiet",
-    "rapid",
-    "rustic",
-    "silver",
-    "smart",
-    "steady",
-    "swift",
-    "tidy",
-    "vivid",
-    "warm",
-    "wise",
-    "witty",
-    "zealous",
-)
-_ANIMALS = (
-    "alpaca",
-    "badger",
-    "beaver",
-    "bison",
-    "cobra",
-    "condor",
-    "coyote",
-    "crane",
-    "dingo",
-    "dolphin",
-    "eagle",
-    "falcon",
-    "ferret",
-    "gecko",
-    "heron",
-    "ibis",
-    "jackal",
-    "koala",
-    "lemur",
-    "lynx",
-    "marmot",
-    "mole",
-    "narwhal",
-    "ocelot",
-    "otter",
-    "owl",
-    "panda",
-    "parrot",
-    "pelican",
-    "puffin",
-    "quail",
-    "raven",
-    "salmon",
-    "seal",
-    "sparrow",
-    "tapir",
-    "toucan",
-    "turtle",
-    "walrus",
-    "weasel",
-    "wombat",
-    "yak",
-    "zebra",
-)
-
-
-def generate_run_name() -> str:
-    """A random `adjective-animal` name."""
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_ANIMALS)}"
+from vibepiper.utilities.names import generate_run_name as generate_run_name
 
 
 def render_run_name(

@@ -33,6 +33,7 @@ from vibepiper.server.services._transitions import scheduled, scheduled_details
 from vibepiper.server.services.deployments import read_row
 from vibepiper.states import State, StateType
 from vibepiper.utilities.ids import new_id
+from vibepiper.utilities.names import generate_run_name
 
 
 def check_parameters(deployment: Mapping[Any, Any], parameters: dict[str, Any]) -> None:
@@ -81,7 +82,7 @@ def run_row(
     return {
         "id": run_id,
         "flow_id": deployment["flow_id"],
-        "name": name or f"run-{run_id.hex[:12]}",
+        "name": name or generate_run_name(),
         "parameters": parameters,
         "tags": list(deployment["tags"] or []) if tags is None else tags,
         "run_count": 0,

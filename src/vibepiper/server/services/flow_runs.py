@@ -15,6 +15,7 @@ from vibepiper.server.services import run_states
 from vibepiper.server.services._convert import flow_run_read
 from vibepiper.states import State
 from vibepiper.utilities.ids import new_id
+from vibepiper.utilities.names import generate_run_name
 
 
 async def create(db: Database, body: api.FlowRunCreate) -> tuple[api.FlowRunRead, bool]:
@@ -44,7 +45,7 @@ def new_row(body: api.FlowRunCreate, run_id: uuid.UUID) -> tuple[dict[str, Any],
     values: dict[str, Any] = {
         "id": run_id,
         "flow_id": body.flow_id,
-        "name": body.name or f"run-{run_id.hex[:12]}",
+        "name": body.name or generate_run_name(),
         "parameters": body.parameters,
         "tags": body.tags,
         "run_count": 0,
