@@ -151,7 +151,7 @@ def test_max_retries_gives_up_after_that_many_refusals_naming_the_limit(
         started = time.monotonic()
         with (
             pytest.raises(
-                AcquireConcurrencySlotTimeoutError, match="gave up after 2 retries.*'db'"
+                AcquireConcurrencySlotTimeoutError, match=r"gave up after 2 retries.*'db'"
             ),
             concurrency("db", max_retries=2),
         ):
