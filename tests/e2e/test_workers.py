@@ -57,6 +57,37 @@ def test_a_worker_runs_a_deployment_run_as_that_run(
     assert client.read_work_pool(pool).type == "process"
 
 
+def test_job_variables_set_the_runs_environment_and_directory(
+    server: Server, client: SyncVibePiperClient, project: Path, tmp_path: Path
+) -> None:
+    pool = pool_name()
+    # the run process runs in `working_dir`, where the entrypoint is found (as in Prefect)
+    (project / "sub").mkdir()
+    (project / "sub" / "flows.py").write_text((project / "flows.py").read_text())
+    out = tmp_path / "environ.txt"
+    variables = {"env": {"GREETING": "hola"}, "working_dir": "sub"}
+    deployment = deploy(
+        client, project, "environ", pool=pool, parameters={"out": str(out)}, job_variables=variables
+    )
+    broken = deploy(
+        client,
+        project,
+        "environ",
+        pool=pool,
+        parameters={"out": str(out)},
+        job_variables={"env": 3},
+    )
+    with workers(server, pool, tmp_path, env={}):
+        run = run_deployment(client, deployment)
+        assert wait_final(client, run.id).state_name == "Completed"
+        bad = wait_final(client, run_deployment(client, broken).id)
+    assert out.read_text() == f"hola {project / 'sub'}"
+    assert bad.state_name == "Failed"
+    assert bad.state is not None and "job variable 'env' must be a mapping" in (
+        bad.state.message or ""
+    )
+
+
 def test_parameters_failing_the_flows_type_hints_fail_the_run(
     server: Server, client: SyncVibePiperClient, project: Path, tmp_path: Path
 ) -> None:

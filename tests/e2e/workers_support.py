@@ -74,6 +74,12 @@ FLOWS = textwrap.dedent(
         return "slept"
 
 
+    @flow
+    def environ(out: str) -> None:
+        with open(out, "w") as f:
+            f.write(f"{os.environ.get('GREETING')} {os.getcwd()}")
+
+
     @task(tags=["db"])
     def hold_db(seconds: float) -> None:
         with open(os.path.join(OUT, f"task-started-{flow_run.id}"), "w") as f:

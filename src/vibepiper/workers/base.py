@@ -50,6 +50,8 @@ from vibepiper.workers.process import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from vibepiper.client._client import SyncVibePiperClient
     from vibepiper.schemas.deployments import ClaimedRun
 
@@ -65,6 +67,26 @@ HOOKS_TIMEOUT_SECONDS = 120.0
 def print_line(message: str) -> None:
     """The default output of a worker: one timestamped line per event."""
     print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def job_environment(job_variables: dict[str, Any], workdir: Path) -> tuple[dict[str, str], Path]:
+    """The extra environment variables and the directory of a run, from its deployment's
+    job variables (`env`: a mapping of names to values; `working_dir`: absolute, or
+    relative to the deployment's directory), as Prefect's process workers read them.
+
+    Raises:
+        SourceError: a job variable of the wrong shape (the run fails, naming it).
+    """
+    env = job_variables.get("env") or {}
+    if not isinstance(env, dict):
+        raise SourceError(f"job variable 'env' must be a mapping, got {type(env).__name__}")
+    extra = {str(name): "" if value is None else str(value) for name, value in env.items()}
+    working_dir = job_variables.get("working_dir")
+    if working_dir is None:
+        return extra, workdir
+    if not isinstance(working_dir, str):
+        raise SourceError("job variable 'working_dir' must be a path")
+    return extra, workdir / working_dir
 
 
 @dataclass
@@ -219,8 +241,9 @@ class RunLoop:
         self.echo(f"Claimed {held.label}")
         try:
             held.workdir = prepare_workdir(deployment.source, deployment.path)
-            if not held.workdir.path.is_dir():
-                raise SourceError(f"directory {held.workdir.path} does not exist")
+            extra_env, cwd = job_environment(deployment.job_variables, held.workdir.path)
+            if not cwd.is_dir():
+                raise SourceError(f"directory {cwd} does not exist")
         except SourceError as exc:
             self._set_state(run.id, "FAILED", f"Could not fetch the deployment's code: {exc}")
             self.echo(f"Failed {held.label}: {exc}")
@@ -230,10 +253,12 @@ class RunLoop:
             return
         try:
             process = None
-            if self._spares is not None:
-                process = self._spares.hand(run, held.workdir.path)
+            if self._spares is not None and not extra_env:
+                # a spare's environment is fixed when it starts: runs with their own
+                # variables pay a cold start
+                process = self._spares.hand(run, cwd)
             if process is None:
-                process = start_run_process(run.id, held.workdir.path, self.env)
+                process = start_run_process(run.id, cwd, {**self.env, **extra_env})
         except OSError as exc:
             self._set_state(run.id, "CRASHED", f"Could not start the flow run process: {exc}")
             self.echo(f"Crashed {held.label}: could not start its process: {exc}")
