@@ -13,7 +13,6 @@ conditional UPDATE, so two replicas never end one run twice.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -27,6 +26,7 @@ from vibepiper.database import tables as t
 from vibepiper.server.database import Database
 from vibepiper.server.repositories._dialect import locked_skipping
 from vibepiper.server.repositories.workers import HELD_STATES
+from vibepiper.server.services._periodic import every
 from vibepiper.server.services._transitions import transition
 from vibepiper.states import State, StateType
 
@@ -114,9 +114,6 @@ async def release_leases(
 
 async def crash_detector_loop(db: Database, *, timeout: float, interval: float) -> None:
     """Every `interval` seconds, one crash-detection pass (forever; cancel it)."""
-    while True:
-        try:
-            await detect_crashes(db, timeout=timeout)
-        except Exception:
-            logger.exception("crash detection failed; retrying in %s s", interval)
-        await asyncio.sleep(interval)
+    await every(
+        interval, lambda: detect_crashes(db, timeout=timeout), what="crash detection", logger=logger
+    )

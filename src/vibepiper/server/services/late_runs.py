@@ -11,7 +11,6 @@ replica finding it taken skips its pass), rows claimed with `SKIP LOCKED`.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from vibepiper.server.database import Database
 from vibepiper.server.repositories import claims, deployments, work_pools
 from vibepiper.server.repositories._dialect import locked_skipping, try_advisory_xact_lock
 from vibepiper.server.services._deployment_read import READY_WITHIN
+from vibepiper.server.services._periodic import every
 from vibepiper.server.services._transitions import scheduled, scheduled_details, transition
 
 logger = logging.getLogger("vibepiper.server.late_runs")
@@ -129,12 +129,10 @@ async def _full_limit(connection: AsyncConnection, deployment: Mapping[Any, Any]
 
 async def late_runs_loop(db: Database, *, after_seconds: float, interval: float) -> None:
     """Every `interval` seconds, one late-runs pass (forever; cancel it)."""
-    while True:
-        try:
-            marked = await mark_late_runs(db, after_seconds=after_seconds)
-        except Exception:
-            logger.exception("late-runs pass failed; retrying in %s s", interval)
-        else:
-            if marked:
-                logger.info("marked %d runs Late", marked)
-        await asyncio.sleep(interval)
+    await every(
+        interval,
+        lambda: mark_late_runs(db, after_seconds=after_seconds),
+        what="late-runs pass",
+        logger=logger,
+        report=lambda marked: logger.info("marked %d runs Late", marked),
+    )

@@ -16,6 +16,7 @@ import logging
 
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import concurrency
+from vibepiper.server.services._periodic import every
 
 logger = logging.getLogger("vibepiper.server.lease_reaper")
 
@@ -42,12 +43,10 @@ async def lease_reaper_loop(
     db: Database, *, interval: float = REAP_INTERVAL_S, batch_size: int = REAP_BATCH_SIZE
 ) -> None:
     """Every `interval` seconds, delete the expired leases (forever; cancel it)."""
-    while True:
-        try:
-            deleted = await reap_expired_leases(db, batch_size=batch_size)
-        except Exception:
-            logger.exception("lease reaper pass failed; retrying in %s s", interval)
-        else:
-            if deleted:
-                logger.debug("deleted %d expired concurrency leases", deleted)
-        await asyncio.sleep(interval)
+    await every(
+        interval,
+        lambda: reap_expired_leases(db, batch_size=batch_size),
+        what="lease reaper pass",
+        logger=logger,
+        report=lambda deleted: logger.debug("deleted %d expired concurrency leases", deleted),
+    )

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import retention
+from vibepiper.server.services._periodic import every
 
 logger = logging.getLogger("vibepiper.server.retention")
 
@@ -56,13 +57,12 @@ async def delete_older_than(db: Database, cutoff: dt.datetime, *, batch_size: in
 
 async def retention_loop(db: Database, *, days: float, interval: float, batch_size: int) -> None:
     """Every `interval` seconds, delete what is older than `days` (forever; cancel it)."""
-    while True:
+
+    async def one_pass() -> int:
         cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-        try:
-            deleted = await delete_older_than(db, cutoff, batch_size=batch_size)
-        except Exception:
-            logger.exception("retention pass failed; retrying in %s s", interval)
-        else:
-            if deleted:
-                logger.info("retention deleted %d rows older than %s", deleted, cutoff)
-        await asyncio.sleep(interval)
+        deleted = await delete_older_than(db, cutoff, batch_size=batch_size)
+        if deleted:
+            logger.info("retention deleted %d rows older than %s", deleted, cutoff)
+        return deleted
+
+    await every(interval, one_pass, what="retention pass", logger=logger)

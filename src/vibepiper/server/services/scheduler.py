@@ -16,7 +16,6 @@ progress mark `last_scheduled_time` only moves forward.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -31,6 +30,7 @@ from vibepiper.server.database import Database
 from vibepiper.server.repositories import deployments
 from vibepiper.server.repositories._dialect import locked, locked_skipping
 from vibepiper.server.services import _notify
+from vibepiper.server.services._periodic import every
 
 logger = logging.getLogger("vibepiper.server.scheduler")
 
@@ -56,15 +56,13 @@ async def schedule_all(db: Database, now: dt.datetime | None = None) -> int:
 
 async def scheduler_loop(db: Database, *, interval: float) -> None:
     """Every `interval` seconds, one scheduler pass (forever; cancel it)."""
-    while True:
-        try:
-            made = await schedule_all(db)
-        except Exception:
-            logger.exception("scheduler pass failed; retrying in %s s", interval)
-        else:
-            if made:
-                logger.info("scheduler made %d runs", made)
-        await asyncio.sleep(interval)
+    await every(
+        interval,
+        lambda: schedule_all(db),
+        what="scheduler pass",
+        logger=logger,
+        report=lambda made: logger.info("scheduler made %d runs", made),
+    )
 
 
 async def _plan(
