@@ -98,6 +98,7 @@ class HeldRun:
     workdir: Workdir | None = None
     cancelling: bool = False
     killer: threading.Timer | None = None
+    pid_reported: bool = False  # the server has recorded the run process's host:pid
 
     @property
     def id(self) -> uuid.UUID:
@@ -345,10 +346,12 @@ class RunLoop:
         while not self._finished.is_set():
             with self._lock:
                 ids = list(self._held)
+                # each run process is reported once (until a heartbeat carrying it is
+                # answered), not on every beat
                 pids = {
                     run_id: f"{socket.gethostname()}:{held.process.pid}"
                     for run_id, held in self._held.items()
-                    if held.process is not None
+                    if held.process is not None and not held.pid_reported
                 }
             try:
                 answer = self.client.heartbeat(
@@ -367,6 +370,10 @@ class RunLoop:
                 self.echo(f"Heartbeat failed: {type(exc).__name__}: {exc}")
             else:
                 self._connection.ok()
+                with self._lock:
+                    for run_id in pids:
+                        if run_id in self._held:
+                            self._held[run_id].pid_reported = True
                 for run_id in answer.cancel:
                     self.cancel(run_id, "cancellation was requested")
             self._beat_now.wait(self.heartbeat_seconds)
