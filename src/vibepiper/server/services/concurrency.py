@@ -114,7 +114,7 @@ async def update_limit(db: Database, name: str, body: ConcurrencyLimitUpdate) ->
             _now(),
         )
         await repo.update_limit(connection, new)
-    _released(db).notify({name: 1_000_000})  # the answer may change: wake all
+    _released(db).notify_all(name)
     return new
 
 
@@ -124,7 +124,7 @@ async def delete_limit(db: Database, name: str) -> None:
         if limit is None:
             raise _not_found(name)
         await repo.delete_limit(connection, limit.id)
-    _released(db).notify({name: 1_000_000})  # no limit, no wait: wake all
+    _released(db).notify_all(name)
 
 
 async def reset_limit(db: Database, name: str) -> int:
@@ -182,6 +182,13 @@ class _Releases:
                 left[name] -= 1
             if not any(count > 0 for count in left.values()):
                 return
+
+    def notify_all(self, name: str) -> None:
+        """Wake every waiter on the limit `name` (it changed: each must look again)."""
+        for entry in [entry for entry in self._waiters if name in entry[0]]:
+            if not entry[1].done():
+                entry[1].set_result(None)
+            self._waiters.remove(entry)
 
     async def wait(self, names: list[str], seconds: float) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
