@@ -13,7 +13,8 @@ import json
 import os
 import pathlib
 import uuid
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
@@ -61,6 +62,29 @@ def stdout_console() -> Console:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(highlight=False, width=_PIPE_WIDTH)
     return console
+
+
+T = TypeVar("T")
+
+
+def print_listing(
+    items: list[T],
+    *,
+    as_json: bool,
+    record: Callable[[T], Any],
+    empty: str,
+    table: Callable[[list[T]], Any],
+) -> None:
+    """What an `ls` command prints: a JSON list of `record(item)`, the dim line `empty`
+    when there is nothing to list, or `table(items)`."""
+    if as_json:
+        print_json([record(item) for item in items])
+        return
+    console = stdout_console()
+    if not items:
+        console.print(empty, style="dim")
+        return
+    console.print(table(items))
 
 
 def print_json(data: Any) -> None:

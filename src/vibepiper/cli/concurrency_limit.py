@@ -51,14 +51,13 @@ def list_limits(as_json: JsonOption = False) -> None:
         (limit, store.read_slot_leases(limit.name))
         for limit in store.read_concurrency_limits(kind="tag")
     ]
-    if as_json:
-        _output.print_json([_limits.limit_record(limit, leases) for limit, leases in rows])
-        return
-    console = _output.stdout_console()
-    if not rows:
-        console.print("No concurrency limits.", style="dim")
-        return
-    console.print(_limits.limits_table(rows, "Tag"))
+    _output.print_listing(
+        rows,
+        as_json=as_json,
+        record=lambda row: _limits.limit_record(*row),
+        empty="No concurrency limits.",
+        table=lambda rows: _limits.limits_table(rows, "Tag"),
+    )
 
 
 @app.command("inspect")

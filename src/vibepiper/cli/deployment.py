@@ -82,14 +82,9 @@ def list_deployments(
     )
     with _api.client() as client:
         deployments = client.read_deployments(query)
-    if as_json:
-        _output.print_json([_api.dump(d) for d in deployments])
-        return
-    console = _output.stdout_console()
-    if not deployments:
-        console.print("No deployments.", style="dim")
-        return
-    console.print(_table(deployments))
+    _output.print_listing(
+        deployments, as_json=as_json, record=_api.dump, empty="No deployments.", table=_table
+    )
 
 
 def _table(deployments: list[DeploymentRead]) -> Table:

@@ -60,16 +60,15 @@ def list_flow_runs(
     runs = _store().read_flow_runs(
         state=normalize_state(state) if state else None, flow_name=flow, limit=limit
     )
-    if as_json:
-        _output.print_json([_flow_run_record(run) for run in runs])
-        return
     from vibepiper.cli import _run_render
 
-    console = _output.stdout_console()
-    if not runs:
-        console.print("No flow runs found.", style="dim")
-        return
-    console.print(_run_render.flow_runs_table(runs))
+    _output.print_listing(
+        runs,
+        as_json=as_json,
+        record=_flow_run_record,
+        empty="No flow runs found.",
+        table=_run_render.flow_runs_table,
+    )
 
 
 @app.command("inspect")

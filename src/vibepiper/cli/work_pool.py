@@ -65,14 +65,9 @@ def list_pools(as_json: JsonOption = False) -> None:
     """List the work pools."""
     with _api.client() as client:
         pools = client.read_work_pools()
-    if as_json:
-        _output.print_json([_api.dump(pool) for pool in pools])
-        return
-    console = _output.stdout_console()
-    if not pools:
-        console.print("No work pools.", style="dim")
-        return
-    console.print(_pools_table(pools))
+    _output.print_listing(
+        pools, as_json=as_json, record=_api.dump, empty="No work pools.", table=_pools_table
+    )
 
 
 def _pools_table(pools: list[WorkPoolRead]) -> Table:
