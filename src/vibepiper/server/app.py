@@ -17,6 +17,7 @@ from vibepiper.server.api import api_router
 from vibepiper.server.api.system import API_VERSION
 from vibepiper.server.database import Database, migrate_database
 from vibepiper.server.errors import install_error_handlers
+from vibepiper.server.headers import SecurityHeaders
 from vibepiper.server.limits import BodySizeLimit
 from vibepiper.server.services.loops import orchestration_loops
 from vibepiper.server.services.retention import retention_loop
@@ -31,7 +32,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         title="VibePiper",
         version=API_VERSION,
         summary="Flows, runs, states and logs of VibePiper workflows.",
-        docs_url="/api/docs",
+        docs_url=None,  # /api/docs is served from the package by install_dashboard
         openapi_url="/api/openapi.json",
         redoc_url=None,
         lifespan=_lifespan,
@@ -41,6 +42,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     install_dashboard(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

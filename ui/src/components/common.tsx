@@ -21,6 +21,20 @@ export function Empty(props: { children: ReactNode }) {
   return <div className="empty">{props.children}</div>;
 }
 
+/** What stands in for data the API has not answered: "Loading…", or "Could not load."
+ * when the request failed (the page's ErrorNote says why). Never an empty list. */
+export function Pending(props: { error: Error | undefined | null }) {
+  return props.error
+    ? <div className="empty" data-testid="load-failed">Could not load.</div>
+    : <div className="empty" data-testid="loading">Loading…</div>;
+}
+
+/** A count as shown: "…" until it is known, "—" if loading it failed; never a made-up 0. */
+export function countText(value: number | undefined, error?: Error | null): string {
+  if (value !== undefined) return value.toLocaleString();
+  return error ? "—" : "…";
+}
+
 export function Card(props: { title: ReactNode; children: ReactNode; actions?: ReactNode; testId?: string }) {
   return (
     <section className="card" data-testid={props.testId}>

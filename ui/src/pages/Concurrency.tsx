@@ -1,6 +1,6 @@
 // Concurrency limits: each limit with its slots in use (a bar) and who holds them.
 import { api } from "../api";
-import { Card, Empty, ErrorNote } from "../components/common";
+import { Card, Empty, ErrorNote, Pending } from "../components/common";
 import { usePoll } from "../hooks";
 
 interface LimitUsage {
@@ -21,7 +21,7 @@ export function ConcurrencyPage() {
       <h1>Concurrency limits</h1>
       <ErrorNote error={limits.error} />
       <Card title="Limits">
-        {limits.data === undefined ? <Empty>Loading…</Empty>
+        {limits.data === undefined ? <Pending error={limits.error} />
           : limits.data.length === 0 ? <Empty>No limits: <code>vibepiper concurrency-limit create TAG N</code>.</Empty> : (
           <table data-testid="limits-table">
             <thead><tr><th>Name</th><th>Kind</th><th>Slots in use</th><th></th><th>Active</th><th>Decay</th><th>Held by</th></tr></thead>

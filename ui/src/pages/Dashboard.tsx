@@ -1,7 +1,7 @@
 // The Dashboard: runs by state over time, recent failures, late runs.
 import { useState } from "react";
 import { api, type FlowRun, type HistoryBucket } from "../api";
-import { Card, Empty, ErrorNote } from "../components/common";
+import { Card, countText, Empty, ErrorNote, Pending } from "../components/common";
 import { HistoryChart } from "../components/HistoryChart";
 import { RunTable } from "../components/RunTable";
 import { usePoll } from "../hooks";
@@ -27,36 +27,36 @@ export function DashboardPage() {
   const late = usePoll(() => api.post<FlowRun[]>("/flow_runs/filter", {
     state_name: ["Late"], sort: "CREATED_DESC", limit: 10,
   }), [], 2000);
-  const totals: Record<string, number> = {};
-  for (const bucket of history.data ?? []) {
-    for (const [state, count] of Object.entries(bucket.counts)) totals[state] = (totals[state] ?? 0) + count;
-  }
-  const all = Object.values(totals).reduce((sum, n) => sum + n, 0);
+  // The counts exist only once the history has answered: until then each shows "…".
+  const totals = history.data === undefined ? undefined : totalsByState(history.data);
+  const count = (...states: string[]) =>
+    totals === undefined ? undefined : states.reduce((sum, state) => sum + (totals[state] ?? 0), 0);
+  const all = totals === undefined ? undefined : Object.values(totals).reduce((sum, n) => sum + n, 0);
   return (
     <div className="page">
       <h1>Dashboard</h1>
       <ErrorNote error={history.error ?? failures.error ?? late.error} />
-      <div className="stats">
-        <Stat label={`Runs (${window_})`} value={all} to="/runs" />
-        <Stat label="Completed" value={totals.COMPLETED ?? 0} to="/runs?state=COMPLETED" />
-        <Stat label="Failed" value={(totals.FAILED ?? 0) + (totals.CRASHED ?? 0)} to="/runs?state=FAILED,CRASHED" />
-        <Stat label="Running" value={totals.RUNNING ?? 0} to="/runs?state=RUNNING" />
-        <Stat label="Scheduled" value={totals.SCHEDULED ?? 0} to="/runs?state=SCHEDULED" />
+      <div className="stats" data-testid="stats">
+        <Stat label={`Runs (${window_})`} value={countText(all, history.error)} to="/runs" />
+        <Stat label="Completed" value={countText(count("COMPLETED"), history.error)} to="/runs?state=COMPLETED" />
+        <Stat label="Failed" value={countText(count("FAILED", "CRASHED"), history.error)} to="/runs?state=FAILED,CRASHED" />
+        <Stat label="Running" value={countText(count("RUNNING"), history.error)} to="/runs?state=RUNNING" />
+        <Stat label="Scheduled" value={countText(count("SCHEDULED"), history.error)} to="/runs?state=SCHEDULED" />
       </div>
       <Card title="Flow runs by state" testId="history"
         actions={Object.keys(WINDOWS).map((key) => (
           <button key={key} className={key === window_ ? "chip on" : "chip"} onClick={() => setWindow(key)}>{key}</button>
         ))}>
-        {history.data ? <HistoryChart buckets={history.data} /> : <Empty>Loading…</Empty>}
+        {history.data ? <HistoryChart buckets={history.data} /> : <Pending error={history.error} />}
       </Card>
       <div className="grid two">
         <Card title="Recent failures" testId="recent-failures">
-          {failures.data === undefined ? <Empty>Loading…</Empty>
+          {failures.data === undefined ? <Pending error={failures.error} />
             : failures.data.length === 0 ? <Empty>No failed runs.</Empty>
             : <RunTable runs={failures.data} testId="failures-table" />}
         </Card>
         <Card title="Late runs" testId="late-runs">
-          {late.data === undefined ? <Empty>Loading…</Empty>
+          {late.data === undefined ? <Pending error={late.error} />
             : late.data.length === 0 ? <Empty>No late runs.</Empty>
             : <RunTable runs={late.data} showExpected testId="late-table" />}
         </Card>
@@ -65,10 +65,18 @@ export function DashboardPage() {
   );
 }
 
-function Stat(props: { label: string; value: number; to: string }) {
+function totalsByState(buckets: HistoryBucket[]): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const bucket of buckets) {
+    for (const [state, count] of Object.entries(bucket.counts)) totals[state] = (totals[state] ?? 0) + count;
+  }
+  return totals;
+}
+
+function Stat(props: { label: string; value: string; to: string }) {
   return (
     <Link to={props.to} className="stat">
-      <span className="stat-value">{props.value.toLocaleString()}</span>
+      <span className="stat-value">{props.value}</span>
       <span className="stat-label">{props.label}</span>
     </Link>
   );

@@ -1,7 +1,7 @@
 // Deployments: schedules, next runs, pause/resume and the Run form.
 import { useState } from "react";
 import { api, ApiError, type Deployment, type DeploymentSchedule, type FlowRun } from "../api";
-import { Card, Empty, ErrorNote, Tags } from "../components/common";
+import { Card, Empty, ErrorNote, Pending, Tags } from "../components/common";
 import { RunForm } from "../components/RunForm";
 import { RunTable } from "../components/RunTable";
 import { formatTime, relative } from "../format";
@@ -30,7 +30,7 @@ export function DeploymentsPage() {
     <div className="page">
       <h1>Deployments</h1>
       <ErrorNote error={deployments.error} />
-      {deployments.data === undefined ? <Empty>Loading…</Empty>
+      {deployments.data === undefined ? <Pending error={deployments.error} />
         : deployments.data.length === 0 ? <Empty>No deployments yet: <code>flow.serve()</code> or <code>vibepiper deploy</code>.</Empty>
         : (
           <table data-testid="deployments-table">
@@ -64,7 +64,7 @@ export function DeploymentPage(props: { id: string }) {
   const [formOpen, setFormOpen] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
   if (!deployment.data) {
-    return <div className="page"><h1>Deployment</h1><ErrorNote error={deployment.error} />{deployment.error ? null : <Empty>Loading…</Empty>}</div>;
+    return <div className="page"><h1>Deployment</h1><ErrorNote error={deployment.error} /><Pending error={deployment.error} /></div>;
   }
   const d = deployment.data;
   const toggle = async () => {
@@ -98,6 +98,7 @@ export function DeploymentPage(props: { id: string }) {
           {actionError ? <div className="error" role="alert">{actionError}</div> : null}
         </div>
       </div>
+      <ErrorNote error={next.error ?? recent.error} />
       {formOpen ? <Card title="Run with parameters"><RunForm deployment={d} onClose={() => setFormOpen(false)} /></Card> : null}
       <div className="grid two">
         <Card title="Schedules">
@@ -108,9 +109,10 @@ export function DeploymentPage(props: { id: string }) {
           )}
         </Card>
         <Card title="Next runs">
-          {(next.data ?? []).length === 0 ? <Empty>Nothing scheduled.</Empty> : (
+          {next.data === undefined ? <Pending error={next.error} />
+            : next.data.length === 0 ? <Empty>Nothing scheduled.</Empty> : (
             <ul className="plain" data-testid="next-runs">
-              {(next.data ?? []).map((run) => (
+              {next.data.map((run) => (
                 <li key={run.id}><Link to={`/runs/${run.id}`}>{run.name}</Link> · {formatTime(run.expected_start_time)} ({relative(run.expected_start_time)})</li>
               ))}
             </ul>
@@ -118,7 +120,8 @@ export function DeploymentPage(props: { id: string }) {
         </Card>
       </div>
       <Card title="Recent runs" actions={<Link to={`/runs?deployment=${d.id}`}>all runs</Link>}>
-        {(recent.data ?? []).length === 0 ? <Empty>No runs yet.</Empty> : <RunTable runs={recent.data ?? []} />}
+        {recent.data === undefined ? <Pending error={recent.error} />
+          : recent.data.length === 0 ? <Empty>No runs yet.</Empty> : <RunTable runs={recent.data} />}
       </Card>
       <Card title="Default parameters"><pre className="json">{JSON.stringify(d.parameters, null, 2)}</pre></Card>
     </div>

@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from "react";
 import {
   api, ApiError, type FlowRun, type FlowRunGraph, type LogLine, type StateRead, type TaskRun,
 } from "../api";
-import { Card, Empty, ErrorNote, JsonView, StateBadge, Tags } from "../components/common";
+import { Card, countText, Empty, ErrorNote, JsonView, Pending, StateBadge, Tags } from "../components/common";
 import { TaskGraph } from "../components/TaskGraph";
 import { Timeline } from "../components/Timeline";
 import { durationOf, formatDuration, formatTime, LEVEL_NAMES } from "../format";
@@ -26,7 +26,7 @@ export function FlowRunPage(props: { id: string }) {
   if (run.error && !run.data) {
     return <div className="page"><h1>Flow run</h1><ErrorNote error={run.error} /></div>;
   }
-  if (!run.data) return <div className="page"><Empty>Loading…</Empty></div>;
+  if (!run.data) return <div className="page"><Pending error={run.error} /></div>;
   const flowRun = run.data;
   const taskNames = new Map((graph.data?.nodes ?? []).map((node) => [node.id, node.name]));
   return (
@@ -50,7 +50,7 @@ export function FlowRunPage(props: { id: string }) {
         </div>
         <RunActions run={flowRun} onChange={run.refresh} />
       </div>
-      <ErrorNote error={run.error ?? graph.error} />
+      <ErrorNote error={run.error ?? graph.error ?? states.error} />
       <div className="grid two">
         <Card title="Parameters"><JsonView value={flowRun.parameters} /></Card>
         <Card title="Details">
@@ -67,28 +67,30 @@ export function FlowRunPage(props: { id: string }) {
           </dl>
         </Card>
       </div>
-      <Card title={`Task graph (${graph.data?.nodes.length ?? 0} task runs)`} testId="graph-card">
-        {graph.data ? <TaskGraph graph={graph.data} /> : <Empty>Loading…</Empty>}
+      <Card title={`Task graph (${countText(graph.data?.nodes.length, graph.error)} task runs)`} testId="graph-card">
+        {graph.data ? <TaskGraph graph={graph.data} /> : <Pending error={graph.error} />}
       </Card>
       <Card title="Timeline">
-        {graph.data ? <Timeline nodes={graph.data.nodes} now={Date.now()} /> : <Empty>Loading…</Empty>}
+        {graph.data ? <Timeline nodes={graph.data.nodes} now={Date.now()} /> : <Pending error={graph.error} />}
       </Card>
       <Card title="Logs" testId="logs-card">
         <Logs runId={id} live={live} taskNames={taskNames} />
       </Card>
       <Card title="State history">
-        <table className="states" data-testid="state-history">
-          <thead><tr><th>Time</th><th>State</th><th>Message</th></tr></thead>
-          <tbody>
-            {(states.data ?? []).map((item) => (
-              <tr key={item.id}>
-                <td>{formatTime(item.timestamp)}</td>
-                <td><StateBadge type={item.type} name={item.name} /></td>
-                <td>{item.message ?? ""}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        {states.data === undefined ? <Pending error={states.error} /> : (
+          <table className="states" data-testid="state-history">
+            <thead><tr><th>Time</th><th>State</th><th>Message</th></tr></thead>
+            <tbody>
+              {states.data.map((item) => (
+                <tr key={item.id}>
+                  <td>{formatTime(item.timestamp)}</td>
+                  <td><StateBadge type={item.type} name={item.name} /></td>
+                  <td>{item.message ?? ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
       </Card>
     </div>
   );
@@ -153,6 +155,7 @@ function RunActions(props: { run: FlowRun; onChange: () => void }) {
  * before the newest one seen (lines can arrive late, in batches) and merges by id. */
 function Logs(props: { runId: string; live: boolean; taskNames: Map<string, string> }) {
   const [lines, setLines] = useState<LogLine[]>([]);
+  const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState<Error | null>(null);
   const seen = useRef(new Map<number, LogLine>());
   const newest = useRef<string | null>(null);
@@ -162,6 +165,7 @@ function Logs(props: { runId: string; live: boolean; taskNames: Map<string, stri
     seen.current = new Map();
     newest.current = null;
     setLines([]);
+    setLoaded(false);
   }, [props.runId]);
 
   useEffect(() => {
@@ -188,6 +192,7 @@ function Logs(props: { runId: string; live: boolean; taskNames: Map<string, stri
             (a, b) => a.timestamp.localeCompare(b.timestamp) || a.id - b.id);
           setLines(sorted);
         }
+        setLoaded(true);
         setError(null);
       } catch (caught) {
         if (!cancelled) setError(caught instanceof Error ? caught : new Error(String(caught)));
@@ -211,7 +216,7 @@ function Logs(props: { runId: string; live: boolean; taskNames: Map<string, stri
   return (
     <div className="logs" ref={box} data-testid="logs">
       <ErrorNote error={error} />
-      {lines.length === 0 ? <Empty>No log lines yet.</Empty> : null}
+      {!loaded ? <Pending error={error} /> : lines.length === 0 ? <Empty>No log lines yet.</Empty> : null}
       {lines.map((line) => (
         <div key={line.id} className={`log-line level-${line.level}`} data-testid="log-line">
           <span className="log-time">{new Date(line.timestamp).toLocaleTimeString()}</span>

@@ -1,6 +1,6 @@
 // Flows: every flow with its latest run and a link to its runs.
 import { api, type Flow, type FlowRun } from "../api";
-import { Card, Empty, ErrorNote, StateBadge } from "../components/common";
+import { Card, countText, Empty, ErrorNote, Pending, StateBadge } from "../components/common";
 import { formatTime } from "../format";
 import { usePoll } from "../hooks";
 import { Link } from "../router";
@@ -11,8 +11,8 @@ export function FlowsPage() {
     <div className="page">
       <h1>Flows</h1>
       <ErrorNote error={flows.error} />
-      <Card title={`Flows (${flows.data?.length ?? 0})`}>
-        {flows.data === undefined ? <Empty>Loading…</Empty>
+      <Card title={`Flows (${countText(flows.data?.length, flows.error)})`} testId="flows-card">
+        {flows.data === undefined ? <Pending error={flows.error} />
           : flows.data.length === 0 ? <Empty>No flows yet: run one (examples/quickstart.py).</Empty> : (
           <table data-testid="flows-table">
             <thead><tr><th>Flow</th><th>Created</th><th>Latest run</th><th>Runs</th></tr></thead>
@@ -35,8 +35,11 @@ function FlowRow(props: { flow: Flow }) {
     <tr>
       <td><Link to={`/runs?flow=${encodeURIComponent(flow.name)}`}>{flow.name}</Link></td>
       <td>{formatTime(flow.created)}</td>
-      <td>{run ? <><Link to={`/runs/${run.id}`}>{run.name}</Link> <StateBadge type={run.state_type} name={run.state_name} /></> : "—"}</td>
-      <td>{count.data?.toLocaleString() ?? "…"}</td>
+      <td>
+        {run ? <><Link to={`/runs/${run.id}`}>{run.name}</Link> <StateBadge type={run.state_type} name={run.state_name} /></>
+          : latest.data === undefined ? (latest.error ? "—" : "…") : "none"}
+      </td>
+      <td>{countText(count.data, count.error)}</td>
     </tr>
   );
 }

@@ -2,7 +2,7 @@
 // a filtered view can be bookmarked and the back button restores it.
 import { type FormEvent, useEffect, useState } from "react";
 import { api, type Flow, type FlowRun, type RunFilter, STATE_TYPES, type StateType } from "../api";
-import { Card, Empty, ErrorNote } from "../components/common";
+import { Card, Empty, ErrorNote, Pending } from "../components/common";
 import { Pager } from "../components/Pager";
 import { RunTable } from "../components/RunTable";
 import { usePoll } from "../hooks";
@@ -85,7 +85,7 @@ export function RunsPage() {
       </div>
       <ErrorNote error={runs.error ?? total.error} />
       <Card title="Flow runs">
-        {runs.data === undefined ? <Empty>Loading…</Empty>
+        {runs.data === undefined ? <Pending error={runs.error} />
           : runs.data.length === 0 ? <Empty>No runs match.</Empty>
           : <RunTable runs={runs.data} />}
         <Pager page={page} pageSize={PAGE_SIZE} total={total.data}

@@ -1,6 +1,6 @@
 // Work pools: their queues (priority, paused, last polled) and workers (last heartbeat).
 import { api, ApiError, type WorkPool, type WorkQueue, type Worker } from "../api";
-import { Card, Empty, ErrorNote } from "../components/common";
+import { Card, Empty, ErrorNote, Pending } from "../components/common";
 import { relative } from "../format";
 import { usePoll } from "../hooks";
 
@@ -13,7 +13,7 @@ export function WorkPoolsPage() {
     <div className="page">
       <h1>Work pools</h1>
       <ErrorNote error={pools.error} />
-      {pools.data === undefined ? <Empty>Loading…</Empty>
+      {pools.data === undefined ? <Pending error={pools.error} />
         : pools.data.length === 0 ? <Empty>No work pools: <code>vibepiper work-pool create NAME</code>.</Empty>
         : pools.data.map((pool) => <PoolCard key={pool.id} pool={pool} />)}
     </div>
@@ -31,27 +31,30 @@ function PoolCard(props: { pool: WorkPool }) {
       <div className="grid two">
         <div>
           <h3>Queues</h3>
-          <table>
-            <thead><tr><th>Queue</th><th>Priority</th><th>Limit</th><th>Last polled</th></tr></thead>
-            <tbody>
-              {(queues.data ?? []).map((queue) => (
-                <tr key={queue.id}>
-                  <td>{queue.name} {queue.paused ? <span className="pill paused">paused</span> : null}</td>
-                  <td>{queue.priority}</td>
-                  <td>{queue.concurrency_limit ?? "∞"}</td>
-                  <td>{relative(queue.last_polled)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          {queues.data === undefined ? <Pending error={queues.error} /> : (
+            <table>
+              <thead><tr><th>Queue</th><th>Priority</th><th>Limit</th><th>Last polled</th></tr></thead>
+              <tbody>
+                {queues.data.map((queue) => (
+                  <tr key={queue.id}>
+                    <td>{queue.name} {queue.paused ? <span className="pill paused">paused</span> : null}</td>
+                    <td>{queue.priority}</td>
+                    <td>{queue.concurrency_limit ?? "∞"}</td>
+                    <td>{relative(queue.last_polled)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
         </div>
         <div>
           <h3>Workers</h3>
-          {(workers.data ?? []).length === 0 ? <Empty>No worker has polled this pool.</Empty> : (
+          {workers.data === undefined ? <Pending error={workers.error} />
+            : workers.data.length === 0 ? <Empty>No worker has polled this pool.</Empty> : (
             <table data-testid="workers">
               <thead><tr><th>Worker</th><th>Status</th><th>Last heartbeat</th><th>Runs</th></tr></thead>
               <tbody>
-                {(workers.data ?? []).map((worker) => (
+                {workers.data.map((worker) => (
                   <tr key={worker.id}>
                     <td>{worker.name}</td>
                     <td><span className={worker.status === "ONLINE" ? "pill online" : "pill paused"}>{worker.status.toLowerCase()}</span></td>
