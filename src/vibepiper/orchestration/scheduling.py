@@ -22,11 +22,23 @@ import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
-from dateutil.rrule import rrulestr
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import (
+    DAILY,
+    HOURLY,
+    MINUTELY,
+    MONTHLY,
+    SECONDLY,
+    WEEKLY,
+    YEARLY,
+    rrule,
+    rruleset,
+    rrulestr,
+)
 
 from vibepiper.schemas.schedules import (
     CronSchedule,
@@ -38,6 +50,7 @@ from vibepiper.schemas.schedules import (
 
 __all__ = [
     "DEFAULT_ANCHOR",
+    "MAX_PAST_TICKS_WALKED",
     "OverlapDecision",
     "SchedulePlan",
     "decide_overlap",
@@ -53,6 +66,10 @@ DEFAULT_ANCHOR = dt.datetime(2020, 1, 1, tzinfo=UTC)
 this date's midnight in their own time zone."""
 FAR_FUTURE = dt.datetime(9000, 1, 1, tzinfo=UTC)
 MAX_MISSED_LISTED = 1000
+MAX_PAST_TICKS_WALKED = 10_000
+"""Past ticks a plan counts as missed (beyond those it catches up) before it stops
+counting and goes on from now: a per-second schedule after a month of downtime would
+otherwise walk millions of ticks in one pass."""
 _DAY_US = 86_400 * 10**6
 _US = dt.timedelta(microseconds=1)
 
@@ -173,22 +190,114 @@ def _tzid_zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown TZID {name!r} in rrule") from None
 
 
-def _rrule_instants(schedule: RRuleSchedule, start: dt.datetime) -> Iterator[dt.datetime]:
-    tz = ZoneInfo(schedule.timezone)
+def _parse_rrule(schedule: RRuleSchedule) -> rruleset:
+    """The schedule's rule set; a rule without DTSTART starts at DEFAULT_ANCHOR's midnight
+    (floating, i.e. in the schedule's time zone)."""
     naive_start = DEFAULT_ANCHOR.replace(tzinfo=None)
     try:
         # A floating DTSTART (naive); RFC 5545 then wants a floating UNTIL as well ...
         rules = rrulestr(schedule.rrule, forceset=True, dtstart=naive_start, tzids=_tzid_zone)
     except ValueError:
         # ... and a UTC UNTIL with a zoned DTSTART.
-        zoned_start = naive_start.replace(tzinfo=tz)
+        zoned_start = naive_start.replace(tzinfo=ZoneInfo(schedule.timezone))
         rules = rrulestr(schedule.rrule, forceset=True, dtstart=zoned_start, tzids=_tzid_zone)
-    first = next(iter(rules), None)
-    if first is None:
-        return
-    zone = first.tzinfo or tz
-    begin = _first_wall(start, zone)
-    for occurrence in rules.xafter(begin.replace(tzinfo=first.tzinfo), inc=True):
+    assert isinstance(rules, rruleset)
+    return rules
+
+
+# dateutil keeps a rule set's parts and a rule's frequency, interval, count and start in
+# attributes without public accessors; these two functions are the only readers.
+def _set_parts(rules: rruleset) -> tuple[list[rrule], list[rrule], list[Any], list[Any]]:
+    parts: Any = rules
+    return parts._rrule, parts._exrule, parts._rdate, parts._exdate
+
+
+def _rule_terms(rule: rrule) -> tuple[int, int, int | None, dt.datetime]:
+    terms: Any = rule
+    return terms._freq, terms._interval, terms._count, terms._dtstart
+
+
+_FIXED_PERIODS = {
+    SECONDLY: dt.timedelta(seconds=1),
+    MINUTELY: dt.timedelta(minutes=1),
+    HOURLY: dt.timedelta(hours=1),
+    DAILY: dt.timedelta(days=1),
+    WEEKLY: dt.timedelta(weeks=1),
+}
+
+
+def _fast_forward(rule: rrule, begin: dt.datetime) -> rrule:
+    """`rule` with its DTSTART moved forward by whole periods to just before `begin`.
+
+    dateutil walks every period from DTSTART, so a per-second rule starting in 2020 costs
+    hundreds of millions of steps to reach today. Moving DTSTART by a whole number of
+    periods (k * INTERVAL seconds, minutes, hours, days, weeks, months or years) keeps the
+    defaults dateutil derives from it (second, minute, hour, weekday, day of month, month)
+    and the period grid, so the occurrences from the new start on are the rule's own. A
+    rule with COUNT counts from its real start and is left as it is (bounded by the
+    caller), as is a shift that would land on another day of the month (the 31st, Feb 29).
+    """
+    freq, interval, count, start = _rule_terms(rule)
+    if count is not None:
+        return rule
+    wall_start = start.replace(tzinfo=None)
+    wall_begin = begin.astimezone(start.tzinfo).replace(tzinfo=None) if start.tzinfo else begin
+    wall_begin = wall_begin.replace(tzinfo=None)
+    if wall_begin <= wall_start:
+        return rule
+    if freq in _FIXED_PERIODS:
+        period = _FIXED_PERIODS[freq] * interval
+        shifted = wall_start + period * max(0, (wall_begin - wall_start) // period - 1)
+    elif freq == MONTHLY:
+        months = (wall_begin.year - wall_start.year) * 12 + wall_begin.month - wall_start.month
+        periods = max(0, months // interval - 1)
+        shifted = wall_start + relativedelta(months=periods * interval)
+    else:  # YEARLY
+        periods = max(0, (wall_begin.year - wall_start.year) // interval - 1)
+        shifted = wall_start + relativedelta(years=periods * interval)
+    if shifted == wall_start:
+        return rule
+    same_day = shifted.day == wall_start.day and (
+        freq != YEARLY or shifted.month == wall_start.month
+    )
+    if freq in (MONTHLY, YEARLY) and not same_day:
+        return rule  # relativedelta clipped the 31st or Feb 29: the defaults would change
+    replaced: rrule = rule.replace(dtstart=shifted.replace(tzinfo=start.tzinfo))
+    return replaced
+
+
+def _starting_near(rules: rruleset, begin: dt.datetime) -> rruleset:
+    """The same rule set with every rule and exclusion rule fast-forwarded to `begin`."""
+    included, excluded, dates, excluded_dates = _set_parts(rules)
+    moved = rruleset()
+    for rule in included:
+        moved.rrule(_fast_forward(rule, begin))
+    for rule in excluded:
+        moved.exrule(_fast_forward(rule, begin))
+    for date in dates:
+        moved.rdate(date)
+    for date in excluded_dates:
+        moved.exdate(date)
+    return moved
+
+
+def _rrule_zone(rules: rruleset) -> dt.tzinfo | None:
+    """The zone of the set's occurrences: that of its rules' DTSTART (or its dates);
+    None when they are floating (naive)."""
+    included, _, dates, _ = _set_parts(rules)
+    for start in [_rule_terms(rule)[3] for rule in included] + list(dates):
+        if start.tzinfo is not None:
+            zone: dt.tzinfo = start.tzinfo
+            return zone
+    return None
+
+
+def _rrule_instants(schedule: RRuleSchedule, start: dt.datetime) -> Iterator[dt.datetime]:
+    tz = ZoneInfo(schedule.timezone)
+    rules = _parse_rrule(schedule)
+    zone = _rrule_zone(rules)
+    begin = _first_wall(start, zone or tz).replace(tzinfo=zone)
+    for occurrence in _starting_near(rules, begin).xafter(begin, inc=True):
         try:
             yield _first_instant(occurrence.replace(tzinfo=None), occurrence.tzinfo or tz)
         except OverflowError:
@@ -229,14 +338,17 @@ class SchedulePlan:
     """What one scheduler pass does for one schedule.
 
     `to_create`: ticks to insert as Scheduled runs, ascending. `missed`: ticks skipped
-    because they are past (the newest `MAX_MISSED_LISTED` of them); `missed_count`
-    counts all of them. `new_last_scheduled_time`: the high-water mark to store.
+    because they are past (the newest `MAX_MISSED_LISTED` of those counted);
+    `missed_count` counts them. `missed_uncounted`: more past ticks were skipped than a
+    plan walks (`MAX_PAST_TICKS_WALKED`), so `missed_count` is a lower bound.
+    `new_last_scheduled_time`: the high-water mark to store.
     """
 
     to_create: list[dt.datetime]
     missed: list[dt.datetime]
     missed_count: int
     new_last_scheduled_time: dt.datetime | None
+    missed_uncounted: bool = False
 
 
 def plan_schedule(
@@ -253,14 +365,16 @@ def plan_schedule(
     """Decide which ticks of `schedule` to create now and which were missed.
 
     - Past ticks, in (last_scheduled_time, now]: without catchup all are missed; with
-      catchup the OLDEST `max_catchup_runs` are created (they come first, as the issue
-      asks: "oldest first, up to a maximum") and the newer rest are missed. A first
-      pass (`last_scheduled_time` None) has no past: it does not catch up.
+      catchup the OLDEST `max_catchup_runs` are created and the newer rest are missed.
+      A first pass (`last_scheduled_time` None) has no past: it does not catch up. At
+      most `MAX_PAST_TICKS_WALKED` missed ticks are counted; past them the plan stops
+      walking the past (`missed_uncounted`) and goes on from `now`.
     - Future ticks: those in (now, now + horizon], at least `min_runs` and at most
       `max_runs` of them; ticks already handled (<= last_scheduled_time) count toward
       these numbers but are not created again, so repeated passes are idempotent.
     - `new_last_scheduled_time` is the latest tick handled (created or missed), never
-      earlier than `last_scheduled_time`.
+      earlier than `last_scheduled_time`; `now` when the walk of the past stopped early
+      and no future tick followed.
     """
     now = _aware_utc(now, "now")
     if not 0 <= min_runs <= max_runs:
@@ -269,15 +383,20 @@ def plan_schedule(
     created: list[dt.datetime] = []
     missed: deque[dt.datetime] = deque(maxlen=MAX_MISSED_LISTED)
     missed_count = 0
+    uncounted = False
     high_water = last
     if last is not None and last < now:
         for tick in iter_ticks(schedule, last + _US, now):
-            high_water = tick
             if catchup and len(created) < max_catchup_runs:
                 created.append(tick)
+            elif missed_count == MAX_PAST_TICKS_WALKED:
+                uncounted = True
+                high_water = now
+                break
             else:
                 missed.append(tick)
                 missed_count += 1
+            high_water = tick
     after_now = now + _US
     future = ticks(schedule, after_now, now + horizon, limit=max_runs)
     if len(future) < min_runs:
@@ -285,7 +404,7 @@ def plan_schedule(
     future = [tick for tick in future if last is None or tick > last]
     if future:
         high_water = future[-1]
-    return SchedulePlan(created + future, list(missed), missed_count, high_water)
+    return SchedulePlan(created + future, list(missed), missed_count, high_water, uncounted)
 
 
 def scheduled_run_key(schedule_id: uuid.UUID, tick: dt.datetime) -> str:
