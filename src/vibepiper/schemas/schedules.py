@@ -24,6 +24,9 @@ cancel the active run(s), then start; `queue_one`: wait for the active run, keep
 most one waiting run (later ticks are skipped)."""
 
 MAX_CATCHUP = 10_000
+MIN_INTERVAL_SECONDS = 1.0
+"""The shortest interval schedule (and the finest tick of any schedule the scheduler
+plans a run for): shorter ones are refused with a 422."""
 
 
 def _timezone(value: str) -> str:
@@ -67,8 +70,8 @@ class CronSchedule(_Schedule):
 class IntervalSchedule(_Schedule):
     """A tick every `interval` seconds counted from `anchor_date` (default 2020-01-01 UTC)."""
 
-    interval: Annotated[float, Field(gt=0, le=10 * 365 * 86400)] = Field(
-        description="Seconds between ticks."
+    interval: Annotated[float, Field(ge=MIN_INTERVAL_SECONDS, le=10 * 365 * 86400)] = Field(
+        description=f"Seconds between ticks (at least {MIN_INTERVAL_SECONDS:g})."
     )
     anchor_date: UtcDatetime | None = None
 
