@@ -46,11 +46,20 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     return app
 
 
+def _import_request_time_modules() -> None:
+    """Import now, on a thread, what requests import on first use (jsonschema alone takes
+    ~0.1 s): done by the first request, it would stall the event loop that long."""
+    import jsonschema  # noqa: F401
+
+    import vibepiper.orchestration.scheduling  # noqa: F401
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServerSettings = app.state.settings
     if settings.server_migrate_on_start:
         await asyncio.to_thread(migrate_database, settings.database_url)
+    await asyncio.to_thread(_import_request_time_modules)
     database = Database(
         settings.database_url,
         max_connections=settings.server_max_connections,

@@ -11,12 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 def insert_ignoring_conflicts(
-    connection: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]
-) -> sa.Executable:
-    """An INSERT of `rows` that skips rows colliding with an existing key."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table).values(list(rows)).on_conflict_do_nothing()
-    return sqlite.insert(table).values(list(rows)).on_conflict_do_nothing()
+    connection: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]] | None = None
+) -> sa.Insert:
+    """An INSERT that skips rows colliding with an existing key: of `rows`, or, without
+    them, a statement to execute with a list of rows (an executemany, which SQLAlchemy
+    sends as a few multi-row statements, compiled once)."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    if rows is not None:
+        statement = statement.values(list(rows))
+    return statement.on_conflict_do_nothing()
 
 
 def json_array_has_all(

@@ -24,7 +24,7 @@ from vibepiper.database import tables as t
 from vibepiper.schemas import api
 from vibepiper.schemas import deployments as wire
 from vibepiper.server.database import Database
-from vibepiper.server.repositories import flow_runs
+from vibepiper.server.repositories import flow_runs, states
 from vibepiper.server.repositories._dialect import insert_ignoring_conflicts
 from vibepiper.server.services import _notify, run_states
 from vibepiper.server.services._convert import flow_run_read
@@ -105,22 +105,29 @@ async def insert_runs(
     connection: AsyncConnection, rows: list[dict[str, Any]], details: list[dict[str, Any]]
 ) -> list[uuid.UUID]:
     """Insert the runs (skipping those whose idempotency key exists) with their first
-    state; returns the ids of the runs inserted."""
-    inserted: list[uuid.UUID] = []
-    for row, state_details in zip(rows, details, strict=True):
-        statement = insert_ignoring_conflicts(connection, t.flow_run, [row])
-        if (await connection.execute(statement)).rowcount != 1:
-            continue
-        state: State[Any] = State(
-            StateType(row["state_type"]),
-            name=row["state_name"],
-            message=row["state_message"],
-            timestamp=row["state_timestamp"],
-            id=row["state_id"],
+    state, in a few multi-row statements; returns the ids of the runs inserted."""
+    if not rows:
+        return []
+    statement = insert_ignoring_conflicts(connection, t.flow_run).returning(t.flow_run.c.id)
+    inserted = set((await connection.execute(statement, rows)).scalars())
+    history = [
+        run_states.history_row(
+            "flow_run",
+            row["id"],
+            State(
+                StateType(row["state_type"]),
+                name=row["state_name"],
+                message=row["state_message"],
+                timestamp=row["state_timestamp"],
+                id=row["state_id"],
+            ),
+            state_details,
         )
-        await run_states.record(connection, "flow_run", row["id"], state, state_details)
-        inserted.append(row["id"])
-    return inserted
+        for row, state_details in zip(rows, details, strict=True)
+        if row["id"] in inserted
+    ]
+    await states.insert_many(connection, "flow_run", history)
+    return [row["id"] for row in rows if row["id"] in inserted]
 
 
 async def by_key(connection: AsyncConnection, flow_id: uuid.UUID, key: str) -> RowMapping | None:
@@ -196,42 +203,74 @@ async def backfill(
     db: Database, deployment_id: uuid.UUID, body: wire.BackfillRequest
 ) -> wire.BackfillResult:
     """Create the runs every active schedule would have made in [start, end]; ticks whose
-    run exists already are counted in `existing` (the same keys as the scheduler's)."""
+    run exists already are counted in `existing` (the same keys as the scheduler's).
+
+    The ticks are computed off the event loop within `PLAN_SECONDS` (more: a 422), and
+    the runs written `CHUNK_RUNS` per transaction, so a backfill of thousands of runs
+    never holds the database's writer for long. A backfill stopped half-way is simply
+    sent again: the runs it made are found by their keys.
+    """
     from vibepiper.orchestration.scheduling import ticks
     from vibepiper.server.repositories import deployments
+    from vibepiper.server.services._deadline import DeadlineExceeded, run_with_deadline
     from vibepiper.server.services._deployment_read import schedule_read
+    from vibepiper.server.services.scheduler import CHUNK_RUNS, PLAN_SECONDS
 
     if body.end < body.start:
         raise invalid(["body", "end"], "must not be before start")
-    created: list[uuid.UUID] = []
-    existing: list[uuid.UUID] = []
-    async with db.write() as connection:
+    async with db.read() as connection:
         deployment = await read_row(connection, deployment_id)
         schedules = (await deployments.schedules_of(connection, [deployment_id]))[deployment_id]
-        plans = []
-        for schedule in (s for s in schedules if s["active"]):
-            due = ticks(
-                schedule_read(schedule).schedule, body.start, body.end, limit=MAX_BACKFILL_RUNS + 1
+    active = [(row, schedule_read(row).schedule) for row in schedules if row["active"]]
+
+    def expand() -> list[list[dt.datetime]]:
+        return [
+            ticks(schedule, body.start, body.end, limit=MAX_BACKFILL_RUNS + 1)
+            for _, schedule in active
+        ]
+
+    try:
+        due = await run_with_deadline(expand, PLAN_SECONDS, what="backfill ticks")
+    except DeadlineExceeded:
+        raise invalid(
+            ["body", "end"],
+            f"computing the schedules' ticks in this window took over {PLAN_SECONDS} s; "
+            "backfill a shorter window",
+        ) from None
+    if sum(len(found) for found in due) > MAX_BACKFILL_RUNS:
+        raise invalid(
+            ["body", "end"],
+            f"the window holds more than {MAX_BACKFILL_RUNS} runs; backfill a shorter one",
+        )
+    created: list[uuid.UUID] = []
+    existing: list[uuid.UUID] = []
+    for (schedule, _), when in zip(active, due, strict=True):
+        for start in range(0, len(when), CHUNK_RUNS):
+            rows, details = schedule_run_rows(
+                deployment, schedule, when[start : start + CHUNK_RUNS]
             )
-            plans.append((schedule, due))
-        if sum(len(due) for _, due in plans) > MAX_BACKFILL_RUNS:
-            raise invalid(
-                ["body", "end"],
-                f"the window holds more than {MAX_BACKFILL_RUNS} runs; backfill a shorter one",
-            )
-        for schedule, due in plans:
-            rows, details = schedule_run_rows(deployment, schedule, due)
-            if rows:
-                check_parameters(deployment, rows[0]["parameters"])
-            inserted = set(await insert_runs(connection, rows, details))
-            created.extend(row["id"] for row in rows if row["id"] in inserted)
-            for row in rows:
-                if row["id"] not in inserted:
-                    found = await by_key(connection, deployment["flow_id"], row["idempotency_key"])
-                    if found is not None:
-                        existing.append(found["id"])
-    if created:
-        _notify.runs_changed(db)
+            check_parameters(deployment, rows[0]["parameters"])
+            async with db.write() as connection:
+                await read_row(connection, deployment_id)  # not deleted meanwhile
+                inserted = set(await insert_runs(connection, rows, details))
+                created.extend(row["id"] for row in rows if row["id"] in inserted)
+                keys = [row["idempotency_key"] for row in rows if row["id"] not in inserted]
+                existing.extend(await ids_by_keys(connection, deployment["flow_id"], keys))
+            if inserted:
+                _notify.runs_changed(db)
     return wire.BackfillResult(
         created=len(created), existing=len(existing), flow_run_ids=created + existing
     )
+
+
+async def ids_by_keys(
+    connection: AsyncConnection, flow_id: uuid.UUID, keys: list[str]
+) -> list[uuid.UUID]:
+    """The ids of the flow's runs with these idempotency keys, in the keys' order."""
+    if not keys:
+        return []
+    statement = sa.select(t.flow_run.c.idempotency_key, t.flow_run.c.id).where(
+        t.flow_run.c.flow_id == flow_id, t.flow_run.c.idempotency_key.in_(keys)
+    )
+    found = dict((await connection.execute(statement)).all())
+    return [found[key] for key in keys if key in found]

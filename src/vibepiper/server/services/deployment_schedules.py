@@ -91,6 +91,7 @@ async def list_schedules(db: Database, deployment_id: uuid.UUID) -> list[Deploym
 async def create(
     db: Database, deployment_id: uuid.UUID, body: DeploymentScheduleCreate
 ) -> DeploymentScheduleRead:
+    await scheduler.check_computable([(["body", "schedule"], body.schedule)])
     async with db.write() as connection:
         await _deployment_exists(connection, deployment_id)
         schedule_id = await deployments.insert_schedule(
@@ -109,6 +110,8 @@ async def update(
         for name in body.model_fields_set
         if getattr(body, name) is not None
     }
+    if body.schedule is not None:
+        await scheduler.check_computable([(["body", "schedule"], body.schedule)])
     async with db.write() as connection:
         row = await _get(connection, deployment_id, schedule_id)
         if "schedule" in changes:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schemas import deployments as wire
 from vibepiper.schemas.runs import flow_id_for
+from vibepiper.schemas.schedules import DeploymentScheduleCreate, Schedule
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import deployments, flows, work_pools
 from vibepiper.server.services import _notify, scheduler
@@ -50,6 +51,7 @@ async def create_or_replace(
     """The deployment named `body.name` of flow `body.flow_name`, created or replaced;
     True when it was created. Its schedules are replaced and scheduled at once."""
     _check_schema(body.parameter_openapi_schema)
+    await scheduler.check_computable(_schedules_at(body.schedules))
     flow_id = flow_id_for(body.flow_name)
     values = {name: getattr(body, name) for name in SETTABLE_FIELDS}
     async with db.write() as connection:
@@ -108,6 +110,8 @@ async def update(
         changes.pop("paused", None)
     if "parameter_openapi_schema" in changes:
         _check_schema(changes["parameter_openapi_schema"])
+    if body.schedules is not None:
+        await scheduler.check_computable(_schedules_at(body.schedules))
     async with db.write() as connection:
         row = await read_row(connection, deployment_id)
         if "work_pool_name" in changes or "work_queue_name" in changes:
@@ -161,6 +165,12 @@ async def delete(db: Database, deployment_id: uuid.UUID) -> None:
         await read_row(connection, deployment_id)
         await deployments.delete_unstarted_runs(connection, deployment_id, scheduled_only=False)
         await deployments.delete(connection, deployment_id)
+
+
+def _schedules_at(
+    schedules: list[DeploymentScheduleCreate],
+) -> list[tuple[list[str | int], Schedule]]:
+    return [(["body", "schedules", i, "schedule"], s.schedule) for i, s in enumerate(schedules)]
 
 
 def _check_schema(schema: dict[str, Any] | None) -> None:
