@@ -4,7 +4,8 @@
 - an unknown id: 404 naming it;
 - no free database connection in time, a locked SQLite file, an unreachable
   database: 503 with `Retry-After` (overload is not failure);
-- a row that collides with another: 409; a value the database cannot hold: 422.
+- a row that collides with another: 409; a value the database cannot hold: 422;
+- a transaction that kept losing deadlocks after the route's retries: 503.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sa_exc.InterfaceError, _database_unavailable)
     app.add_exception_handler(sa_exc.IntegrityError, _conflict)
     app.add_exception_handler(sa_exc.DataError, _bad_value)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
 
 
 def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -72,6 +74,16 @@ def _unavailable(message: str) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
+
+
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    from vibepiper.server.conflicts import lost_to_another
+
+    if lost_to_another(exc):  # still losing after the route's retries
+        logger.warning("%s %s kept losing to other transactions", request.method, request.url)
+        return _unavailable("server busy with conflicting writes; retry later")
+    logger.error("database error during %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal database error"}, status_code=500)
 
 
 def _conflict(_request: Request, exc: Exception) -> JSONResponse:

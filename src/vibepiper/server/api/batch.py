@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from vibepiper.schemas import api_batch
 from vibepiper.server.api.deps import DB
+from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.services import batch
 
-router = APIRouter(tags=["batch"])
+router = APIRouter(tags=["batch"], route_class=RetryingRoute)
 
 
 @router.post("/batch", response_model_exclude_none=True)

@@ -28,9 +28,10 @@ from vibepiper.schemas.api_concurrency import (
 )
 from vibepiper.server.api.deps import DB
 from vibepiper.server.api.responses import NOT_FOUND, ErrorBody, Responses
+from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.services import concurrency
 
-router = APIRouter(tags=["concurrency"])
+router = APIRouter(tags=["concurrency"], route_class=RetryingRoute)
 
 CONFLICT: Responses = {409: {"model": ErrorBody, "description": "A limit has that name."}}
 LIMITS = "/concurrency_limits"

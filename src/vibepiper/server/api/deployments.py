@@ -15,9 +15,10 @@ from vibepiper.schemas.schedules import (
 )
 from vibepiper.server.api.deps import DB
 from vibepiper.server.api.responses import NOT_FOUND
+from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.services import deployment_runs, deployment_schedules, deployments
 
-router = APIRouter(prefix="/deployments", tags=["deployments"])
+router = APIRouter(prefix="/deployments", tags=["deployments"], route_class=RetryingRoute)
 
 
 @router.post("/", status_code=201, responses={200: {"model": wire.DeploymentRead}, **NOT_FOUND})

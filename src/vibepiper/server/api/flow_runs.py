@@ -12,9 +12,10 @@ from vibepiper.schemas.api_filters import FlowRunFilter
 from vibepiper.schemas.deployments import CancelResult
 from vibepiper.server.api.deps import DB
 from vibepiper.server.api.responses import NOT_FOUND
+from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.services import cancellation, flow_runs, graph, run_states
 
-router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
+router = APIRouter(prefix="/flow_runs", tags=["flow runs"], route_class=RetryingRoute)
 
 
 @router.post("/", status_code=201, responses={200: {"model": api.FlowRunRead}, **NOT_FOUND})

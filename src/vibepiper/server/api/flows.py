@@ -10,9 +10,10 @@ from vibepiper.schemas.api import FlowCreate, FlowRead
 from vibepiper.schemas.api_filters import FlowFilter
 from vibepiper.server.api.deps import DB
 from vibepiper.server.api.responses import NOT_FOUND
+from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.services import flows
 
-router = APIRouter(prefix="/flows", tags=["flows"])
+router = APIRouter(prefix="/flows", tags=["flows"], route_class=RetryingRoute)
 
 
 @router.post("/", status_code=201, responses={200: {"model": FlowRead}})

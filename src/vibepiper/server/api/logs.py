@@ -9,9 +9,10 @@ from fastapi import APIRouter, Body
 from vibepiper.schemas import api
 from vibepiper.schemas.api_filters import LogFilter
 from vibepiper.server.api.deps import DB
+from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.services import logs
 
-router = APIRouter(prefix="/logs", tags=["logs"])
+router = APIRouter(prefix="/logs", tags=["logs"], route_class=RetryingRoute)
 
 MAX_BATCH = 10_000
 

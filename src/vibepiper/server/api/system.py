@@ -7,11 +7,12 @@ from fastapi import APIRouter
 from vibepiper.database.revision import HEAD_REVISION
 from vibepiper.schemas.api import VersionInfo
 from vibepiper.server.api.deps import DB
+from vibepiper.server.conflicts import RetryingRoute
 
 API_VERSION = "0.1"
 
-health_router = APIRouter(tags=["server"])
-router = APIRouter(tags=["server"])
+health_router = APIRouter(tags=["server"], route_class=RetryingRoute)
+router = APIRouter(tags=["server"], route_class=RetryingRoute)
 
 
 @health_router.get("/health")

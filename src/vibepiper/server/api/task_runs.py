@@ -10,9 +10,10 @@ from vibepiper.schemas import api
 from vibepiper.schemas.api_filters import TaskRunFilter
 from vibepiper.server.api.deps import DB
 from vibepiper.server.api.responses import NOT_FOUND
+from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.services import run_states, task_runs
 
-router = APIRouter(prefix="/task_runs", tags=["task runs"])
+router = APIRouter(prefix="/task_runs", tags=["task runs"], route_class=RetryingRoute)
 
 
 @router.post("/", status_code=201, responses={200: {"model": api.TaskRunRead}, **NOT_FOUND})

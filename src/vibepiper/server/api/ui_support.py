@@ -10,9 +10,10 @@ from vibepiper.schemas import api
 from vibepiper.schemas.ui import ConcurrencyLimitUsage, RunHistoryBucket, RunHistoryRequest
 from vibepiper.server.api.deps import DB
 from vibepiper.server.api.responses import NOT_FOUND, ErrorBody
+from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.services import ui_support
 
-router = APIRouter(prefix="/ui", tags=["dashboard"])
+router = APIRouter(prefix="/ui", tags=["dashboard"], route_class=RetryingRoute)
 
 
 @router.post("/flow_runs/history")

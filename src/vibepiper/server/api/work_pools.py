@@ -7,9 +7,10 @@ from fastapi import APIRouter
 from vibepiper.schemas import deployments as wire
 from vibepiper.server.api.deps import DB
 from vibepiper.server.api.responses import NOT_FOUND, ErrorBody, Responses
+from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.services import work_pools
 
-router = APIRouter(prefix="/work_pools", tags=["work pools"])
+router = APIRouter(prefix="/work_pools", tags=["work pools"], route_class=RetryingRoute)
 CONFLICT: Responses = {409: {"model": ErrorBody, "description": "The name is taken."}}
 
 

@@ -7,9 +7,10 @@ from fastapi import APIRouter
 from vibepiper.schemas import deployments as wire
 from vibepiper.server.api.deps import DB
 from vibepiper.server.api.responses import NOT_FOUND
+from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.services import claims, work_pools
 
-router = APIRouter(prefix="/workers", tags=["workers"])
+router = APIRouter(prefix="/workers", tags=["workers"], route_class=RetryingRoute)
 
 
 @router.post("/claim", responses=NOT_FOUND)

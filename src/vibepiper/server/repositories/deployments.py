@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.database import tables as t
 from vibepiper.schemas.deployments import DeploymentFilter
+from vibepiper.server.repositories.work_pools import stale
 
 _d = t.deployment.c
 _s = t.deployment_schedule.c
@@ -95,7 +96,9 @@ async def touch(
 ) -> None:
     """Record that something polled for these deployments' runs."""
     if deployment_ids:
-        statement = sa.update(t.deployment).where(_d.id.in_(deployment_ids))
+        statement = sa.update(t.deployment).where(
+            _d.id.in_(deployment_ids), stale(_d.last_polled, now)
+        )
         await connection.execute(statement.values(last_polled=now))
 
 
@@ -103,7 +106,9 @@ async def touch_pool_deployments(
     connection: AsyncConnection, work_pool_name: str, now: dt.datetime
 ) -> None:
     """Record that a worker polled the pool these deployments send their runs to."""
-    statement = sa.update(t.deployment).where(_d.work_pool_name == work_pool_name)
+    statement = sa.update(t.deployment).where(
+        _d.work_pool_name == work_pool_name, stale(_d.last_polled, now)
+    )
     await connection.execute(statement.values(last_polled=now))
 
 

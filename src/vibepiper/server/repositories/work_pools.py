@@ -14,6 +14,9 @@ from vibepiper.database import tables as t
 
 _p = t.work_pool.c
 _q = t.work_queue.c
+POLL_MARK_SECONDS = 5.0
+"""How stale a "last polled" mark may get before a poll writes it again (it reads "ready
+within the last minute" on the dashboard and for late-run reasons)."""
 
 
 def _now() -> dt.datetime:
@@ -49,8 +52,15 @@ async def delete_pool(connection: AsyncConnection, pool_id: uuid.UUID) -> None:
     await connection.execute(sa.delete(t.work_pool).where(_p.id == pool_id))
 
 
+def stale(column: sa.Column[Any], now: dt.datetime) -> sa.ColumnElement[bool]:
+    """`column` (a "last polled" mark) is unset or older than `POLL_MARK_SECONDS`: only
+    then is it written, so workers polling every second do not all queue on one row."""
+    return sa.or_(column.is_(None), column < now - dt.timedelta(seconds=POLL_MARK_SECONDS))
+
+
 async def touch_pool(connection: AsyncConnection, name: str, now: dt.datetime) -> None:
-    await connection.execute(sa.update(t.work_pool).where(_p.name == name).values(last_polled=now))
+    statement = sa.update(t.work_pool).where(_p.name == name, stale(_p.last_polled, now))
+    await connection.execute(statement.values(last_polled=now))
 
 
 def _queue_select() -> sa.Select[Any]:
@@ -102,7 +112,9 @@ async def delete_queue(connection: AsyncConnection, pool_id: uuid.UUID, name: st
 async def touch_queues(
     connection: AsyncConnection, pool_id: uuid.UUID, names: list[str] | None, now: dt.datetime
 ) -> None:
-    statement = sa.update(t.work_queue).where(_q.work_pool_id == pool_id)
+    statement = sa.update(t.work_queue).where(
+        _q.work_pool_id == pool_id, stale(_q.last_polled, now)
+    )
     if names is not None:
         statement = statement.where(_q.name.in_(names))
     await connection.execute(statement.values(last_polled=now))

@@ -56,23 +56,29 @@ async def claim(db: Database, body: wire.ClaimRequest) -> list[wire.ClaimedRun]:
 
 
 async def _record_poll(db: Database, body: wire.ClaimRequest) -> None:
-    """The worker is alive; its pool, queues and deployments were polled now."""
+    """The worker is alive; its pool, queues and deployments were polled now.
+
+    Rows are written in the lock order of `vibepiper.server.conflicts` (worker, pool,
+    queues, deployments), the same as a heartbeat's.
+    """
     now = _now()
     async with db.write() as connection:
+        pool = None
         if body.work_pool_name is not None:
             pool = await work_pools.get_pool(connection, body.work_pool_name)
             if pool is None:
                 from vibepiper.exceptions import ObjectNotFound
 
                 raise ObjectNotFound(f"work pool {body.work_pool_name!r} not found")
+        await workers.record_heartbeat(
+            connection, body.worker_name, body.work_pool_name, body.heartbeat_interval_seconds, now
+        )
+        if pool is not None:
             await work_pools.touch_pool(connection, pool["name"], now)
             await work_pools.touch_queues(connection, pool["id"], body.work_queue_names, now)
             await deployments.touch_pool_deployments(connection, pool["name"], now)
         if body.deployment_ids:
             await deployments.touch(connection, body.deployment_ids, now)
-        await workers.record_heartbeat(
-            connection, body.worker_name, body.work_pool_name, body.heartbeat_interval_seconds, now
-        )
 
 
 async def _scope(
