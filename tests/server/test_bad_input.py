@@ -76,3 +76,20 @@ def test_naive_datetimes_are_utc(api: ApiClient, new_flow_run: NewRun) -> None:
     assert api.post("/api/logs/", json=[line]).status_code == 201
     found = api.post("/api/logs/filter", json={"flow_run_id": [run["id"]]}).json()
     assert found[0]["timestamp"] == "2024-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"name": "caf\xe9"}', "not valid UTF-8"),
+        (b'{"name": "x", "parameters": ' + b"[" * 1000 + b"]" * 1000 + b"}", "nested too deeply"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+    ids=["latin-1", "1000-deep", "100000-deep"],
+)
+def test_an_unparseable_body_is_a_422_saying_why(api: ApiClient, body: bytes, says: str) -> None:
+    response = api.post("/api/flows/", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    error = response.json()["detail"][0]
+    assert error["type"] == "json_invalid" and error["loc"] == ["body"]
+    assert says in error["msg"]

@@ -79,6 +79,20 @@ def test_retry_refuses_runs_it_cannot_restart_and_names_the_cli_command(
         assert answer.status_code == 409
         assert "only a finished run can be retried" in answer.json()["detail"]
 
+        name = f"gone-{uuid.uuid4().hex[:8]}"
+        deployment = client.post(
+            "/deployments/", json={"name": name, "flow_name": "retry-me", "entrypoint": "f.py:f"}
+        ).json()
+        orphan = client.post(
+            f"/deployments/{deployment['id']}/create_flow_run", json={"state": {"type": "FAILED"}}
+        ).json()
+        assert client.delete(f"/deployments/{deployment['id']}").status_code == 204
+        answer = client.post(f"/ui/flow_runs/{orphan['id']}/retry")
+        assert answer.status_code == 409, answer.text
+        assert f"deployment {deployment['id']}, which was deleted" in answer.json()["detail"]
+        assert f"vibepiper flow-run retry {orphan['id']}" in answer.json()["detail"]
+        assert client.get(f"/flow_runs/{orphan['id']}").json()["state_type"] == "FAILED"
+
         missing = uuid.uuid4()
         answer = client.post(f"/ui/flow_runs/{missing}/retry")
         assert answer.status_code == 404

@@ -1,6 +1,7 @@
 """Errors to HTTP answers: every expected failure is a 4xx or a 503 naming its cause.
 
-- validation: 422 with `detail` listing each offending field (`loc`) and why;
+- validation: 422 with `detail` listing each offending field (`loc`) and why; a body
+  that is not JSON (bad syntax, not UTF-8, nested too deeply): 422 saying which;
 - an unknown id: 404 naming it;
 - no free database connection in time, a locked SQLite file, an unreachable
   database: 503 with `Retry-After` (overload is not failure);
@@ -14,8 +15,11 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from sqlalchemy import exc as sa_exc
 
 from vibepiper.exceptions import ObjectNotFound
@@ -28,6 +32,7 @@ RETRY_AFTER_SECONDS = 1
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ObjectNotFound, _not_found)
     app.add_exception_handler(sa_exc.TimeoutError, _pool_exhausted)
     app.add_exception_handler(sa_exc.OperationalError, _database_unavailable)
@@ -42,6 +47,27 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     # No `input` echoed back: it may be the whole (large) body.
     detail = [_error_entry(error) for error in exc.errors()]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+_UNPARSEABLE = "There was an error parsing the body"
+"""FastAPI's 400 for a body `json.loads` raised on with anything but a JSONDecodeError."""
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSEABLE:
+        why = _unparseable_reason(exc.__cause__)
+        detail = [{"loc": ["body"], "field": "body", "msg": why, "type": "json_invalid"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
+def _unparseable_reason(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not valid UTF-8 (byte {cause.start}); JSON bodies are UTF-8"
+    if isinstance(cause, RecursionError):
+        return "the body is nested too deeply to parse (more than ~900 levels of JSON)"
+    return f"the body is not valid JSON: {cause}"
 
 
 def _error_entry(error: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schemas import api
 from vibepiper.schemas.ui import ConcurrencyLimitUsage, RunHistoryBucket, RunHistoryRequest
 from vibepiper.server.database import Database
-from vibepiper.server.repositories import flow_runs, limit_usage, run_history
+from vibepiper.server.repositories import deployments, flow_runs, limit_usage, run_history
 from vibepiper.server.services import run_states
 from vibepiper.server.services._convert import flow_run_read
 from vibepiper.states import TERMINAL_STATE_TYPES, StateType
@@ -43,11 +43,17 @@ async def history(db: Database, query: RunHistoryRequest) -> list[RunHistoryBuck
 async def retry(db: Database, run_id: uuid.UUID) -> api.FlowRunRead:
     """Schedule a finished deployment run again (a worker picks it up).
 
-    A run without a deployment has no process the server could start: only the engine
-    can re-run it (`vibepiper flow-run retry`), so that is refused with the command.
+    A run without a deployment, or whose deployment was deleted, has no process the
+    server could start: only the engine can re-run it (`vibepiper flow-run retry`), so
+    that is refused (409) with the command.
     """
     async with db.read() as connection:
         row = await flow_runs.get(connection, run_id)
+        deployment = (
+            await deployments.get(connection, row["deployment_id"])
+            if row is not None and row["deployment_id"] is not None
+            else None
+        )
     if row is None:
         raise ObjectNotFound(f"flow run {run_id} not found")
     run = flow_run_read(row)
@@ -60,6 +66,12 @@ async def retry(db: Database, run_id: uuid.UUID) -> api.FlowRunRead:
         raise RetryRefused(
             f"flow run {run_id} has no deployment, so no worker can run it again; "
             f"retry it where its code lives: vibepiper flow-run retry {run_id}"
+        )
+    if deployment is None:
+        raise RetryRefused(
+            f"flow run {run_id} belongs to deployment {run.deployment_id}, which was deleted, "
+            "so no worker would pick it up; retry it where its code lives: "
+            f"vibepiper flow-run retry {run_id}"
         )
     body = api.SetState(
         state=api.StateCreate(type=StateType.SCHEDULED, message="Retried from the dashboard"),
