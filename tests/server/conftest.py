@@ -67,6 +67,17 @@ class ApiClient:
         self._stack.close()
 
 
+def app_routes(app: Any, routes: Any = None, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(full path, route) of every route of `app`, through included routers (FastAPI
+    keeps an included router as one entry; its `original_router` holds the routes)."""
+    for route in app.router.routes if routes is None else routes:
+        if hasattr(route, "original_router"):
+            inner = prefix + route.include_context.prefix
+            yield from app_routes(app, route.original_router.routes, inner)
+        elif hasattr(route, "path"):
+            yield prefix + route.path, route
+
+
 def make_settings(url: str, **overrides: Any) -> Any:
     from vibepiper.server.settings import ServerSettings
 

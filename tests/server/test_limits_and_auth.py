@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from tests.server.conftest import ApiClient
+from tests.server.conftest import ApiClient, app_routes
 
 StartApi = Callable[..., ApiClient]
 
@@ -101,7 +102,8 @@ def test_locked_sqlite_file_is_503_not_500(
 
 def test_openapi_documents_the_error_responses(start_api: StartApi) -> None:
     client = start_api(server_api_key="s3cret")
-    spec = client.get("/api/openapi.json")  # the spec itself needs no key
+    assert client.get("/api/openapi.json").status_code == 401  # the spec needs the key too
+    spec = client.get("/api/openapi.json", headers={"Authorization": "Bearer s3cret"})
     assert spec.status_code == 200
     paths = spec.json()["paths"]
     for path, method in (("/api/flow_runs/", "post"), ("/api/flow_runs/{flow_run_id}", "get")):
@@ -113,3 +115,32 @@ def test_openapi_documents_the_error_responses(start_api: StartApi) -> None:
     health = paths["/api/health"]["get"]["responses"]
     assert "401" not in health
     assert client.get("/api/health").json() is True
+
+
+OPEN_WITHOUT_KEY = {
+    ("GET", "/api/health"): "liveness probes carry no key",
+    ("GET", "/api/docs"): "the docs page: static HTML, no data (it sends the key for the schema)",
+}
+"""Every route but these needs the key (docs/server.md lists the same); the dashboard's
+files, served for paths outside /api, hold no data either."""
+
+
+def test_every_route_but_the_documented_open_ones_needs_the_key(start_api: StartApi) -> None:
+    client = start_api(server_api_key="s3cret")
+    seen = []
+    for full_path, route in app_routes(client.app):
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method == "HEAD":
+                continue
+            # path parameters get syntactically valid values: the key is checked first
+            path = re.sub(r"\{[a-z_]*id\}", "00000000-0000-0000-0000-000000000001", full_path)
+            path = re.sub(r"\{[a-z_]+\}", "x", path)
+            answer = client.request(method, path, json={})
+            seen.append((method, full_path))
+            if (method, full_path) in OPEN_WITHOUT_KEY:
+                assert answer.status_code == 200, (method, full_path, answer.status_code)
+            else:
+                assert answer.status_code == 401, (method, full_path, answer.status_code)
+    assert ("GET", "/api/openapi.json") in seen and ("POST", "/api/workers/claim") in seen
+    assert set(OPEN_WITHOUT_KEY) <= set(seen) and len(seen) > 40
+    assert client.get("/runs").status_code == 200  # a dashboard page: the app's HTML, no data

@@ -206,6 +206,21 @@ def test_with_an_api_key_the_dashboard_asks_for_it(browser: Any, keyed_server: S
         assert page.evaluate("localStorage.getItem('vibepiper.apiKey')") == "s3cret"
         page.reload()  # the key is remembered
         expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
+        # the API docs page sends the stored key, which the schema needs as well
+        page.goto(tab.base + "/api/docs")
+        expect(page.locator(".opblock", has_text="/api/flow_runs/filter").first).to_be_visible()
+    finally:
+        tab.page.context.close()
+
+
+def test_with_an_api_key_the_api_docs_need_it(browser: Any, keyed_server: Server) -> None:
+    with api(keyed_server) as client:
+        assert client.get("/openapi.json").status_code == 401
+    tab = new_tab(browser, keyed_server)
+    try:
+        page = tab.open("/api/docs")  # no key stored: the schema is refused
+        expect(page.get_by_text("Failed to load API definition")).to_be_visible()
+        assert page.locator(".opblock").count() == 0
     finally:
         tab.page.context.close()
 

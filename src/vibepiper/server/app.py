@@ -33,7 +33,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         version=API_VERSION,
         summary="Flows, runs, states and logs of VibePiper workflows.",
         docs_url=None,  # /api/docs is served from the package by install_dashboard
-        openapi_url="/api/openapi.json",
+        openapi_url=None,  # /api/openapi.json is a route behind the API key (api/system.py)
         redoc_url=None,
         lifespan=_lifespan,
     )

@@ -27,6 +27,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vibepiper.server.api import ui_support
+from vibepiper.server.api.system import OPENAPI_PATH
 from vibepiper.server.api.deps import require_api_key
 from vibepiper.server.api.responses import COMMON, UNAUTHORIZED
 
@@ -87,7 +88,7 @@ def _api_docs(directory: Path) -> Callable[[Request], Response]:
         page = _DOCS_PAGE.format(
             title=html.escape(app.title),
             swagger=html.escape(f"{root}/{_SWAGGER}"),
-            openapi_url=html.escape(f"{root}{app.openapi_url}"),
+            openapi_url=html.escape(f"{root}/api{OPENAPI_PATH}"),
         )
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 

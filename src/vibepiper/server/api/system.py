@@ -1,8 +1,9 @@
-"""`/api/health` and `/api/version`."""
+"""`/api/health`, `/api/version` and `/api/openapi.json`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from vibepiper.database.revision import HEAD_REVISION
 from vibepiper.schemas.api import VersionInfo
@@ -10,6 +11,7 @@ from vibepiper.server.api.deps import DB
 from vibepiper.server.conflicts import RetryingRoute
 
 API_VERSION = "0.1"
+OPENAPI_PATH = "/openapi.json"
 
 health_router = APIRouter(tags=["server"], route_class=RetryingRoute)
 router = APIRouter(tags=["server"], route_class=RetryingRoute)
@@ -30,6 +32,13 @@ async def version(db: DB) -> VersionInfo:
         database=db.dialect,
         schema_revision=HEAD_REVISION,
     )
+
+
+@router.get(OPENAPI_PATH, include_in_schema=False)
+async def openapi_schema(request: Request) -> JSONResponse:
+    """The OpenAPI schema, behind the API key like every route that is not the health
+    check (the /api/docs page sends the key the dashboard stored)."""
+    return JSONResponse(request.app.openapi())
 
 
 def _package_version() -> str:
