@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
+from vibepiper.utilities.urls import redact_urls
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
@@ -48,8 +50,10 @@ LEVEL_STYLES: dict[str, str] = {
 
 
 def fail(message: str) -> NoReturn:
-    """Print `Error: message` as one line on stderr and exit with status 1."""
-    line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    """Print `Error: message` as one line on stderr and exit with status 1 (a password or
+    token in a URL of the message is masked)."""
+    text = redact_urls(str(message))
+    line = " ".join(part.strip() for part in text.splitlines() if part.strip())
     typer.echo(f"{typer.style('Error:', fg='red', bold=True)} {line}", err=True)
     raise typer.Exit(1)
 

@@ -1,12 +1,22 @@
-"""What the client raises. An unknown id is `vibepiper.exceptions.ObjectNotFound`."""
+"""What the client raises. An unknown id is `vibepiper.exceptions.ObjectNotFound`.
+
+Messages name the server's URL; a password or token in it is masked (`redact_urls`),
+so printing an error never shows a credential from `VIBEPIPER_API_URL`.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from vibepiper.exceptions import PrefectException
+from vibepiper.utilities.urls import redact_urls
 
 
 class ApiError(PrefectException):
     """The server answered with an error (the message names the call and the cause)."""
+
+    def __init__(self, message: Any = "", *args: Any) -> None:
+        super().__init__(redact_urls(message) if isinstance(message, str) else message, *args)
 
 
 class ApiAuthError(ApiError):
