@@ -463,3 +463,74 @@ def test_an_unknown_id_is_one_error_line(
     result = invoke("flow-run", command, str(missing), *json_flag)
 
     assert_one_line_error(result, f"Error: no flow run with id {missing}")
+
+
+# --- cache facts ------------------------------------------------------------------------
+
+CACHE_KEY = "217c8d138604db891083037d6c7a4cd4"
+EXPIRES = BASE + dt.timedelta(hours=1)
+
+
+@pytest.fixture
+def cached_and_missed(store: MemoryStore) -> FlowRun:
+    """A flow run with a task run that hit the cache and one that missed it, with the
+    facts the engine records (`details["cache"]`, `details["result"]`)."""
+    run = add_flow_run(store, "eager-heron")
+    add_task_run(
+        store,
+        run,
+        "double-0",
+        offset=1,
+        final=Cached(message=f"Cache hit on key {CACHE_KEY}"),
+        details={
+            "cache": {
+                "policy": "Inputs",
+                "key": CACHE_KEY,
+                "expires": EXPIRES.isoformat(),
+                "outcome": f"hit: stored result for key {CACHE_KEY} in /data/storage",
+            }
+        },
+    )
+    add_task_run(
+        store,
+        run,
+        "double-1",
+        offset=2,
+        final=Completed(),
+        details={
+            "cache": {
+                "policy": "Inputs",
+                "key": CACHE_KEY,
+                "outcome": f"miss: no stored result for key {CACHE_KEY} in /data/storage",
+            },
+            "result": {"storage": "/data/storage", "key": CACHE_KEY},
+        },
+    )
+    return run
+
+
+def test_inspect_shows_cache_facts_as_readable_fields(cached_and_missed: FlowRun) -> None:
+    result = invoke("flow-run", "inspect", str(cached_and_missed.id))
+
+    assert result.exit_code == 0, result.output
+    tasks = result.stdout[result.stdout.index("Task runs") :]
+    expires = _output_local(EXPIRES)
+    assert f"cache: hit (key {CACHE_KEY}, expires {expires})" in tasks
+    assert f"cache: miss (key {CACHE_KEY}, policy Inputs)" in tasks
+    assert "no stored result in /data/storage" in tasks
+    assert f"result: saved to /data/storage (key {CACHE_KEY})" in tasks
+    # no JSON: no braces, no quoted field names, no repeated cache_key line
+    assert "{" not in tasks and '"outcome"' not in tasks and "cache_key:" not in tasks
+
+
+def test_inspect_json_keeps_the_raw_cache_facts(cached_and_missed: FlowRun) -> None:
+    result = invoke("flow-run", "inspect", str(cached_and_missed.id), "--json")
+
+    assert result.exit_code == 0, result.output
+    by_name = {t["name"]: t for t in json.loads(result.stdout)["task_runs"]}
+    assert by_name["double-0"]["details"]["cache"]["expires"] == EXPIRES.isoformat()
+    assert by_name["double-1"]["details"]["cache"]["outcome"].startswith("miss: ")
+
+
+def _output_local(value: dt.datetime) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")

@@ -6,6 +6,7 @@ never passed as a string, so brackets in user data are not read as Rich markup.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from typing import Any
@@ -47,7 +48,7 @@ def print_flow_run(
     console.print(_summary(run))
     console.print()
     console.print(_state_history(states))
-    console.print(_task_runs_table(task_runs))
+    console.print(_task_runs_table(task_runs, console.width))
 
 
 def _summary(run: FlowRunView) -> Table:
@@ -93,7 +94,7 @@ def _state_history(states: list[StateRow]) -> Table | Text:
     return table
 
 
-def _task_runs_table(task_runs: list[TaskRunView]) -> Table | Text:
+def _task_runs_table(task_runs: list[TaskRunView], width: int) -> Table | Text:
     if not task_runs:
         return Text("No task runs.", style="dim")
     names = {task_run.id: task_run.name for task_run in task_runs}
@@ -103,8 +104,13 @@ def _task_runs_table(task_runs: list[TaskRunView]) -> Table | Text:
     table.add_column("Start", no_wrap=True)
     table.add_column("Duration", justify="right", no_wrap=True)
     table.add_column("Inputs")
-    table.add_column("Details")
-    for task_run in task_runs:
+    details = [_details(task_run) for task_run in task_runs]
+    # each fact on one line where the console leaves room (a long state message wraps
+    # first); what the other columns need at least is about _OTHER_COLUMNS_WIDTH
+    widest = max((len(line) for lines in details for line in lines), default=1)
+    room = width - _OTHER_COLUMNS_WIDTH
+    table.add_column("Details", min_width=min(widest, room) if room > 0 else None)
+    for task_run, facts in zip(task_runs, details, strict=True):
         state = _output.state_text(task_run.state_type, task_run.state_name)
         if task_run.state_message:
             state.append(f"\n{task_run.state_message}", style="dim")
@@ -114,7 +120,7 @@ def _task_runs_table(task_runs: list[TaskRunView]) -> Table | Text:
             Text(_output.local_datetime(task_run.start_time)),
             Text(_output.duration(_output.elapsed(task_run.start_time, task_run.end_time))),
             _inputs(task_run.task_inputs, names),
-            _details(task_run),
+            Group(*(Text(line) for line in facts)) if facts else Text("-"),
         )
     return table
 
@@ -150,17 +156,61 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def _details(task_run: TaskRunView) -> Text | Group:
+_OTHER_COLUMNS_WIDTH = 85
+
+
+def _details(task_run: TaskRunView) -> list[str]:
+    """The facts the engine recorded about a task run, one line each."""
     facts: dict[str, Any] = dict(task_run.details)
-    if task_run.cache_key and "cache_key" not in facts:
+    cache = facts.pop("cache", None)
+    lines = [] if cache is None else cache_lines(cache)
+    if task_run.cache_key and "cache_key" not in facts and not isinstance(cache, dict):
         facts["cache_key"] = task_run.cache_key
+    result = facts.pop("result", None)
+    if isinstance(result, dict) and {"storage", "key"} <= set(result):
+        lines.append(f"result: saved to {result['storage']} (key {result['key']})")
+    elif result is not None:
+        facts["result"] = result
     if task_run.subflow_run_id is not None:
         facts["subflow_run_id"] = str(task_run.subflow_run_id)
     if task_run.run_count > 1:
         facts["run_count"] = task_run.run_count
-    if not facts:
-        return Text("-")
-    return Group(*(Text(f"{key}: {_fact(value)}") for key, value in facts.items()))
+    lines.extend(f"{key}: {_fact(value)}" for key, value in facts.items())
+    return lines
+
+
+def cache_lines(cache: Any) -> list[str]:
+    """What the engine recorded about a task run's cache lookup, as readable lines:
+
+    cache: hit (key 217c..., expires 2024-05-01 13:00:00)
+    cache: miss (key 217c..., policy Inputs)
+      no stored result in /home/ada/.vibepiper/storage
+    """
+    if not isinstance(cache, dict):
+        return [f"cache: {_fact(cache)}"]
+    outcome = str(cache.get("outcome") or "")
+    kind, _, reason = outcome.partition(":")
+    key = cache.get("key")
+    fields = [f"key {key}"] if key else []
+    if kind.strip() == "hit" and cache.get("expires"):
+        fields.append(f"expires {_local_time(str(cache['expires']))}")
+    elif cache.get("policy"):
+        fields.append(f"policy {cache['policy']}")
+    head = f"cache: {kind.strip() or 'unknown'}"
+    lines = [f"{head} ({', '.join(fields)})" if fields else head]
+    reason = reason.strip()
+    if kind.strip() != "hit" and reason:
+        if key:
+            reason = reason.replace(f" for key {key}", "")
+        lines.append(f"  {reason}")
+    return lines
+
+
+def _local_time(text: str) -> str:
+    try:
+        return _output.local_datetime(dt.datetime.fromisoformat(text))
+    except ValueError:
+        return text
 
 
 def _fact(value: Any) -> str:
