@@ -1,8 +1,9 @@
 """`vibepiper deploy`: register the deployments of `vibepiper.yaml` with the server.
 
-Each entry's entrypoint is imported (from the file's directory) to learn the flow's
-name and parameter schema; the deployments record that directory as their path, so a
-worker that sees the same files runs them.
+Only the entries named (every one with `--all`) are checked, and each one's entrypoint
+is imported (from the file's directory) to learn the flow's name and parameter schema;
+the deployments record that directory as their path, so a worker that sees the same
+files runs them.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def deploy(
     from vibepiper.deployments import project
     from vibepiper.deployments.serve import check_pools, register
 
-    loaded = project.load_project(file if file is not None else project.find_project_file())
+    # only the entries deployed are checked: a broken other entry does not block them
+    loaded = project.read_project(file if file is not None else project.find_project_file())
     specs = project.select(loaded, names or [], all_)
     deployments = [project.build(loaded, spec) for spec in specs]
     for spec, deployment in zip(specs, deployments, strict=True):

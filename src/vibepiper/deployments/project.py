@@ -18,9 +18,11 @@ The layout follows `prefect.yaml`'s `deployments:` section:
         concurrency_limit: 1
         paused: false
 
-Every key is checked: an unknown or mistyped one is an error naming the file, the
-deployment and the key. Each entrypoint is imported to learn the flow's name and
-parameter schema, the same as `flow.deploy()` does.
+Every key of an entry is checked when the entry is used (`vibepiper deploy NAME` checks
+the entries it names, `--all` every one): an unknown or mistyped key is an error naming
+the file, the deployment and the key, and a broken entry does not block deploying the
+others. Each entrypoint is imported to learn the flow's name and parameter schema, the
+same as `flow.deploy()` does.
 """
 
 from __future__ import annotations
@@ -76,12 +78,28 @@ class DeploymentSpec:
 
 @dataclass
 class Project:
+    """A read `vibepiper.yaml`: its file and the raw entries of `deployments:`.
+
+    Entries are checked when chosen (`select`), so a broken entry only stops the
+    commands that name it; `deployments` checks every one.
+    """
+
     file: Path
-    deployments: list[DeploymentSpec]
+    entries: list[Any]
 
     @property
     def root(self) -> Path:
         return self.file.parent
+
+    @property
+    def deployments(self) -> list[DeploymentSpec]:
+        """Every entry, checked (ProjectFileError naming the first bad one)."""
+        _check_unique(self.file, [_entry_name(entry) for entry in self.entries])
+        return [_spec(self.file, index, entry) for index, entry in enumerate(self.entries)]
+
+    def names(self) -> list[str]:
+        """The names the entries give (entries without a usable name are left out)."""
+        return [name for name in map(_entry_name, self.entries) if name is not None]
 
 
 def find_project_file(start: Path | None = None) -> Path:
@@ -94,8 +112,8 @@ def find_project_file(start: Path | None = None) -> Path:
     return path
 
 
-def load_project(file: Path) -> Project:
-    """Read and check `file`; ProjectFileError naming the bad key on any problem."""
+def read_project(file: Path) -> Project:
+    """Read `file` and check its top level; the entries are checked when selected."""
     import yaml
 
     file = file.resolve()
@@ -111,13 +129,29 @@ def load_project(file: Path) -> Project:
     entries = data.get("deployments")
     if not isinstance(entries, list) or not entries:
         raise ProjectFileError(f"{file}: 'deployments' must be a non-empty list")
-    specs = [_spec(file, index, entry) for index, entry in enumerate(entries)]
+    return Project(file=file, entries=entries)
+
+
+def load_project(file: Path) -> Project:
+    """Read `file` and check every entry; ProjectFileError naming the bad key on any problem."""
+    project = read_project(file)
+    _ = project.deployments  # checks every entry
+    return project
+
+
+def _entry_name(entry: Any) -> str | None:
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
+def _check_unique(file: Path, names: list[str | None]) -> None:
     seen: set[str] = set()
-    for spec in specs:
-        if spec.name in seen:
-            raise ProjectFileError(f"{file}: two deployments are named {spec.name!r}")
-        seen.add(spec.name)
-    return Project(file=file, deployments=specs)
+    for name in names:
+        if name is None:
+            continue
+        if name in seen:
+            raise ProjectFileError(f"{file}: two deployments are named {name!r}")
+        seen.add(name)
 
 
 def _spec(file: Path, index: int, entry: Any) -> DeploymentSpec:
@@ -193,25 +227,28 @@ def _unknown(file: Path, where: str, mapping: dict[str, Any], known: set[str]) -
 
 
 def select(project: Project, names: list[str], all_: bool) -> list[DeploymentSpec]:
-    """The entries `names` pick (deployment names, or `flow/deployment`), or all of them."""
-    specs = project.deployments
-    if all_ or (not names and len(specs) == 1):
-        return list(specs)
+    """The entries `names` pick (deployment names, or `flow/deployment`), or all of them,
+    checked; the entries not picked are not checked."""
+    entries = project.entries
+    if all_ or (not names and len(entries) == 1):
+        return project.deployments
+    listed = ", ".join(project.names())
     if not names:
-        listed = ", ".join(spec.name for spec in specs)
         raise ProjectFileError(
-            f"{project.file} has {len(specs)} deployments ({listed}): name the ones to "
+            f"{project.file} has {len(entries)} deployments ({listed}): name the ones to "
             "deploy or pass --all"
         )
-    by_name = {spec.name: spec for spec in specs}
     chosen = []
     for name in names:
-        key = name.rpartition("/")[2]
-        if key not in by_name:
+        key = name.rpartition("/")[2].strip()
+        found = [index for index, entry in enumerate(entries) if _entry_name(entry) == key]
+        if not found:
             raise ProjectFileError(
-                f"no deployment named {name!r} in {project.file} (it has: {', '.join(by_name)})"
+                f"no deployment named {name!r} in {project.file} (it has: {listed})"
             )
-        chosen.append(by_name[key])
+        if len(found) > 1:
+            raise ProjectFileError(f"{project.file}: two deployments are named {key!r}")
+        chosen.append(_spec(project.file, found[0], entries[found[0]]))
     return chosen
 
 
