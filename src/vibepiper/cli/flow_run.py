@@ -6,13 +6,12 @@ same commands work on the embedded store and on a server; `cancel` needs a serve
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vibepiper.cli import _output
+from vibepiper.cli import _output, choices
 
 if TYPE_CHECKING:
     from vibepiper.schemas.views import FlowRunView, LogView, TaskRunView
@@ -27,17 +26,6 @@ app = typer.Typer(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 FlowRunIdArgument = Annotated[str, typer.Argument(help="The flow run's id.", show_default=False)]
 
-# Display names of states whose name is not simply their type (`Cached` is COMPLETED,
-# `TimedOut` is FAILED, ...); used to accept `--state timed_out` and similar spellings.
-_STATE_NAMES = (
-    "Late",
-    "AwaitingRetry",
-    "Retrying",
-    "Cached",
-    "TimedOut",
-    "Suspended",
-)
-
 
 @app.command("ls")
 def list_flow_runs(
@@ -45,8 +33,12 @@ def list_flow_runs(
         str | None,
         typer.Option(
             "--state",
-            help="Only runs in this state: a type (failed) or a name (TimedOut); any case.",
             show_default=False,
+            **choices.one_of(
+                choices.FLOW_RUN_STATES,
+                help="Only runs in this state: a type (failed) or a name (TimedOut); any case.",
+                metavar="STATE",
+            ),
         ),
     ] = None,
     flow: Annotated[
@@ -57,9 +49,7 @@ def list_flow_runs(
     as_json: JsonOption = False,
 ) -> None:
     """List flow runs, newest first."""
-    runs = _store().read_flow_runs(
-        state=normalize_state(state) if state else None, flow_name=flow, limit=limit
-    )
+    runs = _store().read_flow_runs(state=state, flow_name=flow, limit=limit)
     from vibepiper.cli import _run_render
 
     _output.print_listing(
@@ -184,24 +174,6 @@ def parse_flow_run_id(text: str) -> uuid.UUID:
         return uuid.UUID(text.strip())
     except ValueError:
         _output.fail(f"{text!r} is not a valid flow run id")
-
-
-def normalize_state(text: str) -> str:
-    """A state filter as the store expects it: a type (`FAILED`) or a state name (`TimedOut`).
-
-    Case, spaces, `-` and `_` are ignored for known types and names; anything else (a
-    custom state name) is passed through unchanged.
-    """
-    from vibepiper.states import StateType
-
-    compact = re.sub(r"[\s_-]", "", text).casefold()
-    for state_type in StateType:
-        if state_type.value.casefold() == compact:
-            return state_type.value
-    for name in _STATE_NAMES:
-        if name.casefold() == compact:
-            return name
-    return text.strip()
 
 
 def _store() -> RunStore:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vibepiper.cli import _api, _output
+from vibepiper.cli import _api, _output, choices
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -31,7 +31,11 @@ PoolArgument = Annotated[str, typer.Argument(help="The work pool's name.", show_
 def create(
     name: PoolArgument,
     pool_type: Annotated[
-        str, typer.Option("--type", help="The pool type (only 'process' for now).")
+        str,
+        typer.Option(
+            "--type",
+            **choices.one_of(choices.WORKER_TYPES, help="The pool type.", metavar="TYPE"),
+        ),
     ] = "process",
     description: Annotated[str | None, typer.Option("--description", show_default=False)] = None,
     concurrency_limit: Annotated[
@@ -44,8 +48,6 @@ def create(
     """Create a work pool (with a queue named 'default')."""
     from vibepiper.schemas.deployments import WorkPoolCreate
 
-    if pool_type != "process":
-        _output.fail(f"unknown work pool type {pool_type!r} (supported: process)")
     body = WorkPoolCreate(
         name=name, description=description, concurrency_limit=concurrency_limit, paused=paused
     )

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from vibepiper.cli import choices
+
 app = typer.Typer(
     help="Start a worker that runs the flow runs of a work pool.",
     no_args_is_help=True,
@@ -47,7 +49,12 @@ def start(
         ),
     ] = None,
     worker_type: Annotated[
-        str, typer.Option("--type", "-t", help="The worker type (only 'process').")
+        str,
+        typer.Option(
+            "--type",
+            "-t",
+            **choices.one_of(choices.WORKER_TYPES, help="The worker type.", metavar="TYPE"),
+        ),
     ] = "process",
     run_once: Annotated[
         bool, typer.Option("--run-once", help="Claim once, wait for those runs, then exit.")
@@ -63,8 +70,6 @@ def start(
     from vibepiper.workers.serve import stop_on_signals
     from vibepiper.workers.worker import ProcessWorker
 
-    if worker_type != "process":
-        _output.fail(f"unknown worker type {worker_type!r}: only 'process' is supported")
     settings = get_settings()
     if not settings.api_url:
         _output.fail(
