@@ -55,7 +55,11 @@ if TYPE_CHECKING:
     from vibepiper.client._client import SyncVibePiperClient
     from vibepiper.schemas.deployments import ClaimedRun
 
-LONG_POLL_SECONDS = 5.0
+LONG_POLL_SECONDS = 0.8
+"""How long one claim waits on the server for a run to come due. A stopping loop waits
+for the claim in flight (a run it returns is handed back, not lost), so this bounds how
+long Ctrl-C takes on an idle worker. The server re-checks for due runs every 100 ms
+during the wait anyway, so a shorter poll adds little to its load."""
 HEARTBEAT_SECONDS = 2.0
 CANCEL_GRACE_SECONDS = 3.0
 MAX_BACKOFF_SECONDS = 10.0

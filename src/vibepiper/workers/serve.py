@@ -4,7 +4,9 @@ A serve process claims the runs of the deployments it registered (no work pool) 
 runs each in its own process, like a worker. It stops on SIGINT/SIGTERM (when called
 from the main thread) or when `stop` is set: it claims nothing more, cancels the runs
 it is running (they end Cancelled and run their `on_cancellation` hooks; a run still
-alive after the grace period is killed and marked Cancelled) and returns.
+alive after the grace period is killed and marked Cancelled) and returns. A signal
+prints "stopping..." at once; with nothing running, the loop is gone within a second
+(its claim's long poll is that short).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -60,12 +63,15 @@ def serve_deployments(
 
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Set `stop` on SIGINT/SIGTERM while inside (only the main thread can catch them)."""
+    """Set `stop` on SIGINT/SIGTERM while inside, saying "stopping..." on the first (only
+    the main thread can catch signals)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
+        if not stop.is_set():
+            print_stopping()
         stop.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -74,3 +80,12 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def print_stopping() -> None:
+    """Write "stopping..." to stderr; safe in a signal handler, which may interrupt a
+    `print` in progress (it bypasses Python's buffered streams)."""
+    try:
+        os.write(sys.stderr.fileno(), b"stopping...\n")
+    except (AttributeError, OSError, ValueError):  # no real stderr (captured, closed)
+        pass
