@@ -6,12 +6,14 @@ commands, so `vibepiper --help` does not load it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
-from vibepiper.cli import _output
+from vibepiper.cli import _output, choices
+from vibepiper.utilities.urls import redact_url
 
 app = typer.Typer(
     help="Serve the REST API and manage its database.",
@@ -28,6 +30,12 @@ app.add_typer(database_app, name="database")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
+# Seconds a stopping server lets requests in flight finish before cancelling them. Real
+# requests take milliseconds; what is still open after this is a long poll (a worker's
+# claim, a task waiting for a concurrency slot) whose client retries later.
+SHUTDOWN_GRACE_SECONDS = 0.5
+
+
 @app.command("start")
 def start(
     host: Annotated[
@@ -35,13 +43,20 @@ def start(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to bind.")] = 4200,
     log_level: Annotated[
-        str, typer.Option("--log-level", help="uvicorn's log level (info, warning, ...).")
+        str,
+        typer.Option(
+            "--log-level",
+            **choices.one_of(
+                choices.LOG_LEVELS, help="uvicorn's log level (any case).", metavar="LEVEL"
+            ),
+        ),
     ] = "info",
 ) -> None:
     """Serve the dashboard at / and the API under /api (docs at /api/docs), migrating the
-    database first."""
+    database first. Ctrl-C stops it within a second."""
     from dataclasses import replace
 
+    _check_port_free(host, port)
     settings = _settings()
     server = _server_modules()
     if settings.server_migrate_on_start:
@@ -51,12 +66,79 @@ def start(
     application = server.create_app(replace(settings, server_migrate_on_start=False))
     typer.echo(
         f"VibePiper dashboard on http://{host}:{port}/ , API on http://{host}:{port}/api "
-        f"(docs: /api/docs), database {server.database.redacted(settings.database_url)}",
+        f"(docs: /api/docs), database {redact_url(settings.database_url)}",
         err=True,
     )
+    _serve(application, host, port, log_level)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail in one line when `host:port` cannot be bound (checked on every address the
+    server would listen on, with the same SO_REUSEADDR), before anything else happens."""
+    import errno
+    import socket
+
+    where = f"{host}:{port}"
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        _output.fail(f"cannot listen on {where}: {exc.strerror}")
+    for family, kind, proto, _name, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    _output.fail(
+                        f"cannot listen on {where}: the address is already in use "
+                        "(another server may be running; pick another --port)"
+                    )
+                _output.fail(f"cannot listen on {where}: {exc.strerror or exc}")
+
+
+def _quiet_cancelled_requests(record: logging.LogRecord) -> bool:
+    """While stopping: a request cancelled at the end of the grace period (a long poll)
+    is expected, not an "Exception in ASGI application" with a traceback."""
+    import asyncio
+
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, asyncio.CancelledError):
+        return False
+    if str(record.msg).startswith("Cancel %s running task(s)"):
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.msg = "Cancelled %s open request(s) (long polls)"
+    return True
+
+
+def _serve(application: Any, host: str, port: int, log_level: str) -> None:
+    """Run uvicorn until SIGINT/SIGTERM: say "stopping..." once, then stop within
+    `SHUTDOWN_GRACE_SECONDS` of open requests (a second signal stops at once)."""
     import uvicorn
 
-    uvicorn.run(application, host=host, port=port, log_level=log_level.lower())
+    from vibepiper.workers.serve import print_stopping
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if not self.should_exit:
+                print_stopping()
+                logging.getLogger("uvicorn.error").addFilter(_quiet_cancelled_requests)
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        application,
+        host=host,
+        port=port,
+        log_level=log_level,
+        # typed int, used as asyncio.timeout(seconds): a float is what it takes
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # type: ignore[arg-type]
+    )
+    server = Server(config)
+    server.run()
+    if not server.started:  # uvicorn logged why (e.g. the port was taken meanwhile)
+        raise typer.Exit(3)
 
 
 @database_app.command("upgrade")
@@ -101,7 +183,7 @@ def reset(
     """Delete every flow, run, state and log, and recreate the schema."""
     settings = _settings()
     database = _server_modules().database
-    where = database.redacted(settings.database_url)
+    where = redact_url(settings.database_url)
     if not yes and not typer.confirm(f"Delete all VibePiper data in {where}?", default=False):
         _output.fail("reset cancelled; nothing was deleted")
     _report(
@@ -128,13 +210,12 @@ def _server_modules() -> Any:
 
 
 def _report(url: str, action: str, as_json: bool, run: Callable[[], str | None]) -> None:
-    from vibepiper.server.database import redacted
-
     revision = _on_database(url, run)
+    shown = redact_url(url)
     if as_json:
-        _output.print_json({"database": redacted(url), "action": action, "revision": revision})
+        _output.print_json({"database": shown, "action": action, "revision": revision})
         return
-    typer.echo(f"Database {redacted(url)} {action}; now at revision {revision or 'base'}.")
+    typer.echo(f"Database {shown} {action}; now at revision {revision or 'base'}.")
 
 
 def _on_database(url: str, run: Callable[[], str | None]) -> str | None:
@@ -142,13 +223,11 @@ def _on_database(url: str, run: Callable[[], str | None]) -> str | None:
     from alembic.util import CommandError
     from sqlalchemy import exc as sa_exc
 
-    from vibepiper.server.database import redacted
-
     try:
         return run()
     except CommandError as exc:
-        _output.fail(f"cannot migrate {redacted(url)}: {exc}")
+        _output.fail(f"cannot migrate {redact_url(url)}: {exc}")
     except sa_exc.DBAPIError as exc:
-        _output.fail(f"cannot use the database {redacted(url)}: {exc.orig}")
+        _output.fail(f"cannot use the database {redact_url(url)}: {exc.orig}")
     except sa_exc.ArgumentError as exc:
         _output.fail(f"VIBEPIPER_DATABASE_URL is not a usable database URL: {exc}")
