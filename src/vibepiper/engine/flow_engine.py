@@ -25,7 +25,12 @@ from vibepiper.engine.entrypoints import this_process
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
 from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
 from vibepiper.engine.names import generate_run_name
-from vibepiper.engine.policy import exception_to_state, retry_delay, return_value_to_state
+from vibepiper.engine.policy import (
+    exception_to_state,
+    interrupted_message,
+    retry_delay,
+    return_value_to_state,
+)
 from vibepiper.engine.threads import call_with_deadline
 from vibepiper.exceptions import FlowRunTimeoutError, ParameterTypeError, UpstreamTaskError
 from vibepiper.futures import wait
@@ -318,12 +323,7 @@ class FlowRunEngine:
             self._set(Cancelled(message="The flow run's coroutine was cancelled", data=exc))
             return None
         if not isinstance(exc, Exception):
-            self._set(
-                Crashed(
-                    message=f"Execution was interrupted by {type(exc).__name__}: {exc}",
-                    data=exc,
-                )
-            )
+            self._set(Crashed(message=interrupted_message(exc), data=exc))
             return None
         state = exception_to_state(exc, what="Flow run")
         flow = self.flow
@@ -392,9 +392,25 @@ class FlowRunEngine:
 
 def run_flow_sync(engine: FlowRunEngine) -> State[Any]:
     """Drive a created run to its final state in this thread (see `drivers`)."""
-    return drive_sync(engine)
+    try:
+        return drive_sync(engine)
+    except BaseException as exc:
+        _note_interrupt(engine, exc)
+        raise
 
 
 async def run_flow_async(engine: FlowRunEngine) -> State[Any]:
     """Drive a created run to its final state on the current event loop (see `drivers`)."""
-    return await drive_async(engine)
+    try:
+        return await drive_async(engine)
+    except BaseException as exc:
+        _note_interrupt(engine, exc)
+        raise
+
+
+def _note_interrupt(engine: FlowRunEngine, exc: BaseException) -> None:
+    """An interrupt that ends a top-level run prints one line if nothing catches it."""
+    if engine.is_top_level and not isinstance(exc, Exception):
+        from vibepiper.engine.interrupts import note_interrupted
+
+        note_interrupted(exc, engine.flow_run.name, engine.state.name)

@@ -41,6 +41,15 @@ def exception_to_state(exc: BaseException, *, what: str = "Task run") -> State[A
     return Failed(message=f"{what} encountered an exception {type(exc).__name__}: {exc}", data=exc)
 
 
+def interrupted_message(exc: BaseException) -> str:
+    """The message of the Crashed state an interrupt (KeyboardInterrupt, SystemExit, a
+    termination signal) ends a run with."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "Execution was aborted by an interrupt signal"
+    detail = str(exc)
+    return f"Execution was interrupted by {type(exc).__name__}" + (f": {detail}" if detail else "")
+
+
 def _is_state_collection(value: Any) -> bool:
     return (
         isinstance(value, list | tuple | set)

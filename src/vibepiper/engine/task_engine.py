@@ -27,7 +27,12 @@ from vibepiper.engine import persistence, task_slots
 from vibepiper.engine.drivers import drive_async, drive_sync, lazy_asyncio
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
 from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
-from vibepiper.engine.policy import exception_to_state, retry_delay, return_value_to_state
+from vibepiper.engine.policy import (
+    exception_to_state,
+    interrupted_message,
+    retry_delay,
+    return_value_to_state,
+)
 from vibepiper.engine.threads import call_with_deadline
 from vibepiper.exceptions import TaskRunTimeoutError, UpstreamTaskError
 from vibepiper.logging import RunLoggerAdapter, task_run_logger
@@ -388,12 +393,7 @@ class TaskRunEngine:
     def _record_failure(self, exc: BaseException) -> float | None:
         run = self.task_run
         if not isinstance(exc, Exception):
-            self._set(
-                Crashed(
-                    message=f"Execution was interrupted by {type(exc).__name__}: {exc}",
-                    data=exc,
-                )
-            )
+            self._set(Crashed(message=interrupted_message(exc), data=exc))
             self.logger.error("Crashed: interrupted by %s", type(exc).__name__)
             return None
         state = exception_to_state(exc)
