@@ -9,12 +9,11 @@ would join it at exit.
 from __future__ import annotations
 
 import contextvars
+import ctypes
 import queue
 import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from vibepiper.utilities.threads import raise_in_thread
 
 if TYPE_CHECKING:
     import asyncio
@@ -85,6 +84,17 @@ class DaemonThreadPool:
             count = self._threads
         for _ in range(count):
             self._queue.put(None)
+
+
+def raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> bool:
+    """Raise `exc_type` inside the thread `thread_id` at its next Python bytecode."""
+    done: int = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc_type)
+    )
+    if done > 1:  # more than one thread touched: undo
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+        return False
+    return done == 1
 
 
 def call_with_deadline(

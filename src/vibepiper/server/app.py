@@ -19,6 +19,7 @@ from vibepiper.server.database import Database, migrate_database
 from vibepiper.server.errors import install_error_handlers
 from vibepiper.server.headers import SecurityHeaders
 from vibepiper.server.limits import BodySizeLimit
+from vibepiper.server.services._deadline import start_children, stop_children
 from vibepiper.server.services.loops import orchestration_loops
 from vibepiper.server.services.retention import retention_loop
 from vibepiper.server.settings import ServerSettings, load_server_settings
@@ -46,12 +47,16 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     return app
 
 
-def _import_request_time_modules() -> None:
-    """Import now, on a thread, what requests import on first use (jsonschema alone takes
-    ~0.1 s): done by the first request, it would stall the event loop that long."""
+def _warm_up(app: FastAPI) -> None:
+    """Do now, before serving, what the first requests would otherwise do on the event
+    loop: import what they import on first use (jsonschema alone takes ~0.1 s) and let
+    FastAPI build its routes' validators (it does so lazily, for a whole router at once,
+    ~0.1 s), which generating the OpenAPI schema does."""
     import jsonschema  # noqa: F401
 
     import vibepiper.orchestration.scheduling  # noqa: F401
+
+    app.openapi()
 
 
 @contextlib.asynccontextmanager
@@ -59,7 +64,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServerSettings = app.state.settings
     if settings.server_migrate_on_start:
         await asyncio.to_thread(migrate_database, settings.database_url)
-    await asyncio.to_thread(_import_request_time_modules)
+    await asyncio.to_thread(_warm_up, app)
+    await start_children("vibepiper.orchestration.scheduling")
     database = Database(
         settings.database_url,
         max_connections=settings.server_max_connections,
@@ -84,3 +90,4 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
         await asyncio.gather(*services, return_exceptions=True)
         await database.dispose()
+        await stop_children()

@@ -205,7 +205,7 @@ async def backfill(
     """Create the runs every active schedule would have made in [start, end]; ticks whose
     run exists already are counted in `existing` (the same keys as the scheduler's).
 
-    The ticks are computed off the event loop within `PLAN_SECONDS` (more: a 422), and
+    The ticks are computed in a child process within `PLAN_SECONDS` (more: a 422), and
     the runs written `CHUNK_RUNS` per transaction, so a backfill of thousands of runs
     never holds the database's writer for long. A backfill stopped half-way is simply
     sent again: the runs it made are found by their keys.
@@ -222,21 +222,26 @@ async def backfill(
         deployment = await read_row(connection, deployment_id)
         schedules = (await deployments.schedules_of(connection, [deployment_id]))[deployment_id]
     active = [(row, schedule_read(row).schedule) for row in schedules if row["active"]]
-
-    def expand() -> list[list[dt.datetime]]:
-        return [
-            ticks(schedule, body.start, body.end, limit=MAX_BACKFILL_RUNS + 1)
-            for _, schedule in active
-        ]
-
-    try:
-        due = await run_with_deadline(expand, PLAN_SECONDS, what="backfill ticks")
-    except DeadlineExceeded:
-        raise invalid(
-            ["body", "end"],
-            f"computing the schedules' ticks in this window took over {PLAN_SECONDS} s; "
-            "backfill a shorter window",
-        ) from None
+    due: list[list[dt.datetime]] = []
+    for _, definition in active:
+        try:
+            due.append(
+                await run_with_deadline(
+                    ticks,
+                    definition,
+                    body.start,
+                    body.end,
+                    limit=MAX_BACKFILL_RUNS + 1,
+                    timeout=PLAN_SECONDS,
+                    what="backfill ticks",
+                )
+            )
+        except DeadlineExceeded:
+            raise invalid(
+                ["body", "end"],
+                f"computing the schedules' ticks in this window took over {PLAN_SECONDS} s; "
+                "backfill a shorter window",
+            ) from None
     if sum(len(found) for found in due) > MAX_BACKFILL_RUNS:
         raise invalid(
             ["body", "end"],
@@ -244,10 +249,10 @@ async def backfill(
         )
     created: list[uuid.UUID] = []
     existing: list[uuid.UUID] = []
-    for (schedule, _), when in zip(active, due, strict=True):
+    for (row_of_schedule, _), when in zip(active, due, strict=True):
         for start in range(0, len(when), CHUNK_RUNS):
             rows, details = schedule_run_rows(
-                deployment, schedule, when[start : start + CHUNK_RUNS]
+                deployment, row_of_schedule, when[start : start + CHUNK_RUNS]
             )
             check_parameters(deployment, rows[0]["parameters"])
             async with db.write() as connection:

@@ -10,8 +10,9 @@ first, up to `max_catchup_runs`) when the schedule catches up, else skipped: cou
 on the schedule row (`missed_count`, `last_missed_time`) and logged.
 
 No pass stalls the server:
-- the tick arithmetic runs on a thread of its own, never on the event loop, and is
-  stopped after `PLAN_SECONDS` per schedule (a pass gives up after `PASS_SECONDS`; the
+- the tick arithmetic runs in a child process, never on the event loop (nor on a thread,
+  whose hold on the GIL would slow every request), and is stopped after
+  `PLAN_SECONDS` per schedule (a pass gives up after `PASS_SECONDS`; the
   schedules it did not reach come first next time); a schedule that ran out of time
   is left alone by the loop for `SLOW_SCHEDULE_BACKOFF` seconds, with one log line;
 - the plan is made outside any transaction, then written in chunks of `CHUNK_RUNS`
@@ -85,12 +86,16 @@ async def check_computable(schedules: Sequence[tuple[list[str | int], Schedule]]
 
     now = dt.datetime.now(dt.UTC)
     for loc, schedule in schedules:
-
-        def next_ticks(schedule: Schedule = schedule) -> list[dt.datetime]:
-            return ticks(schedule, now, FAR_FUTURE, limit=3)
-
         try:
-            await run_with_deadline(next_ticks, PLAN_SECONDS, what="schedule check")
+            await run_with_deadline(
+                ticks,
+                schedule,
+                now,
+                FAR_FUTURE,
+                limit=3,
+                timeout=PLAN_SECONDS,
+                what="schedule check",
+            )
         except DeadlineExceeded:
             raise invalid(
                 loc,
@@ -183,14 +188,13 @@ async def _plan_one(
     at = now or dt.datetime.now(dt.UTC)
     try:
         plan = await run_with_deadline(
-            lambda: plan_schedule(
-                schedule,
-                last_scheduled_time=row["last_scheduled_time"],
-                now=at,
-                catchup=row["catchup"],
-                max_catchup_runs=row["max_catchup_runs"],
-            ),
-            PLAN_SECONDS,
+            plan_schedule,
+            schedule,
+            last_scheduled_time=row["last_scheduled_time"],
+            now=at,
+            catchup=row["catchup"],
+            max_catchup_runs=row["max_catchup_runs"],
+            timeout=PLAN_SECONDS,
             what=f"planning schedule {schedule_id}",
         )
     except DeadlineExceeded:
