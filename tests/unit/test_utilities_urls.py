@@ -16,6 +16,7 @@ from vibepiper.utilities.urls import redact_url, redact_urls
         ("http://user:password@host/api", "http://user:***@host/api"),
         ("https://user:p%40ss:word@host:8443/api/", "https://user:***@host:8443/api/"),
         ("http://tokenonly@host/api", "http://***@host/api"),
+        ("postgresql+psycopg://postgres@db:5432/x", "postgresql+psycopg://postgres@db:5432/x"),
         ("http://host/api?token=abc123&limit=5", "http://host/api?token=***&limit=5"),
         (
             "http://u:pw@host/api?api_key=k&x=1&access_token=t&sig=s#frag",

@@ -1,7 +1,8 @@
 """Credentials out of printed URLs: `redact_url` for one URL, `redact_urls` for a message.
 
 A URL may carry a password (`http://user:password@host/api`), a bare token in place of
-the user (`http://token@host`), or a secret in its query string (`?token=...`,
+the user of a web URL (`https://token@host`; a database URL's lone user, such as
+`postgresql://postgres@host/db`, is a user name and stays), or a secret in its query string (`?token=...`,
 `?api_key=...`). Whatever prints a URL, or puts one in an exception or a log line,
 passes it through here first. Only the standard library is used, so every layer
 (server included) may import this module.
@@ -36,7 +37,10 @@ def redact_url(url: str) -> str:
     userinfo, at, hostport = authority.rpartition("@")
     if at:
         user, colon, _password = userinfo.partition(":")
-        authority = f"{user}:{MASK}@{hostport}" if colon else f"{MASK}@{hostport}"
+        if colon:
+            authority = f"{user}:{MASK}@{hostport}"
+        elif match["scheme"].lower().startswith(("http:", "https:")):
+            authority = f"{MASK}@{hostport}"  # a lone userinfo on a web URL is a token
     return f"{match['scheme']}{authority}{_redact_query(match['rest'])}"
 
 
