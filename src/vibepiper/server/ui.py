@@ -27,9 +27,9 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vibepiper.server.api import ui_support
-from vibepiper.server.api.system import OPENAPI_PATH
 from vibepiper.server.api.deps import require_api_key
 from vibepiper.server.api.responses import COMMON, UNAUTHORIZED
+from vibepiper.server.api.system import OPENAPI_PATH
 
 UI_DIRECTORY = Path(__file__).parent / "ui"
 """Where `make ui` puts the build (index.html and assets/)."""
