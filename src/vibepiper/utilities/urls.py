@@ -4,8 +4,8 @@ A URL may carry a password (`http://user:password@host/api`), a bare token in pl
 the user of a web URL (`https://token@host`; a database URL's lone user, such as
 `postgresql://postgres@host/db`, is a user name and stays), or a secret in its query
 string (`?token=...`, `?api_key=...`). Whatever prints a URL, or puts one in an
-exception or a log line, passes it through here first. Only the standard library is used, so every layer
-(server included) may import this module.
+exception or a log line, passes it through here first. Only the standard library is
+used, so every layer (server included) may import this module.
 """
 
 from __future__ import annotations
