@@ -112,3 +112,17 @@ async def delete(connection: AsyncConnection, run_id: uuid.UUID) -> bool:
         await connection.execute(statement)
     result = await connection.execute(sa.delete(t.flow_run).where(_r.id == run_id))
     return bool(result.rowcount)
+
+
+RELEASED_HOLDER: dict[str, Any] = {
+    "worker_name": None,
+    "infrastructure_pid": None,
+    "heartbeat_time": None,
+}
+"""A flow run's columns once no worker or process holds it any more."""
+
+
+async def release_holders(connection: AsyncConnection, run_ids: list[uuid.UUID]) -> None:
+    """Forget which worker and process held these runs (they were reopened)."""
+    statement = sa.update(t.flow_run).where(_r.id.in_(run_ids))
+    await connection.execute(statement.values(**RELEASED_HOLDER))

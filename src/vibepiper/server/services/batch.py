@@ -28,6 +28,7 @@ from vibepiper.schemas import api_batch as b
 from vibepiper.schemas.runs import flow_id_for
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import _dialect, flows, logs, states
+from vibepiper.server.repositories import flow_runs as flow_runs_repository
 from vibepiper.server.repositories.states import RunKind
 from vibepiper.server.services import _convert, flow_runs, run_states, task_runs
 from vibepiper.states import State
@@ -73,6 +74,7 @@ class _Batch:
         }
         self.new: dict[RunKind, list[dict[str, Any]]] = {"flow_run": [], "task_run": []}
         self.changed: dict[RunKind, set[uuid.UUID]] = {"flow_run": set(), "task_run": set()}
+        self.reopened: set[uuid.UUID] = set()  # flow runs taken out of a final state
         self.recorded: dict[RunKind, set[uuid.UUID]] = {"flow_run": set(), "task_run": set()}
         self.states: dict[RunKind, list[dict[str, Any]]] = {"flow_run": [], "task_run": []}
         self.inputs: list[dict[str, Any]] = []
@@ -192,6 +194,8 @@ class _Batch:
         row.update(run_states.run_values(decision.state, row["run_count"], row["start_time"]))
         if run_details is not None and kind == "task_run":
             row["details"] = run_details
+        if kind == "flow_run" and run_states.reopens(current, decision.state):
+            self.reopened.add(run_id)
         self.changed[kind].add(run_id)
         self._record(kind, run_id, decision.state, body)
         return b.BatchOutcome(status="ok")
@@ -221,6 +225,8 @@ class _Batch:
                 if run_id not in new_ids
             ]
             await _dialect.update_many(connection, _RUN_TABLES[kind], changed)
+        if self.reopened:
+            await flow_runs_repository.release_holders(connection, list(self.reopened))
         if self.logs:
             stored = await logs.existing_keys(connection, self.logs)
             fresh = (

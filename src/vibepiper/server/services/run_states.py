@@ -73,9 +73,24 @@ async def set_state(
         values = run_values(decision.state, row["run_count"], row["start_time"])
         if kind == "task_run" and body.run_details is not None:
             values["details"] = body.run_details
+        if kind == "flow_run" and reopens(current, decision.state):
+            values.update(flow_runs.RELEASED_HOLDER)
         await record(connection, kind, run_id, decision.state, details)
         await repository.update(connection, run_id, values)
     return api.OrchestrationResult(status="ACCEPT", state=state_read(decision.state, details))
+
+
+def reopens(current: api.StateRead | None, new: State[Any]) -> bool:
+    """Whether `new` takes a finished flow run out of its final state (a resume with
+    `vibepiper flow-run retry`, a Retry from the dashboard). The worker or process that
+    held it ended it, so it no longer holds it: the crash detector must not end the
+    reopened run again for that worker's silence. The process that resumes it, or the
+    worker that claims it next, is its holder from then on."""
+    return (
+        current is not None
+        and current.type in TERMINAL_STATE_TYPES
+        and new.type not in TERMINAL_STATE_TYPES
+    )
 
 
 def run_values(state: State[Any], run_count: int, start_time: dt.datetime | None) -> dict[str, Any]:
