@@ -109,16 +109,18 @@ def retry_flow_run(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False) 
     """Run a failed or crashed flow run again from where it failed.
 
     Task runs that completed with a persisted result are not run again; failed and
-    never-started work runs. Exits 0 when the retry completes, 1 otherwise.
+    never-started work runs. Exits 0 when the retry completes, 1 otherwise. Flow calls
+    that importing the flow's module makes (outside `if __name__ == "__main__":`) are
+    named in one warning line on stderr.
     """
     run_id = parse_flow_run_id(flow_run_id)
     store = _store()
     _read_flow_run(store, run_id)
     from vibepiper.engine.resume import RetryRefused
-    from vibepiper.runs import retry_flow_run as retry
+    from vibepiper.engine.resume import retry_flow_run as retry
 
     try:
-        state = retry(run_id)
+        state = retry(run_id, warn=_warn)
     except RetryRefused as exc:
         _output.fail(str(exc))
     if as_json:
@@ -134,6 +136,11 @@ def retry_flow_run(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False) 
         _output.stdout_console().print(f"Flow run {run_id} finished in state {state.name}")
     if not state.is_completed():
         raise typer.Exit(1)
+
+
+def _warn(message: str) -> None:
+    """Print `Warning: message` as one line on stderr."""
+    typer.echo(f"{typer.style('Warning:', fg='yellow', bold=True)} {message}", err=True)
 
 
 @app.command("cancel")

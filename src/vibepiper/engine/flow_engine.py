@@ -11,7 +11,9 @@ import datetime as dt
 import logging
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from vibepiper.context import (
@@ -55,6 +57,27 @@ if TYPE_CHECKING:
     from vibepiper.schemas.views import TaskRunView
     from vibepiper.store.base import RunStore
 
+# The ids of the top-level flow runs created in this context while `recording_flow_runs`
+# is open (None otherwise).
+_recorded_flow_runs: ContextVar[list[uuid.UUID] | None] = ContextVar(
+    "vibepiper_recorded_flow_runs", default=None
+)
+
+
+@contextmanager
+def recording_flow_runs() -> Iterator[list[uuid.UUID]]:
+    """Collect the ids of the top-level flow runs created in this context while open.
+
+    A retry imports its flow's module with this open, to notice calls the module makes
+    at import time.
+    """
+    created: list[uuid.UUID] = []
+    token = _recorded_flow_runs.set(created)
+    try:
+        yield created
+    finally:
+        _recorded_flow_runs.reset(token)
+
 
 class FlowRunEngine:
     """Everything one flow run decides, with the store I/O it needs."""
@@ -75,6 +98,9 @@ class FlowRunEngine:
         self._logger: RunLoggerAdapter | None = None
         self._timed_out = False
         self.previous_task_runs: dict[tuple[str, str], TaskRunView] | None = None
+        # attempts made before a retry resumed this flow run: they stay in its history
+        # and `run_count`, but do not use up the retries of the resumed attempt
+        self.attempts_before = 0
 
     def _pick_store(self) -> RunStore:
         if self.parent_flow_ctx is not None:
@@ -136,6 +162,9 @@ class FlowRunEngine:
             infrastructure_pid=this_process(),
         )
         self.store.create_flow_run(self.flow_run)
+        recorded = _recorded_flow_runs.get()
+        if recorded is not None and self.is_top_level:
+            recorded.append(run_id)
         self._set(Pending())
         return self.flow_run
 
@@ -327,9 +356,10 @@ class FlowRunEngine:
             return None
         state = exception_to_state(exc, what="Flow run")
         flow = self.flow
+        attempt = run.run_count - self.attempts_before
         # as in Prefect, a flow run that timed out is not retried
-        if run.run_count <= flow.retries and not isinstance(exc, FlowRunTimeoutError):
-            delay = retry_delay(flow.retry_delay_seconds, run.run_count)
+        if attempt <= flow.retries and not isinstance(exc, FlowRunTimeoutError):
+            delay = retry_delay(flow.retry_delay_seconds, attempt)
             self._set(
                 AwaitingRetry(
                     scheduled_time=now() + dt.timedelta(seconds=delay), message=state.message
@@ -337,10 +367,10 @@ class FlowRunEngine:
             )
             self.logger.warning(
                 "Attempt %d of the flow run failed with %s: %s. Retry %d/%d in %s second(s).",
-                run.run_count,
+                attempt,
                 type(exc).__name__,
                 exc,
-                run.run_count,
+                attempt,
                 flow.retries,
                 round(delay, 3),
             )

@@ -6,11 +6,20 @@ the previous attempt's by task and call order (`task_key`, `dynamic_key`): those
 completed with a persisted result are not run again; failed, crashed and never-started
 work runs. A run left Running by a process that no longer exists (killed with
 SIGKILL, say) is first marked Crashed.
+
+A task run (or the flow run) that runs again counts its attempts and retries from zero
+in the retried attempt; its `run_count` and state history keep the earlier attempts.
+
+Loading the flow imports its module, so a flow call left at its top level (not under
+`if __name__ == "__main__":`) runs again, as a new flow run; the retry says so in one
+warning line and carries on.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from vibepiper.exceptions import ObjectNotFound, PrefectException
@@ -22,10 +31,16 @@ class RetryRefused(PrefectException):
     """The flow run cannot be retried (still running, completed, or not loadable)."""
 
 
-def retry_flow_run(flow_run_id: uuid.UUID | str) -> State[Any]:
-    """Run a failed or crashed flow run again from its failure point; returns its final state."""
+def retry_flow_run(
+    flow_run_id: uuid.UUID | str, *, warn: Callable[[str], None] | None = None
+) -> State[Any]:
+    """Run a failed or crashed flow run again from its failure point; returns its final state.
+
+    `warn` receives a one-line warning when importing the flow's module ran flow runs
+    (default: the retried run's logger, at WARNING).
+    """
     from vibepiper.engine.entrypoints import load_entrypoint, process_is_gone
-    from vibepiper.engine.flow_engine import FlowRunEngine, run_flow_sync
+    from vibepiper.engine.flow_engine import FlowRunEngine, recording_flow_runs, run_flow_sync
     from vibepiper.flows import Flow
     from vibepiper.runs import state_from_row
     from vibepiper.store import get_store
@@ -78,7 +93,8 @@ def retry_flow_run(flow_run_id: uuid.UUID | str) -> State[Any]:
             "function), so it cannot be loaded again"
         )
     try:
-        flow = load_entrypoint(view.entrypoint)
+        with recording_flow_runs() as started_by_import:
+            flow = load_entrypoint(view.entrypoint)
     except ObjectNotFound as exc:
         raise RetryRefused(f"Cannot load flow run {run_id}'s flow: {exc}") from None
     if not isinstance(flow, Flow):
@@ -88,6 +104,7 @@ def retry_flow_run(flow_run_id: uuid.UUID | str) -> State[Any]:
 
     engine = FlowRunEngine(flow, dict(view.parameters))
     engine.flow_run = flow_run
+    engine.attempts_before = flow_run.run_count
     engine.previous_task_runs = {
         (t.task_key, t.dynamic_key): t for t in store.read_task_runs(run_id)
     }
@@ -95,6 +112,10 @@ def retry_flow_run(flow_run_id: uuid.UUID | str) -> State[Any]:
 
     flow_run.infrastructure_pid = this_process()
     engine.state = flow_run.state or current
+    if started_by_import:
+        (warn or engine.logger.warning)(
+            import_time_runs_warning(view.entrypoint, len(started_by_import))
+        )
     accepted = engine._set(AwaitingRetry(message="Retry requested: resuming from the failure"))
     if accepted.type is not StateType.SCHEDULED:
         raise RetryRefused(f"Flow run {run_id} could not be moved to AwaitingRetry")
@@ -108,3 +129,18 @@ def retry_flow_run(flow_run_id: uuid.UUID | str) -> State[Any]:
 
 def where_of(view: Any) -> str:
     return str(view.infrastructure_pid or "unknown process")
+
+
+def import_time_runs_warning(entrypoint: str, count: int) -> str:
+    """The warning about `count` flow runs that importing `entrypoint`'s module started."""
+    target = entrypoint.rpartition(":")[0]
+    if target.endswith(".py") or os.sep in target:
+        try:
+            relative = os.path.relpath(target)
+        except ValueError:  # another drive
+            relative = os.pardir
+        target = target if relative.startswith(os.pardir) else relative
+    return (
+        f"importing {target} ran {count} flow run(s) at import time; guard the calls with "
+        'if __name__ == "__main__": (the retry itself continues)'
+    )

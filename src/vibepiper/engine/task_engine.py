@@ -74,6 +74,7 @@ class TaskRunEngine:
         "_lease",
         "_logger",
         "_plan",
+        "attempts_before",
         "flow_ctx",
         "invoke",
         "parameters",
@@ -107,6 +108,9 @@ class TaskRunEngine:
         self._key_lock: AbstractContextManager[None] | None = None
         self._lease: uuid.UUID | None = None  # concurrency slots held by this attempt
         self.resumed = False
+        # attempts made before a flow-run retry resumed this task run: they stay in its
+        # history and `run_count`, but do not use up the retries of this flow-run attempt
+        self.attempts_before = 0
 
     # --- bookkeeping -------------------------------------------------------------------
     @property
@@ -191,9 +195,15 @@ class TaskRunEngine:
             self.resumed = True
             return run
         run.state = State(StateType(previous.state_type or "PENDING"), name=previous.state_name)
+        self.attempts_before = previous.run_count
         self.store.create_task_run(run)
         self._set(Pending(message="Runs again in the retried flow run"))
         return run
+
+    @property
+    def attempt(self) -> int:
+        """The current attempt, counted from 1 within this flow-run attempt."""
+        return self.task_run.run_count - self.attempts_before
 
     # --- before the first attempt --------------------------------------------------------
     def prepare(self) -> bool:
@@ -293,7 +303,7 @@ class TaskRunEngine:
         if run.tags and self._lease is None:
             self._lease = task_slots.acquire(self.store, run, self._set)
         run.run_count += 1
-        state = self._set(Running() if run.run_count == 1 else Retrying())
+        state = self._set(Running() if self.attempt == 1 else Retrying())
         if state.type is not StateType.RUNNING:
             self._release_slots()
             self.logger.info("Task run was not allowed to run; it is %s", state.name)
@@ -391,15 +401,15 @@ class TaskRunEngine:
             self._release_slots()
 
     def _record_failure(self, exc: BaseException) -> float | None:
-        run = self.task_run
         if not isinstance(exc, Exception):
             self._set(Crashed(message=interrupted_message(exc), data=exc))
             self.logger.error("Crashed: interrupted by %s", type(exc).__name__)
             return None
         state = exception_to_state(exc)
         task = self.task
-        if run.run_count <= task.retries and self._retry_allowed(state):
-            delay = retry_delay(task.retry_delay_seconds, run.run_count, task.retry_jitter_factor)
+        attempt = self.attempt
+        if attempt <= task.retries and self._retry_allowed(state):
+            delay = retry_delay(task.retry_delay_seconds, attempt, task.retry_jitter_factor)
             self._set(
                 AwaitingRetry(
                     scheduled_time=now() + dt.timedelta(seconds=delay), message=state.message
@@ -407,10 +417,10 @@ class TaskRunEngine:
             )
             self.logger.warning(
                 "Attempt %d failed with %s: %s. Retry %d/%d will start %s second(s) from now.",
-                run.run_count,
+                attempt,
                 type(exc).__name__,
                 exc,
-                run.run_count,
+                attempt,
                 task.retries,
                 round(delay, 3),
             )
