@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,11 @@ pytestmark = pytest.mark.slow
 @flow(name="etl")
 def etl(day: str, limit: int = 10) -> int:
     return limit
+
+
+@flow(name="etl-loose")
+def loose(day: str, **options: Any) -> int:
+    return len(options)
 
 
 @pytest.fixture
@@ -100,6 +106,29 @@ def test_bad_parameters_are_refused_naming_the_field_and_no_run_is_made(
     with pytest.raises(ApiValidationError, match="day"):
         client.create_flow_run_from_deployment(deployment_id, DeploymentFlowRunCreate())
     assert runs_of(client, deployment_id) == 0
+
+
+def test_a_parameter_the_flow_does_not_take_is_refused_unless_it_takes_kwargs(
+    client: SyncVibePiperClient,
+) -> None:
+    name = unique("strict")
+    deployment_id = etl.to_deployment(name, parameters={"day": "mon"}).apply(client)
+    with pytest.raises(ApiValidationError) as caught:
+        run_deployment(f"etl/{name}", parameters={"limit": 1, "unknown": 1}, timeout=0)
+    assert "field 'parameters.unknown'" in str(caught.value)
+    assert runs_of(client, deployment_id) == 0
+    # a schedule's parameters are refused when the deployment is registered
+    scheduled = etl.to_deployment(
+        unique("sched"), schedules=[Interval(600, parameters={"unknown": 1})]
+    )
+    with pytest.raises(ApiValidationError, match=r"field 'schedules\.0\.parameters\.unknown'"):
+        scheduled.apply(client)
+    # a flow taking **kwargs takes any other parameter, by run or by schedule
+    loose_id = loose.to_deployment(
+        unique("loose"), schedules=[Interval(600, parameters={"day": "tue", "other": 1})]
+    ).apply(client)
+    run = run_deployment(loose_id, parameters={"day": "mon", "extra": [2]}, timeout=0)
+    assert run.parameters == {"day": "mon", "extra": [2]}
 
 
 def test_run_deployment_with_timeout_zero_returns_the_scheduled_run(

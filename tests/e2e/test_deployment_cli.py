@@ -168,6 +168,8 @@ def test_deploy_from_vibepiper_yaml_and_the_deployment_commands(
         cli(env, "deployment", "run", "greet/adhoc", "-p", "fail=perhaps", check=False)
     )
     assert "parameters.fail" in line and "'perhaps' is not of type 'boolean'" in line
+    line = error_line(cli(env, "deployment", "run", "greet/adhoc", "-p", "unknown=1", check=False))
+    assert "parameters.unknown" in line and "the flow takes no parameter 'unknown'" in line
     line = error_line(cli(env, "deployment", "run", "greet/adhoc", "-p", "novalue", check=False))
     assert "--param 'novalue' must be KEY=VALUE" in line
     with SyncVibePiperClient(env["VIBEPIPER_API_URL"]) as client:

@@ -195,3 +195,82 @@ def test_backfill_is_idempotent(api: ApiClient) -> None:
     assert [r["expected_start_time"] for r in runs] == [f"2024-01-01T0{h}:00:00Z" for h in range(6)]
     backwards = api.post(path, json={"start": window["end"], "end": window["start"]})
     assert backwards.status_code == 422 and backwards.json()["detail"][0]["field"] == "end"
+
+
+CLOSED = {**SCHEMA, "additionalProperties": False}  # what a flow without **kwargs stores
+
+
+def test_a_parameter_the_flow_does_not_take_is_refused_naming_it(api: ApiClient) -> None:
+    deployment = deploy(api, parameters={"x": 1}, parameter_openapi_schema=CLOSED)
+    path = f"/api/deployments/{deployment['id']}/create_flow_run"
+    bad = api.post(path, json={"parameters": {"name": "a", "unknown": 1}})
+    assert bad.status_code == 422, bad.text
+    (error,) = bad.json()["detail"]
+    assert error["loc"] == ["body", "parameters", "unknown"]
+    assert error["field"] == "parameters.unknown"
+    assert error["msg"] == "the flow takes no parameter 'unknown' (it takes: x, name)"
+    assert _runs(api, deployment["id"]) == [], "a refused run must not be created"
+    assert ok(api.post(path, json={"parameters": {"name": "a"}}), 201)["parameters"] == {
+        "x": 1,
+        "name": "a",
+    }
+    unenforced = deploy(api, parameter_openapi_schema=CLOSED, enforce_parameter_schema=False)
+    free = f"/api/deployments/{unenforced['id']}/create_flow_run"
+    run = ok(api.post(free, json={"parameters": {"x": 1, "unknown": 1}}), 201)
+    assert run["parameters"] == {"x": 1, "unknown": 1}
+
+
+def test_a_schema_without_additional_properties_accepts_other_parameters(
+    api: ApiClient,
+) -> None:
+    # a flow taking **kwargs, and deployments stored before schemas were closed
+    deployment = deploy(api, parameter_openapi_schema=SCHEMA)
+    path = f"/api/deployments/{deployment['id']}/create_flow_run"
+    run = ok(api.post(path, json={"parameters": {"x": 1, "extra": [1]}}), 201)
+    assert run["parameters"] == {"x": 1, "extra": [1]}
+    schedule = {"schedule": {"interval": 600}, "parameters": {"extra": 2}}
+    deploy(api, parameter_openapi_schema=SCHEMA, parameters={"more": 1}, schedules=[schedule])
+
+
+def test_unknown_default_and_schedule_parameters_are_refused(api: ApiClient) -> None:
+    flow_name = unique("flow")
+
+    def create(**fields: Any) -> Any:
+        body = {"name": unique("dep"), "flow_name": flow_name, **fields}
+        return api.post("/api/deployments/", json={"parameter_openapi_schema": CLOSED, **body})
+
+    bad = create(parameters={"x": 1, "unknown": 1})
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["detail"][0]["loc"] == ["body", "parameters", "unknown"]
+    wrong_type = create(parameters={"x": "ten"})
+    assert wrong_type.json()["detail"][0]["loc"] == ["body", "parameters", "x"]
+    schedules = [
+        {"schedule": {"interval": 600}},
+        {"schedule": {"interval": 900}, "parameters": {"unknown": 1}},
+    ]
+    bad = create(schedules=schedules)
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["detail"][0]["loc"] == ["body", "schedules", 1, "parameters", "unknown"]
+    assert ok(api.post("/api/deployments/count", json={"flow_name": [flow_name]})) == 0
+    # defaults and schedule parameters may leave out required ones: runs bring them
+    deployment = ok(create(parameters={"name": "a"}, schedules=schedules[:1]), 201)
+    path = f"/api/deployments/{deployment['id']}"
+    bad = api.request("PATCH", path, json={"parameters": {"unknown": 1}})
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["detail"][0]["loc"] == ["body", "parameters", "unknown"]
+    bad = api.request("PATCH", path, json={"schedules": schedules})
+    assert bad.json()["detail"][0]["loc"] == ["body", "schedules", 1, "parameters", "unknown"]
+    bad = api.post(f"{path}/schedules", json=schedules[1])
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["detail"][0]["loc"] == ["body", "parameters", "unknown"]
+    schedule_path = f"{path}/schedules/{deployment['schedules'][0]['id']}"
+    bad = api.request("PATCH", schedule_path, json={"parameters": {"unknown": 1}})
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["detail"][0]["loc"] == ["body", "parameters", "unknown"]
+    unchanged = ok(api.get(path))
+    assert unchanged["parameters"] == {"name": "a"}
+    assert [s["parameters"] for s in unchanged["schedules"]] == [{}]
+    # not enforced: anything goes
+    ok(create(parameters={"unknown": 1}, enforce_parameter_schema=False), 201)
+    ok(api.request("PATCH", path, json={"enforce_parameter_schema": False, "parameters": {"u": 1}}))
+    ok(api.post(f"{path}/schedules", json=schedules[1]), 201)

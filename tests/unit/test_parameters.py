@@ -216,3 +216,35 @@ def test_wrong_arguments_raise_parameter_bind_error(
     assert "two" in str(info.value)
     assert counter.calls == 0
     assert store.read_flow_runs() == []
+
+
+# --- the parameter schema of a deployment ----------------------------------------------------
+
+
+def test_the_schema_refuses_a_parameter_the_flow_does_not_take() -> None:
+    import jsonschema
+
+    @flow
+    def two(a: int, b: str = "x") -> None:
+        return None
+
+    schema = two.parameter_schema()
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["a"] and set(schema["properties"]) == {"a", "b"}
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid({"a": 1, "b": "y"})
+    (error,) = validator.iter_errors({"a": 1, "unknown": 2})
+    assert error.validator == "additionalProperties" and "'unknown'" in error.message
+
+
+def test_the_schema_of_a_flow_taking_kwargs_accepts_any_other_parameter() -> None:
+    import jsonschema
+
+    @flow
+    def loose(a: int, *args: Any, **options: Any) -> None:
+        return None
+
+    schema = loose.parameter_schema()
+    assert "additionalProperties" not in schema
+    assert set(schema["properties"]) == {"a"}
+    assert jsonschema.Draft202012Validator(schema).is_valid({"a": 1, "anything": [1]})

@@ -92,7 +92,11 @@ def _build_model(fields: dict[str, Any], flow_name: str) -> Any:
 
 
 def parameter_schema(fn: Callable[..., Any]) -> dict[str, Any]:
-    """The JSON schema of `fn`'s parameters (for deployments and the UI)."""
+    """The JSON schema of `fn`'s parameters (for deployments and the UI).
+
+    It is closed (`"additionalProperties": false`) unless `fn` takes `**kwargs`, so the
+    server refuses a run parameter the flow does not take.
+    """
     from pydantic import TypeAdapter
 
     try:
@@ -101,7 +105,9 @@ def parameter_schema(fn: Callable[..., Any]) -> dict[str, Any]:
         hints = {}
     properties: dict[str, Any] = {}
     required: list[str] = []
+    takes_kwargs = False
     for name, param in inspect.signature(fn).parameters.items():
+        takes_kwargs = takes_kwargs or param.kind is param.VAR_KEYWORD
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(name, Any)
@@ -117,4 +123,11 @@ def parameter_schema(fn: Callable[..., Any]) -> dict[str, Any]:
 
             schema["default"] = to_jsonable(param.default)
         properties[name] = schema
-    return {"type": "object", "title": "Parameters", "properties": properties, "required": required}
+    closed = {} if takes_kwargs else {"additionalProperties": False}
+    return {
+        "type": "object",
+        "title": "Parameters",
+        "properties": properties,
+        "required": required,
+        **closed,
+    }

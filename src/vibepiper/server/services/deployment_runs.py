@@ -26,7 +26,7 @@ from vibepiper.schemas import deployments as wire
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import flow_runs, states
 from vibepiper.server.repositories._dialect import insert_ignoring_conflicts
-from vibepiper.server.services import _notify, run_states
+from vibepiper.server.services import _notify, _parameters, run_states
 from vibepiper.server.services._convert import flow_run_read
 from vibepiper.server.services._errors import invalid
 from vibepiper.server.services._transitions import scheduled, scheduled_details
@@ -37,30 +37,9 @@ from vibepiper.utilities.names import generate_run_name
 
 
 def check_parameters(deployment: Mapping[Any, Any], parameters: dict[str, Any]) -> None:
-    """422 naming the first parameter that fails the deployment's schema (if enforced)."""
-    schema = deployment["parameter_openapi_schema"]
-    if not schema or not deployment["enforce_parameter_schema"]:
-        return
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(parameters), key=lambda e: list(e.absolute_path))
-    if not errors:
-        return
-    error = errors[0]
-    path = [str(part) for part in error.absolute_path]
-    if not path and error.validator == "required":
-        missing = [name for name in error.validator_value if name not in parameters]
-        path = missing[:1]
-    elif not path and error.validator == "additionalProperties":
-        extra = sorted(set(parameters) - set(schema.get("properties", {})))
-        path = extra[:1]
-    name = ".".join(path) or "parameters"
-    raise invalid(
-        ["body", "parameters", *path],
-        f"parameter {name!r} is invalid: {error.message}",
-        "parameter_schema",
-    )
+    """422 naming the first parameter that fails the deployment's schema (if enforced),
+    including one the flow does not take (see `_parameters`)."""
+    _parameters.check_parameters(_parameters.enforced_schema(deployment), parameters)
 
 
 def run_row(

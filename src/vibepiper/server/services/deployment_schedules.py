@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.exceptions import ObjectNotFound
@@ -25,6 +26,7 @@ from vibepiper.server.database import Database
 from vibepiper.server.repositories import deployments
 from vibepiper.server.services import scheduler
 from vibepiper.server.services._deployment_read import schedule_read
+from vibepiper.server.services._parameters import check_parameters, enforced_schema
 
 
 def _now() -> dt.datetime:
@@ -76,9 +78,11 @@ async def _drop_future_runs(
     )
 
 
-async def _deployment_exists(connection: AsyncConnection, deployment_id: uuid.UUID) -> None:
-    if await deployments.get(connection, deployment_id) is None:
+async def _deployment_exists(connection: AsyncConnection, deployment_id: uuid.UUID) -> RowMapping:
+    row = await deployments.get(connection, deployment_id)
+    if row is None:
         raise ObjectNotFound(f"deployment {deployment_id} not found")
+    return row
 
 
 async def list_schedules(db: Database, deployment_id: uuid.UUID) -> list[DeploymentScheduleRead]:
@@ -93,7 +97,8 @@ async def create(
 ) -> DeploymentScheduleRead:
     await scheduler.check_computable([(["body", "schedule"], body.schedule)])
     async with db.write() as connection:
-        await _deployment_exists(connection, deployment_id)
+        deployment = await _deployment_exists(connection, deployment_id)
+        check_parameters(enforced_schema(deployment), body.parameters, partial=True)
         schedule_id = await deployments.insert_schedule(
             connection, schedule_row(deployment_id, body)
         )
@@ -114,6 +119,9 @@ async def update(
         await scheduler.check_computable([(["body", "schedule"], body.schedule)])
     async with db.write() as connection:
         row = await _get(connection, deployment_id, schedule_id)
+        if "parameters" in changes:
+            deployment = await _deployment_exists(connection, deployment_id)
+            check_parameters(enforced_schema(deployment), changes["parameters"], partial=True)
         if "schedule" in changes:
             changes["schedule"] = body.schedule.model_dump(mode="json") if body.schedule else None
             if changes["schedule"] != row["schedule"]:

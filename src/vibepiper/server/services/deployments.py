@@ -26,6 +26,7 @@ from vibepiper.server.repositories import deployments, flows, work_pools
 from vibepiper.server.services import _notify, scheduler
 from vibepiper.server.services._deployment_read import SETTABLE_FIELDS, deployment_read
 from vibepiper.server.services._errors import invalid
+from vibepiper.server.services._parameters import check_defaults, enforced_schema
 from vibepiper.server.services.deployment_schedules import replace_schedules
 
 
@@ -51,6 +52,8 @@ async def create_or_replace(
     """The deployment named `body.name` of flow `body.flow_name`, created or replaced;
     True when it was created. Its schedules are replaced and scheduled at once."""
     _check_schema(body.parameter_openapi_schema)
+    schema = body.parameter_openapi_schema if body.enforce_parameter_schema else None
+    check_defaults(schema, body.parameters, body.schedules)
     await scheduler.check_computable(_schedules_at(body.schedules))
     flow_id = flow_id_for(body.flow_name)
     values = {name: getattr(body, name) for name in SETTABLE_FIELDS}
@@ -114,6 +117,12 @@ async def update(
         await scheduler.check_computable(_schedules_at(body.schedules))
     async with db.write() as connection:
         row = await read_row(connection, deployment_id)
+        if _PARAMETER_FIELDS & body.model_fields_set:
+            # the defaults and schedules the deployment will have, against its new schema
+            after = {**row, **{name: value for name, value in changes.items() if value is not None}}
+            if "parameter_openapi_schema" in changes:
+                after["parameter_openapi_schema"] = changes["parameter_openapi_schema"]
+            check_defaults(enforced_schema(after), after["parameters"], body.schedules)
         if "work_pool_name" in changes or "work_queue_name" in changes:
             merged = {
                 "work_pool_name": changes.get("work_pool_name", row["work_pool_name"]),
@@ -165,6 +174,14 @@ async def delete(db: Database, deployment_id: uuid.UUID) -> None:
         await read_row(connection, deployment_id)
         await deployments.delete_unstarted_runs(connection, deployment_id, scheduled_only=False)
         await deployments.delete(connection, deployment_id)
+
+
+_PARAMETER_FIELDS = {
+    "parameters",
+    "parameter_openapi_schema",
+    "enforce_parameter_schema",
+    "schedules",
+}
 
 
 def _schedules_at(
