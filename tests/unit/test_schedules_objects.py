@@ -61,7 +61,8 @@ def test_rrule_and_inactive_schedules() -> None:
     [
         (lambda: Cron("every day"), "cron: invalid cron expression 'every day'"),
         (lambda: Cron("* * * * *", timezone="Mars/Base"), "unknown time zone 'Mars/Base'"),
-        (lambda: Interval(0), "interval: Input should be greater than 0"),
+        (lambda: Interval(0), "interval: Input should be greater than or equal to 1"),
+        (lambda: Interval(1e-38), "interval: Input should be greater than or equal to 1"),
         (lambda: RRule("FREQ=SOMETIMES"), "invalid rrule"),
         (lambda: Cron("* * * * *", overlap="never"), "overlap:"),  # type: ignore[arg-type]
         (lambda: Cron("* * * * *", max_catchup_runs=0), "max_catchup_runs:"),
