@@ -127,3 +127,8 @@ class ConcurrencySlotAcquisitionError(PrefectException):
 
 class AcquireConcurrencySlotTimeoutError(TimeoutError, ConcurrencySlotAcquisitionError):
     """Concurrency slots were not free within `timeout_seconds`."""
+
+
+class StoreUnavailable(PrefectException, ConnectionError):
+    """The store (the server of `VIBEPIPER_API_URL`) could not be reached for a decision
+    that cannot wait, such as taking a concurrency slot; the message names the server."""

@@ -41,6 +41,8 @@ class Settings:
     results_default_storage: str | None = None
     results_default_serializer: str = "pickle"
     concurrency_lease_seconds: float = 30.0
+    api_outbox_after: float = 5.0
+    api_decision_wait: float = 30.0
 
     @property
     def home_is_memory(self) -> bool:
@@ -67,6 +69,10 @@ DESCRIPTIONS = {
     "results_default_storage": "Path or fsspec URL for results (default: $VIBEPIPER_HOME/storage).",
     "results_default_serializer": "Serializer for results: pickle, cloudpickle or json.",
     "concurrency_lease_seconds": "Seconds a held concurrency slot outlives a holder that died.",
+    "api_outbox_after": "Seconds the server may stay unreachable before run records go to the "
+    "outbox on disk and a flow's end and the exit stop waiting for it.",
+    "api_decision_wait": "Seconds a task waits for an unreachable server to decide its "
+    "concurrency limits before it fails.",
 }
 
 

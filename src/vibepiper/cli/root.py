@@ -19,6 +19,7 @@ from vibepiper.cli.deploy import deploy as deploy_command
 from vibepiper.cli.deployment import app as deployment_app
 from vibepiper.cli.flow_run import app as flow_run_app
 from vibepiper.cli.global_concurrency_limit import app as global_concurrency_limit_app
+from vibepiper.cli.outbox import app as outbox_app
 from vibepiper.cli.server import app as server_app
 from vibepiper.cli.work_pool import app as work_pool_app
 from vibepiper.cli.work_queue import app as work_queue_app
@@ -74,6 +75,7 @@ app.command("deploy")(deploy_command)
 app.add_typer(work_pool_app, name="work-pool")
 app.add_typer(work_queue_app, name="work-queue")
 app.add_typer(worker_app, name="worker")
+app.add_typer(outbox_app, name="outbox")
 
 
 @app.callback()
@@ -129,5 +131,38 @@ def package_version() -> str:
 
 
 def main() -> None:
-    """Entry point of the `vibepiper` console script."""
-    app(prog_name="vibepiper")
+    """Entry point of the `vibepiper` console script.
+
+    A usage mistake (an unknown option, a value outside an option's fixed set) is one
+    `Error:` line naming the help command, exit status 2, not click's boxed report.
+    """
+    import sys
+
+    click = _click_exceptions()
+    try:
+        status = app(prog_name="vibepiper", standalone_mode=False)
+    except click.UsageError as error:
+        if not error.format_message():  # no arguments: the help was printed
+            sys.exit(error.exit_code)
+        command = error.ctx.command_path if error.ctx is not None else "vibepiper"
+        try:
+            _output.fail(f"{error.format_message()} (see '{command} -h')", status=2)
+        except typer.Exit as leave:
+            sys.exit(leave.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _click_exceptions() -> Any:
+    """The module of the click exceptions Typer raises: its own copy of click's since
+    Typer 0.25 (`typer._click`), click itself before."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - an older Typer on click
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions

@@ -34,7 +34,7 @@ from vibepiper.engine.policy import (
     return_value_to_state,
 )
 from vibepiper.engine.threads import call_with_deadline
-from vibepiper.exceptions import TaskRunTimeoutError, UpstreamTaskError
+from vibepiper.exceptions import StoreUnavailable, TaskRunTimeoutError, UpstreamTaskError
 from vibepiper.logging import RunLoggerAdapter, task_run_logger
 from vibepiper.schemas.runs import TaskRun
 from vibepiper.states import (
@@ -297,11 +297,15 @@ class TaskRunEngine:
     def start_attempt(self) -> bool:
         """Propose Running (Retrying after the first attempt). False: not allowed to run.
 
-        A run with tag concurrency limits first waits for a slot on each of them.
+        A run with tag concurrency limits first waits for a slot on each of them; when
+        the store cannot be reached to decide (a server that stays away), it fails.
         """
         run = self.task_run
         if run.tags and self._lease is None:
-            self._lease = task_slots.acquire(self.store, run, self._set)
+            try:
+                self._lease = task_slots.acquire(self.store, run, self._set)
+            except StoreUnavailable as exc:
+                return self._undecided(exc)
         run.run_count += 1
         state = self._set(Running() if self.attempt == 1 else Retrying())
         if state.type is not StateType.RUNNING:
@@ -316,8 +320,18 @@ class TaskRunEngine:
         """`start_attempt`, waiting for concurrency slots on the event loop."""
         run = self.task_run
         if run.tags and self._lease is None:
-            self._lease = await task_slots.acquire_async(self.store, run, self._set)
+            try:
+                self._lease = await task_slots.acquire_async(self.store, run, self._set)
+            except StoreUnavailable as exc:
+                return self._undecided(exc)
         return self.start_attempt()
+
+    def _undecided(self, exc: StoreUnavailable) -> bool:
+        """The run cannot start: its concurrency limits could not be decided."""
+        # the store's frames say nothing the message does not: raised from the task
+        self._set(Failed(message=str(exc), data=exc.with_traceback(None)))
+        self.logger.error("Task run failed: %s", exc)
+        return False
 
     def _release_slots(self) -> None:
         lease, self._lease = self._lease, None

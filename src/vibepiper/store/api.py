@@ -6,9 +6,21 @@ Writes never block the engine on HTTP: they are queued (in order) and sent by ON
 background thread, which groups consecutive writes (up to `BATCH_SIZE` of them, or
 what accumulated within `BATCH_WAIT` seconds) into one `POST /batch` request applied
 in one transaction. While the server is unreachable or busy the sender keeps the
-queue and retries the same batch with capped backoff, so nothing is lost; re-sending
-doubles nothing (runs are created by id, states carry their id, log lines equal to
-stored ones are skipped). The queue is bounded (`max_pending`): past it, writers wait.
+queue and retries the same batch with capped backoff; re-sending doubles nothing (runs
+are created by id, states carry their id, log lines equal to stored ones are skipped).
+The queue is bounded (`max_pending`): past it, writers wait.
+
+A server that stays away: after `VIBEPIPER_API_OUTBOX_AFTER` seconds (5) of failures the
+sender moves what it holds to the outbox on disk (`vibepiper.store.outbox`), and keeps
+doing so with what comes later; the flow's final flush and the exit stop waiting then,
+so a script against a dead server ends on time. At exit, what was not sent is written
+to the outbox and one line says how many records wait, where, and how to send them
+(`vibepiper outbox push`); the next VibePiper process that reaches the server sends
+them first. A process stopping on a signal waits at most `SIGNAL_EXIT_WAIT` seconds.
+
+Decisions that need the server (which tag concurrency limits exist, a slot) cannot be
+queued: they are retried for up to `VIBEPIPER_API_DECISION_WAIT` seconds (30) with one
+line of warning, then raise `StoreUnavailable` naming the server.
 
 Not sent (the API has no field for it yet): a run name given after creation. A task
 run's details (cache and result facts) travel with each of its states.
@@ -17,12 +29,16 @@ run's details (cache and result facts) travel with each of its states.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
+import sys
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -40,6 +56,7 @@ from vibepiper.exceptions import (
     ConcurrencySlotAcquisitionError,
     ObjectAlreadyExists,
     ObjectNotFound,
+    StoreUnavailable,
 )
 from vibepiper.orchestration.concurrency import check_limit_values
 from vibepiper.schemas import api, api_batch
@@ -51,6 +68,9 @@ from vibepiper.schemas.serialization import to_jsonable
 from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
 from vibepiper.states import State, StateType
 from vibepiper.store.base import StoreBase
+from vibepiper.store.outbox import Outbox
+from vibepiper.store.registry import exiting_on_signal
+from vibepiper.utilities.urls import redact_url
 
 logger = logging.getLogger("vibepiper.store.api")
 
@@ -63,6 +83,10 @@ BATCH_WAIT = 0.05
 `BATCH_SIZE` (not waited for while someone flushes)."""
 FLUSH_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 10.0
+SIGNAL_EXIT_WAIT = 0.3
+"""Seconds a process stopping on a signal waits for the server at exit."""
+JOIN_TIMEOUT = 2.0
+"""Seconds `close` waits for the sender to finish a request in flight."""
 SLOT_WAIT = 0.5
 """Seconds the server may hold a slot request for room before refusing it (a long-poll:
 a waiter learns of a release at once instead of polling the server; a timeout given to
@@ -84,10 +108,25 @@ class ApiStore(StoreBase):
         client: SyncVibePiperClient | None = None,
         max_pending: int = 100_000,
         retry_cap: float = 2.0,
+        home: Path | None = None,
+        outbox_after: float | None = None,
+        decision_wait: float | None = None,
     ) -> None:
+        from vibepiper.settings import get_settings
+
+        settings = get_settings()
         self.api_url = api_url
         self._api_key = api_key
         self._retry_cap = retry_cap
+        keep_in = home or (None if settings.home_is_memory else settings.home_path)
+        self.outbox = Outbox(keep_in, api_url) if keep_in is not None else None
+        self._outbox_after = settings.api_outbox_after if outbox_after is None else outbox_after
+        self._decision_wait = settings.api_decision_wait if decision_wait is None else decision_wait
+        self._down_since: float | None = None  # monotonic time of the first failure
+        self._check_outbox = True  # send kept records before this process's own
+        self._kept_here = False  # this process wrote records to the outbox
+        self._in_flight: list[_Op] = []
+        self._deciding_since: float | None = None  # a decision waits for the server
         self._client = client or self._new_client()
         self._max_pending = max_pending
         self._ops: collections.deque[_Op] = collections.deque()
@@ -109,6 +148,8 @@ class ApiStore(StoreBase):
         # The parent sends what it queued; the child starts empty with its own
         # connection pool, lock and sender thread.
         self._ops = collections.deque()
+        self._in_flight = []
+        self._down_since = None
         self._sending = 0
         self._flushing = 0
         self._cond = threading.Condition()
@@ -208,35 +249,92 @@ class ApiStore(StoreBase):
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued write reached the server (at most `timeout` seconds,
-        60 by default); what is left keeps being retried in the background."""
+        60 by default), or until the server has been away for `outbox_after` seconds:
+        then the writes go to the outbox instead and waiting is pointless. A process
+        stopping on a signal waits at most `SIGNAL_EXIT_WAIT`, and not at all for a server
+        that already failed to answer."""
         wait = FLUSH_TIMEOUT if timeout is None else timeout
+        if exiting_on_signal():  # and not at all for a server already found away
+            wait = 0.0 if self._down_since is not None else min(wait, SIGNAL_EXIT_WAIT)
+        deadline = time.monotonic() + wait
         with self._cond:
             self._flushing += 1
             self._cond.notify_all()
             try:
-                done = self._cond.wait_for(lambda: not self._ops and not self._sending, wait)
+                while self._ops or self._sending:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self._gave_up():
+                        break
+                    self._cond.wait(min(left, 0.1))
             finally:
                 self._flushing -= 1
             pending = len(self._ops) + self._sending
-        if not done and timeout is None:
+        if pending and timeout is None and not self._gave_up() and not exiting_on_signal():
             logger.warning(
-                "%d run records not yet sent to %s; still retrying", pending, self.api_url
+                "%d run records not yet sent to %s; still retrying",
+                pending,
+                redact_url(self.api_url),
             )
 
-    def close(self) -> None:
-        self.flush(CLOSE_TIMEOUT)
+    def close(self, wait: float = CLOSE_TIMEOUT) -> None:
+        """Send what is queued (waiting at most `wait` seconds, less when the server is
+        away), keep the rest in the outbox and say so in one line, and stop the sender.
+        Ctrl-C while it waits stops the waiting, not the keeping."""
+        try:
+            self.flush(wait)
+        except KeyboardInterrupt:
+            wait = 0.0
         with self._cond:
             self._stop = True
-            lost = len(self._ops) + self._sending
             self._cond.notify_all()
         thread = self._thread
         if thread is not None:
-            thread.join(timeout=self._retry_cap + 11)
-        if lost:
-            logger.warning(
-                "%d run records could not be sent to %s and are lost", lost, self.api_url
-            )
+            with contextlib.suppress(KeyboardInterrupt):
+                thread.join(timeout=min(JOIN_TIMEOUT, max(wait, 0.1)))
+        with self._cond:
+            # a request still in flight may yet arrive: keeping it too doubles nothing
+            in_flight = self._in_flight if thread is not None and thread.is_alive() else []
+            left = [*in_flight, *self._ops]
+            self._ops.clear()
+        if left:
+            self._keep(left)
+        self._report_kept()
         self._client.close()
+
+    def close_after_signal(self) -> None:
+        """`close` for a process stopping on a signal: wait at most `SIGNAL_EXIT_WAIT`."""
+        self.close(SIGNAL_EXIT_WAIT)
+
+    def _gave_up(self) -> bool:
+        """The server has been away long enough that records go to the outbox."""
+        since = self._down_since
+        return since is not None and time.monotonic() - since >= self._outbox_after
+
+    def _keep(self, ops: list[_Op]) -> None:
+        """Write `ops` to the outbox (or, with no home to keep them in, say they are lost)."""
+        if self.outbox is None:
+            logger.error(
+                "%d run records for %s are lost: VIBEPIPER_HOME=:memory: has no outbox",
+                len(ops),
+                redact_url(self.api_url),
+            )
+            return
+        self.outbox.keep(_operations(ops))
+        self._check_outbox = True
+        self._kept_here = True
+
+    def _report_kept(self) -> None:
+        kept = self.outbox is not None and self._kept_here and self._check_outbox
+        waiting = self.outbox.count() if kept and self.outbox is not None else 0
+        if waiting:
+            assert self.outbox is not None
+            print(
+                f"VibePiper: {waiting} run record(s) for {redact_url(self.api_url)} are kept in "
+                f"{self.outbox.path} (the server did not answer); they are sent when VibePiper "
+                "next reaches it, or now with: vibepiper outbox push",
+                file=sys.stderr,
+                flush=True,
+            )
 
     # --- the sender ------------------------------------------------------------------
     def _put(self, op: _Op) -> None:
@@ -255,32 +353,85 @@ class ApiStore(StoreBase):
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: bool(self._ops) or self._stop)
-                if not self._ops or (self._stop and failures):
-                    return
+                if self._stop and (not self._ops or self._down_since is not None):
+                    return  # `close` keeps what is left
                 if len(self._ops) < BATCH_SIZE and not failures:
                     self._cond.wait_for(self._batch_ready, BATCH_WAIT)
                 batch = self._take()
                 self._sending = len(batch)
+                self._in_flight = batch
             try:
+                self._send_kept()
                 self._send(batch)
             except (ServerUnreachable, ServerBusy) as exc:
                 with self._cond:
                     self._ops.extendleft(reversed(batch))
                     self._sending = 0
-                    if failures == 0:
+                    self._in_flight = []
+                    if self._down_since is None:
+                        self._down_since = time.monotonic()
                         logger.warning("%s; will retry", exc)
                     failures += 1
-                    delay = min(self._retry_cap, 0.05 * 2**failures)
-                    self._cond.wait(delay)  # `close` wakes it up
+                    if self._gave_up():  # long away: records go to disk, not memory
+                        kept = list(self._ops)
+                        self._ops.clear()
+                        self._keep(kept)
+                    self._cond.notify_all()
+                    self._cond.wait(min(self._retry_cap, 0.05 * 2**failures))
                 continue
             except (ApiError, ObjectNotFound, ValidationError) as exc:
-                logger.warning("dropped %d run record(s) the server refused: %s", len(batch), exc)
-            except Exception:  # pragma: no cover - the sender must survive
-                logger.exception("dropped %d run record(s)", len(batch))
+                self._refused(_operations(batch), str(exc))
+            except Exception as exc:  # pragma: no cover - the sender must survive
+                logger.exception("the server could not take %d run record(s)", len(batch))
+                self._refused(_operations(batch), repr(exc))
+            if self._down_since is not None:
+                logger.warning("%s answers again", redact_url(self.api_url))
             failures = 0
             with self._cond:
+                self._down_since = None
                 self._sending = 0
+                self._in_flight = []
                 self._cond.notify_all()
+
+    def send_kept(self) -> int:
+        """Send every record kept in this server's outbox now (`vibepiper outbox push`);
+        how many. Raises `ServerUnreachable` or `ServerBusy` (the records stay)."""
+        if self.outbox is None:
+            return 0
+        with self._cond:
+            self._check_outbox = True
+        sent = self.outbox.send(self._deliver)
+        with self._cond:
+            self._check_outbox = False
+        return sent
+
+    def _send_kept(self) -> None:
+        """Send what an earlier process (or this one, while the server was away) kept in
+        the outbox: older than anything queued, so it goes first."""
+        if not self._check_outbox or self.outbox is None:
+            return
+        sent = self.outbox.send(self._deliver)
+        self._check_outbox = False
+        if sent:
+            logger.info(
+                "sent %d run record(s) kept in %s to %s",
+                sent,
+                self.outbox.path,
+                redact_url(self.api_url),
+            )
+
+    def _refused(self, operations: list[dict[str, Any]], reason: str) -> None:
+        """The server will not take these records: keep them apart, and say where."""
+        if self.outbox is None:
+            logger.warning("the server refused %d run record(s): %s", len(operations), reason)
+            return
+        self.outbox.keep_refused(operations, reason)
+        logger.warning(
+            "the server refused %d run record(s) (%s); kept in %s",
+            len(operations),
+            reason,
+            self.outbox.refused_path,
+        )
 
     def _batch_ready(self) -> bool:
         return len(self._ops) >= BATCH_SIZE or self._stop or self._flushing > 0
@@ -307,11 +458,13 @@ class ApiStore(StoreBase):
             for half in halves:  # a re-send after a failed half doubles nothing
                 self._deliver(half)
             return
-        except ApiValidationError:
-            valid = _valid(operations)
-            if valid == operations:
+        except ApiValidationError as exc:
+            valid, refused = _valid(operations)
+            if not refused:
                 raise
-            self._deliver(valid)
+            self._refused(refused, str(exc))
+            if valid:
+                self._deliver(valid)
             return
         for operation, outcome in zip(operations, result.outcomes, strict=False):
             if outcome.status != "ok":
@@ -434,7 +587,13 @@ class ApiStore(StoreBase):
     def read_concurrency_limits(self, *, kind: str | None = None) -> list[ConcurrencyLimit]:
         # Every thread about to run a tagged task asks this at once when the engine's
         # cache of limited tags expires: one request answers all who ask meanwhile.
-        found = self._limit_reads.get(kind, lambda: self._client.read_concurrency_limits(kind))
+        found = self._limit_reads.get(
+            kind,
+            lambda: self._decide(
+                "read the concurrency limits of its tags",
+                lambda: self._client.read_concurrency_limits(kind),
+            ),
+        )
         return [limit.to_limit() for limit in found]
 
     def read_concurrency_limit(self, name: str) -> ConcurrencyLimit:
@@ -484,9 +643,46 @@ class ApiStore(StoreBase):
             wait_seconds=SLOT_WAIT,
         )
         try:
-            return self._client.acquire_slots(body).to_grant()
+            grant = self._decide(
+                "take a concurrency slot", lambda: self._client.acquire_slots(body)
+            )
         except ApiValidationError as exc:
             raise ConcurrencySlotAcquisitionError(str(exc)) from None
+        return grant.to_grant()
+
+    def _decide(self, what: str, call: Callable[[], T]) -> T:
+        """`call()`, retried while the server is unreachable or busy for up to
+        `decision_wait` seconds (one warning line per outage), then `StoreUnavailable`."""
+        started = time.monotonic()
+        delay = 0.2
+        while True:
+            try:
+                value = call()
+            except (ServerUnreachable, ServerBusy) as exc:
+                waited = time.monotonic() - started
+                if waited >= self._decision_wait:
+                    raise StoreUnavailable(
+                        f"could not {what}: the VibePiper server at {redact_url(self.api_url)} "
+                        f"did not answer for {waited:.0f} s ({type(exc).__name__}; "
+                        "VIBEPIPER_API_URL)"
+                    ) from None
+                with self._cond:
+                    first = self._deciding_since is None
+                    if first:
+                        self._deciding_since = time.monotonic()
+                if first:
+                    logger.warning(
+                        "VibePiper server at %s does not answer; waiting up to %g s to %s",
+                        redact_url(self.api_url),
+                        self._decision_wait,
+                        what,
+                    )
+                time.sleep(min(delay, max(0.0, self._decision_wait - waited)))
+                delay = min(delay * 2, self._retry_cap)
+                continue
+            with self._cond:
+                self._deciding_since = None
+            return value
 
     def renew_lease(self, lease_id: uuid.UUID, lease_seconds: float) -> bool:
         return self._client.renew_lease(lease_id, lease_seconds).renewed
@@ -595,24 +791,32 @@ def _halves(operations: list[dict[str, Any]]) -> list[list[dict[str, Any]]] | No
     return None
 
 
-def _valid(operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`operations` without the writes (or log lines) the server would refuse."""
-    out: list[dict[str, Any]] = []
+def _valid(
+    operations: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`operations` split into those the server would take and those it would refuse
+    (log lines are judged one by one)."""
+    valid: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
     for operation in operations:
         if operation["op"] == "create_logs":
             lines = [line for line in operation["logs"] if _accepted(_LOG, line)]
+            bad = [line for line in operation["logs"] if line not in lines]
             if lines:
-                out.append({"op": "create_logs", "logs": lines})
+                valid.append({"op": "create_logs", "logs": lines})
+            if bad:
+                refused.append({"op": "create_logs", "logs": bad})
         elif _accepted(_OPERATION, operation):
-            out.append(operation)
-    return out
+            valid.append(operation)
+        else:
+            refused.append(operation)
+    return valid, refused
 
 
 def _accepted(adapter: TypeAdapter[Any], value: dict[str, Any]) -> bool:
     try:
         adapter.validate_python(value)
-    except ValidationError as exc:
-        logger.warning("dropped a run record the server would refuse: %s", exc)
+    except ValidationError:
         return False
     return True
 

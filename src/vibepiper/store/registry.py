@@ -9,6 +9,7 @@ from vibepiper.store.base import RunStore
 
 _lock = threading.Lock()
 _store: RunStore | None = None
+_signal_exit = False
 
 
 def get_store() -> RunStore:
@@ -55,11 +56,28 @@ def _open_default_store() -> RunStore:
     return EmbeddedStore(settings.database_path)
 
 
+def mark_signal_exit() -> None:
+    """This process is stopping because of a signal (SIGTERM, Ctrl-C): at exit the store
+    waits for an unreachable server only briefly (`ApiStore.close`), so the process
+    stops within a couple of seconds whatever the server does."""
+    global _signal_exit
+    _signal_exit = True
+
+
+def exiting_on_signal() -> bool:
+    """Whether `mark_signal_exit` was called in this process."""
+    return _signal_exit
+
+
 @atexit.register
 def _close_at_exit() -> None:
     store = _store
-    if store is not None:
-        try:
+    if store is None:
+        return
+    try:
+        if _signal_exit and hasattr(store, "close_after_signal"):
+            store.close_after_signal()
+        else:
             store.close()
-        except Exception:  # pragma: no cover - exit must not raise
-            pass
+    except Exception:  # pragma: no cover - exit must not raise
+        pass
