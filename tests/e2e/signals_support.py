@@ -48,10 +48,10 @@ class Process:
 
         wait_for(probe, timeout, f"{text!r} in the output")
 
-    def interrupt(self) -> tuple[int, float]:
-        """Send SIGINT; the exit status and the seconds it took to exit."""
+    def interrupt(self, sig: int = signal.SIGINT) -> tuple[int, float]:
+        """Send `sig` (SIGINT); the exit status and the seconds it took to exit."""
         sent = time.monotonic()
-        self.popen.send_signal(signal.SIGINT)
+        self.popen.send_signal(sig)
         try:
             code = self.popen.wait(timeout=30)
         finally:

@@ -84,14 +84,24 @@ def _run_serve_loop(client: SyncVibePiperClient, ids: list[uuid.UUID], limit: in
 
 
 def _pause_quietly(client: SyncVibePiperClient, ids: list[uuid.UUID]) -> None:
-    from vibepiper.client import ApiError, ServerUnreachable
+    """Pause the served deployments, best effort: one try each, none once the server
+    failed to answer (a stopping process does not wait for a server that went away)."""
+    import dataclasses
+
+    from vibepiper.client import ApiError, ServerBusy, ServerUnreachable
     from vibepiper.exceptions import ObjectNotFound
 
-    for deployment_id in ids:
-        try:
-            client.pause_deployment(deployment_id)
-        except (ApiError, ServerUnreachable, ObjectNotFound):
-            pass  # best effort: the server may be gone already
+    patient, client.retry = client.retry, dataclasses.replace(client.retry, max_attempts=1)
+    try:
+        for deployment_id in ids:
+            try:
+                client.pause_deployment(deployment_id)
+            except (ServerUnreachable, ServerBusy):
+                return
+            except (ApiError, ObjectNotFound):
+                pass
+    finally:
+        client.retry = patient
 
 
 def deploy(

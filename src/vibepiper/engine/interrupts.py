@@ -24,6 +24,9 @@ _CHAIN_DEPTH = 5
 
 def note_interrupted(exc: BaseException, flow_run_name: str, state_name: str) -> None:
     """Mark `exc` as the interrupt that ended top-level flow run `flow_run_name`."""
+    from vibepiper.store.registry import mark_signal_exit
+
+    mark_signal_exit()  # the process is stopping: the store does not wait long at exit
     try:
         setattr(exc, _MARK, f"Interrupted: flow run {flow_run_name!r} is {state_name}")
     except AttributeError:  # pragma: no cover - exceptions take attributes

@@ -135,6 +135,11 @@ class _Connection:
         if back:
             self._echo("Server reachable again")
 
+    @property
+    def down(self) -> bool:
+        """The last call failed: the server is unreachable (or busy) as far as we know."""
+        return self._down
+
 
 class RunLoop:
     """Claims due runs and runs each in its own process (see the module docstring).
@@ -237,7 +242,8 @@ class RunLoop:
                 self._lock.notify_all()
             if self._spares is not None:
                 self._spares.close()
-            beater.join(timeout=self.heartbeat_seconds + 5)
+            # a heartbeat to a server that went away may be retrying: not worth waiting for
+            beater.join(timeout=1.0 if self._connection.down else self.heartbeat_seconds + 5)
             self._claim_client.close()
 
     def _start(self, claimed: ClaimedRun) -> None:
@@ -429,6 +435,12 @@ class RunLoop:
         """Record how a run whose process ended finished, if its process did not."""
         from vibepiper.states import TERMINAL_STATE_TYPES, StateType
 
+        if self.stop.is_set() and self._connection.down:
+            # stopping without a server: its run process kept what it recorded (the
+            # outbox), and the crash detector ends a run left unfinished
+            how = describe_exit(returncode)
+            self.echo(f"Stopped with {held.label} ({how}): the server does not answer")
+            return
         run = self._read_run(held.id)
         if run is None:
             self.echo(f"Finished {held.label}: the run no longer exists")
@@ -473,7 +485,8 @@ class RunLoop:
                 return None
             except (ServerUnreachable, ServerBusy) as exc:
                 self._connection.failed(exc)
-                time.sleep(min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt))
+                if self.stop.wait(min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt)):
+                    break  # stopping: no more waiting for the server
         raise RuntimeError(f"the server did not answer about flow run {flow_run_id}")
 
     def _set_state(

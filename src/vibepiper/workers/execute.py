@@ -106,7 +106,9 @@ def _client() -> SyncVibePiperClient:
 
 def _raise_termination(signum: int, frame: Any) -> None:
     from vibepiper.exceptions import TerminationSignal
+    from vibepiper.store.registry import mark_signal_exit
 
+    mark_signal_exit()
     raise TerminationSignal(signum)
 
 
