@@ -408,7 +408,8 @@ def check(command: Command, ran: str, result: subprocess.CompletedProcess[str]) 
     )
     shown = command.shown or ""
     if shown.startswith("Error:"):
-        assert result.returncode == 1, report
+        usage_mistake = "(see 'vibepiper" in shown  # a usage error: exit status 2
+        assert result.returncode == (2 if usage_mistake else 1), report
         expected = _ids_hidden(shown.splitlines()[0])
         assert expected in _ids_hidden(result.stderr), f"expected {expected!r}\n{report}"
         return

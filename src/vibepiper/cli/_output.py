@@ -49,13 +49,13 @@ LEVEL_STYLES: dict[str, str] = {
 }
 
 
-def fail(message: str) -> NoReturn:
-    """Print `Error: message` as one line on stderr and exit with status 1 (a password or
-    token in a URL of the message is masked)."""
+def fail(message: str, status: int = 1) -> NoReturn:
+    """Print `Error: message` as one line on stderr and exit with `status` (1; a password
+    or token in a URL of the message is masked)."""
     text = redact_urls(str(message))
     line = " ".join(part.strip() for part in text.splitlines() if part.strip())
     typer.echo(f"{typer.style('Error:', fg='red', bold=True)} {line}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(status)
 
 
 def stdout_console() -> Console:
