@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,14 +97,23 @@ def server(
 ) -> Iterator[Server]:
     """A server without an API key, shared by the tests of a module: over its own
     SQLite file, and over a throwaway PostgreSQL database."""
+    with backend_server(request.param, tmp_path_factory.mktemp("server")) as running:
+        yield running
+
+
+@contextmanager
+def backend_server(
+    backend: str, tmp: Path, env: dict[str, str] | None = None, prefix: str = "vp_client"
+) -> Iterator[Server]:
+    """A started server over a SQLite file under `tmp` (`backend` "sqlite") or a throwaway
+    PostgreSQL database ("postgres"), with `env` added; stopped (and dropped) after."""
     with ExitStack() as stack:
-        env_extra = {}
-        if request.param == "postgres":
-            url = stack.enter_context(
-                new_postgres_database("vp_client", drivername="postgresql+asyncpg")
+        env_extra = dict(env or {})
+        if backend == "postgres":
+            env_extra["VIBEPIPER_DATABASE_URL"] = stack.enter_context(
+                new_postgres_database(prefix, drivername="postgresql+asyncpg")
             )
-            env_extra["VIBEPIPER_DATABASE_URL"] = url
-        running = new_server(tmp_path_factory.mktemp("server"))
+        running = new_server(tmp)
         running.start(env_extra)
         stack.callback(running.stop)
         running.wait_healthy()

@@ -16,15 +16,13 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import Server, new_server
+from tests.client.conftest import Server, backend_server
 from tests.e2e.workers_support import deploy, pool_name, run_deployment, wait_final, wait_for
 from tests.e2e.workers_support import workers as started_workers
-from tests.fixtures.db import new_postgres_database
 from vibepiper.client._client import SyncVibePiperClient
 
 pytestmark = pytest.mark.slow
@@ -65,20 +63,12 @@ FLOWS = textwrap.dedent(
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    with ExitStack() as stack:
-        env = {
-            "VIBEPIPER_SERVER_RUN_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
-            "VIBEPIPER_SERVER_CRASH_DETECTOR_INTERVAL": "0.5",
-        }
-        if request.param == "postgres":
-            env["VIBEPIPER_DATABASE_URL"] = stack.enter_context(
-                new_postgres_database("vp_resume", drivername="postgresql+asyncpg")
-            )
-        running = new_server(tmp_path_factory.mktemp("server"))
-        running.start(env)
-        stack.callback(running.stop)
-        running.wait_healthy()
-        yield running
+    env = {
+        "VIBEPIPER_SERVER_RUN_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
+        "VIBEPIPER_SERVER_CRASH_DETECTOR_INTERVAL": "0.5",
+    }
+    with backend_server(request.param, tmp_path_factory.mktemp("server"), env, "vp_resume") as up:
+        yield up
 
 
 def test_a_run_resumed_after_its_worker_was_killed_stays_completed(

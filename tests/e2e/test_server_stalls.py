@@ -19,14 +19,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.client.conftest import Server, new_server
-from tests.fixtures.db import new_postgres_database
+from tests.client.conftest import Server, backend_server
 
 pytestmark = pytest.mark.slow
 
@@ -35,17 +33,9 @@ pytestmark = pytest.mark.slow
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    with ExitStack() as stack:
-        env = {"VIBEPIPER_SERVER_SCHEDULER_INTERVAL": "1"}
-        if request.param == "postgres":
-            env["VIBEPIPER_DATABASE_URL"] = stack.enter_context(
-                new_postgres_database("vp_stalls", drivername="postgresql+asyncpg")
-            )
-        running = new_server(tmp_path_factory.mktemp("server"))
-        running.start(env)
-        stack.callback(running.stop)
-        running.wait_healthy()
-        yield running
+    env = {"VIBEPIPER_SERVER_SCHEDULER_INTERVAL": "1"}
+    with backend_server(request.param, tmp_path_factory.mktemp("server"), env, "vp_stalls") as up:
+        yield up
 
 
 _PROBE = """
