@@ -365,6 +365,8 @@ class ApiStore(StoreBase):
                 self._send(batch)
             except (ServerUnreachable, ServerBusy) as exc:
                 with self._cond:
+                    if self._stop:  # `close` kept this batch already
+                        return
                     self._ops.extendleft(reversed(batch))
                     self._sending = 0
                     self._in_flight = []
@@ -382,6 +384,8 @@ class ApiStore(StoreBase):
             except (ApiError, ObjectNotFound, ValidationError) as exc:
                 self._refused(_operations(batch), str(exc))
             except Exception as exc:  # pragma: no cover - the sender must survive
+                if self._stop:  # `close` closed the client under a request it kept
+                    return
                 logger.exception("the server could not take %d run record(s)", len(batch))
                 self._refused(_operations(batch), repr(exc))
             if self._down_since is not None:
