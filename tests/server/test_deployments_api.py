@@ -3,10 +3,14 @@ read, filter, update, pause/resume, delete, schedules, runs and backfill."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+from pydantic import BaseModel
 
 from tests.server.conftest import ApiClient, unique
 from tests.server.deployment_support import deploy, ok
+from vibepiper import flow
 
 SCHEMA = {
     "type": "object",
@@ -274,3 +278,122 @@ def test_unknown_default_and_schedule_parameters_are_refused(api: ApiClient) -> 
     ok(create(parameters={"unknown": 1}, enforce_parameter_schema=False), 201)
     ok(api.request("PATCH", path, json={"enforce_parameter_schema": False, "parameters": {"u": 1}}))
     ok(api.post(f"{path}/schedules", json=schedules[1]), 201)
+
+
+# --- schemas with definitions: models inside models ------------------------------------------
+
+
+class Inner(BaseModel):
+    x: int
+
+
+class Outer(BaseModel):
+    inner: Inner
+
+
+@flow
+def nested(o: Outer, many: list[Inner] | None = None, maybe: Outer | None = None) -> None:
+    return None
+
+
+def test_a_schema_of_nested_models_validates_runs_naming_the_nested_field(api: ApiClient) -> None:
+    schema = nested.parameter_schema()  # what flow.serve() and flow.deploy() register
+    deployment = deploy(api, parameter_openapi_schema=schema)
+    assert deployment["parameter_openapi_schema"] == schema
+    path = f"/api/deployments/{deployment['id']}/create_flow_run"
+    parameters = {"o": {"inner": {"x": 1}}, "many": [{"x": 2}]}
+    assert ok(api.post(path, json={"parameters": parameters}), 201)["parameters"] == parameters
+    for bad, field in [
+        ({"o": {"inner": {"x": "one"}}}, "parameters.o.inner.x"),
+        ({"o": {"inner": {}}}, "parameters.o.inner"),
+        ({"o": {"inner": {"x": 1}}, "many": [{"x": 1}, {"x": []}]}, "parameters.many.1.x"),
+        ({"o": {"inner": {"x": 1}}, "maybe": {"inner": {"x": 1.5}}}, "parameters.maybe.inner.x"),
+    ]:
+        refused = api.post(path, json={"parameters": bad})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["field"] == field
+        assert refused.json()["detail"][0]["msg"].startswith(f"parameter {field[11:]!r} is invalid")
+    assert len(_runs(api, deployment["id"])) == 1, "a refused run must not be created"
+    wrong_default = api.post(
+        "/api/deployments/",
+        json={
+            "name": unique("dep"),
+            "flow_name": unique("flow"),
+            "parameter_openapi_schema": schema,
+            "parameters": {"o": {"inner": {"x": "one"}}},
+        },
+    )
+    assert wrong_default.status_code == 422, wrong_default.text
+    assert wrong_default.json()["detail"][0]["loc"] == ["body", "parameters", "o", "inner", "x"]
+
+
+# what VibePiper registered for `nested` before definitions were hoisted: the $ref points
+# at the root, the definition sits inside the property
+DANGLING = {
+    "type": "object",
+    "properties": {
+        "o": {
+            "$defs": {"Inner": {"type": "object", "properties": {"x": {"type": "integer"}}}},
+            "type": "object",
+            "properties": {"inner": {"$ref": "#/$defs/Inner"}},
+        }
+    },
+}
+
+
+def test_a_schema_whose_ref_points_nowhere_is_refused(api: ApiClient) -> None:
+    flow_name = unique("flow")
+    for schema, where in [
+        (DANGLING, "properties.o.properties.inner"),
+        ({"properties": {"a": {"$ref": "#/definitions/Missing"}}}, "properties.a"),
+        ({"properties": {"a": {"$ref": "https://example.com/schema.json"}}}, "properties.a"),
+        ({"prefixItems": [{"$ref": "#/nope"}]}, "prefixItems.0"),
+        ({"$defs": {"a": {"$ref": "#a"}}}, "$defs.a"),
+    ]:
+        body = {"name": unique("dep"), "flow_name": flow_name, "parameter_openapi_schema": schema}
+        refused = api.post("/api/deployments/", json=body)
+        assert refused.status_code == 422, refused.text
+        (error,) = refused.json()["detail"]
+        assert error["field"] == f"parameter_openapi_schema.{where}.$ref"
+        assert "resolve" in error["msg"] and _ref_at(schema, where) in error["msg"]
+    assert ok(api.post("/api/deployments/count", json={"flow_name": [flow_name]})) == 0
+    deployment = deploy(api, parameter_openapi_schema=SCHEMA)
+    patched = api.request(
+        "PATCH", f"/api/deployments/{deployment['id']}", json={"parameter_openapi_schema": DANGLING}
+    )
+    assert patched.status_code == 422, patched.text
+    assert patched.json()["detail"][0]["field"].startswith("parameter_openapi_schema.")
+
+
+def _ref_at(schema: Any, where: str) -> str:
+    node = schema
+    for part in where.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    ref: str = node["$ref"]
+    return ref
+
+
+def test_a_stored_schema_the_server_cannot_use_gives_422_not_500(api: ApiClient) -> None:
+    # deployments stored before their schemas were checked may still carry one
+    deployment = deploy(api, parameter_openapi_schema=SCHEMA)
+    deployment_id = uuid.UUID(deployment["id"])
+
+    async def store_dangling() -> None:
+        from vibepiper.server.repositories import deployments
+
+        async with api.database.write() as connection:
+            await deployments.update(
+                connection, deployment_id, {"parameter_openapi_schema": DANGLING}
+            )
+
+    api.portal.call(store_dangling)
+    path = f"/api/deployments/{deployment['id']}/create_flow_run"
+    refused = api.post(path, json={"parameters": {"o": {"inner": {"x": 1}}}})
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["detail"]
+    assert error["field"] == "parameter_openapi_schema"
+    assert "#/$defs/Inner" in error["msg"] and "register the deployment again" in error["msg"]
+    assert _runs(api, deployment["id"]) == []
+    # parameters the schema refuses without following the $ref are still named
+    wrong = api.post(path, json={"parameters": {"o": 5}})
+    assert wrong.status_code == 422 and wrong.json()["detail"][0]["field"] == "parameters.o"

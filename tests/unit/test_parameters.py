@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import enum
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -248,3 +249,115 @@ def test_the_schema_of_a_flow_taking_kwargs_accepts_any_other_parameter() -> Non
     assert "additionalProperties" not in schema
     assert set(schema["properties"]) == {"a"}
     assert jsonschema.Draft202012Validator(schema).is_valid({"a": 1, "anything": [1]})
+
+
+class Inner(BaseModel):
+    x: int
+
+
+class Outer(BaseModel):
+    inner: Inner
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Paint(BaseModel):
+    color: Color
+    coats: int = 1
+
+
+def _refs(node: Any) -> list[str]:
+    """Every `$ref` in a schema."""
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def test_model_definitions_are_kept_at_the_root_of_the_schema() -> None:
+    import jsonschema
+
+    @flow
+    def nested(
+        o: Outer,
+        many: list[Inner],
+        maybe: Outer | None = None,
+        paint: Paint = Paint(color=Color.BLUE),
+        color: Color = Color.RED,
+    ) -> None:
+        return None
+
+    schema = nested.parameter_schema()
+    # as Prefect: one `definitions` at the root, every $ref pointing into it
+    assert set(schema["definitions"]) == {"Inner", "Outer", "Paint", "Color"}
+    assert "$defs" not in str(schema)
+    for ref in _refs(schema):
+        assert ref.startswith("#/definitions/") and ref.split("/")[-1] in schema["definitions"]
+    properties = schema["properties"]
+    assert properties["o"] == {"$ref": "#/definitions/Outer", "title": "o"}
+    assert properties["many"]["items"] == {"$ref": "#/definitions/Inner"}
+    assert properties["maybe"]["anyOf"] == [{"$ref": "#/definitions/Outer"}, {"type": "null"}]
+    assert properties["color"] == {
+        "$ref": "#/definitions/Color",
+        "title": "color",
+        "default": "red",
+    }
+    assert schema["definitions"]["Outer"]["properties"]["inner"] == {"$ref": "#/definitions/Inner"}
+    assert properties["paint"]["default"] == {"color": "blue", "coats": 1}
+    assert schema["definitions"]["Paint"]["properties"]["color"] == {"$ref": "#/definitions/Color"}
+    assert schema["definitions"]["Color"]["enum"] == ["red", "blue"]
+    assert schema["required"] == ["o", "many"] and schema["additionalProperties"] is False
+
+    validator = jsonschema.Draft202012Validator(schema)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    good = {
+        "o": {"inner": {"x": 1}},
+        "many": [{"x": 2}],
+        "maybe": None,
+        "paint": {"color": "blue"},
+        "color": "blue",
+    }
+    assert validator.is_valid(good)
+    bad = {
+        "o": {"inner": {"x": "one"}},
+        "many": [{"x": 2}, {}],
+        "maybe": {"inner": {}},
+        "paint": {"color": "green"},
+        "color": "red",
+    }
+    paths = sorted(".".join(map(str, e.absolute_path)) for e in validator.iter_errors(bad))
+    assert paths == ["many.1", "maybe", "o.inner.x", "paint.color"]
+
+
+def test_two_models_of_one_name_keep_their_own_definitions() -> None:
+    import jsonschema
+
+    def other_inner() -> type[BaseModel]:
+        class Inner(BaseModel):
+            y: str
+
+        return Inner
+
+    def both(a: Any, b: Any) -> None:
+        return None
+
+    # real classes, not strings: this module's `from __future__` would hide the local one
+    both.__annotations__ = {"a": Inner, "b": other_inner(), "return": None}
+    schema = flow(both).parameter_schema()
+    assert len(schema["definitions"]) == 2
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid({"a": {"x": 1}, "b": {"y": "text"}})
+    assert not validator.is_valid({"a": {"y": "text"}, "b": {"x": 1}})
+
+
+def test_a_schema_without_models_has_no_definitions() -> None:
+    @flow
+    def plain(a: int, b: list[str] | None = None) -> None:
+        return None
+
+    assert "definitions" not in plain.parameter_schema()

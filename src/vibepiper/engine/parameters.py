@@ -95,39 +95,53 @@ def parameter_schema(fn: Callable[..., Any]) -> dict[str, Any]:
     """The JSON schema of `fn`'s parameters (for deployments and the UI).
 
     It is closed (`"additionalProperties": false`) unless `fn` takes `**kwargs`, so the
-    server refuses a run parameter the flow does not take.
+    server refuses a run parameter the flow does not take. As in Prefect, the models
+    and enums the parameters use are defined once, in `"definitions"` at the root, and
+    every `$ref` points there (`#/definitions/Inner`), also from inside another model.
     """
     from pydantic import TypeAdapter
+
+    from vibepiper.schemas.serialization import to_jsonable
 
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
     except Exception:
         hints = {}
-    properties: dict[str, Any] = {}
-    required: list[str] = []
+    parameters: list[inspect.Parameter] = []
+    adapters: list[tuple[str, Any, TypeAdapter[Any]]] = []
     takes_kwargs = False
-    for name, param in inspect.signature(fn).parameters.items():
+    for param in inspect.signature(fn).parameters.values():
         takes_kwargs = takes_kwargs or param.kind is param.VAR_KEYWORD
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
-        annotation = hints.get(name, Any)
+        parameters.append(param)
         try:
-            schema = TypeAdapter(annotation).json_schema()
+            adapter: TypeAdapter[Any] = TypeAdapter(hints.get(param.name, Any))
+            adapter.json_schema()
         except Exception:
-            schema = {}
-        schema.setdefault("title", name)
-        if param.default is inspect.Parameter.empty:
-            required.append(name)
-        else:
-            from vibepiper.schemas.serialization import to_jsonable
-
+            continue  # a hint pydantic cannot describe: the parameter takes anything
+        adapters.append((param.name, "validation", adapter))
+    # one generation for all parameters: they share definitions, and two models of one
+    # name get two (module-qualified) names
+    schemas, definitions = TypeAdapter.json_schemas(adapters, ref_template=_REF_TEMPLATE)
+    described = {name: schema for (name, _), schema in schemas.items()}
+    properties: dict[str, Any] = {}
+    for param in parameters:
+        schema = described.get(param.name, {})
+        schema.setdefault("title", param.name)
+        if param.default is not inspect.Parameter.empty:
             schema["default"] = to_jsonable(param.default)
-        properties[name] = schema
+        properties[param.name] = schema
     closed = {} if takes_kwargs else {"additionalProperties": False}
+    shared = {"definitions": definitions["$defs"]} if definitions.get("$defs") else {}
     return {
         "type": "object",
         "title": "Parameters",
         "properties": properties,
-        "required": required,
+        "required": [p.name for p in parameters if p.default is inspect.Parameter.empty],
         **closed,
+        **shared,
     }
+
+
+_REF_TEMPLATE = "#/definitions/{model}"

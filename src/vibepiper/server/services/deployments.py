@@ -26,7 +26,7 @@ from vibepiper.server.repositories import deployments, flows, work_pools
 from vibepiper.server.services import _notify, scheduler
 from vibepiper.server.services._deployment_read import SETTABLE_FIELDS, deployment_read
 from vibepiper.server.services._errors import invalid
-from vibepiper.server.services._parameters import check_defaults, enforced_schema
+from vibepiper.server.services._parameters import check_defaults, check_schema, enforced_schema
 from vibepiper.server.services.deployment_schedules import replace_schedules
 
 
@@ -191,16 +191,8 @@ def _schedules_at(
 
 
 def _check_schema(schema: dict[str, Any] | None) -> None:
-    if schema is None:
-        return
-    import jsonschema
-
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise invalid(
-            ["body", "parameter_openapi_schema"], f"not a valid JSON schema: {exc.message}"
-        ) from None
+    """422 unless `schema` is a JSON schema whose every `$ref` resolves (see `_parameters`)."""
+    check_schema(schema)
 
 
 async def _check_pool(connection: AsyncConnection, values: dict[str, Any]) -> None:
