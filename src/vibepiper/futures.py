@@ -80,7 +80,7 @@ class PrefectFuture(Generic[R]):
             )
         state = self._final_state
         assert state is not None
-        return state.result(raise_on_failure=raise_on_failure)
+        return state.result(raise_on_failure=raise_on_failure, _sync=True)
 
     def add_done_callback(self, fn: Callable[[PrefectFuture[R]], None]) -> None:
         """Call `fn(future)` when the run finishes (at once if it already has)."""

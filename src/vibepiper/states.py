@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import sys
 import uuid
 from typing import Any, Generic, TypeVar
 
+from vibepiper.context import FlowRunContext, TaskRunContext
 from vibepiper.exceptions import CancelledRun, CrashedRun, FailedRun, PausedRun, UnfinishedRun
 from vibepiper.utilities.ids import new_id
 
@@ -156,13 +158,37 @@ class State(Generic[R]):
         return self.type in TERMINAL_STATE_TYPES
 
     # --- data ----------------------------------------------------------------------
-    def result(self, raise_on_failure: bool = True, fetch: bool = True) -> R:
+    def result(
+        self,
+        raise_on_failure: bool = True,
+        fetch: bool = True,
+        retry_result_failure: bool = True,
+        *,
+        _sync: bool | None = None,
+    ) -> R:
         """The value this state holds.
 
         For a Failed, Crashed or Cancelled state, raises the exception the run ended
         with (or returns it when `raise_on_failure=False`). A state that has not
         finished raises `UnfinishedRun`.
+
+        As in Prefect, in async code (an async flow or task, or a running event loop
+        outside any run) this returns a coroutine to await: `await state.result()`.
+        `aresult()` is always awaitable; `_sync=True` always answers at once.
         """
+        if _sync is None:
+            _sync = not _in_async_context()
+        if _sync:
+            return _state_result(self, raise_on_failure)  # type: ignore[no-any-return]
+        return self.aresult(raise_on_failure, retry_result_failure)  # type: ignore[return-value]
+
+    async def aresult(self, raise_on_failure: bool = True, retry_result_failure: bool = True) -> R:
+        """The value this state holds (see `result`), awaited; a persisted value is
+        read from its storage in a thread."""
+        if self.type is StateType.COMPLETED and hasattr(self.data, "load_result"):
+            import asyncio
+
+            return await asyncio.to_thread(_state_result, self, raise_on_failure)  # type: ignore[no-any-return]
         return _state_result(self, raise_on_failure)  # type: ignore[no-any-return]
 
     def copy(self, **changes: Any) -> State[R]:
@@ -293,6 +319,25 @@ def get_state_exception(state: State[Any]) -> BaseException:
     if state.type is StateType.PAUSED:
         return PausedRun(message)
     return FailedRun(message)
+
+
+def _in_async_context() -> bool:
+    """Prefect's rule for `State.result()`: inside a run, whether its flow or task is
+    async; outside any run, whether an event loop runs in this thread."""
+    task_ctx = TaskRunContext.get()
+    if task_ctx is not None:
+        return bool(task_ctx.task.isasync)
+    flow_ctx = FlowRunContext.get()
+    if flow_ctx is not None:
+        return bool(flow_ctx.flow.isasync)
+    asyncio = sys.modules.get("asyncio")  # not imported: no loop can be running
+    if asyncio is None:
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _state_result(state: State[Any], raise_on_failure: bool) -> Any:

@@ -288,7 +288,7 @@ class Task(Generic[P, R]):
         engine = self._engine(parameters, wait_for)
         engine.create()
         state = run_task_sync(engine)
-        return state if return_state else state.result()
+        return state if return_state else state.result(_sync=True)
 
     def _engine(self, parameters: dict[str, Any], wait_for: Any) -> Any:
         from vibepiper.context import FlowRunContext
@@ -307,7 +307,7 @@ class Task(Generic[P, R]):
         engine = self._engine(parameters, wait_for)
         engine.create()
         state = await run_task_async(engine)
-        return state if return_state else state.result()
+        return state if return_state else state.result(_sync=True)
 
     def submit(self, *args: Any, **kwargs: Any) -> PrefectFuture[R]:
         """Run the task on the flow's task runner; returns a future at once."""

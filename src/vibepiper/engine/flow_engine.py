@@ -340,7 +340,7 @@ class FlowRunEngine:
         record = write_result(
             resolve_storage(flow.result_storage),
             f"flow-runs/{self.flow_run.id}",
-            state.result(),
+            state.result(_sync=True),
             get_serializer(flow.result_serializer),
         )
         state.state_details.result = record.to_json()

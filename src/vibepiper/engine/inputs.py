@@ -89,9 +89,9 @@ def _find_futures(value: Any, out: list[PrefectFuture[Any]]) -> None:
 
 def _state_value(state: State[Any], label: str, allow_failed: bool) -> Any:
     if state.type is StateType.COMPLETED:
-        return state.result()
+        return state.result(_sync=True)
     if allow_failed and state.is_final():
-        return state.result(raise_on_failure=False)
+        return state.result(raise_on_failure=False, _sync=True)
     raise UpstreamTaskError(
         f"Upstream {label} did not reach a 'COMPLETED' state "
         f"(it is {state.name}{': ' + state.message if state.message else ''})."

@@ -401,7 +401,7 @@ class TaskRunEngine:
 
     def _persist(self, state: State[Any]) -> None:
         run = self.task_run
-        value = state.result()
+        value = state.result(_sync=True)
         key = persistence.storage_key(self.task, run.cache_key, self.resolved)
         record = persistence.persist(self.plan(), key, value, run.cache_expiration)
         state.state_details.result = record.to_json()
