@@ -180,7 +180,7 @@ class Flow(Generic[P, R]):
         from vibepiper.engine.flow_engine import run_flow_sync
 
         state = run_flow_sync(engine)
-        return state if return_state else state.result(_sync=True)
+        return state if return_state else engine.result()
 
     # --- deployments (vibepiper.deployments; imported when used) ----------------------
     def to_deployment(self, name: str | None = None, **options: Any) -> RunnerDeployment:
@@ -251,7 +251,7 @@ async def _run_async(engine: Any, return_state: bool) -> Any:
     from vibepiper.engine.flow_engine import run_flow_async
 
     state = await run_flow_async(engine)
-    return state if return_state else state.result(_sync=True)
+    return state if return_state else engine.result()
 
 
 @overload

@@ -311,7 +311,15 @@ def get_state_exception(state: State[Any]) -> BaseException:
     data = state.data
     if isinstance(data, BaseException):
         return data
+    # a flow that returned states ends in the state they add up to, holding them:
+    # its exception is the first failure among them (as in Prefect)
+    inner = [data] if isinstance(data, State) else _state_items(data)
+    for item in inner:
+        if item.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
+            return get_state_exception(item)
     message = state.message or f"Run ended in state {state.name}"
+    if isinstance(data, str):
+        message = data
     if state.type is StateType.CRASHED:
         return CrashedRun(message)
     if state.type is StateType.CANCELLED:
@@ -319,6 +327,13 @@ def get_state_exception(state: State[Any]) -> BaseException:
     if state.type is StateType.PAUSED:
         return PausedRun(message)
     return FailedRun(message)
+
+
+def _state_items(data: Any) -> list[State[Any]]:
+    """The states of a non-empty list, tuple or set holding only states, else []."""
+    if isinstance(data, list | tuple | set) and data and all(isinstance(x, State) for x in data):
+        return list(data)
+    return []
 
 
 def _in_async_context() -> bool:
@@ -346,10 +361,14 @@ def _state_result(state: State[Any], raise_on_failure: bool) -> Any:
         loader = getattr(data, "load_result", None)
         return loader() if loader is not None else data
     if state.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
-        exc = get_state_exception(state)
         if raise_on_failure:
-            raise exc
-        return exc
+            raise get_state_exception(state)
+        data = state.data
+        if data is None:
+            return get_state_exception(state)
+        # what the run ended with: its exception, or the states a flow returned
+        loader = getattr(data, "load_result", None)
+        return loader() if loader is not None else data
     if isinstance(state.data, BaseException):
         exc = state.data  # e.g. the UpstreamTaskError of a task that could not start
     elif state.type is StateType.PAUSED:

@@ -7,7 +7,7 @@ calls the body, sleeps between attempts and hands each outcome back:
     start_attempt() -> False: not allowed to run (e.g. cancelled);
         start_attempt_async() in the async driver (waits on the loop, e.g. for slots)
     call_sync() / call_async() -> the body's value, or it raises
-    handle_success(value); handle_exception(exc) -> seconds to a retry, or None
+    handle_success(value), handle_exception(exc) -> seconds to a retry, or None
     finish() / finish_async(); state: the final state
 """
 
@@ -27,7 +27,7 @@ class RunEngine(Protocol):
     async def start_attempt_async(self) -> bool: ...
     def call_sync(self) -> Any: ...
     async def call_async(self) -> Any: ...
-    def handle_success(self, value: Any) -> None: ...
+    def handle_success(self, value: Any) -> float | None: ...
     def handle_exception(self, exc: BaseException) -> float | None: ...
     def finish(self) -> None: ...
     async def finish_async(self) -> None: ...
@@ -56,11 +56,12 @@ def drive_sync(engine: RunEngine) -> State[Any]:
                         engine.finish()
                         raise
                     break
-                if delay > 0:
-                    time.sleep(delay)
-                continue
-            engine.handle_success(value)
-            break
+            else:
+                delay = engine.handle_success(value)  # a returned Failed state may retry
+                if delay is None:
+                    break
+            if delay > 0:
+                time.sleep(delay)
     engine.finish()
     return engine.state
 
@@ -80,10 +81,11 @@ async def drive_async(engine: RunEngine) -> State[Any]:
                         await engine.finish_async()
                         raise
                     break
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                continue
-            engine.handle_success(value)
-            break
+            else:
+                delay = engine.handle_success(value)
+                if delay is None:
+                    break
+            if delay > 0:
+                await asyncio.sleep(delay)
     await engine.finish_async()
     return engine.state

@@ -25,7 +25,12 @@ from vibepiper.context import (
 from vibepiper.engine.drivers import drive_async, drive_sync, lazy_asyncio
 from vibepiper.engine.entrypoints import this_process
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
-from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
+from vibepiper.engine.inputs import (
+    resolve_parameters,
+    task_inputs,
+    upstream_futures,
+    wait_for_upstream,
+)
 from vibepiper.engine.names import generate_run_name
 from vibepiper.engine.policy import (
     exception_to_state,
@@ -35,7 +40,7 @@ from vibepiper.engine.policy import (
 )
 from vibepiper.engine.threads import call_with_deadline
 from vibepiper.exceptions import FlowRunTimeoutError, ParameterTypeError, UpstreamTaskError
-from vibepiper.futures import wait
+from vibepiper.futures import resolve_futures_to_states, wait
 from vibepiper.logging import RunLoggerAdapter, flow_run_logger
 from vibepiper.schemas.runs import FlowRun, TaskRun, flow_id_for
 from vibepiper.states import (
@@ -59,6 +64,9 @@ if TYPE_CHECKING:
 
 # The ids of the top-level flow runs created in this context while `recording_flow_runs`
 # is open (None otherwise).
+_NOTHING: Any = object()  # the body has not returned (yet)
+_PLAIN = frozenset({int, float, str, bytes, bool})
+
 _recorded_flow_runs: ContextVar[list[uuid.UUID] | None] = ContextVar(
     "vibepiper_recorded_flow_runs", default=None
 )
@@ -97,6 +105,7 @@ class FlowRunEngine:
         self.context: FlowRunContext | None = None
         self._logger: RunLoggerAdapter | None = None
         self._timed_out = False
+        self.return_value: Any = _NOTHING  # what the body returned, once it returned
         self.previous_task_runs: dict[tuple[str, str], TaskRunView] | None = None
         # attempts made before a retry resumed this flow run: they stay in its history
         # and `run_count`, but do not use up the retries of the resumed attempt
@@ -230,13 +239,23 @@ class FlowRunEngine:
         if state.type is not StateType.RUNNING:
             return False
         if run.run_count == 1:
-            self.logger.info("Beginning flow run %r for flow %r", run.name, run.flow_name)
+            self._log_beginning()
         if self.flow.on_running:
             run_hooks(self.flow.on_running, (self.flow, run, state), self.logger, state.name)
         return True
 
     async def start_attempt_async(self) -> bool:
         return self.start_attempt()
+
+    def _log_beginning(self) -> None:
+        """As in Prefect: a subflow's first line says so, in its parent's log."""
+        run = self.flow_run
+        if run.parent_task_run_id is None:
+            self.logger.info("Beginning flow run %r for flow %r", run.name, run.flow_name)
+            return
+        parent = self.parent_flow_ctx
+        logger = flow_run_logger(parent.flow_run) if parent is not None else self.logger
+        logger.info("Beginning subflow run %r for flow %r", run.name, run.flow_name)
 
     def new_context(self) -> FlowRunContext:
         flow = self.flow
@@ -265,6 +284,7 @@ class FlowRunEngine:
 
     def call_sync(self) -> Any:
         flow = self.flow
+        self._timed_out = False
         args, kwargs = flow.call_arguments(self.validated)
         ctx = self.new_context()
         with use_flow_run_context(ctx), ctx.task_runner:
@@ -283,6 +303,7 @@ class FlowRunEngine:
 
     async def call_async(self) -> Any:
         flow = self.flow
+        self._timed_out = False
         args, kwargs = flow.call_arguments(self.validated)
         ctx = self.new_context()
         with use_flow_run_context(ctx), ctx.task_runner:
@@ -316,14 +337,57 @@ class FlowRunEngine:
                 return
             wait(pending)
 
-    def handle_success(self, value: Any) -> None:
+    def handle_success(self, value: Any) -> float | None:
+        """Record what the body returned; seconds to a retry when it is a failure the
+        flow's retries cover (a returned Failed state, as a failing body), else None."""
+        if value is not None and type(value) not in _PLAIN and upstream_futures(value):
+            value = resolve_futures_to_states(value)  # as in Prefect: futures become states
+        self.return_value = value
         state = return_value_to_state(value)
         if state.type is StateType.COMPLETED and self._persists():
             try:
                 self._persist(state)
             except Exception as exc:
                 state = Failed(message=f"The flow's result could not be persisted: {exc}", data=exc)
+        if state.type is StateType.FAILED:
+            delay = self._retry_delay()
+            if delay is not None:
+                self._schedule_retry(delay, state.message, "returned a failed state", state)
+                return delay
         self._set(state)
+        return None
+
+    def result(self) -> Any:
+        """What calling the flow returns (Prefect's rule): the value the body returned,
+        unless that is a State or the body raised; then the final state's result."""
+        value = self.return_value
+        if value is not _NOTHING and not isinstance(value, State):
+            return value
+        return self.state.result(_sync=True)
+
+    def _retry_delay(self) -> float | None:
+        """Seconds before the next attempt if the flow's retries allow one, else None."""
+        flow = self.flow
+        attempt = self.flow_run.run_count - self.attempts_before
+        if attempt > flow.retries:
+            return None
+        return retry_delay(flow.retry_delay_seconds, attempt)
+
+    def _schedule_retry(self, delay: float, message: str | None, what: str, detail: Any) -> None:
+        flow = self.flow
+        attempt = self.flow_run.run_count - self.attempts_before
+        self._set(
+            AwaitingRetry(scheduled_time=now() + dt.timedelta(seconds=delay), message=message)
+        )
+        self.logger.warning(
+            "Attempt %d of the flow run %s: %s. Retry %d/%d in %s second(s).",
+            attempt,
+            what,
+            detail,
+            attempt,
+            flow.retries,
+            round(delay, 3),
+        )
 
     def _persists(self) -> bool:
         persist = self.flow.persist_result
@@ -346,7 +410,6 @@ class FlowRunEngine:
         state.state_details.result = record.to_json()
 
     def handle_exception(self, exc: BaseException) -> float | None:
-        run = self.flow_run
         asyncio = sys.modules.get("asyncio")  # not imported: it cannot be a CancelledError
         if asyncio is not None and isinstance(exc, asyncio.CancelledError):
             self._set(Cancelled(message="The flow run's coroutine was cancelled", data=exc))
@@ -355,25 +418,10 @@ class FlowRunEngine:
             self._set(Crashed(message=interrupted_message(exc), data=exc))
             return None
         state = exception_to_state(exc, what="Flow run")
-        flow = self.flow
-        attempt = run.run_count - self.attempts_before
-        # as in Prefect, a flow run that timed out is not retried
-        if attempt <= flow.retries and not isinstance(exc, FlowRunTimeoutError):
-            delay = retry_delay(flow.retry_delay_seconds, attempt)
-            self._set(
-                AwaitingRetry(
-                    scheduled_time=now() + dt.timedelta(seconds=delay), message=state.message
-                )
-            )
-            self.logger.warning(
-                "Attempt %d of the flow run failed with %s: %s. Retry %d/%d in %s second(s).",
-                attempt,
-                type(exc).__name__,
-                exc,
-                attempt,
-                flow.retries,
-                round(delay, 3),
-            )
+        # as in Prefect, whatever failed the attempt (a timeout too) is retried
+        delay = self._retry_delay()
+        if delay is not None:
+            self._schedule_retry(delay, state.message, f"failed with {type(exc).__name__}", exc)
             return delay
         self.logger.error(
             "Encountered exception during execution: %r",

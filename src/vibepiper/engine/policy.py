@@ -5,7 +5,8 @@ whether to retry and after how long.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from vibepiper.exceptions import FlowRunTimeoutError, TaskRunTimeoutError
@@ -51,6 +52,7 @@ def interrupted_message(exc: BaseException) -> str:
 
 
 def _is_state_collection(value: Any) -> bool:
+    """A non-empty list, tuple or set of states and futures only (what Prefect aggregates)."""
     return (
         isinstance(value, list | tuple | set)
         and len(value) > 0
@@ -58,22 +60,27 @@ def _is_state_collection(value: Any) -> bool:
     )
 
 
-def return_value_to_state(value: Any) -> State[Any]:
-    """The final state a flow or task reaches by returning `value`.
+def _made_by_user(state: State[Any]) -> bool:
+    """A state the user's code built (`Completed(...)`), not one a run went through."""
+    details = state.state_details
+    return details.flow_run_id is None and details.task_run_id is None
 
-    A returned State becomes the final state; a future becomes its task's final state;
-    a collection of states (or futures) fails if any of them failed. Anything else is
-    the data of a Completed state.
+
+def return_value_to_state(value: Any) -> State[Any]:
+    """The final state a flow or task reaches by returning `value` (Prefect's rules).
+
+    A State the user built becomes the final state as it is. A run's state (or a
+    future: its task's final state) and a list, tuple or set of them add up to one
+    state, holding `value`: Completed when all completed, else Cancelled when any was
+    cancelled, Paused when any is paused, and Failed otherwise. Anything else is the
+    data of a Completed state.
     """
-    if isinstance(value, State):
+    if isinstance(value, State) and _made_by_user(value):
         return value
-    if isinstance(value, PrefectFuture):
-        state = value.wait()
-        assert state is not None
-        return state
+    if isinstance(value, State | PrefectFuture):
+        return _aggregate([_as_state(value)], value)
     if _is_state_collection(value):
-        states = [_as_state(item) for item in value]
-        return _aggregate(states, value)
+        return _aggregate([_as_state(item) for item in value], value)
     return Completed(data=value)
 
 
@@ -85,20 +92,25 @@ def _as_state(item: State[Any] | PrefectFuture[Any]) -> State[Any]:
     return item
 
 
-def _aggregate(states: Iterable[State[Any]], original: Any) -> State[Any]:
-    states = list(states)
-    bad = [s for s in states if s.type in (StateType.FAILED, StateType.CRASHED)]
-    if bad:
-        return Failed(
-            message=f"{len(bad)}/{len(states)} states failed.",
-            data=bad[0].data if isinstance(bad[0].data, BaseException) else None,
-        )
-    cancelled = [s for s in states if s.type is StateType.CANCELLED]
-    if cancelled:
-        from vibepiper.states import Cancelled
-
-        return Cancelled(message=f"{len(cancelled)}/{len(states)} states cancelled.")
-    unfinished = [s for s in states if not s.is_final()]
-    if unfinished:
-        return Failed(message=f"{len(unfinished)}/{len(states)} states are not final.")
-    return Completed(message=f"All {len(states)} states completed.", data=original)
+def _aggregate(states: list[State[Any]], original: Any) -> State[Any]:
+    total = len(states)
+    counts = Counter(state.type for state in states)
+    if counts[StateType.COMPLETED] == total:
+        return Completed(message="All states completed.", data=original)
+    if counts[StateType.CANCELLED]:
+        message = f"{counts[StateType.CANCELLED]}/{total} states cancelled."
+        return State(StateType.CANCELLED, message=message, data=original)
+    if counts[StateType.PAUSED]:
+        message = f"{counts[StateType.PAUSED]}/{total} states paused."
+        return State(StateType.PAUSED, message=message, data=original)
+    failed = counts[StateType.FAILED] + counts[StateType.CRASHED]
+    if failed:
+        message = f"{failed}/{total} states failed."
+    else:
+        unfinished = sum(1 for state in states if not state.is_final())
+        if unfinished:
+            message = f"{unfinished}/{total} states are not final."
+        else:
+            listed = ", ".join(f"{kind.value}: {n}" for kind, n in sorted(counts.items()))
+            message = f"Given states: {listed}"
+    return Failed(message=message, data=original)

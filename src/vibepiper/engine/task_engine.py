@@ -368,11 +368,37 @@ class TaskRunEngine:
             except TimeoutError:
                 raise _timeout_error(task.timeout_seconds) from None
 
-    def handle_success(self, value: Any) -> None:
+    def handle_success(self, value: Any) -> float | None:
+        """Record the returned value; seconds to a retry when the task returned a Failed
+        state its retries cover (as in Prefect), else None."""
         try:
+            if isinstance(value, State) and value.type is StateType.FAILED:
+                delay = self._retry_returned_failure(value)
+                if delay is not None:
+                    return delay
             self._record_success(value)
+            return None
         finally:
             self._release_slots()
+
+    def _retry_returned_failure(self, state: State[Any]) -> float | None:
+        task = self.task
+        attempt = self.attempt
+        if attempt > task.retries or not self._retry_allowed(state):
+            return None
+        delay = retry_delay(task.retry_delay_seconds, attempt, task.retry_jitter_factor)
+        self._set(
+            AwaitingRetry(scheduled_time=now() + dt.timedelta(seconds=delay), message=state.message)
+        )
+        self.logger.warning(
+            "Attempt %d returned a failed state: %s. Retry %d/%d will start %s second(s) from now.",
+            attempt,
+            state,
+            attempt,
+            task.retries,
+            round(delay, 3),
+        )
+        return delay
 
     def _record_success(self, value: Any) -> None:
         state = return_value_to_state(value)
