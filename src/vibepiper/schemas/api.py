@@ -158,6 +158,19 @@ class FlowRunCreate(RequestModel):
     state: StateCreate | None = None
 
 
+class FlowRunUpdate(RequestModel):
+    """The fields of a flow run to change (`PATCH /flow_runs/{id}`).
+
+    A field left out, or sent as null, stays as it is; `tags` and `parameters` replace
+    the run's whole list or object (nothing is merged).
+    """
+
+    name: Name | None = None
+    tags: Tags | None = None
+    parameters: JsonDict | None = None
+    flow_version: Name | None = None
+
+
 class FlowRunRead(_Read):
     id: uuid.UUID
     name: str

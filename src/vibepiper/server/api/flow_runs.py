@@ -1,5 +1,5 @@
-"""`/api/flow_runs`: create, read, filter, count, set state, cancel, state history, graph,
-delete."""
+"""`/api/flow_runs`: create, read, update, filter, count, set state, cancel, state history,
+graph, delete."""
 
 from __future__ import annotations
 
@@ -29,6 +29,15 @@ async def create_flow_run(body: api.FlowRunCreate, db: DB, response: Response) -
 @router.get("/{flow_run_id}", responses=NOT_FOUND)
 async def read_flow_run(flow_run_id: uuid.UUID, db: DB) -> api.FlowRunRead:
     return await flow_runs.read(db, flow_run_id)
+
+
+@router.patch("/{flow_run_id}", responses=NOT_FOUND)
+async def update_flow_run(
+    flow_run_id: uuid.UUID, body: api.FlowRunUpdate, db: DB
+) -> api.FlowRunRead:
+    """Rename the run or replace its tags, parameters or flow version (fields left out or
+    null stay as they are); its state is changed through `set_state` only."""
+    return await flow_runs.update(db, flow_run_id, body)
 
 
 @router.post("/filter")

@@ -1,4 +1,4 @@
-"""Flow runs: create, read, filter, count, delete."""
+"""Flow runs: create, read, filter, count, update, delete."""
 
 from __future__ import annotations
 
@@ -82,6 +82,20 @@ async def filter_runs(db: Database, query: FlowRunFilter) -> list[api.FlowRunRea
 async def count_runs(db: Database, query: FlowRunFilter) -> int:
     async with db.read() as connection:
         return await flow_runs.count_runs(connection, query)
+
+
+async def update(db: Database, run_id: uuid.UUID, body: api.FlowRunUpdate) -> api.FlowRunRead:
+    """Change the run's name, tags, parameters or flow version (the fields given)."""
+    changes: dict[str, Any] = body.model_dump(exclude_none=True)
+    async with db.write() as connection:
+        if await flow_runs.get_for_update(connection, run_id) is None:
+            raise ObjectNotFound(f"flow run {run_id} not found")
+        if changes:
+            changes["updated"] = dt.datetime.now(dt.UTC)
+            await flow_runs.update(connection, run_id, changes)
+        row = await flow_runs.get(connection, run_id)
+    assert row is not None
+    return flow_run_read(row)
 
 
 async def delete(db: Database, run_id: uuid.UUID) -> None:
