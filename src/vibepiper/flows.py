@@ -9,6 +9,7 @@ flow called inside another flow is a subflow: a child run linked to its parent.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import os
@@ -18,13 +19,15 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from vibepiper.engine.parameters import Validator, build_validator
 from vibepiper.task_runners import TaskRunner, ThreadPoolTaskRunner
-from vibepiper.tasks import _as_list, bind_parameters, parameters_to_call
+from vibepiper.tasks import bind_parameters, parameters_to_call
+from vibepiper.utilities import decorator_options
 
 if TYPE_CHECKING:
     from vibepiper.deployments.runner import RunnerDeployment
 
 P = ParamSpec("P")
 R = TypeVar("R")
+H = TypeVar("H", bound=Callable[..., Any])
 
 
 class Flow(Generic[P, R]):
@@ -53,8 +56,27 @@ class Flow(Generic[P, R]):
         on_crashed: Iterable[Callable[..., Any]] | None = None,
         on_running: Iterable[Callable[..., Any]] | None = None,
     ) -> None:
+        checks = decorator_options
+        decorated = fn
+        fn, self._method_kind = checks.unwrap_method(fn)
         if not callable(fn):
             raise TypeError(f"@flow needs a function, got {type(fn).__name__}")
+        checks.check_name("flow", name)
+        checks.check_run_name("flow_run_name", flow_run_name)
+        checks.check_retry_delay_seconds(retry_delay_seconds, allow_list=False)
+        hooks = checks.check_hooks(
+            "flow",
+            {
+                "on_completion": on_completion,
+                "on_failure": on_failure,
+                "on_cancellation": on_cancellation,
+                "on_crashed": on_crashed,
+                "on_running": on_running,
+            },
+        )
+        # what a method's flow is bound to (its instance or class); see __get__
+        self._bound_to: Any = checks.UNBOUND
+        self._decorated = decorated
         if retries is not None and retries < 0:
             raise ValueError(f"retries must be 0 or more, got {retries}")
         if timeout_seconds is not None and timeout_seconds <= 0:
@@ -76,11 +98,11 @@ class Flow(Generic[P, R]):
         self.result_serializer = result_serializer
         self.cache_result_in_memory = cache_result_in_memory
         self.log_prints = log_prints
-        self.on_completion = _as_list(on_completion)
-        self.on_failure = _as_list(on_failure)
-        self.on_cancellation = _as_list(on_cancellation)
-        self.on_crashed = _as_list(on_crashed)
-        self.on_running = _as_list(on_running)
+        self.on_completion_hooks = hooks["on_completion"]
+        self.on_failure_hooks = hooks["on_failure"]
+        self.on_cancellation_hooks = hooks["on_cancellation"]
+        self.on_crashed_hooks = hooks["on_crashed"]
+        self.on_running_hooks = hooks["on_running"]
         self.isasync = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
         self._validator: Validator | bool | None = False  # False: not built yet
@@ -123,13 +145,62 @@ class Flow(Generic[P, R]):
         unknown = set(options) - set(self._options)
         if unknown:
             raise TypeError(f"with_options() got unknown option(s): {', '.join(sorted(unknown))}")
-        copy = Flow(self.fn, **{**self._options, **options})
-        copy._deployment_origin = self._deployment_origin
-        return copy
+        changed = Flow(self._decorated, **{**self._options, **options})
+        changed._deployment_origin = self._deployment_origin
+        changed._bound_to = self._bound_to
+        return changed
+
+    # --- hooks as decorators: `@my_flow.on_failure` -------------------------------------
+    def on_completion(self, fn: H) -> H:
+        """Register `fn(flow, flow_run, state)` to run when a run completes."""
+        self.on_completion_hooks.append(fn)
+        return fn
+
+    def on_failure(self, fn: H) -> H:
+        """Register `fn(flow, flow_run, state)` to run when a run fails."""
+        self.on_failure_hooks.append(fn)
+        return fn
+
+    def on_cancellation(self, fn: H) -> H:
+        """Register `fn(flow, flow_run, state)` to run when a run is cancelled."""
+        self.on_cancellation_hooks.append(fn)
+        return fn
+
+    def on_crashed(self, fn: H) -> H:
+        """Register `fn(flow, flow_run, state)` to run when a run crashes."""
+        self.on_crashed_hooks.append(fn)
+        return fn
+
+    def on_running(self, fn: H) -> H:
+        """Register `fn(flow, flow_run, state)` to run when a run starts running."""
+        self.on_running_hooks.append(fn)
+        return fn
+
+    # --- methods --------------------------------------------------------------------------
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """A flow on a class is a method: read from an instance (or, for a classmethod,
+        from the class) it is a copy bound to it, which passes it as the first argument
+        (as in Prefect). That argument is not recorded among the run's parameters."""
+        target = decorator_options.binding_target(self._method_kind, instance, owner)
+        if target is decorator_options.UNBOUND:
+            return self
+        bound = copy.copy(self)
+        bound._bound_to = target
+        return bound
+
+    def recorded_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """The parameters a run records: without a bound method's `self` or `cls`."""
+        if self._bound_to is decorator_options.UNBOUND:
+            return dict(parameters)
+        name = decorator_options.first_parameter(self.fn)
+        return {key: value for key, value in parameters.items() if key != name}
 
     # --- parameters --------------------------------------------------------------------
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Map call arguments to parameter names (ParameterBindError if they don't fit)."""
+        """Map call arguments to parameter names (ParameterBindError if they don't fit);
+        a bound method's `self` or `cls` comes first."""
+        if self._bound_to is not decorator_options.UNBOUND:
+            args = (self._bound_to, *args)
         return bind_parameters(self.name, self._signature, args, kwargs)
 
     def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ task runner and returns a future; `.map()` submits one run per item.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import inspect
 from collections.abc import Callable, Coroutine, Iterable
@@ -21,6 +22,7 @@ from vibepiper.exceptions import (
     ParameterBindError,
 )
 from vibepiper.futures import PrefectFuture, PrefectFutureList
+from vibepiper.utilities import decorator_options
 from vibepiper.utilities.annotations import quote, unmapped
 from vibepiper.utilities.hashing import hash_objects
 
@@ -30,8 +32,10 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+H = TypeVar("H", bound=Callable[..., Any])
 
 _UNSET: Any = object()
+_UNBOUND = decorator_options.UNBOUND
 
 
 def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
@@ -102,16 +106,6 @@ def parameters_to_call(
     return tuple(args), kwargs
 
 
-def _as_list(
-    hooks: Callable[..., Any] | Iterable[Callable[..., Any]] | None,
-) -> list[Callable[..., Any]]:
-    if hooks is None:
-        return []
-    if callable(hooks):
-        return [hooks]
-    return list(hooks)
-
-
 def _is_mappable(value: Any) -> bool:
     if isinstance(value, str | bytes | dict | unmapped | quote):
         return False
@@ -152,8 +146,28 @@ class Task(Generic[P, R]):
         viz_return_value: Any = None,
         isolation_level: Any = None,
     ) -> None:
+        checks = decorator_options
+        decorated = fn
+        fn, self._method_kind = checks.unwrap_method(fn)
         if not callable(fn):
             raise TypeError(f"@task needs a function, got {type(fn).__name__}")
+        checks.check_name("task", name)
+        checks.check_run_name("task_run_name", task_run_name)
+        checks.check_retry_delay_seconds(retry_delay_seconds, allow_list=True)
+        checks.check_retry_condition_fn(retry_condition_fn)
+        hooks = checks.check_hooks(
+            "task",
+            {
+                "on_completion": on_completion,
+                "on_failure": on_failure,
+                "on_running": on_running,
+                "on_crashed": on_crashed,
+                "on_cancellation": on_cancellation,
+            },
+        )
+        # what a method's task is bound to (its instance or class); see __get__
+        self._bound_to: Any = checks.UNBOUND
+        self._decorated = decorated
         if retries is not None and retries < 0:
             raise ValueError(f"retries must be 0 or more, got {retries}")
         if timeout_seconds is not None and timeout_seconds <= 0:
@@ -189,11 +203,11 @@ class Task(Generic[P, R]):
         self.cache_result_in_memory = cache_result_in_memory
         self.timeout_seconds = timeout_seconds
         self.log_prints = log_prints
-        self.on_completion = _as_list(on_completion)
-        self.on_failure = _as_list(on_failure)
-        self.on_running = _as_list(on_running)
-        self.on_crashed = _as_list(on_crashed)
-        self.on_cancellation = _as_list(on_cancellation)
+        self.on_completion_hooks = hooks["on_completion"]
+        self.on_failure_hooks = hooks["on_failure"]
+        self.on_running_hooks = hooks["on_running"]
+        self.on_crashed_hooks = hooks["on_crashed"]
+        self.on_cancellation_hooks = hooks["on_cancellation"]
         self.retry_condition_fn = retry_condition_fn
         self.viz_return_value = viz_return_value
         self.isolation_level = isolation_level
@@ -238,19 +252,45 @@ class Task(Generic[P, R]):
         unknown = set(options) - set(self._options)
         if unknown:
             raise TypeError(f"with_options() got unknown option(s): {', '.join(sorted(unknown))}")
-        return Task(self.fn, **{**self._options, **options})
+        changed = Task(self._decorated, **{**self._options, **options})
+        changed._bound_to = self._bound_to
+        return changed
 
-    def on_completion_hook(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_completion.append(fn)
+    # --- hooks as decorators: `@my_task.on_failure` -------------------------------------
+    def on_completion(self, fn: H) -> H:
+        """Register `fn(task, task_run, state)` to run when a run completes."""
+        self.on_completion_hooks.append(fn)
         return fn
 
-    def on_failure_hook(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_failure.append(fn)
+    def on_failure(self, fn: H) -> H:
+        """Register `fn(task, task_run, state)` to run when a run fails."""
+        self.on_failure_hooks.append(fn)
         return fn
+
+    def on_running(self, fn: H) -> H:
+        """Register `fn(task, task_run, state)` to run when a run starts running."""
+        self.on_running_hooks.append(fn)
+        return fn
+
+    def on_crashed(self, fn: H) -> H:
+        """Register `fn(task, task_run, state)` to run when a run crashes."""
+        self.on_crashed_hooks.append(fn)
+        return fn
+
+    def on_cancellation(self, fn: H) -> H:
+        """Register `fn(task, task_run, state)` to run when a run is cancelled."""
+        self.on_cancellation_hooks.append(fn)
+        return fn
+
+    on_completion_hook = on_completion  # the spelling before Prefect's names
+    on_failure_hook = on_failure
 
     # --- binding ----------------------------------------------------------------------
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Map call arguments to this task's parameter names."""
+        """Map call arguments to this task's parameter names (a method's `self` or
+        `cls` included)."""
+        if self._bound_to is not _UNBOUND:
+            args = (self._bound_to, *args)
         return bind_parameters(self.name, self._signature, args, kwargs)
 
     def call_arguments(self, parameters: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -328,10 +368,17 @@ class Task(Generic[P, R]):
         kwargs.pop("return_state", None)
         wait_for = kwargs.pop("wait_for", None)
         kwargs.pop("deferred", None)
+        bound = self._bound_to is not _UNBOUND
+        if bound:
+            args = (self._bound_to, *args)
         parameters = bind_parameters(self.name, self._signature, args, kwargs, apply_defaults=False)
         iterables: dict[str, list[Any]] = {}
         static: dict[str, Any] = {}
         for name, value in parameters.items():
+            if bound:  # the method's `self` or `cls` goes to every run as it is
+                static[name] = value
+                bound = False
+                continue
             if isinstance(value, PrefectFuture):
                 value = value.result()
             if isinstance(value, unmapped):
@@ -361,11 +408,15 @@ class Task(Generic[P, R]):
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
 
-    def __get__(self, instance: Any, owner: Any) -> Any:
-        if instance is None:
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """A task on a class is a method: read from an instance (or, for a classmethod,
+        from the class) it is a copy bound to it, whose calls, `.submit` and `.map`
+        pass it as the first argument (as in Prefect)."""
+        target = decorator_options.binding_target(self._method_kind, instance, owner)
+        if target is _UNBOUND:
             return self
-        bound = Task(self.fn.__get__(instance, owner), **self._options)  # type: ignore[attr-defined]
-        bound.task_key = self.task_key
+        bound = copy.copy(self)
+        bound._bound_to = target
         return bound
 
 

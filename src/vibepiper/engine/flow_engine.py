@@ -162,7 +162,7 @@ class FlowRunEngine:
             name=name or generate_run_name(),
             flow_id=flow_id_for(flow.name),
             flow_name=flow.name,
-            parameters=dict(self.parameters),
+            parameters=flow.recorded_parameters(self.parameters),
             tags=sorted(tags),
             parent_task_run_id=parent_task_run_id,
             flow_version=flow.version,
@@ -205,7 +205,7 @@ class FlowRunEngine:
         try:
             wait_for_upstream(self.wait_for)
             self.parameters = resolve_parameters(self.parameters)
-            self.flow_run.parameters = dict(self.parameters)
+            self.flow_run.parameters = self.flow.recorded_parameters(self.parameters)
         except UpstreamTaskError as exc:
             self._set(Failed(message=str(exc), data=exc))
             self.logger.error("Flow run did not start: %s", exc)
@@ -240,8 +240,8 @@ class FlowRunEngine:
             return False
         if run.run_count == 1:
             self._log_beginning()
-        if self.flow.on_running:
-            run_hooks(self.flow.on_running, (self.flow, run, state), self.logger, state.name)
+        if self.flow.on_running_hooks:
+            run_hooks(self.flow.on_running_hooks, (self.flow, run, state), self.logger, state.name)
         return True
 
     async def start_attempt_async(self) -> bool:
@@ -436,13 +436,13 @@ class FlowRunEngine:
         flow = self.flow
         kind = self.state.type
         if kind is StateType.COMPLETED:
-            return flow.on_completion
+            return flow.on_completion_hooks
         if kind is StateType.FAILED:
-            return flow.on_failure
+            return flow.on_failure_hooks
         if kind is StateType.CRASHED:
-            return flow.on_crashed
+            return flow.on_crashed_hooks
         if kind is StateType.CANCELLED:
-            return flow.on_cancellation
+            return flow.on_cancellation_hooks
         return []
 
     def _log_final(self) -> None:

@@ -312,8 +312,8 @@ class TaskRunEngine:
             self._release_slots()
             self.logger.info("Task run was not allowed to run; it is %s", state.name)
             return False
-        if self.task.on_running:
-            run_hooks(self.task.on_running, (self.task, run, state), self.logger, state.name)
+        if self.task.on_running_hooks:
+            run_hooks(self.task.on_running_hooks, (self.task, run, state), self.logger, state.name)
         return True
 
     async def start_attempt_async(self) -> bool:
@@ -496,13 +496,13 @@ class TaskRunEngine:
         task = self.task
         kind = self.state.type
         if kind is StateType.COMPLETED:
-            return task.on_completion
+            return task.on_completion_hooks
         if kind is StateType.FAILED:
-            return task.on_failure
+            return task.on_failure_hooks
         if kind is StateType.CRASHED:
-            return task.on_crashed
+            return task.on_crashed_hooks
         if kind is StateType.CANCELLED:
-            return task.on_cancellation
+            return task.on_cancellation_hooks
         return []
 
     def _release_key(self) -> None:

@@ -200,8 +200,8 @@ def run_hooks_of(flow_run_id: uuid.UUID) -> int:
     state = state_of(run)
     flow = load_flow(run.entrypoint, flow_run_id)
     hooks = {
-        StateType.CRASHED: flow.on_crashed,
-        StateType.CANCELLED: flow.on_cancellation,
+        StateType.CRASHED: flow.on_crashed_hooks,
+        StateType.CANCELLED: flow.on_cancellation_hooks,
     }.get(state.type, [])
     if hooks:
         flow_run = flow_run_from_read(run, state, this_process())
