@@ -71,6 +71,7 @@ class RunFilter(RequestModel):
     tags_any: TagList | None = Field(
         default=None, description="Runs carrying at least one of these."
     )
+    name: Names | None = Field(default=None, description="Exact names (any of them).")
     name_like: Name | None = Field(
         default=None, description="Case-insensitive substring of the name."
     )

@@ -27,6 +27,8 @@ def run_conditions(
         where.append(json_array_has_all(connection, c.tags, query.tags_all))
     if query.tags_any:
         where.append(json_array_has_any(connection, c.tags, query.tags_any))
+    if query.name is not None:
+        where.append(c.name.in_(query.name))
     if query.name_like:
         where.append(c.name.icontains(query.name_like, autoescape=True))
     where.extend(_range(c.created, query.created_after, query.created_before))
