@@ -179,7 +179,9 @@ class Task(Generic[P, R]):
         self.description = description or inspect.getdoc(fn)
         self.tags: frozenset[str] = frozenset(tags or ())
         self.version = version
-        self.isasync = inspect.iscoroutinefunction(fn)
+        self.isasync = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        # calling a generator task gives its items (see vibepiper.engine.generators)
+        self.isgenerator = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
         from vibepiper.engine.entrypoints import function_key
 
         # the same whether the script runs directly or is loaded again for a retry
@@ -299,6 +301,15 @@ class Task(Generic[P, R]):
             return (), parameters
         return parameters_to_call(self._signature, parameters)
 
+    def _check_wait_for(self, wait_for: Any) -> None:
+        """A task cannot wait for itself: it would never start."""
+        items = wait_for if isinstance(wait_for, list | tuple | set) else [wait_for]
+        if any(item is self or (isinstance(item, Task) and item.fn is self.fn) for item in items):
+            raise ValueError(
+                f"wait_for of task {self.name!r} contains the task itself; a task run cannot "
+                "wait for itself (pass the futures of other task runs)"
+            )
+
     def render_run_name(self, parameters: dict[str, Any]) -> str:
         """The run name from `task_run_name` (a template over the parameters, or a callable)."""
         from vibepiper.engine.names import render_run_name
@@ -319,7 +330,13 @@ class Task(Generic[P, R]):
         """Run the task now and return its value (its final State with `return_state=True`)."""
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
+        if wait_for is not None:
+            self._check_wait_for(wait_for)
         parameters = self.bind(args, kwargs)
+        if self.isgenerator:
+            if self.isasync:
+                return self._run_async_generator(parameters, wait_for, return_state)
+            return self._run_generator(parameters, wait_for, return_state)
         if self.isasync:
             # like the function itself: calling it gives a coroutine to await
             return self._run_async(parameters, wait_for, return_state)
@@ -349,10 +366,33 @@ class Task(Generic[P, R]):
         state = await run_task_async(engine)
         return state if return_state else state.result(_sync=True)
 
+    def _run_generator(self, parameters: dict[str, Any], wait_for: Any, return_state: bool) -> Any:
+        from vibepiper.engine.generators import RETURN_STATE_REFUSED, drive_generator_sync
+
+        if return_state:  # raised when read, as Prefect does
+            raise ValueError(RETURN_STATE_REFUSED)
+        engine = self._engine(parameters, wait_for)
+        engine.create()
+        return (yield from drive_generator_sync(engine))
+
+    async def _run_async_generator(
+        self, parameters: dict[str, Any], wait_for: Any, return_state: bool
+    ) -> Any:
+        from vibepiper.engine.generators import RETURN_STATE_REFUSED, drive_generator_async
+
+        if return_state:
+            raise ValueError(RETURN_STATE_REFUSED)
+        engine = self._engine(parameters, wait_for)
+        engine.create()
+        async for item in drive_generator_async(engine):
+            yield item
+
     def submit(self, *args: Any, **kwargs: Any) -> PrefectFuture[R]:
         """Run the task on the flow's task runner; returns a future at once."""
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
+        if wait_for is not None:
+            self._check_wait_for(wait_for)
         parameters = self.bind(args, kwargs)
         future = _current_runner().submit(self, parameters, wait_for)
         if return_state:
@@ -365,8 +405,10 @@ class Task(Generic[P, R]):
         Iterables are zipped (they must have equal lengths); wrap an iterable in
         `unmapped(...)` to pass it whole to every run.
         """
-        kwargs.pop("return_state", None)
+        return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
+        if wait_for is not None:
+            self._check_wait_for(wait_for)
         kwargs.pop("deferred", None)
         bound = self._bound_to is not _UNBOUND
         if bound:
@@ -403,7 +445,10 @@ class Task(Generic[P, R]):
             {**static, **{name: values[i] for name, values in iterables.items()}}
             for i in range(count)
         ]
-        return _current_runner().map(self, calls, wait_for)
+        futures = _current_runner().map(self, calls, wait_for)
+        if return_state:  # as in Prefect: each run's final state, in order
+            return [future.wait() for future in futures]  # type: ignore[return-value]
+        return futures
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
+from types import GeneratorType
 from typing import Any
 
 from vibepiper.exceptions import FlowRunTimeoutError, TaskRunTimeoutError
@@ -81,6 +82,8 @@ def return_value_to_state(value: Any) -> State[Any]:
         return _aggregate([_as_state(value)], value)
     if _is_state_collection(value):
         return _aggregate([_as_state(item) for item in value], value)
+    if isinstance(value, GeneratorType):  # not portable: its items, as Prefect does
+        return Completed(data=list(value))
     return Completed(data=value)
 
 

@@ -26,7 +26,12 @@ from vibepiper.context import (
 from vibepiper.engine import persistence, task_slots
 from vibepiper.engine.drivers import drive_async, drive_sync, lazy_asyncio
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
-from vibepiper.engine.inputs import resolve_parameters, task_inputs, wait_for_upstream
+from vibepiper.engine.inputs import (
+    resolve_parameters,
+    task_inputs,
+    upstream_futures,
+    wait_for_upstream,
+)
 from vibepiper.engine.policy import (
     exception_to_state,
     interrupted_message,
@@ -63,6 +68,7 @@ Invoker = Callable[
 ]
 
 _engine_log = logging.getLogger("vibepiper.task_runs")
+_LEAF_TYPES = frozenset({int, float, str, bytes, bool, type(None)})
 _outside_flow_counter = itertools.count()
 
 
@@ -211,6 +217,8 @@ class TaskRunEngine:
         if self.resumed:
             self.logger.info("Reusing the persisted result of the attempt before the retry")
             return False
+        if self._waits_for_itself():
+            return False
         try:
             wait_for_upstream(self.wait_for)
             self.resolved = resolve_parameters(self.parameters)
@@ -230,6 +238,23 @@ class TaskRunEngine:
                 return False
         if task.cache_policy_in_use is not None:
             return self._consult_cache()
+        return True
+
+    def _waits_for_itself(self) -> bool:
+        """Fail a run whose `wait_for` or arguments hold its own future (put there after
+        it was submitted): waiting for it would never end."""
+        values = [v for v in self.parameters.values() if type(v) not in _LEAF_TYPES]
+        if self.wait_for is None and not values:
+            return False
+        run_id = self.task_run.id
+        if not any(f.task_run.id == run_id for f in upstream_futures((self.wait_for, values))):
+            return False
+        error = ValueError(
+            f"Task run {self.task_run.name!r} waits for its own future (in wait_for or its "
+            "arguments), so it could never start"
+        )
+        self._set(Failed(message=str(error), data=error))
+        self.logger.error("%s", error)
         return True
 
     def plan(self) -> persistence.ResultPlan:
