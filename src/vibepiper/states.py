@@ -14,7 +14,6 @@ import sys
 import uuid
 from typing import Any, Generic, TypeVar
 
-from vibepiper.context import FlowRunContext, TaskRunContext
 from vibepiper.exceptions import CancelledRun, CrashedRun, FailedRun, PausedRun, UnfinishedRun
 from vibepiper.utilities.ids import new_id
 
@@ -339,12 +338,16 @@ def _state_items(data: Any) -> list[State[Any]]:
 def _in_async_context() -> bool:
     """Prefect's rule for `State.result()`: inside a run, whether its flow or task is
     async; outside any run, whether an event loop runs in this thread."""
-    task_ctx = TaskRunContext.get()
-    if task_ctx is not None:
-        return bool(task_ctx.task.isasync)
-    flow_ctx = FlowRunContext.get()
-    if flow_ctx is not None:
-        return bool(flow_ctx.flow.isasync)
+    # read through sys.modules: states sit below the run context in the layers (the
+    # schemas and the server use them), and no run exists before `vibepiper.context` loads
+    context = sys.modules.get("vibepiper.context")
+    if context is not None:
+        task_ctx = context.TaskRunContext.get()
+        if task_ctx is not None:
+            return bool(task_ctx.task.isasync)
+        flow_ctx = context.FlowRunContext.get()
+        if flow_ctx is not None:
+            return bool(flow_ctx.flow.isasync)
     asyncio = sys.modules.get("asyncio")  # not imported: no loop can be running
     if asyncio is None:
         return False
