@@ -30,11 +30,37 @@ if TYPE_CHECKING:
     from vibepiper.tasks import Task
 
 
+class _NewLock:
+    """Stands for a lock in a pickled runner: the copy gets a fresh one."""
+
+
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+
+
 class TaskRunner:
     """Base class: decides where a submitted task's engine runs."""
 
+    # attributes holding threads, processes or connections: a pickled copy starts without
+    _transient: tuple[str, ...] = ()
+
     def __init__(self) -> None:
         self._entered = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a runner travels inside its flow (`serialize_context`, cloudpickle) as settings
+        state: dict[str, Any] = {}
+        for name, value in self.__dict__.items():
+            if isinstance(value, _LOCK_TYPES):
+                value = _NewLock()
+            elif name in self._transient:
+                value = None
+            state[name] = value
+        state["_entered"] = 0
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, threading.Lock() if isinstance(value, _NewLock) else value)
 
     @property
     def name(self) -> str:
@@ -183,6 +209,8 @@ class _Countdown:
 class ThreadPoolTaskRunner(TaskRunner):
     """Runs submitted tasks on threads (at most `max_workers` at once; default unbounded)."""
 
+    _transient = ("_pool",)
+
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__()
         if max_workers is not None and max_workers < 1:
@@ -220,6 +248,8 @@ class ProcessPoolTaskRunner(TaskRunner):
     hooks are handled in the flow's process; a task past its `timeout_seconds` has
     its process killed.
     """
+
+    _transient = ("_threads", "_processes")
 
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__()

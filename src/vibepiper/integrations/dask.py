@@ -73,6 +73,8 @@ class DaskTaskRunner(TaskRunner):
     the default settings starts its own local cluster; pass `address=` to share one.
     """
 
+    _transient = ("_threads", "_client", "_cluster")
+
     def __init__(
         self,
         cluster_class: type[Any] | str | None = None,

@@ -47,6 +47,8 @@ class RayTaskRunner(TaskRunner):
     `shutdown()` (the end of the flow run) only if this runner initialised it.
     """
 
+    _transient = ("_threads", "_remote", "_keeper")
+
     def __init__(self, address: str | None = None, init_kwargs: dict[str, Any] | None = None):
         super().__init__()
         self.address = address
