@@ -152,6 +152,98 @@ def _serve(application: Any, host: str, port: int, log_level: str) -> None:
         raise typer.Exit(3)
 
 
+class BackgroundServer:
+    """The server started inside a `serve()` process that has no VIBEPIPER_API_URL.
+
+    DESIGN.md: "a feature that cannot work without a running server process ...
+    `serve()` or `vibepiper server start` runs those services": the same app as `server
+    start` (API, dashboard, scheduler and the other services) over the same database,
+    served by uvicorn on a thread of the serve process until `stop()`.
+    """
+
+    def __init__(self, server: Any, thread: Any, host: str, port: int) -> None:
+        self._server = server
+        self._thread = thread
+        self.host = host
+        self.port = port
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api"
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop serving (open requests get `SHUTDOWN_GRACE_SECONDS`) and wait for it."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+
+def start_background_server(
+    host: str = "127.0.0.1", port: int = 4200, start_timeout: float = 60.0
+) -> BackgroundServer:
+    """Serve the API, dashboard and services on a thread of this process, on `port` if
+    it is free and on a free port otherwise; returns once it accepts requests.
+
+    Raises ConfigurationError when the server's packages or its database cannot be used.
+    """
+    import socket
+    import threading
+    import time
+    from dataclasses import replace
+
+    import uvicorn
+
+    from vibepiper.exceptions import ConfigurationError
+
+    try:
+        import vibepiper.server
+        import vibepiper.server.database
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"serve() without VIBEPIPER_API_URL runs a server, which needs extra packages "
+            f"({exc}); install 'vibepiper[server]'"
+        ) from None
+    settings = _settings()
+    if settings.server_migrate_on_start:
+        try:
+            vibepiper.server.database.migrate_database(settings.database_url)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"cannot use the database {redact_url(settings.database_url)}: {exc}"
+            ) from None
+    application = vibepiper.server.create_app(replace(settings, server_migrate_on_start=False))
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError:
+        listener.bind((host, 0))  # the usual port is taken: any free one
+    chosen = int(listener.getsockname()[1])
+    config = uvicorn.Config(
+        application,
+        log_level="warning",
+        # typed int, used as asyncio.timeout(seconds): a float is what it takes
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # type: ignore[arg-type]
+    )
+    server = uvicorn.Server(config)
+    # off the main thread uvicorn installs no signal handlers: the serve loop owns them
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, name="vibepiper-server", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            listener.close()
+            raise ConfigurationError(f"the server for serve() did not start on {host}:{chosen}")
+        time.sleep(0.01)
+    return BackgroundServer(server, thread, host, chosen)
+
+
 @database_app.command("upgrade")
 def upgrade(
     revision: Annotated[str, typer.Option("--revision", help="Target revision.")] = "head",

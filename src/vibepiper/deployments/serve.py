@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vibepiper.deployments.runner import RunnerDeployment
@@ -59,18 +60,45 @@ def serve(
             )
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be 1 or more, got {limit}")
-    _require_server()
     from vibepiper.client import get_client
 
-    with get_client(sync_client=True) as client:
+    with (
+        _server_to_serve_from() as api_url,
+        get_client(sync_client=True, api_url=api_url) as client,
+    ):
         ids = register(client, deployments)
         if print_starting_message:
-            _print_serving(deployments)
+            _print_serving(deployments, api_url)
         try:
             _run_serve_loop(client, ids, limit)
         finally:
             if pause_on_shutdown:
                 _pause_quietly(client, ids)
+
+
+@contextmanager
+def _server_to_serve_from() -> Iterator[str | None]:
+    """The server the deployments go to: `VIBEPIPER_API_URL` (yields None), or else, as
+    Prefect does, a server started in this process over the embedded store's database,
+    stopped when serving stops (yields its API URL; the run processes get it)."""
+    from vibepiper.settings import get_settings
+
+    if get_settings().api_url:
+        yield None
+        return
+    from vibepiper.cli.server import start_background_server
+
+    server = start_background_server()
+    print(
+        f"No VIBEPIPER_API_URL: started a VibePiper server in this process for serve(), "
+        f"dashboard {server.dashboard_url} (API {server.api_url}); it stops with serve().",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        yield server.api_url
+    finally:
+        server.stop()
 
 
 def _run_serve_loop(client: SyncVibePiperClient, ids: list[uuid.UUID], limit: int | None) -> None:
@@ -158,7 +186,7 @@ def register(
     return [client.create_deployment(body).id for body in bodies]
 
 
-def _print_serving(deployments: Sequence[RunnerDeployment]) -> None:
+def _print_serving(deployments: Sequence[RunnerDeployment], local_api: str | None = None) -> None:
     lines = ["Serving deployment(s):"]
     for deployment in deployments:
         schedules = ", ".join(s.describe() for s in deployment.schedules) or "no schedule"
@@ -166,7 +194,8 @@ def _print_serving(deployments: Sequence[RunnerDeployment]) -> None:
         lines.append(f"  {deployment.full_name}  ({schedules}){paused}")
     first = deployments[0].full_name
     lines.append("Trigger a run:")
-    lines.append(f"  vibepiper deployment run '{first}'")
+    prefix = f"VIBEPIPER_API_URL={local_api} " if local_api else ""
+    lines.append(f"  {prefix}vibepiper deployment run '{first}'")
     lines.append(f"  or from Python: run_deployment('{first}')")
     lines.append("Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)

@@ -16,6 +16,7 @@ when its stdin closes (its parent ended or closed it).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from multiprocessing.connection import Connection
 from typing import Any
@@ -44,6 +45,9 @@ def serve(requests: Connection, answers: Connection) -> None:
 
 
 def main() -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides when this
+    # child stops (it closes stdin), so an interrupt here would only print a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = Connection(os.dup(sys.stdin.fileno()), writable=False)
     answers = Connection(os.dup(sys.stdout.fileno()), readable=False)
     # nothing else may write to the answer pipe: stray prints go to stderr
