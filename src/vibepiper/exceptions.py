@@ -1,8 +1,13 @@
-"""Exceptions a VibePiper user catches; names follow Prefect's."""
+"""Exceptions a VibePiper user catches; names, bases and messages follow Prefect's."""
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from vibepiper.states import State
 
 
 class PrefectException(Exception):
@@ -27,6 +32,10 @@ class CancelledRun(PrefectException):
 class PausedRun(PrefectException):
     """Raised when the result of a paused run is requested."""
 
+    def __init__(self, *args: Any, state: State[Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state = state
+
 
 class UnfinishedRun(PrefectException):
     """Raised when the result of a run that has not finished is requested."""
@@ -47,34 +56,70 @@ class MissingResult(PrefectException):
 class ParameterTypeError(PrefectException):
     """Parameters given to a flow do not validate against its type hints."""
 
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg)
+
     @classmethod
-    def from_validation_error(cls, exc: Any, flow_name: str) -> ParameterTypeError:
-        """Build the error from a pydantic ValidationError, naming each bad field."""
-        lines = []
-        for error in exc.errors():
-            location = ".".join(str(part) for part in error.get("loc", ()))
-            lines.append(f"  - {location}: {error.get('msg')} (got {error.get('input')!r})")
-        count = len(lines)
-        noun = "parameter" if count == 1 else "parameters"
-        header = f"Flow {flow_name!r} received {count} invalid {noun}:"
-        return cls("\n".join([header, *lines]))
+    def from_validation_error(cls, exc: Any, flow_name: str | None = None) -> Self:
+        """Prefect's message from a pydantic ValidationError: one line per bad field,
+        `cfg.epochs: Input should be a valid integer, ...` (`flow_name` is not in it)."""
+        bad = [
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        return cls("Flow run received invalid parameters:\n - " + "\n - ".join(bad))
 
 
-class ParameterBindError(PrefectException, TypeError):
+class ParameterBindError(TypeError, PrefectException):
     """Arguments given to a flow or task do not match its signature."""
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg)
 
     @classmethod
     def from_bind_failure(
-        cls, fn_name: str, exc: TypeError, call_args: tuple[Any, ...], call_kwargs: dict[str, Any]
-    ) -> ParameterBindError:
-        return cls(
-            f"Error binding parameters for {fn_name!r}: {exc}. "
-            f"Got positional arguments {len(call_args)} and keywords {sorted(call_kwargs)}."
-        )
+        cls,
+        fn: Callable[..., Any] | str,
+        exc: TypeError,
+        call_args: tuple[Any, ...],
+        call_kwargs: dict[str, Any],
+        *,
+        signature: inspect.Signature | None = None,
+    ) -> Self:
+        """Prefect's message naming the function, its signature and what it was given.
+
+        `fn` may be the function's name when its `signature` is passed instead.
+        """
+        if isinstance(fn, str):
+            name = fn
+            sig = signature
+        else:
+            name = getattr(fn, "__name__", repr(fn))
+            sig = signature or inspect.signature(fn)
+        shown = str(sig).strip("()") if sig is not None else "..."
+        base = f"Error binding parameters for function '{name}': {exc}"
+        has = f"Function '{name}' has signature '{shown}'"
+        received = f"received args: {call_args} and kwargs: {list(call_kwargs.keys())}"
+        return cls(f"{base}.\n{has} but {received}.")
 
 
 class SignatureMismatchError(PrefectException, TypeError):
     """Parameters given do not match the function's signature."""
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg)
+
+    @classmethod
+    def from_bad_params(cls, expected_params: list[str], provided_params: list[str]) -> Self:
+        """Prefect's message listing the parameters expected and those provided."""
+        return cls(
+            f"Function expects parameters {expected_params} but was provided with"
+            f" parameters {provided_params}"
+        )
+
+
+class ReservedArgumentError(PrefectException, TypeError):
+    """A flow or task function takes an argument whose name a VibePiper feature uses."""
 
 
 class MappingLengthMismatch(PrefectException):
@@ -97,11 +142,28 @@ class FlowRunTimeoutError(TimeoutError, PrefectException):
     """A flow run exceeded its `timeout_seconds`."""
 
 
-class Abort(PrefectException):
+class PrefectSignal(BaseException):
+    """Base of the signal-like exceptions user code should not catch (`except Exception`
+    lets them through)."""
+
+
+class Abort(PrefectSignal):
     """The orchestrator refused to let a run continue (for example, it was cancelled)."""
 
 
-class TerminationSignal(BaseException):
+class Pause(PrefectSignal):
+    """A flow run is paused and must leave its process, to be resumed in another."""
+
+    def __init__(self, *args: Any, state: State[Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state = state
+
+
+class ExternalSignal(BaseException):
+    """Base of the exceptions that stand for a signal from outside the process."""
+
+
+class TerminationSignal(ExternalSignal):
     """Raised inside a run when the process received a termination signal."""
 
     def __init__(self, signal: int) -> None:

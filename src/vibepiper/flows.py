@@ -201,7 +201,10 @@ class Flow(Generic[P, R]):
         a bound method's `self` or `cls` comes first."""
         if self._bound_to is not decorator_options.UNBOUND:
             args = (self._bound_to, *args)
-        return bind_parameters(self.name, self._signature, args, kwargs)
+        # errors name the function, as Prefect's do
+        return bind_parameters(
+            getattr(self.fn, "__name__", self.name), self._signature, args, kwargs
+        )
 
     def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Coerce `parameters` to the type hints (ParameterTypeError naming bad fields)."""

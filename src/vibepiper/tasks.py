@@ -75,7 +75,9 @@ def bind_parameters(
     try:
         bound = sig.bind(*args, **kwargs)
     except TypeError as exc:
-        raise ParameterBindError.from_bind_failure(fn_name, exc, args, kwargs) from None
+        raise ParameterBindError.from_bind_failure(
+            fn_name, exc, args, kwargs, signature=sig
+        ) from None
     if apply_defaults:
         bound.apply_defaults()
     return bound.arguments
@@ -293,7 +295,9 @@ class Task(Generic[P, R]):
         `cls` included)."""
         if self._bound_to is not _UNBOUND:
             args = (self._bound_to, *args)
-        return bind_parameters(self.name, self._signature, args, kwargs)
+        return bind_parameters(
+            getattr(self.fn, "__name__", self.name), self._signature, args, kwargs
+        )
 
     def call_arguments(self, parameters: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Positional and keyword arguments to call the function with `parameters`."""
@@ -413,7 +417,13 @@ class Task(Generic[P, R]):
         bound = self._bound_to is not _UNBOUND
         if bound:
             args = (self._bound_to, *args)
-        parameters = bind_parameters(self.name, self._signature, args, kwargs, apply_defaults=False)
+        parameters = bind_parameters(
+            getattr(self.fn, "__name__", self.name),
+            self._signature,
+            args,
+            kwargs,
+            apply_defaults=False,
+        )
         iterables: dict[str, list[Any]] = {}
         static: dict[str, Any] = {}
         for name, value in parameters.items():
