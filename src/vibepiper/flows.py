@@ -93,6 +93,8 @@ class Flow(Generic[P, R]):
         self.description = description or inspect.getdoc(fn)
         self.timeout_seconds = timeout_seconds
         self.should_validate_parameters = validate_parameters
+        if persist_result is None and (result_storage is not None or result_serializer is not None):
+            persist_result = True  # as in Prefect: a storage or serializer asks to persist
         self.persist_result = persist_result
         self.result_storage = result_storage
         self.result_serializer = result_serializer

@@ -144,6 +144,8 @@ class Task(Generic[P, R]):
         on_running: Iterable[Callable[..., Any]] | None = None,
         on_crashed: Iterable[Callable[..., Any]] | None = None,
         on_cancellation: Iterable[Callable[..., Any]] | None = None,
+        on_commit: Iterable[Callable[..., Any]] | None = None,
+        on_rollback: Iterable[Callable[..., Any]] | None = None,
         retry_condition_fn: Callable[..., bool] | None = None,
         viz_return_value: Any = None,
         isolation_level: Any = None,
@@ -165,6 +167,8 @@ class Task(Generic[P, R]):
                 "on_running": on_running,
                 "on_crashed": on_crashed,
                 "on_cancellation": on_cancellation,
+                "on_commit": on_commit,
+                "on_rollback": on_rollback,
             },
         )
         # what a method's task is bound to (its instance or class); see __get__
@@ -200,6 +204,14 @@ class Task(Generic[P, R]):
             retry_delay_seconds = retry_delay_seconds(self.retries)
         self.retry_delay_seconds = retry_delay_seconds
         self.retry_jitter_factor = retry_jitter_factor
+        # as in Prefect, asking for a storage, serializer, key or cache persists results
+        # unless persist_result=False
+        asks_to_store = (result_storage, result_serializer, result_storage_key)
+        if persist_result is None and (
+            any(option is not None for option in asks_to_store)
+            or self.cache_policy_in_use is not None
+        ):
+            persist_result = True
         self.persist_result = persist_result
         self.result_storage = result_storage
         self.result_serializer = result_serializer
@@ -212,6 +224,9 @@ class Task(Generic[P, R]):
         self.on_running_hooks = hooks["on_running"]
         self.on_crashed_hooks = hooks["on_crashed"]
         self.on_cancellation_hooks = hooks["on_cancellation"]
+        # transaction hooks: fn(transaction) when the task's transaction commits or rolls back
+        self.on_commit_hooks = hooks["on_commit"]
+        self.on_rollback_hooks = hooks["on_rollback"]
         self.retry_condition_fn = retry_condition_fn
         self.viz_return_value = viz_return_value
         self.isolation_level = isolation_level
@@ -242,6 +257,8 @@ class Task(Generic[P, R]):
             "on_running": on_running,
             "on_crashed": on_crashed,
             "on_cancellation": on_cancellation,
+            "on_commit": on_commit,
+            "on_rollback": on_rollback,
             "retry_condition_fn": retry_condition_fn,
             "viz_return_value": viz_return_value,
             "isolation_level": isolation_level,
@@ -284,6 +301,17 @@ class Task(Generic[P, R]):
     def on_cancellation(self, fn: H) -> H:
         """Register `fn(task, task_run, state)` to run when a run is cancelled."""
         self.on_cancellation_hooks.append(fn)
+        return fn
+
+    def on_commit(self, fn: H) -> H:
+        """Register `fn(transaction)` to run when the transaction of a run commits."""
+        self.on_commit_hooks.append(fn)
+        return fn
+
+    def on_rollback(self, fn: H) -> H:
+        """Register `fn(transaction)` to run when the transaction of a completed run rolls
+        back (a later task of the same `transaction()` block failed)."""
+        self.on_rollback_hooks.append(fn)
         return fn
 
     on_completion_hook = on_completion  # the spelling before Prefect's names
