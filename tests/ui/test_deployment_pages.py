@@ -98,6 +98,51 @@ def test_the_run_form_validates_then_creates_a_run(
     expect(page.locator(".json")).to_contain_text('"sources": 5')
 
 
+MODELS_SCHEMA = {
+    "title": "Parameters",
+    "type": "object",
+    "properties": {
+        "points": {"title": "points", "type": "array", "items": {"$ref": "#/definitions/Point"}},
+    },
+    "required": ["points"],
+    "definitions": {
+        "Point": {
+            "title": "Point",
+            "type": "object",
+            "properties": {"x": {"title": "X", "type": "integer"}},
+            "required": ["x"],
+        }
+    },
+}
+
+
+def test_the_run_form_checks_the_items_of_a_list_of_models(tab: Tab, ui_server: Server) -> None:
+    with api(ui_server) as client:
+        created = client.post(
+            "/deployments/",
+            json={
+                "name": "points",
+                "flow_name": "ui-points",
+                "parameter_openapi_schema": MODELS_SCHEMA,
+            },
+        )
+        assert created.status_code == 201, created.text
+        deployment_id = created.json()["id"]
+    page = tab.open(f"/deployments/{deployment_id}")
+    page.get_by_role("button", name="Run", exact=True).click()
+    form = page.get_by_role("form", name="Run deployment")
+    form.locator("#param-points").fill('[{"x": 1}, 5]')
+    form.get_by_role("button", name="Run", exact=True).click()
+    # the items' $ref is followed to the root's definitions: item 1 is not an object
+    expect(form.locator(".field-error")).to_have_text("points item 1 must be object")
+    assert deployment_runs(ui_server, deployment_id) == []
+    form.locator("#param-points").fill('[{"x": 1}, {"x": 2}]')
+    form.get_by_role("button", name="Run", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f-]{36}$"))
+    [run] = deployment_runs(ui_server, deployment_id)
+    assert run["parameters"] == {"points": [{"x": 1}, {"x": 2}]}
+
+
 def test_cancel_then_retry_a_deployment_run(
     tab: Tab, ui_server: Server, deployment: dict[str, Any]
 ) -> None:

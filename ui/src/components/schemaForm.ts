@@ -40,6 +40,8 @@ export function fieldsOf(root: JsonSchema | null): Field[] {
       const real = options.filter((option) => option.type !== "null");
       if (real.length === 1) schema = { ...real[0], title: schema.title, description: schema.description, default: schema.default };
     }
+    // a list of models: its items' $ref points at the root's definitions, as its own does
+    if (schema.items) schema = { ...schema, items: resolve(schema.items, root) };
     const types = typesOf(schema).filter((type) => type !== "null");
     nullable ||= typesOf(schema).includes("null");
     let kind: FieldKind = "json";
@@ -108,7 +110,7 @@ export function parseField(field: Field, text: string): Parsed {
         return { ok: false, error: `must be ${types.join(" or ")}` };
       }
       if (types.includes("array") && Array.isArray(value) && schema.items) {
-        const itemTypes = typesOf(resolve(schema.items, schema));
+        const itemTypes = typesOf(schema.items);
         const bad = value.findIndex((item) => itemTypes.length > 0 && !itemTypes.some((type) => matches(type, item)));
         if (bad >= 0) return { ok: false, error: `item ${bad} must be ${itemTypes.join(" or ")}` };
       }
