@@ -24,6 +24,7 @@ from vibepiper.utilities import decorator_options
 
 if TYPE_CHECKING:
     from vibepiper.deployments.runner import RunnerDeployment
+    from vibepiper.runner.storage import RunnerStorage
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -259,16 +260,28 @@ class Flow(Generic[P, R]):
         return state if return_state else engine.result()
 
     # --- deployments (vibepiper.deployments; imported when used) ----------------------
-    def to_deployment(self, name: str | None = None, **options: Any) -> RunnerDeployment:
+    def to_deployment(
+        self, name: str | None = None, *, _sync: bool | None = None, **options: Any
+    ) -> RunnerDeployment:
         """A deployment of this flow, for `serve(...)` or `deploy(...)`.
 
         Options: `cron`, `interval`, `rrule`, `schedules`, `parameters`, `tags`,
         `description`, `version`, `paused`, `concurrency_limit`,
         `enforce_parameter_schema`, `work_pool_name`, `work_queue_name`, `job_variables`.
+
+        As in Prefect, in async code this returns a coroutine (see `ato_deployment`).
         """
+        if not _run_sync(_sync):
+            return self.ato_deployment(name, **options)  # type: ignore[return-value]
         from vibepiper.deployments.runner import RunnerDeployment
 
         return RunnerDeployment.from_flow(self, name, **options)
+
+    async def ato_deployment(self, name: str | None = None, **options: Any) -> RunnerDeployment:
+        """`to_deployment` to await (the flow's source is read in a thread)."""
+        import asyncio
+
+        return await asyncio.to_thread(lambda: self.to_deployment(name, _sync=True, **options))
 
     def serve(
         self,
@@ -311,16 +324,51 @@ class Flow(Generic[P, R]):
 
     @classmethod
     def from_source(
-        cls, source: str | os.PathLike[str], entrypoint: str, *, branch: str | None = None
+        cls,
+        source: str | os.PathLike[str] | RunnerStorage,
+        entrypoint: str,
+        *,
+        branch: str | None = None,
+        _sync: bool | None = None,
     ) -> Flow[Any, Any]:
-        """The flow `entrypoint` (`path/file.py:function`) names in `source`: a directory
-        or a git URL (cloned with `git`). Its deployments record where the code lives."""
+        """The flow `entrypoint` (`path/file.py:function`) names in `source`: a directory,
+        a git URL (cloned with `git`), or a `GitRepository` / `LocalStorage` from
+        `vibepiper.runner.storage`. Its deployments record where the code lives.
+
+        As in Prefect, in async code this returns a coroutine (see `afrom_source`).
+        """
+        if not _run_sync(_sync):
+            return cls.afrom_source(source, entrypoint, branch=branch)  # type: ignore[return-value]
         from vibepiper.deployments.source import load_flow_from_source
 
         return load_flow_from_source(source, entrypoint, branch=branch)
 
+    @classmethod
+    async def afrom_source(
+        cls,
+        source: str | os.PathLike[str] | RunnerStorage,
+        entrypoint: str,
+        *,
+        branch: str | None = None,
+    ) -> Flow[Any, Any]:
+        """`from_source` to await (the clone and the import run in a thread)."""
+        import asyncio
+
+        from vibepiper.deployments.source import load_flow_from_source
+
+        return await asyncio.to_thread(load_flow_from_source, source, entrypoint, branch=branch)
+
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"
+
+
+def _run_sync(forced: bool | None) -> bool:
+    """Prefect's dispatch of a method with an async twin: sync unless in async code."""
+    if forced is not None:
+        return forced
+    from vibepiper.states import _in_async_context
+
+    return not _in_async_context()
 
 
 async def _run_async(engine: Any, return_state: bool) -> Any:
@@ -354,4 +402,51 @@ def flow(__fn: Callable[P, R] | None = None, **kwargs: Any) -> Any:
     return decorator
 
 
-__all__ = ["Flow", "flow"]
+# --- loading flows from entrypoints (Prefect's helpers; see vibepiper.deployments.loading) --
+
+
+def load_flow_from_entrypoint(entrypoint: str, use_placeholder_flow: bool = True) -> Flow[..., Any]:
+    """The flow `entrypoint` names (`path/file.py:function`, `path/file.py:Class.method`
+    or `package.module.function`), importing its script or module (its `__main__`
+    block does not run). Raises ScriptError when the import raised (unless the flow can
+    still be read from source and `use_placeholder_flow`), MissingFlowError when it
+    names nothing or no flow."""
+    from vibepiper.deployments import loading
+
+    return loading.load_flow_from_entrypoint(entrypoint, use_placeholder_flow)
+
+
+def safe_load_flow_from_entrypoint(entrypoint: str) -> Flow[..., Any] | None:
+    """The flow `entrypoint` names, read from source without importing the module as a
+    whole (statements that fail, such as missing imports, are skipped); None if it
+    cannot be."""
+    from vibepiper.deployments import loading
+
+    return loading.safe_load_flow_from_entrypoint(entrypoint)
+
+
+def load_flow_arguments_from_entrypoint(
+    entrypoint: str, arguments: list[str] | set[str] | None = None
+) -> dict[str, Any]:
+    """The `@flow(...)` options of the entrypoint's function, read from its source (by
+    default those of built-in types; `name` falls back to the function's name)."""
+    from vibepiper.deployments import loading
+
+    return loading.load_flow_arguments_from_entrypoint(entrypoint, arguments)
+
+
+def load_function_and_convert_to_flow(entrypoint: str) -> Flow[..., Any]:
+    """The flow `entrypoint` names; a plain function is made a flow (`log_prints=True`)."""
+    from vibepiper.deployments import loading
+
+    return loading.load_function_and_convert_to_flow(entrypoint)
+
+
+__all__ = [
+    "Flow",
+    "flow",
+    "load_flow_arguments_from_entrypoint",
+    "load_flow_from_entrypoint",
+    "load_function_and_convert_to_flow",
+    "safe_load_flow_from_entrypoint",
+]

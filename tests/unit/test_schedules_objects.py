@@ -13,6 +13,7 @@ import pytest
 from vibepiper import flow
 from vibepiper.deployments import RunnerDeployment
 from vibepiper.deployments._entrypoint import EntrypointError, locate_flow
+from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schedules import Cron, Interval, RRule, as_schedule
 from vibepiper.schemas.schedules import CronSchedule, IntervalSchedule, RRuleSchedule
 
@@ -119,13 +120,25 @@ def test_to_deployment_refuses_unknown_parameters_and_mixed_schedule_styles() ->
         etl.to_deployment("x", cron="* * * * *", schedules=[Interval(60)])
 
 
-def test_a_flow_defined_in_a_function_cannot_be_deployed() -> None:
+def test_a_flow_defined_in_a_function_gets_its_entrypoint_as_in_prefect() -> None:
     @flow
     def inner() -> None:
         pass
 
-    with pytest.raises(EntrypointError, match="defined inside a function"):
-        inner.to_deployment("x")
+    deployment = inner.to_deployment("x")
+    assert deployment.entrypoint.endswith(
+        ":test_a_flow_defined_in_a_function_gets_its_entrypoint_as_in_prefect.<locals>.inner"
+    )
+    # another process cannot load it, and says so
+    from vibepiper.engine.entrypoints import load_entrypoint
+
+    with pytest.raises(ObjectNotFound, match="defined inside a function"):
+        load_entrypoint(deployment.entrypoint)
+
+
+def test_a_lambda_cannot_be_deployed() -> None:
+    with pytest.raises(EntrypointError, match="is a lambda"):
+        flow(name="anon")(lambda: None).to_deployment("x")
 
 
 _SCRIPT = """

@@ -32,11 +32,14 @@ def locate_flow(fn: Any, flow_name: str, project_dir: Path | None = None) -> Flo
     """The entrypoint and directory of the function behind flow `flow_name`."""
     project = (project_dir or Path.cwd()).resolve()
     qualname = getattr(fn, "__qualname__", "") or ""
-    if not qualname or "<locals>" in qualname or "<lambda>" in qualname:
+    if not qualname or "<lambda>" in qualname:
         raise EntrypointError(
-            f"flow {flow_name!r} is defined inside a function; a deployment runs it in "
-            "another process, so define it at the top level of a module or script"
+            f"flow {flow_name!r} is a lambda; a deployment runs it in another process, so "
+            "define it with `def` in a module or script"
         )
+    # A flow defined inside a function gets its entrypoint all the same (as in Prefect):
+    # `file.py:outer.<locals>.inner`. Another process cannot load it, which the run
+    # that tries says in one line.
     module = getattr(fn, "__module__", "") or ""
     if module != "__main__" and not module.startswith(LOADED_SCRIPT_MODULE):
         return FlowLocation(entrypoint=f"{module}:{qualname}", path=str(project))

@@ -45,10 +45,22 @@ def is_git_url(source: str) -> bool:
 
 
 def load_flow_from_source(
-    source: str | os.PathLike[str], entrypoint: str, *, branch: str | None = None
+    source: Any, entrypoint: str, *, branch: str | None = None
 ) -> Flow[Any, Any]:
-    """The flow `entrypoint` names inside `source` (a directory or a git URL)."""
+    """The flow `entrypoint` names inside `source`: a directory, a git URL, or a storage
+    object of `vibepiper.runner.storage` (`GitRepository`, `LocalStorage`)."""
     split_entrypoint(entrypoint)
+    from vibepiper.runner.storage import GitRepository, LocalStorage
+
+    if isinstance(source, GitRepository):
+        source, branch = source.url, source.branch if branch is None else branch
+    elif isinstance(source, LocalStorage):
+        source = source.destination
+    elif not isinstance(source, str | os.PathLike):
+        raise TypeError(
+            "from_source takes a directory, a git URL, or a GitRepository / LocalStorage "
+            f"from vibepiper.runner.storage; got {type(source).__name__}"
+        )
     text = os.fspath(source)
     if is_git_url(text):
         checkout, commit = fetch_git(text, branch)

@@ -70,6 +70,11 @@ def load_entrypoint(entrypoint: str) -> Any:
         spec.loader.exec_module(module)
     else:
         module = importlib.import_module(target)
+    if "<locals>" in qualname:
+        raise ObjectNotFound(
+            f"Entrypoint {entrypoint!r} names a flow defined inside a function, which "
+            "another process cannot load; define it at the top level of the module"
+        )
     obj: Any = module
     for part in qualname.split("."):
         try:
