@@ -39,7 +39,12 @@ from vibepiper.engine.policy import (
     return_value_to_state,
 )
 from vibepiper.engine.threads import call_with_deadline
-from vibepiper.exceptions import FlowRunTimeoutError, ParameterTypeError, UpstreamTaskError
+from vibepiper.exceptions import (
+    FlowRunTimeoutError,
+    ParameterTypeError,
+    TerminationSignal,
+    UpstreamTaskError,
+)
 from vibepiper.futures import resolve_futures_to_states, wait
 from vibepiper.logging import RunLoggerAdapter, flow_run_logger
 from vibepiper.schemas.runs import FlowRun, TaskRun, flow_id_for
@@ -414,6 +419,14 @@ class FlowRunEngine:
         if asyncio is not None and isinstance(exc, asyncio.CancelledError):
             self._set(Cancelled(message="The flow run's coroutine was cancelled", data=exc))
             return None
+        if isinstance(exc, TerminationSignal):
+            # only a run process turns SIGTERM into this, when its run is cancelled: every
+            # flow run in the process (subflows too) ends Cancelled and runs its
+            # on_cancellation hooks, as Prefect's engine does for a cancelled run
+            name = signal_name(exc.signal)
+            self._set(Cancelled(message=f"The flow run was cancelled: its process received {name}"))
+            self.logger.warning("Flow run cancelled: the process received %s", name)
+            return None
         if not isinstance(exc, Exception):
             self._set(Crashed(message=interrupted_message(exc), data=exc))
             return None
@@ -484,6 +497,16 @@ async def run_flow_async(engine: FlowRunEngine) -> State[Any]:
     except BaseException as exc:
         _note_interrupt(engine, exc)
         raise
+
+
+def signal_name(number: int) -> str:
+    """`SIGTERM` for 15 (`signal N` for a number Python does not name)."""
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _note_interrupt(engine: FlowRunEngine, exc: BaseException) -> None:
