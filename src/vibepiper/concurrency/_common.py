@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vibepiper.concurrency._leases import (
     acquisition,
@@ -21,7 +21,17 @@ if TYPE_CHECKING:
     from vibepiper.store.base import RunStore
 
 logger = logging.getLogger("vibepiper.concurrency")
-_warned: set[str] = set()
+
+
+def _run_logger_or(fallback: logging.Logger) -> logging.Logger | logging.LoggerAdapter[Any]:
+    """The current run's logger (so the line is stored with the run), else `fallback`."""
+    from vibepiper.exceptions import MissingContextError
+    from vibepiper.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return fallback
 
 
 def as_names(names: str | Sequence[str]) -> list[str]:
@@ -86,14 +96,10 @@ def granted(
                 f"no concurrency limit named {', '.join(map(repr, grant.missing))} "
                 "(strict=True); create it with `vibepiper gcl create NAME --limit N`"
             )
-        fresh = [name for name in grant.missing if name not in _warned]
-        if fresh:
-            _warned.update(fresh)
-            logger.warning(
-                "Concurrency limit(s) %s do not exist: not limiting them "
-                "(create with `vibepiper gcl create NAME --limit N`, or pass strict=True)",
-                ", ".join(map(repr, fresh)),
-            )
+        # Prefect's line, once per call, in the run's log when there is a run
+        _run_logger_or(logger).warning(
+            "Concurrency limits %r do not exist - skipping acquisition.", list(grant.missing)
+        )
     if grant.lease_id is not None and not rate:
         renewer().hold(store, grant.lease_id, lease_seconds)
     return None if rate else grant.lease_id
