@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 from vibepiper.context import FlowRunContext
 from vibepiper.engine.inputs import upstream_futures
 from vibepiper.engine.threads import DaemonThreadPool
-from vibepiper.futures import PrefectFuture, PrefectFutureList
+from vibepiper.futures import PrefectConcurrentFuture, PrefectFuture, PrefectFutureList
 from vibepiper.states import Crashed, State
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class TaskRunner:
         store = flow_ctx.store if flow_ctx is not None else get_store()
         engine = TaskRunEngine(task, parameters, wait_for, flow_ctx, store, self.invoke)
         engine.create()
-        future: PrefectFuture[Any] = PrefectFuture(engine.task_run)
+        future: PrefectConcurrentFuture[Any] = PrefectConcurrentFuture.for_task_run(engine.task_run)
         if flow_ctx is not None:
             _track(flow_ctx, future)
         context = contextvars.copy_context()
@@ -132,7 +132,10 @@ class TaskRunner:
         return PrefectFutureList(self.submit(task, p, wait_for) for p in parameters_list)
 
     def _start(
-        self, engine: TaskRunEngine, future: PrefectFuture[Any], context: contextvars.Context
+        self,
+        engine: TaskRunEngine,
+        future: PrefectConcurrentFuture[Any],
+        context: contextvars.Context,
     ) -> None:
         from vibepiper.engine.task_engine import run_task_async, run_task_sync
         from vibepiper.engine.threads import spawn_on_background_loop
@@ -293,8 +296,16 @@ class ProcessPoolTaskRunner(TaskRunner):
 
 
 PrefectTaskRunner = ThreadPoolTaskRunner
+ConcurrentTaskRunner = ThreadPoolTaskRunner
+"""Prefect 2's name for the thread pool runner, which Prefect 3 still ships."""
 
-__all__ = ["ProcessPoolTaskRunner", "TaskRunner", "ThreadPoolTaskRunner"]
+__all__ = [
+    "ConcurrentTaskRunner",
+    "PrefectTaskRunner",
+    "ProcessPoolTaskRunner",
+    "TaskRunner",
+    "ThreadPoolTaskRunner",
+]
 
 
 def __getattr__(name: str) -> Any:

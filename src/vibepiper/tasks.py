@@ -28,6 +28,7 @@ from vibepiper.utilities.hashing import hash_objects
 
 if TYPE_CHECKING:
     from vibepiper.context import TaskRunContext
+    from vibepiper.states import State
     from vibepiper.task_runners import TaskRunner
 
 P = ParamSpec("P")
@@ -62,6 +63,11 @@ def task_input_hash(context: TaskRunContext, arguments: dict[str, Any]) -> str |
 def _signature_kinds(sig: inspect.Signature) -> bool:
     """True when every parameter may be passed by keyword (the fast call path)."""
     return all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in sig.parameters.values())
+
+
+def _final_state(future: PrefectFuture[Any]) -> State[Any]:
+    future.wait()
+    return future.state
 
 
 def bind_parameters(
@@ -428,7 +434,8 @@ class Task(Generic[P, R]):
         parameters = self.bind(args, kwargs)
         future = _current_runner().submit(self, parameters, wait_for)
         if return_state:
-            return future.wait()  # type: ignore[return-value]
+            future.wait()
+            return future.state  # type: ignore[return-value]
         return future
 
     def map(self, *args: Any, **kwargs: Any) -> PrefectFutureList[R]:
@@ -485,7 +492,7 @@ class Task(Generic[P, R]):
         ]
         futures = _current_runner().map(self, calls, wait_for)
         if return_state:  # as in Prefect: each run's final state, in order
-            return [future.wait() for future in futures]  # type: ignore[return-value]
+            return [_final_state(future) for future in futures]  # type: ignore[return-value]
         return futures
 
     def __repr__(self) -> str:

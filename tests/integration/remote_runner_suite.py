@@ -197,8 +197,9 @@ class RemoteRunnerSuite:
         def pipeline() -> tuple[str, str, float]:
             where.submit(0).result()  # the cluster is up: the limit times the task alone
             start = time.monotonic()
-            state = stuck.submit().wait()
-            assert state is not None
+            future = stuck.submit()
+            future.wait()
+            state = future.state
             return state.type.value, state.name, time.monotonic() - start
 
         state_type, state_name, elapsed = pipeline()

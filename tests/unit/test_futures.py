@@ -70,27 +70,30 @@ def test_result_with_timeout_raises_timeout_error_when_not_done(store: MemorySto
     assert pipeline() == 0.5
 
 
-def test_wait_returns_the_final_state(store: MemoryStore) -> None:
+def test_wait_returns_none_and_the_future_holds_the_final_state(store: MemoryStore) -> None:
     @flow
-    def pipeline() -> tuple[bool, str, float]:
-        state = nap.submit(0.01).wait()
+    def pipeline() -> tuple[object, bool, str, float]:
+        future = nap.submit(0.01)
+        returned = future.wait()  # None, as in Prefect 3
+        state = future.state
         assert isinstance(state, State)
-        return state.is_completed(), state.name, state.result()
+        return returned, state.is_completed(), state.name, state.result()
 
-    assert pipeline() == (True, "Completed", 0.01)
+    assert pipeline() == (None, True, "Completed", 0.01)
 
 
-def test_wait_with_timeout_returns_none_when_not_done(store: MemoryStore) -> None:
+def test_wait_with_timeout_returns_when_not_done(store: MemoryStore) -> None:
     @flow
-    def pipeline() -> tuple[object, bool]:
+    def pipeline() -> tuple[bool, bool]:
         future = nap.submit(0.5)
         start = time.monotonic()
-        early = future.wait(timeout=0.05)
+        future.wait(timeout=0.05)
         assert time.monotonic() - start < 0.4
-        final = future.wait(timeout=5)
-        return early, final is not None and final.is_completed()
+        early = future.done()
+        future.wait(timeout=5)
+        return early, future.state.is_completed()
 
-    assert pipeline() == (None, True)
+    assert pipeline() == (False, True)
 
 
 def test_state_is_running_while_running_then_final(store: MemoryStore) -> None:

@@ -237,8 +237,7 @@ def test_process_pool_timeout_kills_the_process(store: MemoryStore, tmp_path: Pa
     def pipeline() -> tuple[str, str, float, int]:
         pid_of.submit(0).result()  # start the worker so the limit times the task alone
         start = time.monotonic()
-        state = stuck_in_process.submit(str(pid_file)).wait()
-        assert state is not None
+        state = stuck_in_process.submit(str(pid_file), return_state=True)
         elapsed = time.monotonic() - start
         after = pid_of.submit(1).result()[1]
         return state.type.value, state.name, elapsed, after

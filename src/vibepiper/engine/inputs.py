@@ -3,7 +3,8 @@ and replace them by their results before the task body runs.
 
 Collections searched: list, tuple, set, frozenset, dict (values). `quote(x)` stops
 the search; `allow_failure(x)` lets a failed upstream through as its exception;
-`unmapped(x)` is unwrapped.
+`unmapped(x)` is unwrapped; `opaque(x)` resolves a future or state `x` without
+searching its result, and passes anything else unsearched.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from vibepiper.exceptions import UpstreamTaskError
 from vibepiper.futures import PrefectFuture
 from vibepiper.schemas.runs import TaskRunInput
 from vibepiper.states import State, StateType
-from vibepiper.utilities.annotations import allow_failure, quote, unmapped
+from vibepiper.utilities.annotations import allow_failure, opaque, quote, unmapped
 
 _LEAF_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
 _SEQUENCES = (list, tuple, set, frozenset)
@@ -27,7 +28,7 @@ def collect_refs(value: Any, out: list[TaskRunInput]) -> None:
     if kind in _LEAF_TYPES:
         return
     if isinstance(value, PrefectFuture):
-        out.append(TaskRunInput("task_run", value.task_run.id))
+        out.append(TaskRunInput("task_run", value.task_run_id))
     elif isinstance(value, State):
         details = value.state_details
         if details.task_run_id is not None:
@@ -38,6 +39,9 @@ def collect_refs(value: Any, out: list[TaskRunInput]) -> None:
         return
     elif isinstance(value, allow_failure | unmapped):
         collect_refs(value.value, out)
+    elif isinstance(value, opaque):
+        if isinstance(value.value, PrefectFuture | State):
+            collect_refs(value.value, out)
     elif isinstance(value, _SEQUENCES):
         for item in value:
             collect_refs(item, out)
@@ -79,6 +83,9 @@ def _find_futures(value: Any, out: list[PrefectFuture[Any]]) -> None:
         out.append(value)
     elif isinstance(value, allow_failure | unmapped):
         _find_futures(value.value, out)
+    elif isinstance(value, opaque):
+        if isinstance(value.value, PrefectFuture):
+            out.append(value.value)
     elif isinstance(value, _SEQUENCES):
         for item in value:
             _find_futures(item, out)
@@ -108,13 +115,17 @@ def resolve(value: Any, allow_failed: bool = False) -> Any:
     if kind in _LEAF_TYPES:
         return value
     if isinstance(value, PrefectFuture):
-        state = value.wait()
-        assert state is not None
-        return _state_value(state, f"task run {value.task_run.name!r}", allow_failed)
+        value.wait()
+        return _state_value(value.state, _label(value), allow_failed)
     if isinstance(value, State):
         return _state_value(value, f"run in state {value.name}", allow_failed)
     if isinstance(value, quote):
         return value.value
+    if isinstance(value, opaque):
+        inner = value.value
+        if isinstance(inner, PrefectFuture | State):
+            return resolve(inner, allow_failed)  # its result, not searched
+        return inner
     if isinstance(value, allow_failure):
         return resolve(value.value, True)
     if isinstance(value, unmapped):
@@ -130,6 +141,13 @@ def resolve(value: Any, allow_failed: bool = False) -> Any:
             return value
         return resolved
     return value
+
+
+def _label(future: PrefectFuture[Any]) -> str:
+    task_run = getattr(future, "task_run", None)  # the task runners' futures hold it
+    if task_run is not None:
+        return f"task run {task_run.name!r}"
+    return f"task run {future.task_run_id}"
 
 
 def _rebuild(original: Any, items: list[Any]) -> Any:

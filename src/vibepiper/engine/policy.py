@@ -89,9 +89,8 @@ def return_value_to_state(value: Any) -> State[Any]:
 
 def _as_state(item: State[Any] | PrefectFuture[Any]) -> State[Any]:
     if isinstance(item, PrefectFuture):
-        state = item.wait()
-        assert state is not None
-        return state
+        item.wait()
+        return item.state
     return item
 
 

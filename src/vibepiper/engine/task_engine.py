@@ -247,7 +247,7 @@ class TaskRunEngine:
         if self.wait_for is None and not values:
             return False
         run_id = self.task_run.id
-        if not any(f.task_run.id == run_id for f in upstream_futures((self.wait_for, values))):
+        if not any(f.task_run_id == run_id for f in upstream_futures((self.wait_for, values))):
             return False
         error = ValueError(
             f"Task run {self.task_run.name!r} waits for its own future (in wait_for or its "

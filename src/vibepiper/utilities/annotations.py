@@ -1,8 +1,9 @@
-"""Wrappers that change how a task treats an argument: `unmapped`, `allow_failure`, `quote`."""
+"""Wrappers that change how a task treats an argument: `unmapped`, `allow_failure`,
+`quote`, `opaque` (Prefect 3's `prefect.utilities.annotations`)."""
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -17,6 +18,10 @@ class BaseAnnotation(Generic[T]):
 
     def unwrap(self) -> T:
         return self.value
+
+    def rewrap(self, value: T) -> Self:
+        """The same kind of wrapper around another value."""
+        return type(self)(value)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"
@@ -42,9 +47,27 @@ class allow_failure(BaseAnnotation[T]):
 
 
 class quote(BaseAnnotation[T]):
-    """Pass this argument as is: its contents are not searched for futures or states."""
+    """Pass this argument as is: its contents are not searched for futures or states.
+
+    A flow that returns `quote(state)` returns the quote, not the state's value.
+    """
+
+    def unquote(self) -> T:
+        """The wrapped value."""
+        return self.value
 
 
 Quote = quote
 
-__all__ = ["BaseAnnotation", "Quote", "allow_failure", "quote", "unmapped"]
+
+class opaque(BaseAnnotation[T]):
+    """Resolve this argument, but do not search inside it.
+
+    A future (or state) wrapped in `opaque` is waited for, recorded as the task's
+    upstream and replaced by its result, but that result is not searched for nested
+    futures or states; any other value is passed as is, unsearched (as with `quote`).
+    For large results (big dicts, data frames) passed from task to task.
+    """
+
+
+__all__ = ["BaseAnnotation", "Quote", "allow_failure", "opaque", "quote", "unmapped"]
