@@ -18,10 +18,12 @@ socket read) finishes that first.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import importlib
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
 from vibepiper.engine.remote_call import deliver, pack_call, run_packed_call
@@ -229,4 +231,69 @@ def _cluster_class(spec: type[Any] | str | None) -> Callable[..., Any]:
     return spec
 
 
-__all__ = ["DaskTaskRunner"]
+# --- a Dask client inside tasks and flows (prefect-dask's helpers) ---------------------------
+
+
+def _client_kwargs(
+    asynchronous: bool, timeout: float | str | dt.timedelta | None, user: dict[str, Any]
+) -> dict[str, Any]:
+    """Where `get_dask_client` connects: inside a task running on a Dask worker, that
+    worker's scheduler; in a flow run on a `DaskTaskRunner`, the runner's cluster;
+    anywhere else, a new local cluster (handy in tests)."""
+    from distributed import get_worker
+
+    from vibepiper.context import FlowRunContext
+
+    kwargs: dict[str, Any] = {}
+    address = None
+    try:
+        address = get_worker().scheduler.address
+    except ValueError:  # not on a Dask worker
+        flow_ctx = FlowRunContext.get()
+        runner = flow_ctx.task_runner if flow_ctx is not None else None
+        if isinstance(runner, DaskTaskRunner):
+            kwargs.update(runner.client_kwargs)
+            kwargs.pop("set_as_default", None)
+            address = runner.client.scheduler.address
+    kwargs["address"] = address
+    kwargs["asynchronous"] = asynchronous
+    if isinstance(timeout, dt.timedelta):
+        timeout = timeout.total_seconds()
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    kwargs.update(user)
+    return kwargs
+
+
+@contextlib.contextmanager
+def get_dask_client(
+    timeout: float | str | dt.timedelta | None = None, **client_kwargs: Any
+) -> Iterator[Any]:
+    """A `distributed.Client` on the cluster running the current task or flow, for the
+    block (prefect-dask's `get_dask_client`): use it to compute Dask collections, or
+    `client.submit` more work, from inside a task.
+
+    Example:
+        >>> @task
+        ... def total(n: int) -> int:
+        ...     with get_dask_client() as client:
+        ...         return client.submit(sum, range(n)).result()
+    """
+    from distributed import Client
+
+    with Client(**_client_kwargs(False, timeout, client_kwargs)) as client:  # type: ignore[no-untyped-call]
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def get_async_dask_client(
+    timeout: float | str | dt.timedelta | None = None, **client_kwargs: Any
+) -> AsyncIterator[Any]:
+    """`get_dask_client` for async code: an asynchronous `distributed.Client`."""
+    from distributed import Client
+
+    async with Client(**_client_kwargs(True, timeout, client_kwargs)) as client:  # type: ignore[no-untyped-call]
+        yield client
+
+
+__all__ = ["DaskTaskRunner", "get_async_dask_client", "get_dask_client"]

@@ -12,8 +12,10 @@ which kills the Ray worker process running it (Ray starts a new one).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
 from vibepiper.engine.remote_call import deliver, pack_call, run_packed_call
@@ -103,7 +105,8 @@ class RayTaskRunner(TaskRunner):
 
         remote = self._ensure_ray()
         payload = pack_call(fn, args, kwargs, ctx)
-        ref = remote.options(name=ctx.task_run.name).remote(payload)
+        options = {**(_remote_options.get() or {}), "name": ctx.task_run.name}
+        ref = remote.options(**options).remote(payload)
         try:
             answer = ray.get(ref, timeout=timeout)
         except GetTimeoutError:
@@ -170,4 +173,32 @@ class _RuntimeKeeper:
         self._thread.join()
 
 
-__all__ = ["RayTaskRunner"]
+_remote_options: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "vibepiper_ray_remote_options", default=None
+)
+
+
+@contextlib.contextmanager
+def remote_options(**options: Any) -> Iterator[dict[str, Any]]:
+    """Ray options (`num_cpus`, `num_gpus`, `memory`, `resources`, ...) for the tasks
+    submitted inside the block (prefect-ray's `remote_options`); blocks nest, inner
+    options winning.
+
+    Example:
+        >>> with remote_options(num_cpus=2):
+        ...     heavy.submit(data)
+    """
+    merged = {**(_remote_options.get() or {}), **options}
+    token = _remote_options.set(merged)
+    try:
+        yield merged
+    finally:
+        _remote_options.reset(token)
+
+
+def current_remote_options() -> dict[str, Any]:
+    """The options of the enclosing `remote_options` blocks."""
+    return dict(_remote_options.get() or {})
+
+
+__all__ = ["RayTaskRunner", "current_remote_options", "remote_options"]

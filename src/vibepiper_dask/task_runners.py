@@ -1,0 +1,5 @@
+"""`prefect_dask.task_runners`: `from vibepiper_dask.task_runners import DaskTaskRunner`."""
+
+from vibepiper.integrations.dask import DaskTaskRunner
+
+__all__ = ["DaskTaskRunner"]
