@@ -12,7 +12,9 @@ import datetime as _dt
 import enum
 import sys
 import uuid
-from typing import Any, Generic, TypeVar
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, Generic, TypeGuard, TypeVar
 
 from vibepiper.exceptions import CancelledRun, CrashedRun, FailedRun, PausedRun, UnfinishedRun
 from vibepiper.utilities.ids import new_id
@@ -305,6 +307,16 @@ def Suspended(**kwargs: Any) -> State[Any]:
     return _state(StateType.PAUSED, "Suspended", kwargs)
 
 
+def Submitting(**kwargs: Any) -> State[Any]:
+    """A PENDING run being handed to the infrastructure that will run it."""
+    return _state(StateType.PENDING, "Submitting", kwargs)
+
+
+def InfrastructurePending(**kwargs: Any) -> State[Any]:
+    """A PENDING run whose infrastructure (a process, a container) is starting."""
+    return _state(StateType.PENDING, "InfrastructurePending", kwargs)
+
+
 def get_state_exception(state: State[Any]) -> BaseException:
     """The exception a failed, crashed or cancelled state carries (or one built for it)."""
     data = state.data
@@ -389,6 +401,68 @@ def raise_state_exception(state: State[Any]) -> None:
         raise get_state_exception(state)
 
 
+def is_state(obj: Any) -> TypeGuard[State[Any]]:
+    """Whether `obj` is a state (not the State class itself)."""
+    return isinstance(obj, State)
+
+
+def is_state_iterable(obj: Any) -> TypeGuard[Iterable[State[Any]]]:
+    """Whether `obj` is a non-empty list, tuple or set holding only states.
+
+    Other iterables (dicts, generators, data frames) are never state iterables, even
+    when they hold states.
+    """
+    return isinstance(obj, list | tuple | set) and bool(obj) and all(is_state(o) for o in obj)
+
+
+class StateGroup:
+    """Counts over several states: how many completed, failed, are final, ...
+
+    What a run that returns several states is judged by (`all_completed()`,
+    `any_failed()`, ...); `counts_message()` spells the counts out.
+    """
+
+    def __init__(self, states: Iterable[State[Any]]) -> None:
+        self.states = list(states)
+        self.type_counts: Counter[StateType] = Counter(state.type for state in self.states)
+        self.total_count = len(self.states)
+        self.final_count = sum(1 for state in self.states if state.is_final())
+        self.not_final_count = self.total_count - self.final_count
+        self.cancelled_count = self.type_counts[StateType.CANCELLED]
+        self.paused_count = self.type_counts[StateType.PAUSED]
+
+    @property
+    def fail_count(self) -> int:
+        """Failed and crashed states."""
+        return self.type_counts[StateType.FAILED] + self.type_counts[StateType.CRASHED]
+
+    def all_completed(self) -> bool:
+        return self.type_counts[StateType.COMPLETED] == self.total_count
+
+    def all_final(self) -> bool:
+        return self.final_count == self.total_count
+
+    def any_cancelled(self) -> bool:
+        return self.cancelled_count > 0
+
+    def any_failed(self) -> bool:
+        return self.fail_count > 0
+
+    def any_paused(self) -> bool:
+        return self.paused_count > 0
+
+    def counts_message(self) -> str:
+        """`total=3, 'COMPLETED'=2, 'FAILED'=1` (with `not_final=N` when some are not)."""
+        parts = [f"total={self.total_count}"]
+        if self.not_final_count:
+            parts.append(f"not_final={self.not_final_count}")
+        parts.extend(f"{kind.value!r}={count}" for kind, count in self.type_counts.items() if count)
+        return ", ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"StateGroup<{self.counts_message()}>"
+
+
 __all__ = [
     "AwaitingRetry",
     "Cached",
@@ -397,6 +471,7 @@ __all__ = [
     "Completed",
     "Crashed",
     "Failed",
+    "InfrastructurePending",
     "Late",
     "Paused",
     "Pending",
@@ -405,11 +480,15 @@ __all__ = [
     "Scheduled",
     "State",
     "StateDetails",
+    "StateGroup",
     "StateType",
+    "Submitting",
     "Suspended",
     "TERMINAL_STATE_TYPES",
     "TimedOut",
     "get_state_exception",
+    "is_state",
+    "is_state_iterable",
     "now",
     "raise_state_exception",
 ]
