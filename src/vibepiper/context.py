@@ -31,6 +31,7 @@ from vibepiper.exceptions import MissingContextError
 if TYPE_CHECKING:
     from vibepiper.flows import Flow
     from vibepiper.futures import PrefectFuture
+    from vibepiper.results import ResultStore
     from vibepiper.schemas.runs import FlowRun, TaskRun
     from vibepiper.schemas.views import TaskRunView
     from vibepiper.settings import Settings
@@ -143,6 +144,20 @@ class RunContext(ContextModel):
     def start_time(self) -> dt.datetime | None:
         """When the run started (its first Running state), if it has."""
         raise NotImplementedError
+
+    @property
+    def result_store(self) -> ResultStore:
+        """The result store the run uses: where its result goes, how it is serialized."""
+        from vibepiper.results import result_store_of
+
+        return result_store_of(self)
+
+    @property
+    def persist_result(self) -> bool:
+        """Whether the run persists its result."""
+        from vibepiper.results import persist_result_of
+
+        return persist_result_of(self)
 
 
 @dataclass(eq=False)

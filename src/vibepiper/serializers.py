@@ -17,7 +17,7 @@ itself under that name.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import (
     BaseModel,
@@ -78,15 +78,19 @@ class Serializer(BaseModel, Generic[D]):
     @model_validator(mode="wrap")
     @classmethod
     def _dispatch_on_type(cls, value: Any, handler: Any) -> Any:
-        # a dict or a type name validated as the base class builds the named subclass
+        # a dict or a type name validated as a base class builds the subclass it names;
+        # `Serializer[Any]` (a field's type) takes any serializer
+        origin = cast("type[Serializer[Any]]", cls.__pydantic_generic_metadata__["origin"] or cls)
+        if isinstance(value, origin) and not isinstance(value, cls):
+            return value
         if isinstance(value, str):
             value = {"type": value}
         name = value.get("type") if isinstance(value, dict) else None
-        if name and name != "__base__" and name != cls.__dispatch_key__():
+        if name and name != "__base__" and name != origin.__dispatch_key__():
             target = _lookup(name)
-            if not issubclass(target, cls):
+            if not issubclass(target, origin):
                 raise ValueError(
-                    f"{cls.__name__} has type {cls.__dispatch_key__()!r}, not {name!r}"
+                    f"{origin.__name__} has type {origin.__dispatch_key__()!r}, not {name!r}"
                 )
             return target.model_validate(value)
         return handler(value)

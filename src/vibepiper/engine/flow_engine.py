@@ -403,14 +403,14 @@ class FlowRunEngine:
         return bool(persist)
 
     def _persist(self, state: State[Any]) -> None:
-        from vibepiper.results import get_serializer, resolve_storage, write_result
+        from vibepiper.result_storage import resolve_codec, resolve_storage, write_result
 
         flow = self.flow
         record = write_result(
             resolve_storage(flow.result_storage),
             f"flow-runs/{self.flow_run.id}",
             state.result(_sync=True),
-            get_serializer(flow.result_serializer),
+            resolve_codec(flow.result_serializer),
         )
         state.state_details.result = record.to_json()
 

@@ -8,18 +8,20 @@ fresh key (or the task's `result_storage_key` template).
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import AbstractContextManager, nullcontext
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vibepiper.exceptions import MissingResult
-from vibepiper.results import (
-    ResultRecord,
+from vibepiper.result_storage import (
+    Codec,
     ResultStorage,
-    Serializer,
-    get_serializer,
+    StoredResult,
     header_expired,
     read_result,
+    resolve_codec,
     resolve_storage,
     write_result,
 )
@@ -28,6 +30,7 @@ from vibepiper.utilities.ids import new_id
 
 if TYPE_CHECKING:
     from vibepiper.context import FlowRunContext
+    from vibepiper.flows import Flow
     from vibepiper.tasks import Task
 
 
@@ -38,7 +41,7 @@ class CacheLookup:
     hit: bool
     reason: str
     value: Any = None
-    record: ResultRecord | None = None
+    record: StoredResult | None = None
 
 
 @dataclass(slots=True)
@@ -47,7 +50,22 @@ class ResultPlan:
 
     persist: bool
     storage: ResultStorage
-    serializer: Serializer
+    serializer: Codec
+
+
+def task_persists(task: Task[..., Any], flow: Flow[..., Any] | None) -> bool:
+    """Whether a run of `task` in a run of `flow` persists its result: the task's
+    `persist_result`, else True with a cache policy, else the flow's, else the
+    `results_persist_by_default` setting."""
+    if task.persist_result is not None:
+        return bool(task.persist_result)
+    if task.cache_policy_in_use is not None:
+        return True
+    if flow is not None and flow.persist_result is not None:
+        return bool(flow.persist_result)
+    from vibepiper.settings import get_settings
+
+    return get_settings().results_persist_by_default
 
 
 def plan_for(task: Task[..., Any], flow_ctx: FlowRunContext | None) -> ResultPlan:
@@ -71,7 +89,7 @@ def plan_for(task: Task[..., Any], flow_ctx: FlowRunContext | None) -> ResultPla
     serializer_spec = task.result_serializer
     if serializer_spec is None and flow is not None:
         serializer_spec = flow.result_serializer
-    return ResultPlan(bool(persist), resolve_storage(storage_spec), get_serializer(serializer_spec))
+    return ResultPlan(bool(persist), resolve_storage(storage_spec), resolve_codec(serializer_spec))
 
 
 def lookup(storage: ResultStorage, key: str) -> CacheLookup:
@@ -85,7 +103,7 @@ def lookup(storage: ResultStorage, key: str) -> CacheLookup:
     if header_expired(header, now()):
         return CacheLookup(False, f"miss: the stored result expired at {header['expiration']}")
     expiration = header.get("expiration")
-    record = ResultRecord(
+    record = StoredResult(
         storage.url,
         key,
         header["serializer"],
@@ -112,7 +130,12 @@ def storage_key(task: Task[..., Any], cache_key: str | None, parameters: dict[st
     return cache_key or new_id().hex
 
 
-def persist(plan: ResultPlan, key: str, value: Any, expiration: dt.datetime | None) -> ResultRecord:
+def pointer(plan: ResultPlan, key: str, expiration: dt.datetime | None) -> StoredResult:
+    """Where `persist(plan, key, ...)` will store a result, before it does."""
+    return StoredResult(plan.storage.url, key, plan.serializer.type, expiration)
+
+
+def persist(plan: ResultPlan, key: str, value: Any, expiration: dt.datetime | None) -> StoredResult:
     return write_result(plan.storage, key, value, plan.serializer, expiration)
 
 
@@ -120,9 +143,24 @@ def key_lock(task: Task[..., Any], key: str) -> AbstractContextManager[None]:
     """The lock a serializable cache policy takes on `key` (or no lock)."""
     policy = task.cache_policy_in_use
     level = getattr(policy, "isolation_level", None) or task.isolation_level
-    from vibepiper.transactions import FileSystemLockManager, IsolationLevel
+    from vibepiper.transactions import IsolationLevel
 
     if level is None or IsolationLevel(level) is not IsolationLevel.SERIALIZABLE:
         return nullcontext()
-    manager = getattr(policy, "lock_manager", None) or FileSystemLockManager()
-    return manager.hold(key)  # type: ignore[no-any-return]
+    manager = getattr(policy, "lock_manager", None)
+    if manager is None:
+        from vibepiper.locking.filesystem import FileSystemLockManager
+
+        manager = FileSystemLockManager()
+    return holding(manager, key)
+
+
+@contextmanager
+def holding(manager: Any, key: str) -> Iterator[None]:
+    """Hold `manager`'s lock on `key` for the block (as a holder of its own)."""
+    holder = f"cache-key-lock:{uuid.uuid4().hex}"
+    manager.acquire_lock(key, holder)
+    try:
+        yield
+    finally:
+        manager.release_lock(key, holder)
