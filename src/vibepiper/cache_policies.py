@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,41 @@ from vibepiper.utilities.hashing import UnhashableInputError, hash_objects
 
 if TYPE_CHECKING:
     from vibepiper.context import TaskRunContext
+
+
+STABLE_TRANSFORMS: dict[type, Callable[[Any], Any]] = {}
+"""Inputs whose pickled bytes are not the same from one run to the next, by type, mapped
+to a function giving a value that hashes the same for equal inputs: `INPUTS` hashes
+`STABLE_TRANSFORMS[type(value)](value)` in place of such a value. A pandas DataFrame's
+transform is registered once pandas is imported; add your own types:
+
+    STABLE_TRANSFORMS[MyFrame] = lambda frame: frame.to_records()
+"""
+
+_known_transforms_registered = False
+
+
+def _register_known_transforms() -> None:
+    """Register the transforms of libraries already imported (pandas), never importing
+    one: a value of their types can only exist once they are."""
+    global _known_transforms_registered
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return
+    _known_transforms_registered = True
+    frame_type = getattr(pandas, "DataFrame", None)
+    if frame_type is not None and frame_type not in STABLE_TRANSFORMS:
+        STABLE_TRANSFORMS[frame_type] = _stable_frame
+
+
+def _stable_frame(frame: Any) -> dict[str, Any]:
+    """A DataFrame as its column names and types and one hash per row (with its index)."""
+    hash_rows = sys.modules["pandas"].util.hash_pandas_object
+    return {
+        "columns": [str(column) for column in frame.columns],
+        "dtypes": [str(dtype) for dtype in frame.dtypes],
+        "rows": hash_rows(frame, index=True).tolist(),
+    }
 
 
 class CachePolicy:
@@ -208,9 +244,14 @@ class Inputs(CachePolicy):
         **kwargs: Any,
     ) -> str | None:
         hashed = {}
+        if not _known_transforms_registered:
+            _register_known_transforms()
         for name, value in sorted(inputs.items()):
             if name in self.exclude:
                 continue
+            transform = STABLE_TRANSFORMS.get(type(value))
+            if transform is not None:
+                value = transform(value)
             try:
                 hashed[name] = hash_objects(value, raise_on_failure=True)
             except UnhashableInputError as exc:
@@ -259,6 +300,7 @@ __all__ = [
     "NONE",
     "NO_CACHE",
     "RUN_ID",
+    "STABLE_TRANSFORMS",
     "TASK_SOURCE",
     "CacheKeyFnPolicy",
     "CachePolicy",
