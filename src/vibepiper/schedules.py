@@ -63,6 +63,41 @@ class Schedule:
         except ValidationError as exc:
             raise ValueError(f"invalid {self.kind} schedule: {_describe(exc, self.kind)}") from None
 
+    # --- Prefect's attributes: which kind of schedule this is, and its settings ---------
+    @property
+    def interval(self) -> dt.timedelta | None:
+        """The interval of an `Interval` schedule (None for the other kinds)."""
+        if self.kind != "interval":
+            return None
+        return dt.timedelta(seconds=float(self.spec["interval"]))
+
+    @property
+    def cron(self) -> str | None:
+        """The expression of a `Cron` schedule (None for the other kinds)."""
+        return str(self.spec["cron"]) if self.kind == "cron" else None
+
+    @property
+    def rrule(self) -> str | None:
+        """The recurrence rule of an `RRule` schedule (None for the other kinds)."""
+        return str(self.spec["rrule"]) if self.kind == "rrule" else None
+
+    @property
+    def timezone(self) -> str | None:
+        """The time zone the schedule ticks in."""
+        zone = self.spec.get("timezone")
+        return str(zone) if zone is not None else None
+
+    @property
+    def anchor_date(self) -> dt.datetime | None:
+        """When an `Interval` schedule's ticks are counted from, if it was given."""
+        anchor = self.spec.get("anchor_date")
+        return anchor if isinstance(anchor, dt.datetime) else None
+
+    @property
+    def day_or(self) -> bool:
+        """For a `Cron` schedule: whether day-of-month and day-of-week combine with OR."""
+        return bool(self.spec.get("day_or", True))
+
     def describe(self) -> str:
         """A short human text: `cron '0 6 * * *' (Europe/Berlin)`."""
         zone = self.spec.get("timezone", "UTC")
