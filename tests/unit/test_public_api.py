@@ -124,6 +124,48 @@ def test_top_level_names_are_the_defining_modules_objects(name: str, module: obj
                 "UnfinishedRun",
             ],
         ),
+        # the names of issue 13 (Prefect 3.8's paths)
+        (
+            "vibepiper.futures",
+            [
+                "PrefectTaskRunFuture",
+                "PrefectWrappedFuture",
+                "PrefectConcurrentFuture",
+                "PrefectDistributedFuture",
+                "PrefectFlowRunFuture",
+                "PrefectFutureList",
+                "resolve_futures_to_states",
+                "resolve_futures_to_results",
+            ],
+        ),
+        (
+            "vibepiper.logging.loggers",
+            [
+                "get_logger",
+                "get_run_logger",
+                "flow_run_logger",
+                "task_run_logger",
+                "patch_print",
+                "print_as_log",
+                "disable_run_logger",
+                "PrefectLogAdapter",
+            ],
+        ),
+        (
+            "vibepiper.states",
+            ["StateGroup", "is_state_iterable", "InfrastructurePending", "Submitting"],
+        ),
+        ("vibepiper.runtime", ["deployment"]),
+        ("vibepiper.runtime.deployment", ["id", "flow_run_id", "name", "parameters", "version"]),
+        ("vibepiper.exceptions", ["Pause", "ReservedArgumentError", "SignatureMismatchError"]),
+        ("vibepiper.context", ["ContextModel", "hydrated_context", "serialize_context"]),
+        ("vibepiper.cache_policies", ["STABLE_TRANSFORMS"]),
+        ("vibepiper.utilities.annotations", ["opaque", "quote"]),
+        ("vibepiper.concurrency.v1.sync", ["concurrency"]),
+        ("vibepiper.concurrency.v1.asyncio", ["concurrency"]),
+        ("vibepiper.task_runners", ["ConcurrentTaskRunner"]),
+        ("vibepiper_dask", ["DaskTaskRunner", "get_dask_client", "get_async_dask_client"]),
+        ("vibepiper_ray", ["RayTaskRunner"]),
     ],
 )
 def test_public_modules_export_prefect_names(module: str, names: list[str]) -> None:
