@@ -346,7 +346,7 @@ class Transaction(BaseTransaction):
         """Leave the context; a rolled-back child rolls back its parent too."""
         parent = self._leave_context()
         if parent is not None and self.state is TransactionState.ROLLED_BACK:
-            parent.rollback()
+            _wait(parent.rollback())
 
     def commit(self) -> bool:
         """Commit the children, run the commit hooks, write the staged value.
@@ -358,7 +358,7 @@ class Transaction(BaseTransaction):
             return False
         try:
             for child in self.children:
-                child.commit()
+                _wait(child.commit())
             for hook in self.on_commit_hooks:
                 self.run_hook(hook, "commit")
             to_write = self._record_to_write()
@@ -381,11 +381,7 @@ class Transaction(BaseTransaction):
         """Call `hook(self)` (awaiting a coroutine); its exception propagates."""
         self._log_hook(hook, hook_type, None)
         try:
-            outcome = hook(self)
-            if inspect.isawaitable(outcome):
-                from vibepiper.engine.threads import run_coroutine_sync
-
-                run_coroutine_sync(_await(outcome))
+            _wait(hook(self))
         except Exception:
             self._log_hook(hook, hook_type, "failed")
             raise
@@ -401,7 +397,7 @@ class Transaction(BaseTransaction):
                 self.run_hook(hook, "rollback")
             self.state = TransactionState.ROLLED_BACK
             for child in reversed(self.children):
-                child.rollback()
+                _wait(child.rollback())
             return True
         except Exception:
             self.logger.exception("Rolling back transaction %r failed", self.key)
@@ -433,7 +429,11 @@ class AsyncTransaction(BaseTransaction):
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if self._token is None:
             raise RuntimeError("This transaction was exited without being entered")
-        for step in self._exit_steps(exc is not None):
+        await self._finish_async(exc is not None)
+
+    async def _finish_async(self, failed: bool) -> None:
+        """End the block: roll back after an error, else commit as the mode says."""
+        for step in self._exit_steps(failed):
             await getattr(self, step)()
 
     async def begin(self) -> None:
@@ -509,8 +509,14 @@ class AsyncTransaction(BaseTransaction):
             self._release_lock()
 
 
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
+def _wait(outcome: Any) -> Any:
+    """`outcome`, or what it gives once awaited (an async hook, or a transaction of
+    the other kind), from sync code."""
+    if not inspect.isawaitable(outcome):
+        return outcome
+    from vibepiper.engine.threads import run_coroutine_sync
+
+    return run_coroutine_sync(_maybe_await(outcome))
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -9,6 +9,7 @@ function (directly or awaited) and sleep between attempts.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
 import itertools
 import logging
@@ -23,7 +24,7 @@ from vibepiper.context import (
     current_tags,
     use_task_run_context,
 )
-from vibepiper.engine import persistence, task_slots
+from vibepiper.engine import persistence, task_slots, task_transactions
 from vibepiper.engine.drivers import drive_async, drive_sync, lazy_asyncio
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
 from vibepiper.engine.inputs import (
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from vibepiper.schemas.views import TaskRunView
     from vibepiper.store.base import RunStore
     from vibepiper.tasks import Task
+    from vibepiper.transactions import BaseTransaction
 
 # Calls a task function somewhere else (another process, a cluster):
 # invoke(fn, args, kwargs, timeout_seconds, task_run_context) -> return value
@@ -90,6 +92,7 @@ class TaskRunEngine:
         "store",
         "task",
         "task_run",
+        "txn",
         "wait_for",
     )
 
@@ -114,6 +117,8 @@ class TaskRunEngine:
         self._key_lock: AbstractContextManager[None] | None = None
         self._lease: uuid.UUID | None = None  # concurrency slots held by this attempt
         self.resumed = False
+        # the run's own transaction, when it needs one (see task_transactions)
+        self.txn: BaseTransaction | None = None
         # attempts made before a flow-run retry resumed this task run: they stay in its
         # history and `run_count`, but do not use up the retries of this flow-run attempt
         self.attempts_before = 0
@@ -189,9 +194,9 @@ class TaskRunEngine:
         self.task_run = run
         stored = previous.details.get("result")
         if previous.state_type == StateType.COMPLETED.value and stored:
-            from vibepiper.results import ResultRecord
+            from vibepiper.result_storage import StoredResult
 
-            record = ResultRecord(stored["storage"], stored["key"], "")
+            record = StoredResult(stored["storage"], stored["key"])
             run.state = self.state = State(
                 StateType.COMPLETED,
                 name=previous.state_name,
@@ -236,8 +241,10 @@ class TaskRunEngine:
                 self._set(Failed(message=f"Could not name the task run: {exc}", data=exc))
                 self.logger.error("Could not name the task run: %s", exc)
                 return False
-        if task.cache_policy_in_use is not None:
-            return self._consult_cache()
+        if task.cache_policy_in_use is not None and not self._consult_cache():
+            return False
+        if task_transactions.wanted(task):
+            self.txn = task_transactions.open_for(self)
         return True
 
     def _waits_for_itself(self) -> bool:
@@ -427,13 +434,18 @@ class TaskRunEngine:
 
     def _record_success(self, value: Any) -> None:
         state = return_value_to_state(value)
+        txn = self.txn
+        write_later = None
         if state.type is StateType.COMPLETED and self._persists():
             try:
-                self._persist(state)
+                defer = txn is not None and task_transactions.defers_writes(txn)
+                write_later = self._persist(state, defer)
             except Exception as exc:
                 self._set(Failed(message=f"The result could not be persisted: {exc}", data=exc))
                 self.logger.error("The result could not be persisted: %s", exc)
                 return
+        if txn is not None and state.type is StateType.COMPLETED:
+            task_transactions.stage(self, txn, state, write_later)
         self._set(state)
         if _engine_log.isEnabledFor(logging.DEBUG):
             self.logger.debug("Finished in state %s", state)
@@ -450,13 +462,22 @@ class TaskRunEngine:
 
         return get_settings().results_persist_by_default
 
-    def _persist(self, state: State[Any]) -> None:
+    def _persist(self, state: State[Any], defer: bool = False) -> Callable[[], object] | None:
+        """Store the result now, or (`defer`) say where it will be and return the write
+        to do when the enclosing transaction commits."""
         run = self.task_run
         value = state.result(_sync=True)
         key = persistence.storage_key(self.task, run.cache_key, self.resolved)
-        record = persistence.persist(self.plan(), key, value, run.cache_expiration)
+        plan = self.plan()
+        write = None
+        if defer:
+            record = persistence.pointer(plan, key, run.cache_expiration)
+            write = functools.partial(persistence.persist, plan, key, value, run.cache_expiration)
+        else:
+            record = persistence.persist(plan, key, value, run.cache_expiration)
         state.state_details.result = record.to_json()
         run.details["result"] = {"storage": record.storage, "key": record.key}
+        return write
 
     def handle_exception(self, exc: BaseException) -> float | None:
         """Record a failed attempt. Returns the delay before a retry, or None if final."""
@@ -538,6 +559,8 @@ class TaskRunEngine:
     def finish(self) -> None:
         self._release_slots()
         self._release_key()
+        if self.txn is not None:
+            task_transactions.close(self)
         if self.resumed:
             return  # its hooks ran in the attempt that produced the result
         hooks = self._hooks_for_final_state()
@@ -547,6 +570,8 @@ class TaskRunEngine:
     async def finish_async(self) -> None:
         self._release_slots()
         self._release_key()
+        if self.txn is not None:
+            await task_transactions.close_async(self)
         if self.resumed:
             return
         hooks = self._hooks_for_final_state()
