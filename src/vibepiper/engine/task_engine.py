@@ -128,7 +128,7 @@ class TaskRunEngine:
     def logger(self) -> RunLoggerAdapter:
         if self._logger is None:
             flow_run = self.flow_ctx.flow_run if self.flow_ctx else None
-            self._logger = task_run_logger(self.task_run, flow_run)
+            self._logger = task_run_logger(self.task_run, flow_run=flow_run)
         return self._logger
 
     def _set(self, state: State[Any], force: bool = False) -> State[Any]:

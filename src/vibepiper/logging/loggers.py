@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from vibepiper.context import FlowRunContext, TaskRunContext
 from vibepiper.exceptions import MissingContextError
 from vibepiper.logging import FLOW_RUN_LOGGER, ROOT_LOGGER, TASK_RUN_LOGGER, setup_logging
-from vibepiper.schemas.runs import FlowRun
 
 if TYPE_CHECKING:
     import uuid
 
     from vibepiper.flows import Flow
-    from vibepiper.schemas.runs import TaskRun
+    from vibepiper.schemas.runs import FlowRun, TaskRun
     from vibepiper.tasks import Task
 
     _Adapter = logging.LoggerAdapter[logging.Logger]
@@ -115,8 +114,7 @@ def flow_run_logger(
 
 def task_run_logger(
     task_run: TaskRun,
-    # a FlowRun here is the engine's older positional call `(task_run, flow_run)`
-    task: Task[..., Any] | FlowRun | None = None,
+    task: Task[..., Any] | None = None,
     flow_run: FlowRun | None = None,
     flow: Flow[..., Any] | None = None,
     **kwargs: Any,
@@ -125,8 +123,6 @@ def task_run_logger(
 
     Without `flow_run` / `flow`, the current flow run context fills them in.
     """
-    if isinstance(task, FlowRun):  # the engine's positional call: (task_run, flow_run)
-        task, flow_run = None, task
     if flow_run is None or flow is None:
         flow_ctx = FlowRunContext.get()
         if flow_ctx is not None:
