@@ -116,7 +116,8 @@ def test_serve_without_an_api_url_starts_a_server_and_runs_scheduled_runs(
         took = time.monotonic() - asked
     stderr = "".join(stderr_lines) + err
     assert process.returncode == 0, stderr
-    assert took < 2.0, f"stopping took {took:.1f} s"
+    # about a second when idle; a run in progress is cancelled (SIGTERM) and awaited first
+    assert took < 3.0, f"stopping took {took:.1f} s"
     assert "Traceback" not in stderr, stderr
     assert "Stopped serving." in stderr
     assert f"VIBEPIPER_API_URL={api} vibepiper deployment run 'etl/every-second'" in out

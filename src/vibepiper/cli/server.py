@@ -235,12 +235,16 @@ def start_background_server(
     )
     thread.start()
     deadline = time.monotonic() + start_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            listener.close()
-            raise ConfigurationError(f"the server for serve() did not start on {host}:{chosen}")
-        time.sleep(0.01)
+    try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise ConfigurationError(f"the server for serve() did not start on {host}:{chosen}")
+            time.sleep(0.01)
+    except BaseException:  # Ctrl-C while it starts, too: it must not outlive the call
+        server.should_exit = True
+        thread.join(2.0)
+        listener.close()
+        raise
     return BackgroundServer(server, thread, host, chosen)
 
 

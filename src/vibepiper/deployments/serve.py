@@ -60,6 +60,19 @@ def serve(
             )
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be 1 or more, got {limit}")
+
+    try:
+        _serve(deployments, limit, pause_on_shutdown, print_starting_message)
+    except KeyboardInterrupt:  # Ctrl-C before the loop took over the signals (starting up)
+        print("Stopped serving.", file=sys.stderr, flush=True)
+
+
+def _serve(
+    deployments: Sequence[RunnerDeployment],
+    limit: int | None,
+    pause_on_shutdown: bool,
+    print_starting_message: bool,
+) -> None:
     from vibepiper.client import get_client
 
     with (
