@@ -4,8 +4,9 @@
     state = get_flow_run_state(flow_run_id)
     state.result()          # loads the persisted return value
 
-A state read back carries a `ResultRecord` when its value was persisted, so
-`.result()` reads it from the result storage; otherwise it raises `MissingResult`.
+A state read back carries a pointer to its value when the value was persisted (a
+`StoredResult`: storage, key, serializer), so `.result()` reads it from the result
+storage; otherwise it raises `MissingResult`.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ class _NotPersisted:
 
 def state_from_row(row: StateRow, what: str) -> State[Any]:
     """A State rebuilt from a stored history row (its value loads from storage)."""
-    from vibepiper.results import ResultRecord
+    from vibepiper.result_storage import StoredResult  # not vibepiper.results: no pydantic
 
     details = dict(row.details)
     record = details.get("result")
     data: Any = None
     if record:
-        data = ResultRecord.from_json(record)
+        data = StoredResult.from_json(record)
     elif row.type == StateType.COMPLETED.value:
         data = _NotPersisted(what)
     return State(
