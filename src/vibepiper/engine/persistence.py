@@ -15,22 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vibepiper.exceptions import MissingResult
-from vibepiper.result_storage import (
-    Codec,
-    ResultStorage,
-    StoredResult,
-    header_expired,
-    read_result,
-    resolve_codec,
-    resolve_storage,
-    write_result,
-)
 from vibepiper.states import now
 from vibepiper.utilities.ids import new_id
 
 if TYPE_CHECKING:
     from vibepiper.context import FlowRunContext
     from vibepiper.flows import Flow
+    from vibepiper.result_storage import Codec, ResultStorage, StoredResult
     from vibepiper.tasks import Task
 
 
@@ -89,11 +80,15 @@ def plan_for(task: Task[..., Any], flow_ctx: FlowRunContext | None) -> ResultPla
     serializer_spec = task.result_serializer
     if serializer_spec is None and flow is not None:
         serializer_spec = flow.result_serializer
+    from vibepiper.result_storage import resolve_codec, resolve_storage
+
     return ResultPlan(bool(persist), resolve_storage(storage_spec), resolve_codec(serializer_spec))
 
 
 def lookup(storage: ResultStorage, key: str) -> CacheLookup:
     """Find an unexpired stored result under `key`."""
+    from vibepiper.result_storage import StoredResult, header_expired, read_result
+
     try:
         if not storage.exists(key):
             return CacheLookup(False, f"miss: no stored result for key {key} in {storage.url}")
@@ -132,10 +127,14 @@ def storage_key(task: Task[..., Any], cache_key: str | None, parameters: dict[st
 
 def pointer(plan: ResultPlan, key: str, expiration: dt.datetime | None) -> StoredResult:
     """Where `persist(plan, key, ...)` will store a result, before it does."""
+    from vibepiper.result_storage import StoredResult
+
     return StoredResult(plan.storage.url, key, plan.serializer.type, expiration)
 
 
 def persist(plan: ResultPlan, key: str, value: Any, expiration: dt.datetime | None) -> StoredResult:
+    from vibepiper.result_storage import write_result
+
     return write_result(plan.storage, key, value, plan.serializer, expiration)
 
 

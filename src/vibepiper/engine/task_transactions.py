@@ -22,30 +22,33 @@ itself. Those runs may then each compute, since none of their results is written
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vibepiper.states import State, StateType
-from vibepiper.transactions import (
-    AsyncTransaction,
-    BaseTransaction,
-    Transaction,
-    get_transaction,
-)
 
 if TYPE_CHECKING:
     from vibepiper.engine.task_engine import TaskRunEngine
     from vibepiper.tasks import Task
+    from vibepiper.transactions import BaseTransaction
 
 
 def wanted(task: Task[..., Any]) -> bool:
     """Whether a run of `task` needs a transaction of its own."""
-    return get_transaction() is not None or bool(task.on_commit_hooks or task.on_rollback_hooks)
+    if task.on_commit_hooks or task.on_rollback_hooks:
+        return True
+    # no transaction can be open before vibepiper.transactions is imported: a plain
+    # flow never imports it
+    transactions = sys.modules.get("vibepiper.transactions")
+    return transactions is not None and transactions.get_transaction() is not None
 
 
 def open_for(engine: TaskRunEngine) -> BaseTransaction:
     """Open (enter) the run's transaction in the current context: an AsyncTransaction
     for an async task, whose hooks are then awaited on its event loop."""
+    from vibepiper.transactions import AsyncTransaction, Transaction
+
     kind = AsyncTransaction if engine.task.isasync else Transaction
     txn = kind(key=engine.task_run.cache_key, logger=engine.logger, write_on_commit=False)
     # without a store there is nothing to look up or lock: entering is this
@@ -81,6 +84,8 @@ def stage(
 def close(engine: TaskRunEngine) -> None:
     """Leave the run's transaction: commit (or hand it to the enclosing one) after a
     completed run, roll back after anything else."""
+    from vibepiper.transactions import AsyncTransaction, Transaction
+
     txn, engine.txn = engine.txn, None
     failed = engine.state.type is not StateType.COMPLETED
     if isinstance(txn, AsyncTransaction):
@@ -93,6 +98,8 @@ def close(engine: TaskRunEngine) -> None:
 
 async def close_async(engine: TaskRunEngine) -> None:
     """`close`, awaiting the hooks of an async task's transaction on this loop."""
+    from vibepiper.transactions import AsyncTransaction, Transaction
+
     txn, engine.txn = engine.txn, None
     failed = engine.state.type is not StateType.COMPLETED
     if isinstance(txn, AsyncTransaction):
