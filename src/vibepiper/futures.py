@@ -24,7 +24,6 @@ Every task runner's `submit` returns a `PrefectConcurrentFuture` that also holds
 from __future__ import annotations
 
 import abc
-import concurrent.futures
 import queue
 import threading
 import time
@@ -35,6 +34,8 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 from vibepiper.states import Pending, State
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from vibepiper.schemas.runs import TaskRun
 
 R = TypeVar("R")
@@ -144,6 +145,20 @@ class PrefectWrappedFuture(PrefectTaskRunFuture[R], abc.ABC, Generic[R, F]):
         self._wrapped_future.add_done_callback(call)  # type: ignore[attr-defined]
 
 
+_Future: Any = None
+
+
+def _new_future() -> concurrent.futures.Future[Any]:
+    # imported on the first submit, not with the package (a script that submits
+    # nothing does not pay for concurrent.futures)
+    global _Future
+    if _Future is None:
+        from concurrent.futures import Future
+
+        _Future = Future
+    return _Future()  # type: ignore[no-any-return]
+
+
 class PrefectConcurrentFuture(PrefectWrappedFuture[R, "concurrent.futures.Future[Any]"]):
     """A task run future wrapping a `concurrent.futures.Future` that resolves to the
     run's final state: what every task runner's `submit` returns.
@@ -163,7 +178,7 @@ class PrefectConcurrentFuture(PrefectWrappedFuture[R, "concurrent.futures.Future
     @classmethod
     def for_task_run(cls, task_run: TaskRun) -> PrefectConcurrentFuture[R]:
         """A future for `task_run`, resolved by `set_final_state` (the task runners')."""
-        future: PrefectConcurrentFuture[R] = cls(task_run.id, concurrent.futures.Future())
+        future: PrefectConcurrentFuture[R] = cls(task_run.id, _new_future())
         future.task_run = task_run
         return future
 
@@ -187,7 +202,7 @@ class PrefectConcurrentFuture(PrefectWrappedFuture[R, "concurrent.futures.Future
             return
         try:
             outcome = self._wrapped_future.result(timeout=timeout)
-        except concurrent.futures.TimeoutError:
+        except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError
             return
         if isinstance(outcome, State):
             self._final_state = outcome
@@ -197,7 +212,7 @@ class PrefectConcurrentFuture(PrefectWrappedFuture[R, "concurrent.futures.Future
         if state is None:
             try:
                 outcome = self._wrapped_future.result(timeout=timeout)
-            except concurrent.futures.TimeoutError as exc:
+            except TimeoutError as exc:
                 raise TimeoutError(
                     f"{self._describe()} did not complete within {timeout} seconds"
                 ) from exc
@@ -213,8 +228,9 @@ class PrefectConcurrentFuture(PrefectWrappedFuture[R, "concurrent.futures.Future
         self._final_state = state
         try:
             self._wrapped_future.set_result(state)
-        except concurrent.futures.InvalidStateError:  # resolved meanwhile
-            pass
+        except Exception:  # InvalidStateError: another thread resolved it meanwhile
+            if not self._wrapped_future.done():
+                raise
 
     def _describe(self) -> str:
         if self.task_run is not None:
