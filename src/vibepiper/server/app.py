@@ -26,8 +26,13 @@ from vibepiper.server.settings import ServerSettings, load_server_settings
 from vibepiper.server.ui import install_dashboard
 
 
-def create_app(settings: ServerSettings | None = None) -> FastAPI:
-    """A new VibePiper API application (default settings: from the environment)."""
+def create_app(settings: ServerSettings | None = None, *, preload: bool = True) -> FastAPI:
+    """A new VibePiper API application (default settings: from the environment).
+
+    With `preload` (a server process), starting the app also imports what requests need
+    and starts a child process for schedule arithmetic, so the first requests do not
+    wait for them; the in-process API a script's client uses leaves that to first use.
+    """
     settings = settings or load_server_settings()
     app = FastAPI(
         title="VibePiper",
@@ -39,6 +44,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.preload = preload
     app.include_router(api_router())
     install_dashboard(app)
     install_error_handlers(app)
@@ -64,8 +70,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServerSettings = app.state.settings
     if settings.server_migrate_on_start:
         await asyncio.to_thread(migrate_database, settings.database_url)
-    await asyncio.to_thread(_warm_up, app)
-    await start_children("vibepiper.orchestration.scheduling")
+    if app.state.preload:
+        await asyncio.to_thread(_warm_up, app)
+        await start_children("vibepiper.orchestration.scheduling")
     database = Database(
         settings.database_url,
         max_connections=settings.server_max_connections,
