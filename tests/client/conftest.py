@@ -1,4 +1,5 @@
-"""A real `vibepiper server start` subprocess on its own VIBEPIPER_HOME, per module."""
+"""A real `vibepiper server start` subprocess on its own VIBEPIPER_HOME, per module; and
+`api_target`, which runs a test against the in-process API and against such servers."""
 
 from __future__ import annotations
 
@@ -118,3 +119,35 @@ def backend_server(
         stack.callback(running.stop)
         running.wait_healthy()
         yield running
+
+
+@pytest.fixture(scope="module", params=["in-process", "sqlite", "postgres"])
+def api_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str | None]:
+    """None (no server: the client uses the in-process API over the test's own
+    VIBEPIPER_HOME), then the URL of a server over SQLite, then over PostgreSQL."""
+    if request.param == "in-process":
+        yield None
+        return
+    with backend_server(request.param, tmp_path_factory.mktemp("server")) as running:
+        yield running.url
+
+
+@pytest.fixture
+def api_target(api_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
+    """Flows of the test record where `get_client()` reads: the server at `api_url`
+    (VIBEPIPER_API_URL set), or the embedded store read through the in-process API."""
+    from vibepiper.client import in_process
+    from vibepiper.settings import reload_settings
+    from vibepiper.store import reset_store
+
+    if api_url is None:
+        monkeypatch.delenv("VIBEPIPER_API_URL", raising=False)
+    else:
+        monkeypatch.setenv("VIBEPIPER_API_URL", api_url)
+    reload_settings()
+    reset_store()
+    yield api_url
+    reset_store()
+    in_process.shutdown()

@@ -83,12 +83,17 @@ def test_error_answers_become_clear_exceptions() -> None:
         client.create_flow("x")
 
 
-def test_get_client_needs_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_get_client_uses_the_url_or_else_the_in_process_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vibepiper.client.in_process import BASE_URL
     from vibepiper.settings import reload_settings
 
     reload_settings()
     with pytest.raises(ConfigurationError, match="VIBEPIPER_API_URL"):
-        get_client()
+        get_client(require_server=True)
+    with get_client(sync_client=True) as in_process:
+        assert in_process.api_url == BASE_URL
     monkeypatch.setenv("VIBEPIPER_API_URL", URL)
     monkeypatch.setenv("VIBEPIPER_API_KEY", "secret")
     reload_settings()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def client() -> SyncVibePiperClient:
     from vibepiper.client import get_client
 
-    return get_client(sync_client=True)
+    return get_client(sync_client=True, require_server=True)
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def deploy(
             )
     from vibepiper.client import get_client
 
-    with get_client(sync_client=True) as client:
+    with get_client(sync_client=True, require_server=True) as client:
         check_pools(client, {d.work_pool_name for d in deployments if d.work_pool_name})
         ids = register(client, deployments)
     if as_json:

@@ -55,7 +55,7 @@ def _next_runs(
         sort=FlowRunSort.EXPECTED_START_TIME_ASC,
         limit=limit,
     )
-    return client.read_flow_runs(query)
+    return list(client.read_flow_runs(query))
 
 
 @app.command("ls")

@@ -154,7 +154,7 @@ def cancel_flow_run(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False)
     from vibepiper.client import get_client
     from vibepiper.exceptions import ObjectNotFound
 
-    with get_client(sync_client=True) as client:
+    with get_client(sync_client=True, require_server=True) as client:
         try:
             result = client.cancel_flow_run(run_id)
         except ObjectNotFound:

@@ -1,8 +1,19 @@
 """`VibePiperClient` (async) and `SyncVibePiperClient`: thin senders over `_layer`.
 
 Every endpoint is described once in `vibepiper.client._layer` (request, parser, error
-and retry rules); each method here is one line handing that `Call` to `_send`, which
-only sends, sleeps between retries and returns the parsed answer.
+and retry rules), and Prefect's arguments are turned into those requests in
+`vibepiper.client._compat`; each method here hands that `Call` to `_send` (or a `Plan`
+of several calls to `_run`), which only sends, sleeps between retries and returns the
+parsed answer. The two classes have the same methods (a test pins it).
+
+The methods keep Prefect's names and signatures (`read_flow_runs(flow_run_filter=...)`,
+`set_flow_run_state(run_id, Cancelled())`, `create_concurrency_limit("db", 2)`, ...), and
+return the models of `vibepiper.client.schemas` (a run's `state` is a `State`). Where
+VibePiper's own API form came first it is kept beside Prefect's: the `query` argument
+of the `read_*` methods takes the API's own filter, `set_*_state` a `SetState` body.
+
+The module is past 1,000 lines because it holds both twins, one short method per
+endpoint each: kept side by side, a change to one is seen next to the other.
 """
 
 from __future__ import annotations
@@ -10,25 +21,33 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
-from vibepiper.client import _layer
-from vibepiper.client._layer import Call, RetryPolicy
+from vibepiper.client import _compat, _layer
+from vibepiper.client._layer import Call, Plan, RetryPolicy
+from vibepiper.client.schemas import filters, objects, sorting
+from vibepiper.client.schemas.responses import OrchestrationResult
 from vibepiper.schemas import api, api_batch
 from vibepiper.schemas import api_concurrency as conc
 from vibepiper.schemas import deployments as dep
 from vibepiper.schemas import schedules as sched
 from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
+from vibepiper.states import State
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
 
 
 class VibePiperClient:
-    """Async client of the REST API at `api_url` (e.g. `http://127.0.0.1:4200/api`)."""
+    """Async client of the REST API at `api_url` (e.g. `http://127.0.0.1:4200/api`).
+
+    `get_client()` makes one; with no server URL it talks to the in-process API over the
+    embedded store (`transport`), the same app a server runs.
+    """
 
     def __init__(
         self,
@@ -38,14 +57,12 @@ class VibePiperClient:
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        httpx_settings: dict[str, Any] | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._http = httpx.AsyncClient(
-            base_url=self.api_url + "/",
-            headers=_layer.headers(api_key),
-            timeout=timeout,
-            transport=transport,
+            **_http_settings(self.api_url, api_key, timeout, transport, httpx_settings)
         )
 
     async def __aenter__(self) -> VibePiperClient:
@@ -77,115 +94,338 @@ class VibePiperClient:
             attempt += 1
             await asyncio.sleep(delay)
 
+    async def _run(self, plan: Plan[T]) -> T:
+        """Send each call of `plan` in turn, giving it each answer (or error)."""
+        try:
+            call = next(plan)
+            while True:
+                try:
+                    answer = await self._send(call)
+                except Exception as exc:
+                    call = plan.throw(exc)
+                else:
+                    call = plan.send(answer)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def hello(self) -> httpx.Response:
+        """The answer of the API's health check (`GET /health`), as Prefect's `hello()`."""
+        return await self._send(_layer.hello())
+
+    async def api_healthcheck(self) -> Exception | None:
+        """None when the API answers, else the error it failed with (returned, not raised)."""
+        return await self._run(_compat.healthcheck())
+
     async def health(self) -> bool:
         return await self._send(_layer.health())
 
     async def version(self) -> api.VersionInfo:
         return await self._send(_layer.version())
 
-    async def create_flow(self, name: str) -> api.FlowRead:
+    async def create_flow(self, name: str) -> objects.Flow:
+        """The flow named `name` (created if new)."""
         return await self._send(_layer.create_flow(name))
 
-    async def read_flow(self, flow_id: uuid.UUID) -> api.FlowRead:
-        return await self._send(_layer.read_flow(flow_id))
+    async def read_flow(self, flow_id: uuid.UUID | str) -> objects.Flow:
+        return await self._send(_layer.read_flow(_compat.object_id(flow_id)))
 
-    async def read_flow_by_name(self, name: str) -> api.FlowRead:
-        return await self._send(_layer.read_flow_by_name(name))
+    async def read_flow_by_name(self, flow_name: str) -> objects.Flow:
+        return await self._send(_layer.read_flow_by_name(flow_name))
 
-    async def create_flow_run(self, body: api.FlowRunCreate) -> api.FlowRunRead:
+    async def create_flow_run(self, body: api.FlowRunCreate) -> objects.FlowRun:
         return await self._send(_layer.create_flow_run(body))
 
-    async def read_flow_run(self, flow_run_id: uuid.UUID) -> api.FlowRunRead:
-        return await self._send(_layer.read_flow_run(flow_run_id))
+    async def read_flow_run(self, flow_run_id: uuid.UUID | str) -> objects.FlowRun:
+        return await self._send(_layer.read_flow_run(_compat.object_id(flow_run_id)))
 
-    async def read_flow_runs(self, query: FlowRunFilter | None = None) -> list[api.FlowRunRead]:
-        return await self._send(_layer.read_flow_runs(query))
+    async def update_flow_run(
+        self,
+        flow_run_id: uuid.UUID | str,
+        flow_version: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        name: str | None = None,
+        tags: Iterable[str] | None = None,
+        empirical_policy: Any = None,
+        infrastructure_pid: str | None = None,
+        job_variables: dict[str, Any] | None = None,
+    ) -> objects.FlowRun:
+        """Rename the run or replace its tags, parameters or flow version (the arguments
+        given); the run as it is now. Its state changes through `set_flow_run_state`."""
+        body = _compat.flow_run_update(
+            flow_version=flow_version,
+            parameters=parameters,
+            name=name,
+            tags=tags,
+            empirical_policy=empirical_policy,
+            infrastructure_pid=infrastructure_pid,
+            job_variables=job_variables,
+        )
+        return await self._send(_layer.update_flow_run(_compat.object_id(flow_run_id), body))
 
-    async def count_flow_runs(self, query: FlowRunFilter | None = None) -> int:
-        return await self._send(_layer.count_flow_runs(query))
+    async def read_flow_runs(
+        self,
+        query: FlowRunFilter | filters.FlowRunFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+        work_pool_filter: filters.WorkPoolFilter | None = None,
+        work_queue_filter: filters.WorkQueueFilter | None = None,
+        sort: sorting.FlowRunSort | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[objects.FlowRun]:
+        """Flow runs matching every filter given (newest first unless `sort` says);
+        `limit` defaults to 200. A criterion the API cannot express raises
+        `UnsupportedFilter`."""
+        body = _compat.flow_run_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+            work_pool_filter=work_pool_filter,
+            work_queue_filter=work_queue_filter,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        return await self._send(_layer.read_flow_runs(body))
+
+    async def count_flow_runs(
+        self,
+        query: FlowRunFilter | filters.FlowRunFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+        work_pool_filter: filters.WorkPoolFilter | None = None,
+        work_queue_filter: filters.WorkQueueFilter | None = None,
+    ) -> int:
+        """How many flow runs match every filter given."""
+        body = _compat.flow_run_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+            work_pool_filter=work_pool_filter,
+            work_queue_filter=work_queue_filter,
+        )
+        return await self._send(_layer.count_flow_runs(body))
 
     async def set_flow_run_state(
-        self, flow_run_id: uuid.UUID, body: api.SetState
-    ) -> api.OrchestrationResult:
-        return await self._send(_layer.set_flow_run_state(flow_run_id, body))
+        self, flow_run_id: uuid.UUID | str, state: State[Any] | api.SetState, force: bool = False
+    ) -> OrchestrationResult:
+        """Propose `state` for the run; the orchestration rules accept or reject it
+        (`force=True` skips them). The result's `state` is the run's state after."""
+        body = _compat.set_state(state, force)
+        return await self._send(_layer.set_flow_run_state(_compat.object_id(flow_run_id), body))
 
-    async def read_flow_run_states(self, flow_run_id: uuid.UUID) -> list[api.StateRead]:
-        return await self._send(_layer.read_flow_run_states(flow_run_id))
+    async def read_flow_run_states(self, flow_run_id: uuid.UUID | str) -> list[api.StateRead]:
+        """The run's state history, oldest first (as stored)."""
+        return await self._send(_layer.read_flow_run_states(_compat.object_id(flow_run_id)))
 
-    async def read_flow_run_graph(self, flow_run_id: uuid.UUID) -> api.FlowRunGraph:
-        return await self._send(_layer.read_flow_run_graph(flow_run_id))
+    async def read_flow_run_graph(self, flow_run_id: uuid.UUID | str) -> api.FlowRunGraph:
+        return await self._send(_layer.read_flow_run_graph(_compat.object_id(flow_run_id)))
 
-    async def delete_flow_run(self, flow_run_id: uuid.UUID) -> None:
-        return await self._send(_layer.delete_flow_run(flow_run_id))
+    async def delete_flow_run(self, flow_run_id: uuid.UUID | str) -> None:
+        return await self._send(_layer.delete_flow_run(_compat.object_id(flow_run_id)))
 
-    async def create_task_run(self, body: api.TaskRunCreate) -> api.TaskRunRead:
+    async def create_task_run(self, body: api.TaskRunCreate) -> objects.TaskRun:
         return await self._send(_layer.create_task_run(body))
 
-    async def read_task_run(self, task_run_id: uuid.UUID) -> api.TaskRunRead:
-        return await self._send(_layer.read_task_run(task_run_id))
+    async def read_task_run(self, task_run_id: uuid.UUID | str) -> objects.TaskRun:
+        return await self._send(_layer.read_task_run(_compat.object_id(task_run_id)))
 
-    async def read_task_runs(self, query: TaskRunFilter | None = None) -> list[api.TaskRunRead]:
-        return await self._send(_layer.read_task_runs(query))
+    async def read_task_runs(
+        self,
+        query: TaskRunFilter | filters.TaskRunFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+        sort: sorting.TaskRunSort | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[objects.TaskRun]:
+        """Task runs matching every filter given (oldest first unless `sort` says);
+        `limit` defaults to 200."""
+        body = _compat.task_run_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        return await self._send(_layer.read_task_runs(body))
 
-    async def count_task_runs(self, query: TaskRunFilter | None = None) -> int:
-        return await self._send(_layer.count_task_runs(query))
+    async def count_task_runs(
+        self,
+        query: TaskRunFilter | filters.TaskRunFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+    ) -> int:
+        """How many task runs match every filter given."""
+        body = _compat.task_run_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+        )
+        return await self._send(_layer.count_task_runs(body))
 
     async def set_task_run_state(
-        self, task_run_id: uuid.UUID, body: api.SetState
-    ) -> api.OrchestrationResult:
-        return await self._send(_layer.set_task_run_state(task_run_id, body))
+        self, task_run_id: uuid.UUID | str, state: State[Any] | api.SetState, force: bool = False
+    ) -> OrchestrationResult:
+        """Propose `state` for the task run (`force=True` skips the orchestration rules)."""
+        body = _compat.set_state(state, force)
+        return await self._send(_layer.set_task_run_state(_compat.object_id(task_run_id), body))
 
-    async def read_task_run_states(self, task_run_id: uuid.UUID) -> list[api.StateRead]:
-        return await self._send(_layer.read_task_run_states(task_run_id))
+    async def read_task_run_states(self, task_run_id: uuid.UUID | str) -> list[api.StateRead]:
+        """The task run's state history, oldest first (as stored)."""
+        return await self._send(_layer.read_task_run_states(_compat.object_id(task_run_id)))
 
     async def create_logs(self, logs: list[api.LogCreate]) -> api.LogsCreated:
         return await self._send(_layer.create_logs(logs))
 
-    async def read_logs(self, query: LogFilter | None = None) -> list[api.LogRead]:
-        return await self._send(_layer.read_logs(query))
+    async def read_logs(
+        self,
+        log_filter: filters.LogFilter | LogFilter | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        sort: sorting.LogSort = sorting.LogSort.TIMESTAMP_ASC,
+    ) -> list[objects.Log]:
+        """Log lines matching `log_filter` (Prefect's, or the API's own), oldest first
+        unless `sort` says; `limit` defaults to 200."""
+        body = _compat.log_query(log_filter, limit, offset, sort)
+        return await self._send(_layer.read_logs(body))
 
     async def batch(self, operations: list[dict[str, Any]]) -> api_batch.BatchResult:
         """Apply `operations` (JSON-ready batch operations) in order, in one request."""
         return await self._send(_layer.batch(operations))
 
-    async def create_deployment(self, body: dep.DeploymentCreate) -> dep.DeploymentRead:
+    async def create_deployment(self, body: dep.DeploymentCreate) -> objects.Deployment:
         """Create or replace (by flow and deployment name) a deployment."""
         return await self._send(_layer.create_deployment(body))
 
-    async def read_deployment(self, deployment_id: uuid.UUID) -> dep.DeploymentRead:
-        return await self._send(_layer.read_deployment(deployment_id))
+    async def read_deployment(self, deployment_id: uuid.UUID | str) -> objects.Deployment:
+        return await self._send(_layer.read_deployment(_compat.object_id(deployment_id)))
 
-    async def read_deployment_by_name(self, name: str) -> dep.DeploymentRead:
+    async def read_deployment_by_name(self, name: str) -> objects.Deployment:
         """The deployment named `"flow-name/deployment-name"`."""
         return await self._send(_layer.read_deployment_by_name(name))
 
     async def read_deployments(
-        self, query: dep.DeploymentFilter | None = None
-    ) -> list[dep.DeploymentRead]:
-        return await self._send(_layer.read_deployments(query))
+        self,
+        query: dep.DeploymentFilter | filters.DeploymentFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+        work_pool_filter: filters.WorkPoolFilter | None = None,
+        work_queue_filter: filters.WorkQueueFilter | None = None,
+        limit: int | None = None,
+        sort: sorting.DeploymentSort | None = None,
+        offset: int = 0,
+    ) -> list[objects.Deployment]:
+        """Deployments matching every filter given, by flow name then name; `limit`
+        defaults to 200."""
+        body = _compat.deployment_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+            work_pool_filter=work_pool_filter,
+            work_queue_filter=work_queue_filter,
+            limit=limit,
+            sort=sort,
+            offset=offset,
+        )
+        return await self._send(_layer.read_deployments(body))
 
-    async def count_deployments(self, query: dep.DeploymentFilter | None = None) -> int:
-        return await self._send(_layer.count_deployments(query))
+    async def count_deployments(
+        self,
+        query: dep.DeploymentFilter | filters.DeploymentFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+        work_pool_filter: filters.WorkPoolFilter | None = None,
+        work_queue_filter: filters.WorkQueueFilter | None = None,
+    ) -> int:
+        """How many deployments match every filter given."""
+        body = _compat.deployment_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+            work_pool_filter=work_pool_filter,
+            work_queue_filter=work_queue_filter,
+        )
+        return await self._send(_layer.count_deployments(body))
 
     async def update_deployment(
         self, deployment_id: uuid.UUID, body: dep.DeploymentUpdate
-    ) -> dep.DeploymentRead:
+    ) -> objects.Deployment:
         return await self._send(_layer.update_deployment(deployment_id, body))
 
     async def delete_deployment(self, deployment_id: uuid.UUID) -> None:
         return await self._send(_layer.delete_deployment(deployment_id))
 
-    async def pause_deployment(self, deployment_id: uuid.UUID) -> dep.DeploymentRead:
+    async def pause_deployment(self, deployment_id: uuid.UUID) -> objects.Deployment:
         return await self._send(_layer.pause_deployment(deployment_id))
 
-    async def resume_deployment(self, deployment_id: uuid.UUID) -> dep.DeploymentRead:
+    async def resume_deployment(self, deployment_id: uuid.UUID) -> objects.Deployment:
         return await self._send(_layer.resume_deployment(deployment_id))
 
     async def create_flow_run_from_deployment(
-        self, deployment_id: uuid.UUID, body: dep.DeploymentFlowRunCreate | None = None
-    ) -> api.FlowRunRead:
-        """A run of the deployment; the server validates its parameters (422 names one)."""
-        return await self._send(_layer.create_flow_run_from_deployment(deployment_id, body))
+        self,
+        deployment_id: uuid.UUID | str,
+        body: dep.DeploymentFlowRunCreate | None = None,
+        *,
+        parameters: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        state: State[Any] | None = None,
+        name: str | None = None,
+        tags: Iterable[str] | None = None,
+        idempotency_key: str | None = None,
+        parent_task_run_id: uuid.UUID | None = None,
+        work_queue_name: str | None = None,
+        job_variables: dict[str, Any] | None = None,
+    ) -> objects.FlowRun:
+        """A run of the deployment (Scheduled for now unless `state` says); the server
+        validates its parameters (a 422 names the field). Prefect's keywords or the
+        API's `body`, not both."""
+        request = _compat.deployment_run(
+            body,
+            parameters=parameters,
+            context=context,
+            state=state,
+            name=name,
+            tags=tags,
+            idempotency_key=idempotency_key,
+            parent_task_run_id=parent_task_run_id,
+            work_queue_name=work_queue_name,
+            job_variables=job_variables,
+        )
+        deployment = _compat.object_id(deployment_id)
+        return await self._send(_layer.create_flow_run_from_deployment(deployment, request))
 
     async def backfill_deployment(
         self, deployment_id: uuid.UUID, body: dep.BackfillRequest
@@ -212,53 +452,53 @@ class VibePiperClient:
     ) -> None:
         return await self._send(_layer.delete_deployment_schedule(deployment_id, schedule_id))
 
-    async def create_work_pool(self, body: dep.WorkPoolCreate) -> dep.WorkPoolRead:
+    async def create_work_pool(self, body: dep.WorkPoolCreate) -> objects.WorkPool:
         return await self._send(_layer.create_work_pool(body))
 
-    async def read_work_pools(self) -> list[dep.WorkPoolRead]:
+    async def read_work_pools(self) -> list[objects.WorkPool]:
         return await self._send(_layer.read_work_pools())
 
-    async def read_work_pool(self, name: str) -> dep.WorkPoolRead:
-        return await self._send(_layer.read_work_pool(name))
+    async def read_work_pool(self, work_pool_name: str) -> objects.WorkPool:
+        return await self._send(_layer.read_work_pool(work_pool_name))
 
-    async def update_work_pool(self, name: str, body: dep.WorkPoolUpdate) -> dep.WorkPoolRead:
+    async def update_work_pool(self, name: str, body: dep.WorkPoolUpdate) -> objects.WorkPool:
         return await self._send(_layer.update_work_pool(name, body))
 
     async def delete_work_pool(self, name: str) -> None:
         return await self._send(_layer.delete_work_pool(name))
 
-    async def pause_work_pool(self, name: str) -> dep.WorkPoolRead:
+    async def pause_work_pool(self, name: str) -> objects.WorkPool:
         return await self._send(_layer.pause_work_pool(name))
 
-    async def resume_work_pool(self, name: str) -> dep.WorkPoolRead:
+    async def resume_work_pool(self, name: str) -> objects.WorkPool:
         return await self._send(_layer.resume_work_pool(name))
 
-    async def read_work_queues(self, work_pool_name: str) -> list[dep.WorkQueueRead]:
+    async def read_work_queues(self, work_pool_name: str) -> list[objects.WorkQueue]:
         return await self._send(_layer.read_work_queues(work_pool_name))
 
     async def create_work_queue(
         self, work_pool_name: str, body: dep.WorkQueueCreate
-    ) -> dep.WorkQueueRead:
+    ) -> objects.WorkQueue:
         return await self._send(_layer.create_work_queue(work_pool_name, body))
 
-    async def read_work_queue(self, work_pool_name: str, name: str) -> dep.WorkQueueRead:
+    async def read_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
         return await self._send(_layer.read_work_queue(work_pool_name, name))
 
     async def update_work_queue(
         self, work_pool_name: str, name: str, body: dep.WorkQueueUpdate
-    ) -> dep.WorkQueueRead:
+    ) -> objects.WorkQueue:
         return await self._send(_layer.update_work_queue(work_pool_name, name, body))
 
     async def delete_work_queue(self, work_pool_name: str, name: str) -> None:
         return await self._send(_layer.delete_work_queue(work_pool_name, name))
 
-    async def pause_work_queue(self, work_pool_name: str, name: str) -> dep.WorkQueueRead:
+    async def pause_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
         return await self._send(_layer.pause_work_queue(work_pool_name, name))
 
-    async def resume_work_queue(self, work_pool_name: str, name: str) -> dep.WorkQueueRead:
+    async def resume_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
         return await self._send(_layer.resume_work_queue(work_pool_name, name))
 
-    async def read_workers(self, work_pool_name: str | None = None) -> list[dep.WorkerRead]:
+    async def read_workers(self, work_pool_name: str | None = None) -> list[objects.Worker]:
         """Every worker, or the workers of one pool."""
         return await self._send(_layer.read_workers(work_pool_name))
 
@@ -274,19 +514,43 @@ class VibePiperClient:
         """Cancel a run: at once when not started, else Cancelling until its holder stops it."""
         return await self._send(_layer.cancel_flow_run(flow_run_id))
 
-    async def create_concurrency_limit(
-        self, body: conc.ConcurrencyLimitCreate
-    ) -> conc.ConcurrencyLimitRead:
-        """Create a limit (409 when the name is taken)."""
-        return await self._send(_layer.create_concurrency_limit(body))
+    async def create_concurrency_limit(self, tag: str, concurrency_limit: int) -> uuid.UUID:
+        """Limit how many task runs tagged `tag` run at once (the limit `tag:<tag>`); when
+        it exists, set its size. Its id."""
+        return await self._run(_compat.create_tag_limit(tag, concurrency_limit))
+
+    async def read_concurrency_limit_by_tag(self, tag: str) -> objects.ConcurrencyLimit:
+        """The limit on `tag`, with the task runs holding its slots (`ObjectNotFound`
+        when there is none)."""
+        return await self._run(_compat.read_tag_limit(tag))
 
     async def read_concurrency_limits(
-        self, kind: str | None = None
-    ) -> list[conc.ConcurrencyLimitRead]:
+        self, limit: int = 200, offset: int = 0
+    ) -> list[objects.ConcurrencyLimit]:
+        """A page of the tag limits, by tag."""
+        return await self._run(_compat.read_tag_limits(limit, offset))
+
+    async def delete_concurrency_limit_by_tag(self, tag: str) -> None:
+        """Delete the limit on `tag` (its slots are freed)."""
+        return await self._send(_compat.delete_tag_limit(tag))
+
+    async def reset_concurrency_limit_by_tag(
+        self, tag: str, slot_override: list[uuid.UUID | str] | None = None
+    ) -> None:
+        """Free the slots of the limit on `tag`, but those the task runs in
+        `slot_override` hold."""
+        return await self._run(_compat.reset_tag_limit(tag, slot_override))
+
+    async def create_limit(self, body: conc.ConcurrencyLimitCreate) -> conc.ConcurrencyLimitRead:
+        """Create a limit of any kind (`ApiConflict` when the name is taken)."""
+        return await self._send(_layer.create_limit(body))
+
+    async def read_limits(self, kind: str | None = None) -> list[conc.ConcurrencyLimitRead]:
         """Every limit, or those of one kind ("tag" or "global"), by name."""
-        return await self._send(_layer.read_concurrency_limits(kind))
+        return await self._send(_layer.read_limits(kind))
 
     async def read_concurrency_limit(self, name: str) -> conc.ConcurrencyLimitRead:
+        """The limit named `name` (`tag:<tag>` for a tag limit)."""
         return await self._send(_layer.read_concurrency_limit(name))
 
     async def update_concurrency_limit(
@@ -329,14 +593,12 @@ class SyncVibePiperClient:
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        httpx_settings: dict[str, Any] | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._http = httpx.Client(
-            base_url=self.api_url + "/",
-            headers=_layer.headers(api_key),
-            timeout=timeout,
-            transport=transport,
+            **_http_settings(self.api_url, api_key, timeout, transport, httpx_settings)
         )
 
     def __enter__(self) -> SyncVibePiperClient:
@@ -368,115 +630,338 @@ class SyncVibePiperClient:
             attempt += 1
             time.sleep(delay)
 
+    def _run(self, plan: Plan[T]) -> T:
+        """Send each call of `plan` in turn, giving it each answer (or error)."""
+        try:
+            call = next(plan)
+            while True:
+                try:
+                    answer = self._send(call)
+                except Exception as exc:
+                    call = plan.throw(exc)
+                else:
+                    call = plan.send(answer)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    def hello(self) -> httpx.Response:
+        """The answer of the API's health check (`GET /health`), as Prefect's `hello()`."""
+        return self._send(_layer.hello())
+
+    def api_healthcheck(self) -> Exception | None:
+        """None when the API answers, else the error it failed with (returned, not raised)."""
+        return self._run(_compat.healthcheck())
+
     def health(self) -> bool:
         return self._send(_layer.health())
 
     def version(self) -> api.VersionInfo:
         return self._send(_layer.version())
 
-    def create_flow(self, name: str) -> api.FlowRead:
+    def create_flow(self, name: str) -> objects.Flow:
+        """The flow named `name` (created if new)."""
         return self._send(_layer.create_flow(name))
 
-    def read_flow(self, flow_id: uuid.UUID) -> api.FlowRead:
-        return self._send(_layer.read_flow(flow_id))
+    def read_flow(self, flow_id: uuid.UUID | str) -> objects.Flow:
+        return self._send(_layer.read_flow(_compat.object_id(flow_id)))
 
-    def read_flow_by_name(self, name: str) -> api.FlowRead:
-        return self._send(_layer.read_flow_by_name(name))
+    def read_flow_by_name(self, flow_name: str) -> objects.Flow:
+        return self._send(_layer.read_flow_by_name(flow_name))
 
-    def create_flow_run(self, body: api.FlowRunCreate) -> api.FlowRunRead:
+    def create_flow_run(self, body: api.FlowRunCreate) -> objects.FlowRun:
         return self._send(_layer.create_flow_run(body))
 
-    def read_flow_run(self, flow_run_id: uuid.UUID) -> api.FlowRunRead:
-        return self._send(_layer.read_flow_run(flow_run_id))
+    def read_flow_run(self, flow_run_id: uuid.UUID | str) -> objects.FlowRun:
+        return self._send(_layer.read_flow_run(_compat.object_id(flow_run_id)))
 
-    def read_flow_runs(self, query: FlowRunFilter | None = None) -> list[api.FlowRunRead]:
-        return self._send(_layer.read_flow_runs(query))
+    def update_flow_run(
+        self,
+        flow_run_id: uuid.UUID | str,
+        flow_version: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        name: str | None = None,
+        tags: Iterable[str] | None = None,
+        empirical_policy: Any = None,
+        infrastructure_pid: str | None = None,
+        job_variables: dict[str, Any] | None = None,
+    ) -> objects.FlowRun:
+        """Rename the run or replace its tags, parameters or flow version (the arguments
+        given); the run as it is now. Its state changes through `set_flow_run_state`."""
+        body = _compat.flow_run_update(
+            flow_version=flow_version,
+            parameters=parameters,
+            name=name,
+            tags=tags,
+            empirical_policy=empirical_policy,
+            infrastructure_pid=infrastructure_pid,
+            job_variables=job_variables,
+        )
+        return self._send(_layer.update_flow_run(_compat.object_id(flow_run_id), body))
 
-    def count_flow_runs(self, query: FlowRunFilter | None = None) -> int:
-        return self._send(_layer.count_flow_runs(query))
+    def read_flow_runs(
+        self,
+        query: FlowRunFilter | filters.FlowRunFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+        work_pool_filter: filters.WorkPoolFilter | None = None,
+        work_queue_filter: filters.WorkQueueFilter | None = None,
+        sort: sorting.FlowRunSort | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[objects.FlowRun]:
+        """Flow runs matching every filter given (newest first unless `sort` says);
+        `limit` defaults to 200. A criterion the API cannot express raises
+        `UnsupportedFilter`."""
+        body = _compat.flow_run_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+            work_pool_filter=work_pool_filter,
+            work_queue_filter=work_queue_filter,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        return self._send(_layer.read_flow_runs(body))
+
+    def count_flow_runs(
+        self,
+        query: FlowRunFilter | filters.FlowRunFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+        work_pool_filter: filters.WorkPoolFilter | None = None,
+        work_queue_filter: filters.WorkQueueFilter | None = None,
+    ) -> int:
+        """How many flow runs match every filter given."""
+        body = _compat.flow_run_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+            work_pool_filter=work_pool_filter,
+            work_queue_filter=work_queue_filter,
+        )
+        return self._send(_layer.count_flow_runs(body))
 
     def set_flow_run_state(
-        self, flow_run_id: uuid.UUID, body: api.SetState
-    ) -> api.OrchestrationResult:
-        return self._send(_layer.set_flow_run_state(flow_run_id, body))
+        self, flow_run_id: uuid.UUID | str, state: State[Any] | api.SetState, force: bool = False
+    ) -> OrchestrationResult:
+        """Propose `state` for the run; the orchestration rules accept or reject it
+        (`force=True` skips them). The result's `state` is the run's state after."""
+        body = _compat.set_state(state, force)
+        return self._send(_layer.set_flow_run_state(_compat.object_id(flow_run_id), body))
 
-    def read_flow_run_states(self, flow_run_id: uuid.UUID) -> list[api.StateRead]:
-        return self._send(_layer.read_flow_run_states(flow_run_id))
+    def read_flow_run_states(self, flow_run_id: uuid.UUID | str) -> list[api.StateRead]:
+        """The run's state history, oldest first (as stored)."""
+        return self._send(_layer.read_flow_run_states(_compat.object_id(flow_run_id)))
 
-    def read_flow_run_graph(self, flow_run_id: uuid.UUID) -> api.FlowRunGraph:
-        return self._send(_layer.read_flow_run_graph(flow_run_id))
+    def read_flow_run_graph(self, flow_run_id: uuid.UUID | str) -> api.FlowRunGraph:
+        return self._send(_layer.read_flow_run_graph(_compat.object_id(flow_run_id)))
 
-    def delete_flow_run(self, flow_run_id: uuid.UUID) -> None:
-        return self._send(_layer.delete_flow_run(flow_run_id))
+    def delete_flow_run(self, flow_run_id: uuid.UUID | str) -> None:
+        return self._send(_layer.delete_flow_run(_compat.object_id(flow_run_id)))
 
-    def create_task_run(self, body: api.TaskRunCreate) -> api.TaskRunRead:
+    def create_task_run(self, body: api.TaskRunCreate) -> objects.TaskRun:
         return self._send(_layer.create_task_run(body))
 
-    def read_task_run(self, task_run_id: uuid.UUID) -> api.TaskRunRead:
-        return self._send(_layer.read_task_run(task_run_id))
+    def read_task_run(self, task_run_id: uuid.UUID | str) -> objects.TaskRun:
+        return self._send(_layer.read_task_run(_compat.object_id(task_run_id)))
 
-    def read_task_runs(self, query: TaskRunFilter | None = None) -> list[api.TaskRunRead]:
-        return self._send(_layer.read_task_runs(query))
+    def read_task_runs(
+        self,
+        query: TaskRunFilter | filters.TaskRunFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+        sort: sorting.TaskRunSort | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[objects.TaskRun]:
+        """Task runs matching every filter given (oldest first unless `sort` says);
+        `limit` defaults to 200."""
+        body = _compat.task_run_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        return self._send(_layer.read_task_runs(body))
 
-    def count_task_runs(self, query: TaskRunFilter | None = None) -> int:
-        return self._send(_layer.count_task_runs(query))
+    def count_task_runs(
+        self,
+        query: TaskRunFilter | filters.TaskRunFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+    ) -> int:
+        """How many task runs match every filter given."""
+        body = _compat.task_run_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+        )
+        return self._send(_layer.count_task_runs(body))
 
     def set_task_run_state(
-        self, task_run_id: uuid.UUID, body: api.SetState
-    ) -> api.OrchestrationResult:
-        return self._send(_layer.set_task_run_state(task_run_id, body))
+        self, task_run_id: uuid.UUID | str, state: State[Any] | api.SetState, force: bool = False
+    ) -> OrchestrationResult:
+        """Propose `state` for the task run (`force=True` skips the orchestration rules)."""
+        body = _compat.set_state(state, force)
+        return self._send(_layer.set_task_run_state(_compat.object_id(task_run_id), body))
 
-    def read_task_run_states(self, task_run_id: uuid.UUID) -> list[api.StateRead]:
-        return self._send(_layer.read_task_run_states(task_run_id))
+    def read_task_run_states(self, task_run_id: uuid.UUID | str) -> list[api.StateRead]:
+        """The task run's state history, oldest first (as stored)."""
+        return self._send(_layer.read_task_run_states(_compat.object_id(task_run_id)))
 
     def create_logs(self, logs: list[api.LogCreate]) -> api.LogsCreated:
         return self._send(_layer.create_logs(logs))
 
-    def read_logs(self, query: LogFilter | None = None) -> list[api.LogRead]:
-        return self._send(_layer.read_logs(query))
+    def read_logs(
+        self,
+        log_filter: filters.LogFilter | LogFilter | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        sort: sorting.LogSort = sorting.LogSort.TIMESTAMP_ASC,
+    ) -> list[objects.Log]:
+        """Log lines matching `log_filter` (Prefect's, or the API's own), oldest first
+        unless `sort` says; `limit` defaults to 200."""
+        body = _compat.log_query(log_filter, limit, offset, sort)
+        return self._send(_layer.read_logs(body))
 
     def batch(self, operations: list[dict[str, Any]]) -> api_batch.BatchResult:
         """Apply `operations` (JSON-ready batch operations) in order, in one request."""
         return self._send(_layer.batch(operations))
 
-    def create_deployment(self, body: dep.DeploymentCreate) -> dep.DeploymentRead:
+    def create_deployment(self, body: dep.DeploymentCreate) -> objects.Deployment:
         """Create or replace (by flow and deployment name) a deployment."""
         return self._send(_layer.create_deployment(body))
 
-    def read_deployment(self, deployment_id: uuid.UUID) -> dep.DeploymentRead:
-        return self._send(_layer.read_deployment(deployment_id))
+    def read_deployment(self, deployment_id: uuid.UUID | str) -> objects.Deployment:
+        return self._send(_layer.read_deployment(_compat.object_id(deployment_id)))
 
-    def read_deployment_by_name(self, name: str) -> dep.DeploymentRead:
+    def read_deployment_by_name(self, name: str) -> objects.Deployment:
         """The deployment named `"flow-name/deployment-name"`."""
         return self._send(_layer.read_deployment_by_name(name))
 
     def read_deployments(
-        self, query: dep.DeploymentFilter | None = None
-    ) -> list[dep.DeploymentRead]:
-        return self._send(_layer.read_deployments(query))
+        self,
+        query: dep.DeploymentFilter | filters.DeploymentFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+        work_pool_filter: filters.WorkPoolFilter | None = None,
+        work_queue_filter: filters.WorkQueueFilter | None = None,
+        limit: int | None = None,
+        sort: sorting.DeploymentSort | None = None,
+        offset: int = 0,
+    ) -> list[objects.Deployment]:
+        """Deployments matching every filter given, by flow name then name; `limit`
+        defaults to 200."""
+        body = _compat.deployment_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+            work_pool_filter=work_pool_filter,
+            work_queue_filter=work_queue_filter,
+            limit=limit,
+            sort=sort,
+            offset=offset,
+        )
+        return self._send(_layer.read_deployments(body))
 
-    def count_deployments(self, query: dep.DeploymentFilter | None = None) -> int:
-        return self._send(_layer.count_deployments(query))
+    def count_deployments(
+        self,
+        query: dep.DeploymentFilter | filters.DeploymentFilter | None = None,
+        *,
+        flow_filter: filters.FlowFilter | None = None,
+        flow_run_filter: filters.FlowRunFilter | None = None,
+        task_run_filter: filters.TaskRunFilter | None = None,
+        deployment_filter: filters.DeploymentFilter | None = None,
+        work_pool_filter: filters.WorkPoolFilter | None = None,
+        work_queue_filter: filters.WorkQueueFilter | None = None,
+    ) -> int:
+        """How many deployments match every filter given."""
+        body = _compat.deployment_query(
+            query,
+            flow_filter=flow_filter,
+            flow_run_filter=flow_run_filter,
+            task_run_filter=task_run_filter,
+            deployment_filter=deployment_filter,
+            work_pool_filter=work_pool_filter,
+            work_queue_filter=work_queue_filter,
+        )
+        return self._send(_layer.count_deployments(body))
 
     def update_deployment(
         self, deployment_id: uuid.UUID, body: dep.DeploymentUpdate
-    ) -> dep.DeploymentRead:
+    ) -> objects.Deployment:
         return self._send(_layer.update_deployment(deployment_id, body))
 
     def delete_deployment(self, deployment_id: uuid.UUID) -> None:
         return self._send(_layer.delete_deployment(deployment_id))
 
-    def pause_deployment(self, deployment_id: uuid.UUID) -> dep.DeploymentRead:
+    def pause_deployment(self, deployment_id: uuid.UUID) -> objects.Deployment:
         return self._send(_layer.pause_deployment(deployment_id))
 
-    def resume_deployment(self, deployment_id: uuid.UUID) -> dep.DeploymentRead:
+    def resume_deployment(self, deployment_id: uuid.UUID) -> objects.Deployment:
         return self._send(_layer.resume_deployment(deployment_id))
 
     def create_flow_run_from_deployment(
-        self, deployment_id: uuid.UUID, body: dep.DeploymentFlowRunCreate | None = None
-    ) -> api.FlowRunRead:
-        """A run of the deployment; the server validates its parameters (422 names one)."""
-        return self._send(_layer.create_flow_run_from_deployment(deployment_id, body))
+        self,
+        deployment_id: uuid.UUID | str,
+        body: dep.DeploymentFlowRunCreate | None = None,
+        *,
+        parameters: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        state: State[Any] | None = None,
+        name: str | None = None,
+        tags: Iterable[str] | None = None,
+        idempotency_key: str | None = None,
+        parent_task_run_id: uuid.UUID | None = None,
+        work_queue_name: str | None = None,
+        job_variables: dict[str, Any] | None = None,
+    ) -> objects.FlowRun:
+        """A run of the deployment (Scheduled for now unless `state` says); the server
+        validates its parameters (a 422 names the field). Prefect's keywords or the
+        API's `body`, not both."""
+        request = _compat.deployment_run(
+            body,
+            parameters=parameters,
+            context=context,
+            state=state,
+            name=name,
+            tags=tags,
+            idempotency_key=idempotency_key,
+            parent_task_run_id=parent_task_run_id,
+            work_queue_name=work_queue_name,
+            job_variables=job_variables,
+        )
+        deployment = _compat.object_id(deployment_id)
+        return self._send(_layer.create_flow_run_from_deployment(deployment, request))
 
     def backfill_deployment(
         self, deployment_id: uuid.UUID, body: dep.BackfillRequest
@@ -501,53 +986,53 @@ class SyncVibePiperClient:
     def delete_deployment_schedule(self, deployment_id: uuid.UUID, schedule_id: uuid.UUID) -> None:
         return self._send(_layer.delete_deployment_schedule(deployment_id, schedule_id))
 
-    def create_work_pool(self, body: dep.WorkPoolCreate) -> dep.WorkPoolRead:
+    def create_work_pool(self, body: dep.WorkPoolCreate) -> objects.WorkPool:
         return self._send(_layer.create_work_pool(body))
 
-    def read_work_pools(self) -> list[dep.WorkPoolRead]:
+    def read_work_pools(self) -> list[objects.WorkPool]:
         return self._send(_layer.read_work_pools())
 
-    def read_work_pool(self, name: str) -> dep.WorkPoolRead:
-        return self._send(_layer.read_work_pool(name))
+    def read_work_pool(self, work_pool_name: str) -> objects.WorkPool:
+        return self._send(_layer.read_work_pool(work_pool_name))
 
-    def update_work_pool(self, name: str, body: dep.WorkPoolUpdate) -> dep.WorkPoolRead:
+    def update_work_pool(self, name: str, body: dep.WorkPoolUpdate) -> objects.WorkPool:
         return self._send(_layer.update_work_pool(name, body))
 
     def delete_work_pool(self, name: str) -> None:
         return self._send(_layer.delete_work_pool(name))
 
-    def pause_work_pool(self, name: str) -> dep.WorkPoolRead:
+    def pause_work_pool(self, name: str) -> objects.WorkPool:
         return self._send(_layer.pause_work_pool(name))
 
-    def resume_work_pool(self, name: str) -> dep.WorkPoolRead:
+    def resume_work_pool(self, name: str) -> objects.WorkPool:
         return self._send(_layer.resume_work_pool(name))
 
-    def read_work_queues(self, work_pool_name: str) -> list[dep.WorkQueueRead]:
+    def read_work_queues(self, work_pool_name: str) -> list[objects.WorkQueue]:
         return self._send(_layer.read_work_queues(work_pool_name))
 
     def create_work_queue(
         self, work_pool_name: str, body: dep.WorkQueueCreate
-    ) -> dep.WorkQueueRead:
+    ) -> objects.WorkQueue:
         return self._send(_layer.create_work_queue(work_pool_name, body))
 
-    def read_work_queue(self, work_pool_name: str, name: str) -> dep.WorkQueueRead:
+    def read_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
         return self._send(_layer.read_work_queue(work_pool_name, name))
 
     def update_work_queue(
         self, work_pool_name: str, name: str, body: dep.WorkQueueUpdate
-    ) -> dep.WorkQueueRead:
+    ) -> objects.WorkQueue:
         return self._send(_layer.update_work_queue(work_pool_name, name, body))
 
     def delete_work_queue(self, work_pool_name: str, name: str) -> None:
         return self._send(_layer.delete_work_queue(work_pool_name, name))
 
-    def pause_work_queue(self, work_pool_name: str, name: str) -> dep.WorkQueueRead:
+    def pause_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
         return self._send(_layer.pause_work_queue(work_pool_name, name))
 
-    def resume_work_queue(self, work_pool_name: str, name: str) -> dep.WorkQueueRead:
+    def resume_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
         return self._send(_layer.resume_work_queue(work_pool_name, name))
 
-    def read_workers(self, work_pool_name: str | None = None) -> list[dep.WorkerRead]:
+    def read_workers(self, work_pool_name: str | None = None) -> list[objects.Worker]:
         """Every worker, or the workers of one pool."""
         return self._send(_layer.read_workers(work_pool_name))
 
@@ -563,17 +1048,43 @@ class SyncVibePiperClient:
         """Cancel a run: at once when not started, else Cancelling until its holder stops it."""
         return self._send(_layer.cancel_flow_run(flow_run_id))
 
-    def create_concurrency_limit(
-        self, body: conc.ConcurrencyLimitCreate
-    ) -> conc.ConcurrencyLimitRead:
-        """Create a limit (409 when the name is taken)."""
-        return self._send(_layer.create_concurrency_limit(body))
+    def create_concurrency_limit(self, tag: str, concurrency_limit: int) -> uuid.UUID:
+        """Limit how many task runs tagged `tag` run at once (the limit `tag:<tag>`); when
+        it exists, set its size. Its id."""
+        return self._run(_compat.create_tag_limit(tag, concurrency_limit))
 
-    def read_concurrency_limits(self, kind: str | None = None) -> list[conc.ConcurrencyLimitRead]:
+    def read_concurrency_limit_by_tag(self, tag: str) -> objects.ConcurrencyLimit:
+        """The limit on `tag`, with the task runs holding its slots (`ObjectNotFound`
+        when there is none)."""
+        return self._run(_compat.read_tag_limit(tag))
+
+    def read_concurrency_limits(
+        self, limit: int = 200, offset: int = 0
+    ) -> list[objects.ConcurrencyLimit]:
+        """A page of the tag limits, by tag."""
+        return self._run(_compat.read_tag_limits(limit, offset))
+
+    def delete_concurrency_limit_by_tag(self, tag: str) -> None:
+        """Delete the limit on `tag` (its slots are freed)."""
+        return self._send(_compat.delete_tag_limit(tag))
+
+    def reset_concurrency_limit_by_tag(
+        self, tag: str, slot_override: list[uuid.UUID | str] | None = None
+    ) -> None:
+        """Free the slots of the limit on `tag`, but those the task runs in
+        `slot_override` hold."""
+        return self._run(_compat.reset_tag_limit(tag, slot_override))
+
+    def create_limit(self, body: conc.ConcurrencyLimitCreate) -> conc.ConcurrencyLimitRead:
+        """Create a limit of any kind (`ApiConflict` when the name is taken)."""
+        return self._send(_layer.create_limit(body))
+
+    def read_limits(self, kind: str | None = None) -> list[conc.ConcurrencyLimitRead]:
         """Every limit, or those of one kind ("tag" or "global"), by name."""
-        return self._send(_layer.read_concurrency_limits(kind))
+        return self._send(_layer.read_limits(kind))
 
     def read_concurrency_limit(self, name: str) -> conc.ConcurrencyLimitRead:
+        """The limit named `name` (`tag:<tag>` for a tag limit)."""
         return self._send(_layer.read_concurrency_limit(name))
 
     def update_concurrency_limit(
@@ -603,3 +1114,22 @@ class SyncVibePiperClient:
     def release_lease(self, lease_id: uuid.UUID) -> None:
         """Give the lease's slots back."""
         return self._send(_layer.release_lease(lease_id))
+
+
+def _http_settings(
+    api_url: str,
+    api_key: str | None,
+    timeout: float,
+    transport: Any,
+    httpx_settings: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The httpx client's arguments; `httpx_settings` (Prefect's) override them, and
+    their `headers` are added to the client's own."""
+    extra = dict(httpx_settings or {})
+    headers = {**_layer.headers(api_key), **extra.pop("headers", {})}
+    settings: dict[str, Any] = {
+        "base_url": api_url + "/",
+        "timeout": timeout,
+        "transport": transport,
+    }
+    return {**settings, **extra, "headers": headers}

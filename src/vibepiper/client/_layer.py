@@ -2,14 +2,19 @@
 
 An endpoint is a `Call`: the request to send and how to read the answer. `check`
 turns an error answer into an exception and `retry_delay` says whether (and how long
-after) to try again. The async and sync clients only send requests and sleep, so the
-API is described once, here.
+after) to try again. A `Plan` is an operation that takes several calls (a generator
+yielding each call and receiving its answer, or the error thrown into it). The async and
+sync clients only send requests and sleep, so the API is described once, here (and in
+`_compat`, which turns Prefect's arguments into these calls).
+
+Runs, flows, deployments and work pools are read into the Prefect-shaped models of
+`client.schemas.objects` (a run's `state` is a `State`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -20,12 +25,15 @@ from pydantic_core import to_jsonable_python
 
 from vibepiper.client.errors import (
     ApiAuthError,
+    ApiConflict,
     ApiError,
     ApiValidationError,
     RequestTooLarge,
     ServerBusy,
     ServerUnreachable,
 )
+from vibepiper.client.schemas import objects
+from vibepiper.client.schemas.responses import OrchestrationResult
 from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schemas import api, api_batch
 from vibepiper.schemas import api_concurrency as conc
@@ -67,6 +75,11 @@ class Call(Generic[T]):
 
     def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         return http.build_request(self.method, self.path, json=self.body)
+
+
+Plan = Generator[Call[Any], Any, T]
+"""An operation of several calls: yields each, is sent its answer (or thrown its error)
+and returns the result."""
 
 
 def headers(api_key: str | None) -> dict[str, str]:
@@ -134,6 +147,8 @@ def check(response: httpx.Response) -> httpx.Response:
         raise ApiValidationError(f"the server rejected {where}: {detail}")
     if status == 413:
         raise RequestTooLarge(f"the server refused {where}: {detail}")
+    if status == 409:
+        raise ApiConflict(f"{where} failed with {status}: {detail}")
     raise ApiError(f"{where} failed with {status}: {detail}")
 
 
@@ -177,6 +192,16 @@ def _none(_response: httpx.Response) -> None:
     return None
 
 
+def _raw(response: httpx.Response) -> httpx.Response:
+    return response
+
+
+def _orchestration(response: httpx.Response) -> OrchestrationResult:
+    return OrchestrationResult.from_api(
+        api.OrchestrationResult.model_validate_json(response.content)
+    )
+
+
 def _dump(model: BaseModel | None) -> Any:
     return None if model is None else model.model_dump(mode="json", exclude_unset=True)
 
@@ -186,41 +211,51 @@ def health() -> Call[bool]:
     return Call("GET", "health", _bool)
 
 
+def hello() -> Call[httpx.Response]:
+    """`GET /health`, answered as the response itself (what Prefect's `hello()` returns)."""
+    return Call("GET", "health", _raw)
+
+
 def version() -> Call[api.VersionInfo]:
     return Call("GET", "version", _model(api.VersionInfo))
 
 
-def create_flow(name: str) -> Call[api.FlowRead]:
-    return Call("POST", "flows/", _model(api.FlowRead), _dump(api.FlowCreate(name=name)))
+def create_flow(name: str) -> Call[objects.Flow]:
+    return Call("POST", "flows/", _model(objects.Flow), _dump(api.FlowCreate(name=name)))
 
 
-def read_flow(flow_id: uuid.UUID) -> Call[api.FlowRead]:
-    return Call("GET", f"flows/{flow_id}", _model(api.FlowRead))
+def read_flow(flow_id: uuid.UUID) -> Call[objects.Flow]:
+    return Call("GET", f"flows/{flow_id}", _model(objects.Flow))
 
 
-def read_flow_by_name(name: str) -> Call[api.FlowRead]:
-    return Call("GET", f"flows/name/{name}", _model(api.FlowRead))
+def read_flow_by_name(name: str) -> Call[objects.Flow]:
+    return Call("GET", f"flows/name/{_seg(name)}", _model(objects.Flow))
 
 
-def create_flow_run(body: api.FlowRunCreate) -> Call[api.FlowRunRead]:
-    return Call("POST", "flow_runs/", _model(api.FlowRunRead), _dump(body))
+def create_flow_run(body: api.FlowRunCreate) -> Call[objects.FlowRun]:
+    return Call("POST", "flow_runs/", _model(objects.FlowRun), _dump(body))
 
 
-def read_flow_run(flow_run_id: uuid.UUID) -> Call[api.FlowRunRead]:
-    return Call("GET", f"flow_runs/{flow_run_id}", _model(api.FlowRunRead))
+def read_flow_run(flow_run_id: uuid.UUID) -> Call[objects.FlowRun]:
+    return Call("GET", f"flow_runs/{flow_run_id}", _model(objects.FlowRun))
 
 
-def read_flow_runs(query: FlowRunFilter | None = None) -> Call[list[api.FlowRunRead]]:
-    return Call("POST", "flow_runs/filter", _list(api.FlowRunRead), _dump(query))
+def update_flow_run(flow_run_id: uuid.UUID, body: api.FlowRunUpdate) -> Call[objects.FlowRun]:
+    path = f"flow_runs/{flow_run_id}"
+    return Call("PATCH", path, _model(objects.FlowRun), _dump(body))
+
+
+def read_flow_runs(query: FlowRunFilter | None = None) -> Call[list[objects.FlowRun]]:
+    return Call("POST", "flow_runs/filter", _list(objects.FlowRun), _dump(query))
 
 
 def count_flow_runs(query: FlowRunFilter | None = None) -> Call[int]:
     return Call("POST", "flow_runs/count", _int, _dump(query))
 
 
-def set_flow_run_state(flow_run_id: uuid.UUID, body: api.SetState) -> Call[api.OrchestrationResult]:
+def set_flow_run_state(flow_run_id: uuid.UUID, body: api.SetState) -> Call[OrchestrationResult]:
     path = f"flow_runs/{flow_run_id}/set_state"
-    return Call("POST", path, _model(api.OrchestrationResult), _dump(body))
+    return Call("POST", path, _orchestration, _dump(body))
 
 
 def read_flow_run_states(flow_run_id: uuid.UUID) -> Call[list[api.StateRead]]:
@@ -235,25 +270,25 @@ def delete_flow_run(flow_run_id: uuid.UUID) -> Call[None]:
     return Call("DELETE", f"flow_runs/{flow_run_id}", _none)
 
 
-def create_task_run(body: api.TaskRunCreate) -> Call[api.TaskRunRead]:
-    return Call("POST", "task_runs/", _model(api.TaskRunRead), _dump(body))
+def create_task_run(body: api.TaskRunCreate) -> Call[objects.TaskRun]:
+    return Call("POST", "task_runs/", _model(objects.TaskRun), _dump(body))
 
 
-def read_task_run(task_run_id: uuid.UUID) -> Call[api.TaskRunRead]:
-    return Call("GET", f"task_runs/{task_run_id}", _model(api.TaskRunRead))
+def read_task_run(task_run_id: uuid.UUID) -> Call[objects.TaskRun]:
+    return Call("GET", f"task_runs/{task_run_id}", _model(objects.TaskRun))
 
 
-def read_task_runs(query: TaskRunFilter | None = None) -> Call[list[api.TaskRunRead]]:
-    return Call("POST", "task_runs/filter", _list(api.TaskRunRead), _dump(query))
+def read_task_runs(query: TaskRunFilter | None = None) -> Call[list[objects.TaskRun]]:
+    return Call("POST", "task_runs/filter", _list(objects.TaskRun), _dump(query))
 
 
 def count_task_runs(query: TaskRunFilter | None = None) -> Call[int]:
     return Call("POST", "task_runs/count", _int, _dump(query))
 
 
-def set_task_run_state(task_run_id: uuid.UUID, body: api.SetState) -> Call[api.OrchestrationResult]:
+def set_task_run_state(task_run_id: uuid.UUID, body: api.SetState) -> Call[OrchestrationResult]:
     path = f"task_runs/{task_run_id}/set_state"
-    return Call("POST", path, _model(api.OrchestrationResult), _dump(body))
+    return Call("POST", path, _orchestration, _dump(body))
 
 
 def read_task_run_states(task_run_id: uuid.UUID) -> Call[list[api.StateRead]]:
@@ -265,8 +300,8 @@ def create_logs(logs: list[api.LogCreate]) -> Call[api.LogsCreated]:
     return Call("POST", "logs/", _model(api.LogsCreated), body)
 
 
-def read_logs(query: LogFilter | None = None) -> Call[list[api.LogRead]]:
-    return Call("POST", "logs/filter", _list(api.LogRead), _dump(query))
+def read_logs(query: LogFilter | None = None) -> Call[list[objects.Log]]:
+    return Call("POST", "logs/filter", _list(objects.Log), _dump(query))
 
 
 def batch(operations: list[dict[str, Any]]) -> Call[api_batch.BatchResult]:
@@ -281,15 +316,15 @@ def _seg(name: str) -> str:
     return quote(name, safe="")
 
 
-def create_deployment(body: dep.DeploymentCreate) -> Call[dep.DeploymentRead]:
-    return Call("POST", "deployments/", _model(dep.DeploymentRead), _dump(body))
+def create_deployment(body: dep.DeploymentCreate) -> Call[objects.Deployment]:
+    return Call("POST", "deployments/", _model(objects.Deployment), _dump(body))
 
 
-def read_deployment(deployment_id: uuid.UUID) -> Call[dep.DeploymentRead]:
-    return Call("GET", f"deployments/{deployment_id}", _model(dep.DeploymentRead))
+def read_deployment(deployment_id: uuid.UUID) -> Call[objects.Deployment]:
+    return Call("GET", f"deployments/{deployment_id}", _model(objects.Deployment))
 
 
-def read_deployment_by_name(name: str) -> Call[dep.DeploymentRead]:
+def read_deployment_by_name(name: str) -> Call[objects.Deployment]:
     """`name` is `"flow-name/deployment-name"`."""
     flow_name, sep, deployment_name = name.partition("/")
     if not sep or not flow_name or not deployment_name:
@@ -297,11 +332,11 @@ def read_deployment_by_name(name: str) -> Call[dep.DeploymentRead]:
             f"deployment name {name!r} must be 'flow-name/deployment-name' (e.g. 'etl/nightly')"
         )
     path = f"deployments/name/{_seg(flow_name)}/{_seg(deployment_name)}"
-    return Call("GET", path, _model(dep.DeploymentRead))
+    return Call("GET", path, _model(objects.Deployment))
 
 
-def read_deployments(query: dep.DeploymentFilter | None = None) -> Call[list[dep.DeploymentRead]]:
-    return Call("POST", "deployments/filter", _list(dep.DeploymentRead), _dump(query))
+def read_deployments(query: dep.DeploymentFilter | None = None) -> Call[list[objects.Deployment]]:
+    return Call("POST", "deployments/filter", _list(objects.Deployment), _dump(query))
 
 
 def count_deployments(query: dep.DeploymentFilter | None = None) -> Call[int]:
@@ -310,28 +345,28 @@ def count_deployments(query: dep.DeploymentFilter | None = None) -> Call[int]:
 
 def update_deployment(
     deployment_id: uuid.UUID, body: dep.DeploymentUpdate
-) -> Call[dep.DeploymentRead]:
+) -> Call[objects.Deployment]:
     path = f"deployments/{deployment_id}"
-    return Call("PATCH", path, _model(dep.DeploymentRead), _dump(body))
+    return Call("PATCH", path, _model(objects.Deployment), _dump(body))
 
 
 def delete_deployment(deployment_id: uuid.UUID) -> Call[None]:
     return Call("DELETE", f"deployments/{deployment_id}", _none)
 
 
-def pause_deployment(deployment_id: uuid.UUID) -> Call[dep.DeploymentRead]:
-    return Call("POST", f"deployments/{deployment_id}/pause", _model(dep.DeploymentRead))
+def pause_deployment(deployment_id: uuid.UUID) -> Call[objects.Deployment]:
+    return Call("POST", f"deployments/{deployment_id}/pause", _model(objects.Deployment))
 
 
-def resume_deployment(deployment_id: uuid.UUID) -> Call[dep.DeploymentRead]:
-    return Call("POST", f"deployments/{deployment_id}/resume", _model(dep.DeploymentRead))
+def resume_deployment(deployment_id: uuid.UUID) -> Call[objects.Deployment]:
+    return Call("POST", f"deployments/{deployment_id}/resume", _model(objects.Deployment))
 
 
 def create_flow_run_from_deployment(
     deployment_id: uuid.UUID, body: dep.DeploymentFlowRunCreate | None = None
-) -> Call[api.FlowRunRead]:
+) -> Call[objects.FlowRun]:
     path = f"deployments/{deployment_id}/create_flow_run"
-    return Call("POST", path, _model(api.FlowRunRead), _dump(body) or {})
+    return Call("POST", path, _model(objects.FlowRun), _dump(body) or {})
 
 
 def backfill_deployment(
@@ -366,32 +401,32 @@ def delete_deployment_schedule(deployment_id: uuid.UUID, schedule_id: uuid.UUID)
     return Call("DELETE", f"deployments/{deployment_id}/schedules/{schedule_id}", _none)
 
 
-def create_work_pool(body: dep.WorkPoolCreate) -> Call[dep.WorkPoolRead]:
-    return Call("POST", "work_pools/", _model(dep.WorkPoolRead), _dump(body))
+def create_work_pool(body: dep.WorkPoolCreate) -> Call[objects.WorkPool]:
+    return Call("POST", "work_pools/", _model(objects.WorkPool), _dump(body))
 
 
-def read_work_pools() -> Call[list[dep.WorkPoolRead]]:
-    return Call("GET", "work_pools/", _list(dep.WorkPoolRead))
+def read_work_pools() -> Call[list[objects.WorkPool]]:
+    return Call("GET", "work_pools/", _list(objects.WorkPool))
 
 
-def read_work_pool(name: str) -> Call[dep.WorkPoolRead]:
-    return Call("GET", f"work_pools/{_seg(name)}", _model(dep.WorkPoolRead))
+def read_work_pool(name: str) -> Call[objects.WorkPool]:
+    return Call("GET", f"work_pools/{_seg(name)}", _model(objects.WorkPool))
 
 
-def update_work_pool(name: str, body: dep.WorkPoolUpdate) -> Call[dep.WorkPoolRead]:
-    return Call("PATCH", f"work_pools/{_seg(name)}", _model(dep.WorkPoolRead), _dump(body))
+def update_work_pool(name: str, body: dep.WorkPoolUpdate) -> Call[objects.WorkPool]:
+    return Call("PATCH", f"work_pools/{_seg(name)}", _model(objects.WorkPool), _dump(body))
 
 
 def delete_work_pool(name: str) -> Call[None]:
     return Call("DELETE", f"work_pools/{_seg(name)}", _none)
 
 
-def pause_work_pool(name: str) -> Call[dep.WorkPoolRead]:
-    return Call("POST", f"work_pools/{_seg(name)}/pause", _model(dep.WorkPoolRead))
+def pause_work_pool(name: str) -> Call[objects.WorkPool]:
+    return Call("POST", f"work_pools/{_seg(name)}/pause", _model(objects.WorkPool))
 
 
-def resume_work_pool(name: str) -> Call[dep.WorkPoolRead]:
-    return Call("POST", f"work_pools/{_seg(name)}/resume", _model(dep.WorkPoolRead))
+def resume_work_pool(name: str) -> Call[objects.WorkPool]:
+    return Call("POST", f"work_pools/{_seg(name)}/resume", _model(objects.WorkPool))
 
 
 def _queue_path(pool: str, queue: str | None = None) -> str:
@@ -399,43 +434,43 @@ def _queue_path(pool: str, queue: str | None = None) -> str:
     return path if queue is None else f"{path}/{_seg(queue)}"
 
 
-def read_work_queues(work_pool_name: str) -> Call[list[dep.WorkQueueRead]]:
-    return Call("GET", _queue_path(work_pool_name), _list(dep.WorkQueueRead))
+def read_work_queues(work_pool_name: str) -> Call[list[objects.WorkQueue]]:
+    return Call("GET", _queue_path(work_pool_name), _list(objects.WorkQueue))
 
 
-def create_work_queue(work_pool_name: str, body: dep.WorkQueueCreate) -> Call[dep.WorkQueueRead]:
-    return Call("POST", _queue_path(work_pool_name), _model(dep.WorkQueueRead), _dump(body))
+def create_work_queue(work_pool_name: str, body: dep.WorkQueueCreate) -> Call[objects.WorkQueue]:
+    return Call("POST", _queue_path(work_pool_name), _model(objects.WorkQueue), _dump(body))
 
 
-def read_work_queue(work_pool_name: str, name: str) -> Call[dep.WorkQueueRead]:
-    return Call("GET", _queue_path(work_pool_name, name), _model(dep.WorkQueueRead))
+def read_work_queue(work_pool_name: str, name: str) -> Call[objects.WorkQueue]:
+    return Call("GET", _queue_path(work_pool_name, name), _model(objects.WorkQueue))
 
 
 def update_work_queue(
     work_pool_name: str, name: str, body: dep.WorkQueueUpdate
-) -> Call[dep.WorkQueueRead]:
+) -> Call[objects.WorkQueue]:
     path = _queue_path(work_pool_name, name)
-    return Call("PATCH", path, _model(dep.WorkQueueRead), _dump(body))
+    return Call("PATCH", path, _model(objects.WorkQueue), _dump(body))
 
 
 def delete_work_queue(work_pool_name: str, name: str) -> Call[None]:
     return Call("DELETE", _queue_path(work_pool_name, name), _none)
 
 
-def pause_work_queue(work_pool_name: str, name: str) -> Call[dep.WorkQueueRead]:
+def pause_work_queue(work_pool_name: str, name: str) -> Call[objects.WorkQueue]:
     path = _queue_path(work_pool_name, name) + "/pause"
-    return Call("POST", path, _model(dep.WorkQueueRead))
+    return Call("POST", path, _model(objects.WorkQueue))
 
 
-def resume_work_queue(work_pool_name: str, name: str) -> Call[dep.WorkQueueRead]:
+def resume_work_queue(work_pool_name: str, name: str) -> Call[objects.WorkQueue]:
     path = _queue_path(work_pool_name, name) + "/resume"
-    return Call("POST", path, _model(dep.WorkQueueRead))
+    return Call("POST", path, _model(objects.WorkQueue))
 
 
-def read_workers(work_pool_name: str | None = None) -> Call[list[dep.WorkerRead]]:
+def read_workers(work_pool_name: str | None = None) -> Call[list[objects.Worker]]:
     """Every worker, or the workers of one pool."""
     path = "workers/" if work_pool_name is None else f"work_pools/{_seg(work_pool_name)}/workers"
-    return Call("GET", path, _list(dep.WorkerRead))
+    return Call("GET", path, _list(objects.Worker))
 
 
 def claim_runs(body: dep.ClaimRequest) -> Call[list[dep.ClaimedRun]]:
@@ -456,11 +491,11 @@ def _limit_path(name: str, tail: str = "") -> str:
     return f"concurrency_limits/{quote(name, safe='')}{tail}"
 
 
-def create_concurrency_limit(body: conc.ConcurrencyLimitCreate) -> Call[conc.ConcurrencyLimitRead]:
+def create_limit(body: conc.ConcurrencyLimitCreate) -> Call[conc.ConcurrencyLimitRead]:
     return Call("POST", "concurrency_limits/", _model(conc.ConcurrencyLimitRead), _dump(body))
 
 
-def read_concurrency_limits(kind: str | None = None) -> Call[list[conc.ConcurrencyLimitRead]]:
+def read_limits(kind: str | None = None) -> Call[list[conc.ConcurrencyLimitRead]]:
     path = "concurrency_limits/" if kind is None else f"concurrency_limits/?kind={quote(kind)}"
     return Call("GET", path, _list(conc.ConcurrencyLimitRead))
 

@@ -27,6 +27,10 @@ class ApiValidationError(ApiError, ValueError):
     """422: the server rejected the request body; the message names each field."""
 
 
+class ApiConflict(ApiError):
+    """409: the object exists already (a concurrency limit of that name, ...)."""
+
+
 class RequestTooLarge(ApiError):
     """413: the request body is over the server's `VIBEPIPER_SERVER_MAX_BODY_BYTES`."""
 
@@ -37,3 +41,10 @@ class ServerUnreachable(ApiError, ConnectionError):
 
 class ServerBusy(ApiError):
     """429/503 after every retry (the server had no database connection free)."""
+
+
+class UnsupportedFilter(ValueError):
+    """A Prefect filter criterion or sort order the API cannot express; nothing was sent.
+
+    The message names the criterion and lists those that can be used instead.
+    """

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vibepiper.schemas.runs import StateNames
-from vibepiper.states import State, StateDetails, StateType
+from vibepiper.states import State, StateType
 
 if TYPE_CHECKING:
     from vibepiper.client import SyncVibePiperClient
-    from vibepiper.schemas.api import FlowRunRead, StateRead
+    from vibepiper.client.schemas.objects import FlowRun as ReadFlowRun
+    from vibepiper.schemas.api import FlowRunRead
     from vibepiper.schemas.deployments import DeploymentRead
 
 DEFAULT_POLL_INTERVAL = 1.0
@@ -50,7 +51,7 @@ class FlowRun(StateNames):
     raw: FlowRunRead | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_read(cls, run: FlowRunRead) -> FlowRun:
+    def from_read(cls, run: ReadFlowRun) -> FlowRun:
         return cls(
             id=run.id,
             name=run.name,
@@ -58,7 +59,7 @@ class FlowRun(StateNames):
             deployment_id=run.deployment_id,
             parameters=run.parameters,
             tags=run.tags,
-            state=state_from_read(run.state) if run.state is not None else None,
+            state=run.state,
             expected_start_time=run.expected_start_time,
             start_time=run.start_time,
             end_time=run.end_time,
@@ -67,35 +68,6 @@ class FlowRun(StateNames):
             worker_name=run.worker_name,
             raw=run,
         )
-
-
-def state_from_read(row: StateRead) -> State[Any]:
-    """A `State` from the server's state row; a persisted result is loadable by `.result()`."""
-    details = dict(row.state_details or {})
-    data: Any = None
-    if isinstance(details.get("result"), dict):
-        from vibepiper.results import ResultRecord
-
-        try:
-            data = ResultRecord.from_json(details["result"])
-        except (KeyError, TypeError, ValueError):
-            data = None
-    return State(
-        type=StateType(row.type.value if hasattr(row.type, "value") else row.type),
-        name=row.name,
-        message=row.message,
-        data=data,
-        timestamp=row.timestamp,
-        state_details=StateDetails(flow_run_id=_uuid(details.get("flow_run_id"))),
-        id=row.id,
-    )
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 def read_deployment_by_ref(client: SyncVibePiperClient, ref: str | uuid.UUID) -> DeploymentRead:
@@ -168,7 +140,7 @@ def run_deployment(
         if client is None:
             from vibepiper.client import get_client
 
-            client = stack.enter_context(get_client(sync_client=True))
+            client = stack.enter_context(get_client(sync_client=True, require_server=True))
         deployment = read_deployment_by_ref(client, name)
         link = _SubflowLink.open(deployment) if as_subflow else None
         if link is not None:
@@ -239,7 +211,7 @@ def poll_flow_run(
     flow_run_id: uuid.UUID,
     poll_interval: float,
     deadline: float | None = None,
-) -> Iterator[FlowRunRead]:
+) -> Iterator[ReadFlowRun]:
     """The run each time it is read, until it is final or `deadline` (monotonic) passes."""
     while True:
         run = client.read_flow_run(flow_run_id)

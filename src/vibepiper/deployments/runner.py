@@ -152,7 +152,7 @@ class RunnerDeployment:
         if client is None:
             from vibepiper.client import get_client
 
-            with get_client(sync_client=True) as own:
+            with get_client(sync_client=True, require_server=True) as own:
                 return own.create_deployment(self.to_create()).id
         return client.create_deployment(self.to_create()).id
 

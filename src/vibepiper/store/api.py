@@ -580,7 +580,7 @@ class ApiStore(StoreBase):
             }
         )
         try:
-            return self._client.create_concurrency_limit(body).to_limit()
+            return self._client.create_limit(body).to_limit()
         except ApiError as exc:
             if "failed with 409:" in str(exc):
                 raise ObjectAlreadyExists(
@@ -595,7 +595,7 @@ class ApiStore(StoreBase):
             kind,
             lambda: self._decide(
                 "read the concurrency limits of its tags",
-                lambda: self._client.read_concurrency_limits(kind),
+                lambda: self._client.read_limits(kind),
             ),
         )
         return [limit.to_limit() for limit in found]

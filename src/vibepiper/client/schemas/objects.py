@@ -1,0 +1,182 @@
+"""What the client reads, shaped as Prefect's `prefect.client.schemas.objects`.
+
+Most are the API's read models under Prefect's names; `FlowRun` and `TaskRun` add
+Prefect's `state_id` and `total_run_time`, and `ConcurrencyLimit` is a tag limit as
+Prefect shows one (`tag`, `concurrency_limit`, `active_slots`). The state of a
+`FlowRun` or `TaskRun` is a `vibepiper.states.State`, as in Prefect:
+`run.state.is_completed()`, `run.state.name`, `run.state.message`. A run's current state
+carries no result record; `vibepiper.runs.get_flow_run_state(run.id).result()` loads a
+persisted return value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+
+from vibepiper.schemas import api
+from vibepiper.schemas import deployments as dep
+from vibepiper.states import State, StateDetails, StateType
+
+__all__ = [
+    "ConcurrencyLimit",
+    "Deployment",
+    "Flow",
+    "FlowRun",
+    "Log",
+    "State",
+    "StateDetails",
+    "StateType",
+    "TaskRun",
+    "WorkPool",
+    "WorkQueue",
+    "Worker",
+    "state_from_read",
+]
+
+
+def state_from_read(read: api.StateRead) -> State[Any]:
+    """The `State` a stored state row stands for; a persisted value stays loadable."""
+    details = read.state_details
+    record = details.get("result")
+    data: Any = None
+    if isinstance(record, dict):
+        from vibepiper.results import ResultRecord
+
+        try:
+            data = ResultRecord.from_json(record)
+        except (KeyError, TypeError, ValueError):
+            record = None
+    return State(
+        read.type,
+        name=read.name,
+        message=read.message,
+        data=data,
+        timestamp=read.timestamp,
+        state_details=StateDetails(
+            flow_run_id=_uuid(details.get("flow_run_id")),
+            task_run_id=_uuid(details.get("task_run_id")),
+            scheduled_time=_datetime(details.get("scheduled_time")),
+            cache_key=details.get("cache_key")
+            if isinstance(details.get("cache_key"), str)
+            else None,
+            result=record if isinstance(record, dict) else None,
+        ),
+        id=read.id,
+    )
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _datetime(value: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _to_state(value: Any) -> State[Any] | None:
+    if value is None or isinstance(value, State):
+        return value
+    return state_from_read(api.StateRead.model_validate(value))
+
+
+def _state_json(state: State[Any] | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    read = api.StateRead(
+        id=state.id,
+        type=state.type,
+        name=state.name,
+        message=state.message,
+        timestamp=state.timestamp,
+        state_details=state.state_details.to_json(),
+    )
+    return read.model_dump(mode="json")
+
+
+RunState = Annotated[
+    State[Any] | None,
+    PlainValidator(_to_state),
+    PlainSerializer(_state_json, return_type=dict[str, Any] | None),
+]
+"""A run's state: validated from the API's state JSON into a `State`, dumped back to it."""
+
+
+def _run_time(start: dt.datetime | None, end: dt.datetime | None) -> dt.timedelta:
+    if start is None:
+        return dt.timedelta(0)
+    return (end or dt.datetime.now(dt.UTC)) - start
+
+
+class FlowRun(api.FlowRunRead):
+    """A flow run, with its current state as a `State`."""
+
+    # a read model's state is the engine's State, as in Prefect (the API answers with the
+    # stored row, `StateRead`, which this validates from)
+    state: RunState = None  # type: ignore[assignment]
+
+    @property
+    def state_id(self) -> uuid.UUID | None:
+        return self.state.id if self.state is not None else None
+
+    @property
+    def total_run_time(self) -> dt.timedelta:
+        """Time from start to end (to now while it runs); zero before it starts."""
+        return _run_time(self.start_time, self.end_time)
+
+
+class TaskRun(api.TaskRunRead):
+    """A task run, with its current state as a `State`."""
+
+    state: RunState = None  # type: ignore[assignment]
+
+    @property
+    def state_id(self) -> uuid.UUID | None:
+        return self.state.id if self.state is not None else None
+
+    @property
+    def total_run_time(self) -> dt.timedelta:
+        """Time from start to end (to now while it runs); zero before it starts."""
+        return _run_time(self.start_time, self.end_time)
+
+
+Flow = api.FlowRead
+"""A flow (found by name; created on its first run)."""
+Log = api.LogRead
+"""One log line of a flow run or task run."""
+Deployment = dep.DeploymentRead
+"""A deployment (Prefect's `DeploymentResponse`)."""
+WorkPool = dep.WorkPoolRead
+"""A work pool (`paused` is Prefect's `is_paused`)."""
+WorkQueue = dep.WorkQueueRead
+"""A queue of a work pool (`paused` is Prefect's `is_paused`)."""
+Worker = dep.WorkerRead
+"""A worker polling a pool."""
+
+
+class ConcurrencyLimit(BaseModel):
+    """A tag concurrency limit, as Prefect's client returns it.
+
+    `active_slots` lists the task runs holding slots now (the lease holders that are
+    task runs: slots taken by `concurrency()` blocks are counted in `slots_in_use`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    tag: str
+    concurrency_limit: int
+    active: bool = True
+    active_slots: list[uuid.UUID] = Field(default_factory=list)
+    slots_in_use: int = 0
+    created: dt.datetime | None = None
+    updated: dt.datetime | None = None
