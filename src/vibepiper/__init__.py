@@ -19,6 +19,7 @@ from vibepiper.utilities.annotations import quote as quote
 from vibepiper.utilities.annotations import unmapped as unmapped
 
 if TYPE_CHECKING:
+    from vibepiper.client.orchestration import get_client as get_client
     from vibepiper.deployments import deploy as deploy
     from vibepiper.deployments import run_deployment as run_deployment
     from vibepiper.deployments import serve as serve
@@ -29,12 +30,16 @@ _DEPLOYMENTS = frozenset({"deploy", "run_deployment", "serve"})
 
 
 def __getattr__(name: str) -> Any:
-    # the deployment helpers load on first use: a script that only runs flows never
-    # pays for them (~20 ms of imports)
+    # the deployment helpers and the client load on first use: a script that only runs
+    # flows never pays for them (~20 ms of imports; the client's httpx and pydantic models)
     if name in _DEPLOYMENTS:
         import vibepiper.deployments as deployments
 
         return getattr(deployments, name)
+    if name == "get_client":
+        from vibepiper.client.orchestration import get_client
+
+        return get_client
     raise AttributeError(f"module 'vibepiper' has no attribute {name!r}")
 
 
@@ -45,6 +50,7 @@ __all__ = [
     "allow_failure",
     "deploy",
     "flow",
+    "get_client",
     "get_run_logger",
     "quote",
     "run_deployment",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import vibepiper
+import vibepiper.client.orchestration
 import vibepiper.context
 import vibepiper.deployments
 import vibepiper.exceptions
@@ -31,6 +32,7 @@ def test_top_level_all_is_pinned() -> None:
         "allow_failure",
         "deploy",
         "flow",
+        "get_client",
         "get_run_logger",
         "quote",
         "run_deployment",
@@ -63,6 +65,7 @@ def test_top_level_all_is_sorted_and_every_name_resolves() -> None:
         ("serve", vibepiper.deployments),
         ("deploy", vibepiper.deployments),
         ("run_deployment", vibepiper.deployments),
+        ("get_client", vibepiper.client.orchestration),
     ],
 )
 def test_top_level_names_are_the_defining_modules_objects(name: str, module: object) -> None:
