@@ -19,6 +19,7 @@ DOCS = [
     REPO / "docs" / "task-runners.md",
     REPO / "docs" / "concurrency.md",
     REPO / "docs" / "deployments.md",
+    REPO / "docs" / "client.md",
     REPO / "README.md",
 ]
 """The pages whose ```python blocks run with no server (```py blocks need one)."""
