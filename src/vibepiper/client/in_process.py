@@ -249,7 +249,10 @@ def _after_fork_in_child() -> None:
 
 # Runs when the main thread ends, before the interpreter joins the other threads (as
 # concurrent.futures does); `atexit` would run after that join, too late.
-threading._register_atexit(_at_exit)  # type: ignore[attr-defined]
+try:
+    threading._register_atexit(_at_exit)  # type: ignore[attr-defined]
+except RuntimeError:  # imported while the interpreter exits: start nothing
+    _exiting = True
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
