@@ -7,19 +7,20 @@ the file the engine's embedded store writes. Nothing has a second, embedded
 implementation: a client cannot tell this API from a server's.
 
 How it runs:
-- The first request builds the app (background services and retention off, no API key,
-  nothing preloaded) and runs its lifespan, which migrates the file if it must, on one
-  event loop of its own in a daemon thread. The app's async engine (aiosqlite) belongs to
-  that loop, so every request runs there, whatever thread or event loop sends it.
+- The first request opens the file as the engine's store does (creating or migrating
+  it), then builds the app (background services and retention off, no API key, nothing
+  preloaded) and runs its lifespan on one event loop of its own in a daemon thread.
+  The app's async engine (aiosqlite) belongs to that loop, so every request runs there,
+  whatever thread or event loop sends it.
 - `AsyncInProcessTransport` and `InProcessTransport` are httpx transports: they read the
   request body, hand the request to that loop (`run_coroutine_threadsafe`) and answer
   with the response read in full. The clients check answers as from a server: 404 is
   `ObjectNotFound`, 422 `ApiValidationError`, an error the app did not handle a 500
   (`ApiError`), no free connection a 503 that the client retries. An answer later than
   the client's timeout is `ServerBusy` (the request is cancelled).
-- An app that cannot start (a database at a newer schema than this VibePiper, say)
-  fails the request that started it with `ApiError` naming the file and the cause (a
-  VibePiper error, such as `ConfigurationError`, as it is); the next request tries again.
+- A file that cannot be opened (written by a newer VibePiper, say) fails the request
+  that started the API with the store's own `ConfigurationError`; an app that cannot
+  start with `ApiError` naming the file and the cause. The next request tries again.
 - One API per process. A client made for another database file (VIBEPIPER_HOME changed)
   stops the running one before starting its own. The API stops when the interpreter
   exits, before it joins threads: aiosqlite's connection threads are not daemons, so an
@@ -35,6 +36,7 @@ import concurrent.futures
 import os
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -50,7 +52,7 @@ __all__ = [
     "AsyncInProcessTransport",
     "InProcessApi",
     "InProcessTransport",
-    "embedded_database_url",
+    "embedded_database_path",
     "shutdown",
 ]
 
@@ -62,8 +64,8 @@ START_TIMEOUT = 300.0
 STOP_TIMEOUT = 10.0
 
 
-def embedded_database_url() -> str:
-    """The async URL of the embedded store's file under `$VIBEPIPER_HOME`."""
+def embedded_database_path() -> Path:
+    """The embedded store's file under `$VIBEPIPER_HOME`."""
     from vibepiper.settings import get_settings
 
     settings = get_settings()
@@ -73,23 +75,43 @@ def embedded_database_url() -> str:
             "VIBEPIPER_HOME=:memory: keeps none: set VIBEPIPER_HOME to a directory, or "
             "VIBEPIPER_API_URL to a server (e.g. http://127.0.0.1:4200/api)"
         )
-    return f"sqlite+aiosqlite:///{settings.database_path}"
+    return Path(settings.database_path)
 
 
 def server_settings(database_url: str) -> ServerSettings:
     """The server's settings from the environment, for this file, with no API key, no
-    background services and no retention (a script's process is not a server)."""
+    background services, no retention (a script's process is not a server) and no
+    migration (the file was opened as the engine's store opens it)."""
     from vibepiper.server.settings import load_server_settings
 
     settings = load_server_settings({**os.environ, "VIBEPIPER_DATABASE_URL": database_url})
-    return replace(settings, server_api_key=None, server_services=False, server_retention_days=0.0)
+    return replace(
+        settings,
+        server_api_key=None,
+        server_services=False,
+        server_retention_days=0.0,
+        server_migrate_on_start=False,
+    )
+
+
+def open_file(path: Path) -> None:
+    """Create or migrate the file as the engine's store does (one implementation: the
+    schema from its DDL when new, Alembic only for another revision, under its lock)."""
+    from vibepiper.store._sqlite_connect import connect, ensure_schema
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = connect(path)
+    try:
+        ensure_schema(path, con)
+    finally:
+        con.close()
 
 
 class InProcessApi:
     """The app over one database file, and the event loop and thread it runs on."""
 
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._run_loop, name="vibepiper-in-process-api", daemon=True
@@ -99,11 +121,20 @@ class InProcessApi:
         self._serving: asyncio.Task[Any] | None = None
 
     @property
+    def database_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.path}"
+
+    @property
     def running(self) -> bool:
         return self._transport is not None and self._loop.is_running()
 
     def start(self) -> None:
-        """Start the loop and the app's lifespan; raises what stopped the app starting."""
+        """Open the file, start the loop and the app's lifespan; raises what stopped them."""
+        try:
+            open_file(self.path)
+        except BaseException:
+            self._loop.close()  # never run: nothing else to stop
+            raise
         self._thread.start()
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
         asyncio.run_coroutine_threadsafe(self._serve(started), self._loop)
@@ -114,7 +145,7 @@ class InProcessApi:
             if isinstance(exc, PrefectException) or not isinstance(exc, Exception):
                 raise
             raise ApiError(
-                f"the in-process VibePiper API over {self.database_url} could not start: "
+                f"the in-process VibePiper API over {self.path} could not start: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
 
@@ -202,22 +233,22 @@ _exiting = False
 _inherited: list[InProcessApi] = []
 
 
-def running_api(database_url: str) -> InProcessApi:
-    """The API over `database_url`, started now if it is not running."""
+def running_api(path: Path) -> InProcessApi:
+    """The API over the file at `path`, started now if it is not running."""
     global _api
     api = _api
-    if api is not None and api.database_url == database_url and api.running:
+    if api is not None and api.path == path and api.running:
         return api
     with _lock:
         if _exiting:
             raise ServerBusy("the in-process VibePiper API has stopped: the interpreter is exiting")
         api = _api
-        if api is not None and api.database_url == database_url and api.running:
+        if api is not None and api.path == path and api.running:
             return api
         _api = None
         if api is not None:
             api.stop()
-        api = InProcessApi(database_url)
+        api = InProcessApi(path)
         api.start()
         _api = api
         return api
@@ -269,14 +300,14 @@ def _late(request: httpx.Request, seconds: float | None) -> ServerBusy:
 
 
 class InProcessTransport(httpx.BaseTransport):
-    """Sends a blocking client's requests to the in-process API over `database_url`."""
+    """Sends a blocking client's requests to the in-process API over the file at `path`."""
 
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
-        answer = running_api(self.database_url).submit(request)
+        answer = running_api(self.path).submit(request)
         seconds = _timeout(request)
         try:
             return answer.result(timeout=seconds)
@@ -286,17 +317,17 @@ class InProcessTransport(httpx.BaseTransport):
 
 
 class AsyncInProcessTransport(httpx.AsyncBaseTransport):
-    """Sends an async client's requests to the in-process API over `database_url`."""
+    """Sends an async client's requests to the in-process API over the file at `path`."""
 
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
         api = _api
-        if api is None or api.database_url != self.database_url or not api.running:
+        if api is None or api.path != self.path or not api.running:
             # starting imports the server and may migrate the file: not on the caller's loop
-            api = await asyncio.to_thread(running_api, self.database_url)
+            api = await asyncio.to_thread(running_api, self.path)
         seconds = _timeout(request)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(api.submit(request)), seconds)

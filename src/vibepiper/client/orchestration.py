@@ -97,15 +97,15 @@ def get_client(
         raise ConfigurationError(NO_SERVER)
     from vibepiper.client import in_process
 
-    database_url = in_process.embedded_database_url()
+    path = in_process.embedded_database_path()
     if sync_client:
         return SyncVibePiperClient(
             in_process.BASE_URL,
-            transport=in_process.InProcessTransport(database_url),
+            transport=in_process.InProcessTransport(path),
             httpx_settings=httpx_settings,
         )
     return VibePiperClient(
         in_process.BASE_URL,
-        transport=in_process.AsyncInProcessTransport(database_url),
+        transport=in_process.AsyncInProcessTransport(path),
         httpx_settings=httpx_settings,
     )
