@@ -35,7 +35,7 @@ from vibepiper.client.schemas.filters import (
 from vibepiper.client.schemas.objects import FlowRun, State, StateType, TaskRun
 from vibepiper.client.schemas.responses import SetStateStatus
 from vibepiper.client.schemas.sorting import FlowRunSort
-from vibepiper.exceptions import ObjectNotFound
+from vibepiper.exceptions import MissingResult, ObjectNotFound
 from vibepiper.schemas.deployments import DeploymentCreate
 from vibepiper.states import Cancelled, Running, Scheduled
 
@@ -107,6 +107,24 @@ def test_a_recorded_flow_run_is_read_back(client: SyncVibePiperClient) -> None:
     assert client.read_flow_run(str(run.id)).id == run.id  # ids may be given as text
     with pytest.raises(ObjectNotFound):
         client.read_flow_run(uuid.uuid4())
+
+
+def test_a_completed_runs_state_loads_its_persisted_value(client: SyncVibePiperClient) -> None:
+    name = unique("kept")
+
+    @flow(name=name, persist_result=True)
+    def kept() -> dict[str, int]:
+        return {"rows": 3}
+
+    @flow(name=name + "-lost")
+    def lost() -> int:
+        return 1
+
+    kept()
+    lost()
+    assert the_run(client, name).state.result() == {"rows": 3}  # type: ignore[union-attr]
+    with pytest.raises(MissingResult, match="not persisted"):
+        the_run(client, name + "-lost").state.result()  # type: ignore[union-attr]
 
 
 def test_update_flow_run_renames_and_retags(client: SyncVibePiperClient) -> None:

@@ -4,9 +4,10 @@ Most are the API's read models under Prefect's names; `FlowRun` and `TaskRun` ad
 Prefect's `state_id` and `total_run_time`, and `ConcurrencyLimit` is a tag limit as
 Prefect shows one (`tag`, `concurrency_limit`, `active_slots`). The state of a
 `FlowRun` or `TaskRun` is a `vibepiper.states.State`, as in Prefect:
-`run.state.is_completed()`, `run.state.name`, `run.state.message`. A run's current state
-carries no result record; `vibepiper.runs.get_flow_run_state(run.id).result()` loads a
-persisted return value.
+`run.state.is_completed()`, `run.state.name`, `run.state.message`, and for a completed run
+`run.state.result()`, which loads the persisted return value (read through
+`vibepiper.runs`, from the store this process records in) or raises `MissingResult` when
+it was not persisted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
 
 from vibepiper.schemas import api
 from vibepiper.schemas import deployments as dep
@@ -44,10 +45,10 @@ def state_from_read(read: api.StateRead) -> State[Any]:
     record = details.get("result")
     data: Any = None
     if isinstance(record, dict):
-        from vibepiper.results import ResultRecord
+        from vibepiper.result_storage import StoredResult
 
         try:
-            data = ResultRecord.from_json(record)
+            data = StoredResult.from_json(record)
         except (KeyError, TypeError, ValueError):
             record = None
     return State(
@@ -111,6 +112,28 @@ RunState = Annotated[
 """A run's state: validated from the API's state JSON into a `State`, dumped back to it."""
 
 
+class _ResultOfRun:
+    """The value of a run's completed state, loaded from its stored state history when
+    `.result()` asks (the run as read carries no pointer to it)."""
+
+    __slots__ = ("kind", "run_id")
+
+    def __init__(self, kind: str, run_id: uuid.UUID) -> None:
+        self.kind = kind
+        self.run_id = run_id
+
+    def load_result(self) -> Any:
+        from vibepiper import runs
+
+        read = runs.get_flow_run_state if self.kind == "flow run" else runs.get_task_run_state
+        return read(self.run_id).result(_sync=True)
+
+
+def _with_result(state: State[Any] | None, kind: str, run_id: uuid.UUID) -> None:
+    if state is not None and state.is_completed() and state.data is None:
+        state.data = _ResultOfRun(kind, run_id)
+
+
 def _run_time(start: dt.datetime | None, end: dt.datetime | None) -> dt.timedelta:
     if start is None:
         return dt.timedelta(0)
@@ -123,6 +146,11 @@ class FlowRun(api.FlowRunRead):
     # a read model's state is the engine's State, as in Prefect (the API answers with the
     # stored row, `StateRead`, which this validates from)
     state: RunState = None  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _result_of_state(self) -> FlowRun:
+        _with_result(self.state, "flow run", self.id)
+        return self
 
     @property
     def state_id(self) -> uuid.UUID | None:
@@ -138,6 +166,11 @@ class TaskRun(api.TaskRunRead):
     """A task run, with its current state as a `State`."""
 
     state: RunState = None  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _result_of_state(self) -> TaskRun:
+        _with_result(self.state, "task run", self.id)
+        return self
 
     @property
     def state_id(self) -> uuid.UUID | None:
