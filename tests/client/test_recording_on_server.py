@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -123,7 +124,12 @@ def snapshot(store: RunStore, root: FlowRunView) -> dict[str, Any]:
             "logs": [
                 (
                     log.level,
-                    log.message.replace(flow_run.name, "<run>").splitlines()[0],
+                    # a run's own name, and a subflow's in the line that starts it
+                    re.sub(
+                        r"subflow run '[^']+'",
+                        "subflow run '<run>'",
+                        log.message.replace(flow_run.name, "<run>"),
+                    ).splitlines()[0],
                     names.get(log.task_run_id) if log.task_run_id else None,
                 )
                 for log in store.read_logs(flow_run.id)
