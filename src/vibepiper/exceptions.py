@@ -194,3 +194,24 @@ class AcquireConcurrencySlotTimeoutError(TimeoutError, ConcurrencySlotAcquisitio
 class StoreUnavailable(PrefectException, ConnectionError):
     """The store (the server of `VIBEPIPER_API_URL`) could not be reached for a decision
     that cannot wait, such as taking a concurrency slot; the message names the server."""
+
+
+class MissingFlowError(PrefectException):
+    """An entrypoint names nothing, or something that is not a flow."""
+
+
+class ScriptError(PrefectException):
+    """The script or module of an entrypoint raised while it was imported."""
+
+    def __init__(self, user_exc: BaseException, path: str) -> None:
+        super().__init__(f"Script at {path!r} encountered an exception: {user_exc!r}")
+        self.user_exc = user_exc
+        self.path = path
+
+
+class UnspecifiedFlowError(PrefectException):
+    """A script holds several flows and none was named."""
+
+
+class SerializationError(PrefectException):
+    """A value could not be serialized (or deserialized) by a result serializer."""

@@ -126,3 +126,15 @@ def test_paused_run_carries_its_state() -> None:
 def test_reserved_argument_error() -> None:
     assert issubclass(ReservedArgumentError, TypeError)
     assert issubclass(ReservedArgumentError, PrefectException)
+
+
+def test_flow_loading_and_serialization_errors_live_at_prefects_paths() -> None:
+    from vibepiper import exceptions
+    from vibepiper.flows import load_flow_from_entrypoint
+
+    for name in ("MissingFlowError", "ScriptError", "UnspecifiedFlowError", "SerializationError"):
+        assert issubclass(getattr(exceptions, name), exceptions.PrefectException)
+    error = exceptions.ScriptError(ValueError("boom"), "flows.py")
+    assert error.user_exc.args == ("boom",) and "flows.py" in str(error)
+    with pytest.raises(exceptions.MissingFlowError):
+        load_flow_from_entrypoint(f"{__file__}:no_such_flow")

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vibepiper.exceptions import ObjectNotFound, PrefectException
+from vibepiper.exceptions import MissingFlowError, ObjectNotFound, ScriptError
 
 if TYPE_CHECKING:
     from vibepiper.flows import Flow
@@ -44,19 +44,6 @@ DEFAULT_ARGUMENTS = frozenset(
 )
 
 _LOADER_NAME = "__vibepiper_safe_loader__"
-
-
-class MissingFlowError(PrefectException):
-    """The entrypoint names nothing, or something that is not a flow."""
-
-
-class ScriptError(PrefectException):
-    """The script or module of an entrypoint raised while it was imported."""
-
-    def __init__(self, user_exc: BaseException, path: str) -> None:
-        super().__init__(f"Script at {path!r} encountered an exception: {user_exc!r}")
-        self.user_exc = user_exc
-        self.path = path
 
 
 def split(entrypoint: str) -> tuple[str, str]:
