@@ -397,3 +397,16 @@ def test_a_stored_schema_the_server_cannot_use_gives_422_not_500(api: ApiClient)
     # parameters the schema refuses without following the $ref are still named
     wrong = api.post(path, json={"parameters": {"o": 5}})
     assert wrong.status_code == 422 and wrong.json()["detail"][0]["field"] == "parameters.o"
+
+
+def test_a_null_for_a_required_field_is_refused_naming_it(api: ApiClient) -> None:
+    deployment = deploy(api, tags=["keep"], parameters={})
+    path = f"/api/deployments/{deployment['id']}"
+    for name in ("tags", "parameters", "enforce_parameter_schema", "job_variables", "paused"):
+        answer = api.request("PATCH", path, json={name: None})
+        assert answer.status_code == 422, (name, answer.text)
+        [error] = answer.json()["detail"]
+        assert error["field"] == name and "may not be null" in error["msg"]
+    # nullable fields take null, and nothing else changed
+    cleared = ok(api.request("PATCH", path, json={"description": None, "version": None}))
+    assert cleared["tags"] == ["keep"] and cleared["enforce_parameter_schema"] is True

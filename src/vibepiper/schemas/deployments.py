@@ -14,7 +14,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vibepiper.schemas.api import (
     MAX_INT,
@@ -99,6 +99,16 @@ class DeploymentUpdate(RequestModel):
     paused: bool | None = None
     concurrency_limit: Slots | None = None
     schedules: Annotated[list[DeploymentScheduleCreate], Field(max_length=100)] | None = None
+
+    @field_validator(
+        "tags", "parameters", "enforce_parameter_schema", "job_variables", "paused", mode="before"
+    )
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # omitted means "keep it"; an explicit null would erase a value the deployment needs
+        if value is None:
+            raise ValueError("may not be null (omit the field to keep its value)")
+        return value
 
 
 class DeploymentRead(_Read):
