@@ -225,3 +225,40 @@ def test_ctrl_c_while_waiting_for_a_dead_server_keeps_the_records_at_once(
     assert time.monotonic() - interrupted < 2, "Ctrl-C did not stop the wait"
     assert "are kept in" in stderr, stderr
     assert (home / "outbox").is_dir() and list((home / "outbox").glob("*.jsonl"))
+
+
+def test_an_explicit_flush_waits_for_records_already_kept_in_the_outbox(tmp_path: Path) -> None:
+    import threading
+
+    from vibepiper.schemas.runs import FlowRun, flow_id_for
+    from vibepiper.states import Completed, Pending, Running
+    from vibepiper.store.api import ApiStore
+    from vibepiper.utilities.ids import new_id
+
+    late = new_server(tmp_path)
+    store = ApiStore(late.url, home=tmp_path / "home", outbox_after=0.3)
+    starter = threading.Timer(1.5, late.start)  # up long after the records went to disk
+    try:
+        run = FlowRun(id=new_id(), name="late", flow_id=flow_id_for("late"), flow_name="late")
+        store.create_flow_run(run)
+        for state in (Pending(), Running(), Completed()):
+            store.propose_flow_run_state(run, state)
+        assert wait_until(lambda: store.outbox is not None and store.outbox.count() > 0, 10)
+        starter.start()
+        store.flush(60)  # asked to wait: it waits for the kept records too
+        assert store.outbox is not None and store.outbox.count() == 0
+        names = [state.name for state in store.read_flow_run_states(run.id)]
+        assert names == ["Pending", "Running", "Completed"]
+    finally:
+        starter.cancel()
+        store.close()
+        late.stop()
+
+
+def wait_until(probe: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

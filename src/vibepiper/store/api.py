@@ -248,27 +248,14 @@ class ApiStore(StoreBase):
         self._put(("log", body))
 
     def flush(self, timeout: float | None = None) -> None:
-        """Wait until every queued write reached the server (at most `timeout` seconds,
-        60 by default), or until the server has been away for `outbox_after` seconds:
-        then the writes go to the outbox instead and waiting is pointless. A process
-        stopping on a signal waits at most `SIGNAL_EXIT_WAIT`, and not at all for a server
-        that already failed to answer."""
-        wait = FLUSH_TIMEOUT if timeout is None else timeout
-        if exiting_on_signal():  # and not at all for a server already found away
-            wait = 0.0 if self._down_since is not None else min(wait, SIGNAL_EXIT_WAIT)
-        deadline = time.monotonic() + wait
-        with self._cond:
-            self._flushing += 1
-            self._cond.notify_all()
-            try:
-                while self._ops or self._sending:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or self._gave_up():
-                        break
-                    self._cond.wait(min(left, 0.1))
-            finally:
-                self._flushing -= 1
-            pending = len(self._ops) + self._sending
+        """Wait until every write this process made reached the server, those it kept in
+        the outbox while the server was away included, at most `timeout` seconds.
+
+        Without a `timeout` (a flow's end) it waits at most 60 s, and stops as soon as the
+        server has been away for `outbox_after` seconds: the writes are in the outbox then,
+        and waiting longer would only hold the script up."""
+        self._wait_sent(FLUSH_TIMEOUT if timeout is None else timeout, timeout is None)
+        pending = self._pending()
         if pending and timeout is None and not self._gave_up() and not exiting_on_signal():
             logger.warning(
                 "%d run records not yet sent to %s; still retrying",
@@ -276,12 +263,37 @@ class ApiStore(StoreBase):
                 redact_url(self.api_url),
             )
 
+    def _wait_sent(self, wait: float, give_up_early: bool) -> None:
+        """Wait up to `wait` seconds for the writes to reach the server; with
+        `give_up_early`, no longer once the server has been away for `outbox_after`. A
+        process stopping on a signal waits at most `SIGNAL_EXIT_WAIT`, and not at all for
+        a server that already failed to answer."""
+        if exiting_on_signal():
+            wait = 0.0 if self._down_since is not None else min(wait, SIGNAL_EXIT_WAIT)
+        deadline = time.monotonic() + wait
+        with self._cond:
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while self._pending():
+                    left = deadline - time.monotonic()
+                    if left <= 0 or (give_up_early and self._gave_up()):
+                        break
+                    self._cond.wait(min(left, 0.1))
+            finally:
+                self._flushing -= 1
+
+    def _pending(self) -> int:
+        """Writes not yet on the server: queued, in flight, or kept by this process."""
+        kept = self._kept_here and self._check_outbox
+        return len(self._ops) + self._sending + (1 if kept else 0)
+
     def close(self, wait: float = CLOSE_TIMEOUT) -> None:
         """Send what is queued (waiting at most `wait` seconds, less when the server is
         away), keep the rest in the outbox and say so in one line, and stop the sender.
         Ctrl-C while it waits stops the waiting, not the keeping."""
         try:
-            self.flush(wait)
+            self._wait_sent(wait, give_up_early=True)
         except KeyboardInterrupt:
             wait = 0.0
         with self._cond:
@@ -352,17 +364,23 @@ class ApiStore(StoreBase):
         failures = 0
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._ops) or self._stop)
+                # records this process kept are retried even when nothing new is queued
+                kept = self._kept_here and self._check_outbox
+                retry_in = min(self._retry_cap, 0.05 * 2**failures) if kept else None
+                self._cond.wait_for(lambda: bool(self._ops) or self._stop, retry_in)
                 if self._stop and (not self._ops or self._down_since is not None):
                     return  # `close` keeps what is left
-                if len(self._ops) < BATCH_SIZE and not failures:
+                if not self._ops and not (self._kept_here and self._check_outbox):
+                    continue
+                if self._ops and len(self._ops) < BATCH_SIZE and not failures:
                     self._cond.wait_for(self._batch_ready, BATCH_WAIT)
                 batch = self._take()
                 self._sending = len(batch)
                 self._in_flight = batch
             try:
                 self._send_kept()
-                self._send(batch)
+                if batch:
+                    self._send(batch)
             except (ServerUnreachable, ServerBusy) as exc:
                 with self._cond:
                     if self._stop:  # `close` kept this batch already
@@ -374,10 +392,10 @@ class ApiStore(StoreBase):
                         self._down_since = time.monotonic()
                         logger.warning("%s; will retry", exc)
                     failures += 1
-                    if self._gave_up():  # long away: records go to disk, not memory
-                        kept = list(self._ops)
+                    if self._gave_up() and self._ops:  # long away: to disk, not memory
+                        waiting = list(self._ops)
                         self._ops.clear()
-                        self._keep(kept)
+                        self._keep(waiting)
                     self._cond.notify_all()
                     self._cond.wait(min(self._retry_cap, 0.05 * 2**failures))
                 continue
