@@ -24,9 +24,6 @@ _CHAIN_DEPTH = 5
 
 def note_interrupted(exc: BaseException, flow_run_name: str, state_name: str) -> None:
     """Mark `exc` as the interrupt that ended top-level flow run `flow_run_name`."""
-    from vibepiper.store.registry import mark_signal_exit
-
-    mark_signal_exit()  # the process is stopping: the store does not wait long at exit
     try:
         setattr(exc, _MARK, f"Interrupted: flow run {flow_run_name!r} is {state_name}")
     except AttributeError:  # pragma: no cover - exceptions take attributes
@@ -43,6 +40,11 @@ def note_interrupted(exc: BaseException, flow_run_name: str, state_name: str) ->
             previous(kind, value, traceback)
             return
         print(line, file=sys.stderr, flush=True)
+        # uncaught: the process is stopping, so the store does not wait long at exit (a
+        # script that catches the interrupt and goes on never gets here)
+        from vibepiper.store.registry import mark_signal_exit
+
+        mark_signal_exit()
 
     setattr(excepthook, _MARK, True)
     sys.excepthook = excepthook
