@@ -70,6 +70,12 @@ def test_the_metadata_holds_every_table_with_named_constraints() -> None:
         "work_pool",
         "work_queue",
         "worker",
+        "block_type",
+        "block_schema",
+        "block_document",
+        "block_document_reference",
+        "variable",
+        "config_generation",
     }
     for table in t.metadata.tables.values():
         assert table.primary_key.name == f"pk_{table.name}"

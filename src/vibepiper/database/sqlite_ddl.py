@@ -13,7 +13,7 @@ Existing databases at an older revision are always migrated by Alembic.
 
 from __future__ import annotations
 
-DDL_REVISION = "0004"
+DDL_REVISION = "0005"
 """The revision these statements build; used only while it equals `HEAD_REVISION`."""
 
 STATEMENTS: tuple[str, ...] = (
@@ -52,6 +52,15 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE work_queue (\n\tid CHAR(36) NOT NULL, \n\twork_pool_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdescription TEXT, \n\tpriority INTEGER NOT NULL, \n\tconcurrency_limit INTEGER, \n\tpaused BOOLEAN NOT NULL, \n\tlast_polled TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_work_queue PRIMARY KEY (id), \n\tCONSTRAINT fk_work_queue__work_pool_id__work_pool FOREIGN KEY(work_pool_id) REFERENCES work_pool (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_work_queue__work_pool_id_name UNIQUE (work_pool_id, name)\n)",
     "CREATE TABLE worker (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\twork_pool_name VARCHAR, \n\tlast_heartbeat TEXT NOT NULL, \n\theartbeat_interval_seconds FLOAT NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_worker PRIMARY KEY (id), \n\tCONSTRAINT uq_worker__name UNIQUE (name)\n)",
     "CREATE INDEX ix_worker__work_pool_name ON worker (work_pool_name)",
+    "CREATE TABLE block_type (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tslug VARCHAR NOT NULL, \n\tlogo_url TEXT, \n\tdocumentation_url TEXT, \n\tdescription TEXT, \n\tcode_example TEXT, \n\tis_protected BOOLEAN NOT NULL, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_block_type PRIMARY KEY (id), \n\tCONSTRAINT uq_block_type__name UNIQUE (name), \n\tCONSTRAINT uq_block_type__slug UNIQUE (slug)\n)",
+    "CREATE TABLE block_schema (\n\tid CHAR(36) NOT NULL, \n\tchecksum VARCHAR NOT NULL, \n\tfields JSON NOT NULL, \n\tblock_type_id CHAR(36) NOT NULL, \n\tcapabilities JSON NOT NULL, \n\tversion VARCHAR NOT NULL, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_block_schema PRIMARY KEY (id), \n\tCONSTRAINT fk_block_schema__block_type_id__block_type FOREIGN KEY(block_type_id) REFERENCES block_type (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_block_schema__checksum_version UNIQUE (checksum, version)\n)",
+    "CREATE INDEX ix_block_schema__block_type_id ON block_schema (block_type_id)",
+    "CREATE TABLE block_document (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdata TEXT NOT NULL, \n\tkey_id VARCHAR NOT NULL, \n\tblock_schema_id CHAR(36) NOT NULL, \n\tblock_type_id CHAR(36) NOT NULL, \n\tblock_type_name VARCHAR, \n\tis_anonymous BOOLEAN NOT NULL, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_block_document PRIMARY KEY (id), \n\tCONSTRAINT fk_block_document__block_schema_id__block_schema FOREIGN KEY(block_schema_id) REFERENCES block_schema (id) ON DELETE CASCADE, \n\tCONSTRAINT fk_block_document__block_type_id__block_type FOREIGN KEY(block_type_id) REFERENCES block_type (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_block_document__block_type_id_name UNIQUE (block_type_id, name)\n)",
+    "CREATE INDEX ix_block_document__key_id ON block_document (key_id)",
+    "CREATE TABLE block_document_reference (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tparent_block_document_id CHAR(36) NOT NULL, \n\treference_block_document_id CHAR(36) NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_block_document_reference PRIMARY KEY (id), \n\tCONSTRAINT fk_block_document_reference__parent_block_document_id__block_document FOREIGN KEY(parent_block_document_id) REFERENCES block_document (id) ON DELETE CASCADE, \n\tCONSTRAINT fk_block_document_reference__reference_block_document_id__block_document FOREIGN KEY(reference_block_document_id) REFERENCES block_document (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_block_document_reference__parent_block_document_id_name UNIQUE (parent_block_document_id, name)\n)",
+    "CREATE INDEX ix_block_document_reference__reference_block_document_id ON block_document_reference (reference_block_document_id)",
+    "CREATE TABLE variable (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tvalue JSON, \n\ttags JSON NOT NULL, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_variable PRIMARY KEY (id), \n\tCONSTRAINT uq_variable__name UNIQUE (name)\n)",
+    "CREATE TABLE config_generation (\n\tid INTEGER NOT NULL, \n\ttoken VARCHAR NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_config_generation PRIMARY KEY (id)\n)",
 )
 """`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
 

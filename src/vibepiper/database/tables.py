@@ -21,7 +21,12 @@ import sqlalchemy as sa
 from vibepiper.database.types import JSON, UUID, Timestamp
 
 __all__ = [
+    "block_document",
+    "block_document_reference",
+    "block_schema",
+    "block_type",
     "concurrency_lease",
+    "config_generation",
     "concurrency_limit",
     "deployment",
     "deployment_schedule",
@@ -33,6 +38,7 @@ __all__ = [
     "task_run",
     "task_run_input",
     "task_run_state",
+    "variable",
     "work_pool",
     "work_queue",
     "worker",
@@ -369,3 +375,118 @@ worker = sa.Table(
     sa.Index(None, "work_pool_name"),
 )
 """Workers and serve processes, as last heard from."""
+
+block_type = sa.Table(
+    "block_type",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(), nullable=False, unique=True),
+    sa.Column("slug", sa.String(), nullable=False, unique=True),
+    sa.Column("logo_url", sa.Text(), nullable=True),
+    sa.Column("documentation_url", sa.Text(), nullable=True),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("code_example", sa.Text(), nullable=True),
+    sa.Column("is_protected", sa.Boolean(), nullable=False, default=False),
+    _created(),
+    _updated(),
+)
+"""Kinds of blocks (`secret`, `webhook`, a user's `Block` subclass), by slug."""
+
+block_schema = sa.Table(
+    "block_schema",
+    metadata,
+    _id(),
+    # sha256 of the fields (`schemas.blocks.schema_checksum`): one row per version
+    sa.Column("checksum", sa.String(), nullable=False),
+    sa.Column("fields", JSON, nullable=False, default=dict),
+    sa.Column(
+        "block_type_id",
+        UUID(),
+        sa.ForeignKey("block_type.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("capabilities", JSON, nullable=False, default=list),
+    sa.Column("version", sa.String(), nullable=False),
+    _created(),
+    _updated(),
+    sa.UniqueConstraint("checksum", "version"),
+    sa.Index(None, "block_type_id"),
+)
+"""The versions of each block type's fields (JSON schema with `secret_fields`)."""
+
+block_document = sa.Table(
+    "block_document",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(), nullable=False),
+    # the document's fields as JSON, Fernet-encrypted with the server's key (never the
+    # key itself: it lives outside the database); `key_id` names the key's fingerprint
+    sa.Column("data", sa.Text(), nullable=False),
+    sa.Column("key_id", sa.String(), nullable=False),
+    sa.Column(
+        "block_schema_id",
+        UUID(),
+        sa.ForeignKey("block_schema.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "block_type_id",
+        UUID(),
+        sa.ForeignKey("block_type.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("block_type_name", sa.String(), nullable=True),
+    sa.Column("is_anonymous", sa.Boolean(), nullable=False, default=False),
+    _created(),
+    _updated(),
+    sa.UniqueConstraint("block_type_id", "name"),
+    sa.Index(None, "key_id"),
+)
+"""Saved blocks: a type's values, encrypted at rest."""
+
+block_document_reference = sa.Table(
+    "block_document_reference",
+    metadata,
+    _id(),
+    # the field of the parent document that holds the referenced document
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column(
+        "parent_block_document_id",
+        UUID(),
+        sa.ForeignKey("block_document.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "reference_block_document_id",
+        UUID(),
+        sa.ForeignKey("block_document.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _created(),
+    sa.UniqueConstraint("parent_block_document_id", "name"),
+    sa.Index(None, "reference_block_document_id"),
+)
+"""A document's field holding another saved document (nested blocks)."""
+
+variable = sa.Table(
+    "variable",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(), nullable=False, unique=True),
+    sa.Column("value", JSON, nullable=True),
+    sa.Column("tags", JSON, nullable=False, default=list),
+    _created(),
+    _updated(),
+)
+"""Variables: named JSON values."""
+
+config_generation = sa.Table(
+    "config_generation",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+    # a new random token in the transaction of every change of blocks or variables: a
+    # reader that cached an answer under the token it saw knows whether it still holds
+    sa.Column("token", sa.String(), nullable=False),
+    _updated(),
+)
+"""One row: the generation of the blocks and variables (for caches of their reads)."""
