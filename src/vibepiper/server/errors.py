@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from vibepiper.exceptions import ObjectNotFound
+from vibepiper.server.encryption import EncryptionKeyError
 
 logger = logging.getLogger("vibepiper.server")
 
@@ -34,6 +35,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ObjectNotFound, _not_found)
+    app.add_exception_handler(EncryptionKeyError, _key_error)
     app.add_exception_handler(sa_exc.TimeoutError, _pool_exhausted)
     app.add_exception_handler(sa_exc.OperationalError, _database_unavailable)
     app.add_exception_handler(sa_exc.InterfaceError, _database_unavailable)
@@ -83,6 +85,12 @@ def _error_entry(error: dict[str, Any]) -> dict[str, Any]:
 
 def _not_found(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+def _key_error(request: Request, exc: Exception) -> JSONResponse:
+    # the server's own configuration, not the request: a 500 that says what to fix
+    logger.error("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": str(exc)}, status_code=500)
 
 
 def _pool_exhausted(_request: Request, _exc: Exception) -> JSONResponse:

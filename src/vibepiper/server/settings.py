@@ -8,7 +8,7 @@ value that does not parse raises `ConfigurationError` naming the variable.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from vibepiper.exceptions import ConfigurationError
@@ -36,6 +36,8 @@ class ServerSettings:
     server_late_runs_interval: float = 5.0
     server_run_heartbeat_timeout: float = 10.0
     server_crash_detector_interval: float = 2.0
+    encryption_key: str | None = field(default=None, repr=False)
+    encryption_key_file: str = ""
 
 
 DESCRIPTIONS = {
@@ -54,6 +56,10 @@ DESCRIPTIONS = {
     "server_late_runs_interval": "Seconds between passes marking late runs.",
     "server_run_heartbeat_timeout": "A held run whose worker is silent this long is Crashed.",
     "server_crash_detector_interval": "Seconds between crash-detector passes.",
+    "encryption_key": "Fernet key(s) encrypting block documents, comma-separated (first "
+    "encrypts); default: the key file.",
+    "encryption_key_file": "File holding the key(s) when VIBEPIPER_ENCRYPTION_KEY is unset "
+    "(default: $VIBEPIPER_HOME/encryption.key, created on first use, mode 0600).",
 }
 
 
@@ -61,14 +67,22 @@ def load_server_settings(environ: dict[str, str] | None = None) -> ServerSetting
     """Server settings from `environ` (default: the process environment)."""
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
-    for field in fields(ServerSettings):
-        raw = env.get(f"{PREFIX}{field.name.upper()}")
+    for knob in fields(ServerSettings):
+        raw = env.get(f"{PREFIX}{knob.name.upper()}")
         if raw is None or raw == "":
             continue
-        values[field.name] = _parse_value(field.name, str(field.type), raw)
+        values[knob.name] = _parse_value(knob.name, str(knob.type), raw)
     if "database_url" not in values:
         values["database_url"] = default_database_url(env)
+    if "encryption_key_file" not in values:
+        values["encryption_key_file"] = default_key_file(env)
     return ServerSettings(**values)
+
+
+def default_key_file(environ: dict[str, str]) -> str:
+    """`$VIBEPIPER_HOME/encryption.key` ("" when the home is `:memory:`)."""
+    settings = load_settings(environ)
+    return "" if settings.home_is_memory else str(settings.home_path / "encryption.key")
 
 
 def default_database_url(environ: dict[str, str]) -> str:

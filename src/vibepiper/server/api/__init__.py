@@ -9,6 +9,10 @@ from fastapi import APIRouter, Depends
 
 from vibepiper.server.api import (
     batch,
+    block_capabilities,
+    block_documents,
+    block_schemas,
+    block_types,
     concurrency_limits,
     deployments,
     flow_runs,
@@ -16,6 +20,7 @@ from vibepiper.server.api import (
     logs,
     system,
     task_runs,
+    variables,
     work_pools,
     workers,
 )
@@ -36,6 +41,8 @@ def api_router() -> APIRouter:
     for module in (system, flows, flow_runs, task_runs, logs, batch, concurrency_limits):
         protected.include_router(module.router)
     for module in (deployments, work_pools, workers):
+        protected.include_router(module.router)
+    for module in (block_types, block_schemas, block_documents, block_capabilities, variables):
         protected.include_router(module.router)
     router.include_router(protected)
     return router
