@@ -10,7 +10,9 @@
     def b(): ...
 
 `RemoteFileSystem` works over any fsspec URL (`s3://`, `gs://`, `memory://`, ...).
-They are pydantic models with Prefect's fields, so that they can become blocks.
+They are blocks (`vibepiper.blocks.core.Block`) with Prefect's fields: saved and loaded
+like any block (`LocalFileSystem(basepath="/data").save("results")`,
+`LocalFileSystem.load("results")`), and usable as `result_storage` either way.
 
 `read_path` and `write_path` answer at once, and may also be awaited (as Prefect's
 methods may be in async code): `data = fs.read_path(p)` and `data = await
@@ -26,12 +28,12 @@ import fnmatch
 import os
 import shutil
 import urllib.parse
-import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
+from vibepiper.blocks.core import Block
 from vibepiper.result_storage import write_file_atomically
 
 
@@ -60,14 +62,14 @@ class _AwaitableStr(str):
         return _ready(str(self)).__await__()
 
 
-class _Storage(BaseModel, abc.ABC):
-    # set when the storage is saved as a block (the blocks issue); None until then
-    _block_document_id: uuid.UUID | None = PrivateAttr(default=None)
-    _block_document_name: str | None = PrivateAttr(default=None)
+class _Storage(Block, abc.ABC):
+    """A block that stores files (the interfaces below; not a block type itself)."""
 
 
 class ReadableFileSystem(_Storage):
     """A place bytes can be read from by path."""
+
+    _block_schema_capabilities = ["read-path"]
 
     @abc.abstractmethod
     def read_path(self, path: str) -> bytes:
@@ -83,6 +85,8 @@ class ReadableFileSystem(_Storage):
 class WritableFileSystem(_Storage):
     """A place bytes can be read from and written to by path (what `result_storage`
     takes)."""
+
+    _block_schema_capabilities = ["read-path", "write-path"]
 
     @abc.abstractmethod
     def read_path(self, path: str) -> bytes:
@@ -108,6 +112,8 @@ class WritableFileSystem(_Storage):
 class ReadableDeploymentStorage(_Storage):
     """A place a directory can be copied from."""
 
+    _block_schema_capabilities = ["get-directory"]
+
     @abc.abstractmethod
     def get_directory(self, from_path: str | None = None, local_path: str | None = None) -> Any:
         """Copy the directory at `from_path` to `local_path`."""
@@ -115,6 +121,8 @@ class ReadableDeploymentStorage(_Storage):
 
 class WritableDeploymentStorage(_Storage):
     """A place a directory can be copied from and to."""
+
+    _block_schema_capabilities = ["get-directory", "put-directory"]
 
     @abc.abstractmethod
     def get_directory(self, from_path: str | None = None, local_path: str | None = None) -> Any:
@@ -133,6 +141,8 @@ class WritableDeploymentStorage(_Storage):
 class LocalFileSystem(WritableFileSystem, WritableDeploymentStorage):
     """Files under `basepath` on this machine (relative paths are taken from it; the
     current directory when it is not set)."""
+
+    _block_type_name = "Local File System"
 
     basepath: str | None = Field(default=None, description="The directory paths start from.")
 
@@ -222,6 +232,8 @@ class RemoteFileSystem(WritableFileSystem, WritableDeploymentStorage):
 
     `settings` go to the fsspec file system (credentials, endpoint, ...).
     """
+
+    _block_type_name = "Remote File System"
 
     basepath: str = Field(description="The URL paths start from.", examples=["s3://bucket/dir"])
     settings: dict[str, Any] = Field(
@@ -326,7 +338,7 @@ class RemoteFileSystem(WritableFileSystem, WritableDeploymentStorage):
         return await asyncio.to_thread(self.put_directory, local_path, to_path, ignore_file)
 
 
-class NullFileSystem(BaseModel):
+class NullFileSystem(Block):
     """A file system that stores nothing (as in Prefect: marks "no separate metadata
     storage"). Its methods are coroutines that do nothing."""
 

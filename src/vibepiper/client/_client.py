@@ -12,6 +12,7 @@ return the models of `vibepiper.client.schemas` (a run's `state` is a `State`). 
 VibePiper's own API form came first it is kept beside Prefect's: the `query` argument
 of the `read_*` methods takes the API's own filter, `set_*_state` a `SetState` body.
 
+Blocks and variables are mixed in from `_config_methods` (the same pattern, kept apart).
 The module is past 1,000 lines because it holds both twins, one short method per
 endpoint each: kept side by side, a change to one is seen next to the other.
 """
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 import httpx
 
 from vibepiper.client import _compat, _layer
+from vibepiper.client._config_methods import BlocksAndVariables, SyncBlocksAndVariables
 from vibepiper.client._layer import Call, Plan, RetryPolicy
 from vibepiper.client.schemas import filters, objects, sorting
 from vibepiper.client.schemas.responses import OrchestrationResult
@@ -42,7 +44,7 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
 
 
-class VibePiperClient:
+class VibePiperClient(BlocksAndVariables):
     """Async client of the REST API at `api_url` (e.g. `http://127.0.0.1:4200/api`).
 
     `get_client()` makes one; with no server URL it talks to the in-process API over the
@@ -582,7 +584,7 @@ class VibePiperClient:
         return await self._send(_layer.release_lease(lease_id))
 
 
-class SyncVibePiperClient:
+class SyncVibePiperClient(SyncBlocksAndVariables):
     """Blocking client of the REST API; the same calls as `VibePiperClient`."""
 
     def __init__(

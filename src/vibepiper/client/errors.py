@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vibepiper.exceptions import PrefectException
+from vibepiper.exceptions import ObjectAlreadyExists, PrefectException
 from vibepiper.utilities.urls import redact_urls
 
 
@@ -27,8 +27,9 @@ class ApiValidationError(ApiError, ValueError):
     """422: the server rejected the request body; the message names each field."""
 
 
-class ApiConflict(ApiError):
-    """409: the object exists already (a concurrency limit of that name, ...)."""
+class ApiConflict(ApiError, ObjectAlreadyExists):
+    """409: the object exists already (a concurrency limit, block document or variable of
+    that name, ...); also Prefect's `ObjectAlreadyExists`."""
 
 
 class RequestTooLarge(ApiError):

@@ -21,6 +21,9 @@ How it runs:
 - A file that cannot be opened (written by a newer VibePiper, say) fails the request
   that started the API with the store's own `ConfigurationError`; an app that cannot
   start with `ApiError` naming the file and the cause. The next request tries again.
+- Reads of blocks and variables are answered from a cache while the database's
+  generation token is unchanged (`client._read_cache`, which says why it stays correct
+  across processes).
 - One API per process. A client made for another database file (VIBEPIPER_HOME changed)
   stops the running one before starting its own. The API stops when the interpreter
   exits, before it joins threads: aiosqlite's connection threads are not daemons, so an
@@ -41,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from vibepiper.client import _read_cache
 from vibepiper.client.errors import ApiError, ServerBusy
 from vibepiper.exceptions import ConfigurationError, PrefectException
 
@@ -272,6 +276,7 @@ def _at_exit() -> None:
 def _after_fork_in_child() -> None:
     global _api, _lock
     _lock = threading.Lock()  # another thread may have held it when the process forked
+    _read_cache.forget_all(close=False)  # the parent's connections stay the parent's
     if _api is not None:
         # its thread and loop stayed in the parent: keep the object, never finalise it here
         _inherited.append(_api)
@@ -307,7 +312,24 @@ class InProcessTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
-        answer = running_api(self.path).submit(request)
+        api = running_api(self.path)
+        cache = _read_cache.cache_for(self.path)
+        key = cache.key(request)
+        if key is None:
+            if request.method != "GET":
+                cache.clear()
+            return self._send(api, request)
+        token = cache.token()  # before the request: a later change is never cached
+        cached = cache.get(key, token)
+        if cached is not None:
+            return cached
+        response = self._send(api, request)
+        cache.put(key, token, response)
+        return response
+
+    @staticmethod
+    def _send(api: InProcessApi, request: httpx.Request) -> httpx.Response:
+        answer = api.submit(request)
         seconds = _timeout(request)
         try:
             return answer.result(timeout=seconds)
@@ -328,6 +350,22 @@ class AsyncInProcessTransport(httpx.AsyncBaseTransport):
         if api is None or api.path != self.path or not api.running:
             # starting imports the server and may migrate the file: not on the caller's loop
             api = await asyncio.to_thread(running_api, self.path)
+        cache = _read_cache.cache_for(self.path)
+        key = cache.key(request)
+        if key is None:
+            if request.method != "GET":
+                cache.clear()
+            return await self._send(api, request)
+        token = cache.token()  # before the request: a later change is never cached
+        cached = cache.get(key, token)
+        if cached is not None:
+            return cached
+        response = await self._send(api, request)
+        cache.put(key, token, response)
+        return response
+
+    @staticmethod
+    async def _send(api: InProcessApi, request: httpx.Request) -> httpx.Response:
         seconds = _timeout(request)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(api.submit(request)), seconds)

@@ -16,6 +16,13 @@ from vibepiper.schemas.api import (
     StateCreate,
     TaskRunCreate,
 )
+from vibepiper.schemas.blocks import (
+    BlockDocumentCreate,
+    BlockDocumentUpdate,
+    BlockSchemaCreate,
+    BlockTypeCreate,
+    BlockTypeUpdate,
+)
 from vibepiper.schemas.deployments import (
     DeploymentCreate,
     DeploymentFlowRunCreate,
@@ -26,8 +33,14 @@ from vibepiper.schemas.deployments import (
     WorkQueueUpdate,
 )
 from vibepiper.schemas.schedules import DeploymentScheduleCreate, DeploymentScheduleUpdate
+from vibepiper.schemas.variables import VariableCreate, VariableUpdate
 
 __all__ = [
+    "BlockDocumentCreate",
+    "BlockDocumentUpdate",
+    "BlockSchemaCreate",
+    "BlockTypeCreate",
+    "BlockTypeUpdate",
     "DeploymentCreate",
     "DeploymentFlowRunCreate",
     "DeploymentScheduleCreate",
@@ -38,6 +51,8 @@ __all__ = [
     "LogCreate",
     "StateCreate",
     "TaskRunCreate",
+    "VariableCreate",
+    "VariableUpdate",
     "WorkPoolCreate",
     "WorkPoolUpdate",
     "WorkQueueCreate",

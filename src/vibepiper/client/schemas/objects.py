@@ -20,9 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidat
 
 from vibepiper.schemas import api
 from vibepiper.schemas import deployments as dep
+from vibepiper.schemas.blocks import BlockDocumentRead, BlockSchemaRead, BlockTypeRead
+from vibepiper.schemas.variables import VariableRead
 from vibepiper.states import State, StateDetails, StateType
 
 __all__ = [
+    "BlockDocument",
+    "BlockSchema",
+    "BlockType",
     "ConcurrencyLimit",
     "Deployment",
     "Flow",
@@ -32,6 +37,7 @@ __all__ = [
     "StateDetails",
     "StateType",
     "TaskRun",
+    "Variable",
     "WorkPool",
     "WorkQueue",
     "Worker",
@@ -213,3 +219,13 @@ class ConcurrencyLimit(BaseModel):
     slots_in_use: int = 0
     created: dt.datetime | None = None
     updated: dt.datetime | None = None
+
+
+BlockType = BlockTypeRead
+"""A kind of block (Prefect's `BlockType`)."""
+BlockSchema = BlockSchemaRead
+"""One version of a block type's fields (Prefect's `BlockSchema`)."""
+BlockDocument = BlockDocumentRead
+"""A saved block (Prefect's `BlockDocument`)."""
+Variable = VariableRead
+"""A named JSON value (Prefect's `Variable`)."""
