@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from vibepiper.cli import _output
+from vibepiper.cli.block import app as block_app
 from vibepiper.cli.concurrency_limit import app as concurrency_limit_app
 from vibepiper.cli.deploy import deploy as deploy_command
 from vibepiper.cli.deployment import app as deployment_app
@@ -21,6 +22,7 @@ from vibepiper.cli.flow_run import app as flow_run_app
 from vibepiper.cli.global_concurrency_limit import app as global_concurrency_limit_app
 from vibepiper.cli.outbox import app as outbox_app
 from vibepiper.cli.server import app as server_app
+from vibepiper.cli.variable import app as variable_app
 from vibepiper.cli.work_pool import app as work_pool_app
 from vibepiper.cli.work_queue import app as work_queue_app
 from vibepiper.cli.worker import app as worker_app
@@ -76,6 +78,8 @@ app.add_typer(work_pool_app, name="work-pool")
 app.add_typer(work_queue_app, name="work-queue")
 app.add_typer(worker_app, name="worker")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(block_app, name="block")
+app.add_typer(variable_app, name="variable")
 
 
 @app.callback()
