@@ -40,11 +40,16 @@ def deploy(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Deploy flows described in vibepiper.yaml to work pools."""
+    from vibepiper.client import get_client
     from vibepiper.deployments import project
     from vibepiper.deployments.serve import check_pools, register
+    from vibepiper.utilities.templating import contains_template
 
     # only the entries deployed are checked: a broken other entry does not block them
     loaded = project.read_project(file if file is not None else project.find_project_file())
+    if contains_template(loaded.entries):
+        with get_client(sync_client=True, require_server=True) as client:
+            project.render_entries(loaded, client)
     specs = project.select(loaded, names or [], all_)
     deployments = [project.build(loaded, spec) for spec in specs]
     for spec, deployment in zip(specs, deployments, strict=True):
@@ -53,8 +58,6 @@ def deploy(
             _output.fail(
                 f"{loaded.file}: {spec.where}: no work_pool.name (add one, or pass --pool)"
             )
-    from vibepiper.client import get_client
-
     with get_client(sync_client=True, require_server=True) as client:
         check_pools(client, {d.work_pool_name for d in deployments if d.work_pool_name})
         ids = register(client, deployments)

@@ -17,6 +17,7 @@ The layout follows `prefect.yaml`'s `deployments:` section:
         work_pool: {name: local, work_queue_name: default, job_variables: {}}
         concurrency_limit: 1
         paused: false
+        resolve_templates: run                # or deploy (see render_entries)
 
 Every key of an entry is checked when the entry is used (`vibepiper deploy NAME` checks
 the entries it names, `--all` every one): an unknown or mistyped key is an error naming
@@ -29,10 +30,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibepiper.deployments.runner import RunnerDeployment
 from vibepiper.schedules import Schedule, as_schedule
+
+if TYPE_CHECKING:
+    from vibepiper.client import SyncVibePiperClient
 
 DEFAULT_FILE = "vibepiper.yaml"
 _TOP_KEYS = {"deployments", "name", "vibepiper-version"}
@@ -48,6 +52,7 @@ _DEPLOYMENT_KEYS = {
     "concurrency_limit",
     "paused",
     "enforce_parameter_schema",
+    "resolve_templates",
 }
 _WORK_POOL_KEYS = {"name", "work_queue_name", "job_variables"}
 
@@ -74,6 +79,7 @@ class DeploymentSpec:
     concurrency_limit: int | None = None
     paused: bool = False
     enforce_parameter_schema: bool = True
+    resolve_templates: str = "run"
 
 
 @dataclass
@@ -204,7 +210,45 @@ def _spec(file: Path, index: int, entry: Any) -> DeploymentSpec:
         concurrency_limit=limit,
         paused=bool(get("paused", bool, "true or false", False)),
         enforce_parameter_schema=bool(get("enforce_parameter_schema", bool, "true or false", True)),
+        resolve_templates=_resolve_templates(file, where, entry.get("resolve_templates", "run")),
     )
+
+
+def _resolve_templates(file: Path, where: str, value: Any) -> str:
+    if value not in ("run", "deploy"):
+        raise ProjectFileError(
+            f"{file}: {where}: 'resolve_templates' must be 'run' (placeholders resolved when "
+            f"each run starts, the default) or 'deploy', got {value!r}"
+        )
+    return str(value)
+
+
+def render_entries(project: Project, client: SyncVibePiperClient) -> None:
+    """Resolve the variable and block placeholders of every entry now, but those of
+    `parameters` and `work_pool.job_variables`: the rest (names, tags, schedules, the
+    pool, ...) makes the deployment itself. Parameters and job variables are resolved
+    when each run starts, or at deploy time with `resolve_templates: deploy`
+    (`RunnerDeployment.for_server`). Reads are masked: a secret stays a placeholder."""
+    from vibepiper.utilities.templating import TemplateError, render_with_client
+
+    for index, entry in enumerate(project.entries):
+        if not isinstance(entry, dict):
+            continue
+        rest = {key: value for key, value in entry.items() if key != "parameters"}
+        pool = entry.get("work_pool")
+        if isinstance(pool, dict):
+            rest["work_pool"] = {k: v for k, v in pool.items() if k != "job_variables"}
+        try:
+            rendered = render_with_client(rest, client, include_secrets=False)
+        except TemplateError as exc:
+            name = _entry_name(entry)
+            where = f"deployments[{index}]" + (f" ({name!r})" if name else "")
+            raise ProjectFileError(f"{project.file}: {where}: {exc}") from None
+        if "parameters" in entry:
+            rendered["parameters"] = entry["parameters"]
+        if isinstance(pool, dict) and "job_variables" in pool:
+            rendered["work_pool"]["job_variables"] = pool["job_variables"]
+        project.entries[index] = rendered
 
 
 def _schedules(file: Path, where: str, items: list[Any]) -> list[Schedule]:
@@ -281,6 +325,7 @@ def build(project: Project, spec: DeploymentSpec) -> RunnerDeployment:
             work_queue_name=spec.work_queue_name,
             job_variables=spec.job_variables,
             entrypoint=spec.entrypoint,
+            resolve_templates=spec.resolve_templates,
         )
     except ValueError as exc:
         raise ProjectFileError(f"{project.file}: {spec.where}: {exc}") from None

@@ -47,6 +47,10 @@ class RunnerDeployment:
     work_pool_name: str | None = None
     work_queue_name: str | None = None
     job_variables: dict[str, Any] = field(default_factory=dict)
+    resolve_templates: str = "run"
+    """When `{{ vibepiper.variables.X }}` / `{{ vibepiper.blocks.S.N }}` placeholders in
+    `parameters` and `job_variables` are resolved: `run` (default) when each run starts,
+    `deploy` once, when the deployment is registered (secret values stay placeholders)."""
     flow: Flow[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -75,6 +79,7 @@ class RunnerDeployment:
         work_queue_name: str | None = None,
         job_variables: dict[str, Any] | None = None,
         entrypoint: str | None = None,
+        resolve_templates: str = "run",
     ) -> RunnerDeployment:
         """The deployment of `flow` (see `Flow.to_deployment`)."""
         from vibepiper.deployments._entrypoint import locate_flow
@@ -89,6 +94,10 @@ class RunnerDeployment:
             location_entrypoint, path, source = location.entrypoint, location.path, None
         params = dict(parameters or {})
         _check_parameter_names(flow, params)
+        if resolve_templates not in ("run", "deploy"):
+            raise ValueError(
+                f"resolve_templates must be 'run' or 'deploy', got {resolve_templates!r}"
+            )
         return cls(
             name=name or flow.name,
             flow_name=flow.name,
@@ -109,6 +118,7 @@ class RunnerDeployment:
             work_pool_name=work_pool_name,
             work_queue_name=work_queue_name,
             job_variables=dict(job_variables or {}),
+            resolve_templates=resolve_templates,
             flow=flow,
         )
 
@@ -147,14 +157,30 @@ class RunnerDeployment:
             )
             raise ValueError(f"deployment {self.full_name!r}: {details}") from None
 
+    def for_server(self, client: SyncVibePiperClient) -> RunnerDeployment:
+        """This deployment as it is registered: with `resolve_templates="deploy"`, its
+        parameters and job variables with their placeholders resolved now (from masked
+        reads, so a placeholder of a secret stays one and the run resolves it)."""
+        if self.resolve_templates != "deploy":
+            return self
+        import dataclasses
+
+        from vibepiper.utilities.templating import render_with_client
+
+        return dataclasses.replace(
+            self,
+            parameters=render_with_client(self.parameters, client, include_secrets=False),
+            job_variables=render_with_client(self.job_variables, client, include_secrets=False),
+        )
+
     def apply(self, client: SyncVibePiperClient | None = None) -> uuid.UUID:
         """Register (create or replace) the deployment on the server; its id."""
         if client is None:
             from vibepiper.client import get_client
 
             with get_client(sync_client=True, require_server=True) as own:
-                return own.create_deployment(self.to_create()).id
-        return client.create_deployment(self.to_create()).id
+                return own.create_deployment(self.for_server(own).to_create()).id
+        return client.create_deployment(self.for_server(client).to_create()).id
 
 
 def collect_schedules(

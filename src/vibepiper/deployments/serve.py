@@ -195,7 +195,7 @@ def register(
     client: SyncVibePiperClient, deployments: Sequence[RunnerDeployment]
 ) -> list[uuid.UUID]:
     """Create or replace each deployment on the server; their ids, in order."""
-    bodies = [deployment.to_create() for deployment in deployments]  # all valid first
+    bodies = [deployment.for_server(client).to_create() for deployment in deployments]
     return [client.create_deployment(body).id for body in bodies]
 
 

@@ -250,9 +250,19 @@ class RunLoop:
         held = HeldRun(claimed)
         run, deployment = claimed.flow_run, claimed.deployment
         self.echo(f"Claimed {held.label}")
+        from vibepiper.client.errors import ApiError
+
+        try:
+            job_variables = self._resolved(deployment.job_variables)
+        except (ValueError, ApiError) as exc:  # a missing variable or block, say
+            message = f"Could not resolve the deployment's job variables: {exc}"
+            self._set_state(run.id, "FAILED", message)
+            self.echo(f"Failed {held.label}: {message}")
+            self._release()
+            return
         try:
             held.workdir = prepare_workdir(deployment.source, deployment.path)
-            extra_env, cwd = job_environment(deployment.job_variables, held.workdir.path)
+            extra_env, cwd = job_environment(job_variables, held.workdir.path)
             if not cwd.is_dir():
                 raise SourceError(f"directory {cwd} does not exist")
         except SourceError as exc:
@@ -285,6 +295,17 @@ class RunLoop:
         ).start()
         if self._spares is not None:
             self._spares.fill()
+
+    def _resolved(self, job_variables: dict[str, Any]) -> dict[str, Any]:
+        """The job variables with their variable and block placeholders resolved now, as
+        the run starts (what is stored keeps the placeholders; secrets reach only the
+        run process's environment)."""
+        from vibepiper.utilities.templating import contains_template, render_with_client
+
+        if not contains_template(job_variables):
+            return job_variables
+        resolved: dict[str, Any] = render_with_client(job_variables, self.client)
+        return resolved
 
     def _give_back(self, claimed: ClaimedRun) -> None:
         """A run claimed while stopping goes back to Scheduled for another worker."""

@@ -5,8 +5,9 @@
     python -m vibepiper.workers.execute --hooks FLOW_RUN_ID     run the final state's hooks
 
 The run is read from the server (`VIBEPIPER_API_URL`), its flow loaded from the
-entrypoint (relative to the working directory the worker chose), and the existing run
-is driven to its end as itself (see `vibepiper.engine.adopt`); its states and logs go
+entrypoint (relative to the working directory the worker chose), the variable and block
+placeholders of its parameters resolved (`vibepiper.utilities.templating`), and the
+existing run is driven to its end as itself (see `vibepiper.engine.adopt`); its states and logs go
 to the server through the API store. Exit status: 0 when the run completed, 1
 otherwise (failed, cancelled, not loadable), 2 for a usage error.
 
@@ -131,6 +132,13 @@ def execute(run: FlowRunRead, client: SyncVibePiperClient) -> int:
             print(message, file=sys.stderr)
             _fail(client, flow_run_id, message)
             return 1
+        try:
+            run = _resolved(run, client)
+        except ValueError as exc:  # a placeholder naming a missing variable or block
+            message = f"Could not resolve the parameters of flow run {flow_run_id}: {exc}"
+            print(message, file=sys.stderr)
+            _fail(client, flow_run_id, message)
+            return 1
     try:
         engine = adopt_flow_run(flow, run)
     except RunNotAdoptable as exc:  # cancelled or taken over meanwhile: leave it be
@@ -144,6 +152,17 @@ def execute(run: FlowRunRead, client: SyncVibePiperClient) -> int:
     finally:
         store.flush()
     return 0 if state.type is StateType.COMPLETED else 1
+
+
+def _resolved(run: FlowRunRead, client: SyncVibePiperClient) -> FlowRunRead:
+    """`run` with the variable and block placeholders of its parameters resolved now,
+    when it starts (the stored parameters keep the placeholders)."""
+    from vibepiper.utilities.templating import contains_template, render_with_client
+
+    if not contains_template(run.parameters):
+        return run
+    parameters = render_with_client(dict(run.parameters), client)
+    return run.model_copy(update={"parameters": parameters})
 
 
 def _drive(engine: AdoptedFlowRunEngine) -> Any:

@@ -7,6 +7,10 @@ Schema says: that is the schema of a flow taking `**kwargs`, and also the one ev
 deployment registered before flows' schemas were closed still carries (re-registering
 it stores the closed one). A schema with `"additionalProperties": false` refuses them.
 
+A parameter holding a `{{ vibepiper.variables.X }}` or `{{ vibepiper.blocks.... }}`
+placeholder is left out of the check: the run resolves it when it starts and the flow
+validates the resolved value.
+
 A schema is checked when a deployment stores it (`check_schema`): a valid Draft 2020-12
 schema whose every `$ref` resolves within it. One stored before that check which the
 server still cannot apply answers a 422 naming `parameter_openapi_schema`, never a 500.
@@ -47,6 +51,15 @@ def check_parameters(
         return
     import jsonschema
 
+    from vibepiper.utilities.templating import contains_template
+
+    # a parameter holding a variable or block placeholder is resolved when the run
+    # starts, and validated then (against the flow's type hints), not here
+    templated = {name for name, value in parameters.items() if contains_template(value)}
+    if templated:
+        parameters = {k: v for k, v in parameters.items() if k not in templated}
+        required = [name for name in schema.get("required", []) if name not in templated]
+        schema = {**schema, "required": required}
     if partial:
         schema = {key: value for key, value in schema.items() if key != "required"}
     validator = jsonschema.Draft202012Validator(schema)
