@@ -547,11 +547,11 @@ class Block(BaseModel, abc.ABC):
         return document.id  # type: ignore[no-any-return]
 
     @classmethod
-    def _document_plan(cls, name: str) -> Plan[BlockDocumentRead]:
+    def _document_plan(cls, name: str, with_slug: bool = False) -> Plan[BlockDocumentRead]:
         from vibepiper.client import _config_calls as calls
         from vibepiper.exceptions import ObjectNotFound
 
-        if cls is Block:
+        if cls is Block or with_slug:
             slug, separator, document_name = name.partition("/")
             if not separator or not slug or not document_name:
                 raise ValueError(
@@ -578,7 +578,8 @@ class Block(BaseModel, abc.ABC):
             if ref.get("block_document_id"):
                 ref = ref["block_document_id"]
             elif ref.get("block_document_slug"):
-                return (yield from cls._document_plan(str(ref["block_document_slug"])))
+                slug = str(ref["block_document_slug"])
+                return (yield from cls._document_plan(slug, with_slug=True))
             else:
                 raise ValueError(f"Invalid reference format {ref!r}.")
         try:
