@@ -256,3 +256,33 @@ def test_the_in_process_cache_sees_writes_of_other_processes(api_target: str | N
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
     assert Secret.load(secret).get() == "two"
+
+
+def test_loaded_secrets_never_reach_a_run_log_line(
+    api_target: str | None, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from vibepiper import get_run_logger
+    from vibepiper.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    name = _name("logged")
+    Secret(value="very-secret-value-42").save(name)
+
+    @flow
+    def leaky() -> str:
+        value = Secret.load(name).get()
+        get_run_logger().info("connecting with %s to %s", value, "db")
+        return str(value)
+
+    state = leaky(return_state=True)
+    assert state.result() == "very-secret-value-42"
+    printed = capfd.readouterr().err
+    assert "connecting with ******** to db" in printed and "very-secret-value-42" not in printed
+    from vibepiper.store import get_store
+
+    get_store().flush()
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+    messages = [log.message for log in logs]
+    assert "connecting with ******** to db" in messages
+    assert not any("very-secret-value-42" in message for message in messages)

@@ -428,6 +428,7 @@ class Block(BaseModel, abc.ABC):
 
     @classmethod
     def _load_from_block_document(cls, document: BlockDocumentRead, validate: bool = True) -> Self:
+        _track_secrets(document)
         try:
             return cls._from_block_document(document)
         except ValidationError as exc:
@@ -702,6 +703,17 @@ class Block(BaseModel, abc.ABC):
     @classmethod
     async def adelete(cls, name: str, client: Any = None) -> None:
         await _adrive(cls._delete_plan(name), client)
+
+
+def _track_secrets(document: BlockDocumentRead) -> None:
+    """Keep the document's secret values out of run log lines (`logging.redaction`)."""
+    from vibepiper.logging.redaction import add_secrets
+    from vibepiper.schemas.blocks import secret_fields, secret_values
+
+    fields = document.block_schema.fields if document.block_schema is not None else None
+    paths = secret_fields(fields)
+    if paths:
+        add_secrets(secret_values(document.data, paths))
 
 
 def _field_name(model: type[BaseModel], key: str) -> str:

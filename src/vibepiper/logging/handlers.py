@@ -8,6 +8,8 @@ import sys
 import uuid
 from typing import Any
 
+from vibepiper.logging.redaction import redact
+
 
 class ConsoleHandler(logging.Handler):
     """Writes records to the current `sys.stderr` (looked up at each write)."""
@@ -15,7 +17,7 @@ class ConsoleHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             stream = sys.stderr
-            stream.write(self.format(record) + "\n")
+            stream.write(redact(self.format(record)) + "\n")
             stream.flush()
         except Exception:
             self.handleError(record)
@@ -46,6 +48,7 @@ class StoreHandler(logging.Handler):
             message = record.getMessage()
             if record.exc_info:
                 message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
+            message = redact(message)
             get_store().write_log(
                 LogRecordRow(
                     flow_run_id=flow_run_id,

@@ -331,6 +331,14 @@ def mask_secrets(data: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any
     return masked
 
 
+def secret_values(data: Mapping[str, Any], paths: Iterable[str]) -> list[Any]:
+    """The values at the secret `paths` of `data` (for redacting them from logs)."""
+    found: list[Any] = []
+    for path in paths:
+        found.extend(_get(data, location) for location in _leaves(data, path.split(".")))
+    return [value for value in found if value is not None]
+
+
 def restore_masked(
     new: Mapping[str, Any], current: Mapping[str, Any], paths: Iterable[str]
 ) -> dict[str, Any]:

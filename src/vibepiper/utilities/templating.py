@@ -15,8 +15,8 @@ variable holding `{{ ... }}` cannot recurse), over at most `MAX_DEPTH` levels of
 nesting and `MAX_PLACEHOLDERS` placeholders. A missing variable, block or field is a
 `TemplateError` naming the placeholder.
 
-The pure part (finding placeholders, `contains_template`) imports nothing heavy: the
-server uses it to leave parameters that are templates to the run to validate.
+Finding placeholders is `vibepiper.schemas.placeholders` (the server uses it to leave
+parameters holding one to the run to validate).
 """
 
 from __future__ import annotations
@@ -25,6 +25,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from vibepiper.schemas.placeholders import (
+    MAX_DEPTH,
+    PLACEHOLDER,
+    VARIABLE_PREFIXES,
+    contains_template,
+)
+from vibepiper.schemas.placeholders import is_ours as _ours
 
 if TYPE_CHECKING:
     from vibepiper.client._client import SyncVibePiperClient
@@ -39,10 +47,6 @@ __all__ = [
     "render_with_client",
 ]
 
-PLACEHOLDER = re.compile(r"\{\{\s*([\w.\-\[\]$]+)\s*\}\}")
-VARIABLE_PREFIXES = ("vibepiper.variables.", "prefect.variables.")
-BLOCK_PREFIXES = ("vibepiper.blocks.", "prefect.blocks.")
-MAX_DEPTH = 32
 MAX_PLACEHOLDERS = 1000
 MASK = "********"
 
@@ -50,23 +54,6 @@ MASK = "********"
 class TemplateError(ValueError):
     """A placeholder that cannot be resolved (the message names it), or a template past
     the rendering bounds."""
-
-
-def _ours(name: str) -> bool:
-    return name.startswith(VARIABLE_PREFIXES + BLOCK_PREFIXES)
-
-
-def contains_template(value: Any, depth: int = 0) -> bool:
-    """Whether `value` (JSON data) holds a variable or block placeholder anywhere."""
-    if depth > MAX_DEPTH:
-        return False
-    if isinstance(value, str):
-        return any(_ours(match.group(1)) for match in PLACEHOLDER.finditer(value))
-    if isinstance(value, dict):
-        return any(contains_template(item, depth + 1) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(contains_template(item, depth + 1) for item in value)
-    return False
 
 
 class Resolver:
@@ -111,6 +98,10 @@ class ClientResolver(Resolver):
                 )
             except ObjectNotFound:
                 raise TemplateError(f"no block '{slug}/{name}'") from None
+            if self.include_secrets:
+                from vibepiper.blocks.core import _track_secrets
+
+                _track_secrets(document)  # resolved secrets never reach a log line
             self._blocks[key] = document.data
         return self._blocks[key]
 

@@ -51,7 +51,7 @@ def check_parameters(
         return
     import jsonschema
 
-    from vibepiper.utilities.templating import contains_template
+    from vibepiper.schemas.placeholders import contains_template
 
     # a parameter holding a variable or block placeholder is resolved when the run
     # starts, and validated then (against the flow's type hints), not here
