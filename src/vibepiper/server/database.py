@@ -58,10 +58,18 @@ class Database:
             yield connection
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction committed when the block exits without error."""
+    async def write(self, *, wait: float | None = None) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction committed when the block exits without error.
+
+        `wait`: seconds to wait for a write slot and a pooled connection before
+        `sqlalchemy.exc.TimeoutError` (a 503); the pool timeout unless given. The long
+        operations that write in chunks (backfills, scheduler passes) wait longer: one
+        of their chunks queued behind a slow commit must not fail the whole operation.
+        """
+        budget = self._pool_timeout if wait is None else max(wait, self._pool_timeout)
+        deadline = asyncio.get_running_loop().time() + budget
         if self.dialect != "sqlite":
-            async with self.engine.connect() as connection, connection.begin():
+            async with self._connect(deadline) as connection, connection.begin():
                 yield connection
             return
         loop = asyncio.get_running_loop()
@@ -69,19 +77,33 @@ class Database:
         if lock is None:
             lock = self._write_locks[loop] = asyncio.Lock()
         try:
-            async with asyncio.timeout(self._pool_timeout):
+            async with asyncio.timeout_at(deadline):
                 await lock.acquire()
         except TimeoutError:
-            raise sa.exc.TimeoutError(
-                f"no database write slot within {self._pool_timeout} s"
-            ) from None
+            raise sa.exc.TimeoutError(f"no database write slot within {budget:g} s") from None
         try:
-            async with self.engine.connect() as connection:
+            async with self._connect(deadline) as connection:
                 await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
                 async with connection.begin():
                     yield connection
         finally:
             lock.release()
+
+    @contextlib.asynccontextmanager
+    async def _connect(self, deadline: float) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection, asking again after a pool timeout until `deadline`."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                connection = await self.engine.connect()
+                break
+            except sa.exc.TimeoutError:
+                if loop.time() >= deadline:
+                    raise
+        try:
+            yield connection
+        finally:
+            await connection.close()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -193,7 +193,7 @@ async def backfill(
     from vibepiper.server.repositories import deployments
     from vibepiper.server.services._deadline import DeadlineExceeded, run_with_deadline
     from vibepiper.server.services._deployment_read import schedule_read
-    from vibepiper.server.services.scheduler import CHUNK_RUNS, PLAN_SECONDS
+    from vibepiper.server.services.scheduler import CHUNK_RUNS, CHUNK_WAIT, PLAN_SECONDS
 
     if body.end < body.start:
         raise invalid(["body", "end"], "must not be before start")
@@ -234,7 +234,7 @@ async def backfill(
                 deployment, row_of_schedule, when[start : start + CHUNK_RUNS]
             )
             check_parameters(deployment, rows[0]["parameters"])
-            async with db.write() as connection:
+            async with db.write(wait=CHUNK_WAIT) as connection:
                 await read_row(connection, deployment_id)  # not deleted meanwhile
                 inserted = set(await insert_runs(connection, rows, details))
                 created.extend(row["id"] for row in rows if row["id"] in inserted)

@@ -60,6 +60,9 @@ SLOW_SCHEDULE_BACKOFF = 300.0
 CHUNK_RUNS = 200
 """Runs written per transaction."""
 
+CHUNK_WAIT = 60.0
+"""Seconds one chunk of a long write (a plan, a backfill) may wait for the writer."""
+
 _s = t.deployment_schedule.c
 _d = t.deployment.c
 
@@ -241,7 +244,7 @@ async def _write_plan(
     made = 0
     for index, chunk in enumerate(chunks):
         final = index == len(chunks) - 1
-        async with db.write() as connection:
+        async with db.write(wait=CHUNK_WAIT) as connection:
             row = await _schedule_row(connection, planned_from["id"], lock=skip_locked)
             if row is None or not _unchanged(row, planned_from, mark):
                 return made  # another replica or a request moved it: plan again next pass
