@@ -69,7 +69,12 @@ __all__ = [
 
 _REGISTRY: dict[str, type[Block]] = {}
 _META_KEYS = ("block_type_slug", "_block_document_id", "_block_document_name", "_is_anonymous")
-_BUILT_IN_MODULES = ("vibepiper.blocks.system", "vibepiper.blocks.webhook", "vibepiper.filesystems")
+_BUILT_IN_MODULES = (
+    "vibepiper.blocks.system",
+    "vibepiper.blocks.webhook",
+    "vibepiper.blocks.notifications",
+    "vibepiper.filesystems",
+)
 
 
 class InvalidBlockRegistration(Exception):

@@ -1,0 +1,108 @@
+"""Sending one email with smtplib (for `notifications.EmailNotification`): building the
+message, connecting with SSL, STARTTLS or plain SMTP, and turning every way it can fail
+into one `SmtpFailure` line that names the SMTP reply or the connection error."""
+
+from __future__ import annotations
+
+import email.utils
+import smtplib
+import ssl
+from email.message import EmailMessage
+from typing import Literal
+
+__all__ = ["SmtpFailure", "build_message", "send"]
+
+
+class SmtpFailure(Exception):
+    """The server refused the message, or could not be reached."""
+
+
+def build_message(
+    sender: str, to: list[str], cc: list[str], subject: str, body: str
+) -> EmailMessage:
+    """A plain-text message (Bcc recipients are envelope-only, never in the headers)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = subject
+    message["Date"] = email.utils.formatdate(localtime=True)
+    domain = sender.rpartition("@")[2] or None
+    message["Message-ID"] = email.utils.make_msgid(domain=domain)
+    message.set_content(body)
+    return message
+
+
+def send(
+    message: EmailMessage,
+    recipients: list[str],
+    *,
+    host: str,
+    port: int,
+    security: Literal["SSL", "STARTTLS", "INSECURE"],
+    username: str | None,
+    password: str | None,
+    timeout: float,
+    verify: bool,
+) -> None:
+    """Deliver `message` to `recipients` (the envelope); SmtpFailure when not accepted."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        if security == "SSL":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=timeout)
+        with smtp:
+            if security == "STARTTLS":
+                smtp.starttls(context=context)
+            if username:
+                _login(smtp, username, password or "")
+            refused = smtp.send_message(message, to_addrs=recipients)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise SmtpFailure(f"every recipient was refused: {_refusals(exc.recipients)}") from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise SmtpFailure(f"sender {exc.sender} refused: {_reply(exc)}") from None
+    except smtplib.SMTPResponseException as exc:
+        raise SmtpFailure(f"the server answered {_reply(exc)}") from None
+    except smtplib.SMTPServerDisconnected as exc:
+        raise SmtpFailure(
+            f"the server closed the connection ({exc or 'no reason given'})"
+        ) from None
+    except smtplib.SMTPException as exc:
+        raise SmtpFailure(str(exc)) from None
+    except ssl.SSLError as exc:
+        raise SmtpFailure(f"TLS failed: {exc}") from None
+    except OSError as exc:
+        raise SmtpFailure(f"cannot connect: {exc or type(exc).__name__}") from None
+    if refused:
+        raise SmtpFailure(f"some recipients were refused: {_refusals(refused)}")
+
+
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    try:
+        smtp.login(username, password)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SmtpFailure(f"login as {username!r} refused: {_reply(exc)}") from None
+    except smtplib.SMTPNotSupportedError:
+        raise SmtpFailure(
+            "the server offers no login (AUTH) on this connection; servers usually offer "
+            "it only over TLS: use smtp_type SSL or STARTTLS"
+        ) from None
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    text = exc.smtp_error
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{exc.smtp_code} {text}".strip()
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(
+        f"{address} ({code} {reply.decode('utf-8', 'replace')})"
+        for address, (code, reply) in refused.items()
+    )
