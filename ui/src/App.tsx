@@ -2,18 +2,21 @@
 import { useEffect, useState } from "react";
 import { onUnauthorized } from "./api";
 import { Login } from "./components/Login";
+import { BlockCreatePage, BlockDocumentPage, BlocksPage } from "./pages/Blocks";
 import { ConcurrencyPage } from "./pages/Concurrency";
 import { DashboardPage } from "./pages/Dashboard";
 import { DeploymentPage, DeploymentsPage } from "./pages/Deployments";
 import { FlowRunPage } from "./pages/FlowRun";
 import { FlowsPage } from "./pages/Flows";
 import { RunsPage } from "./pages/Runs";
+import { VariablesPage } from "./pages/Variables";
 import { WorkPoolsPage } from "./pages/WorkPools";
 import { Link, useLocation } from "./router";
 
 const NAV: [string, string][] = [
   ["/", "Dashboard"], ["/runs", "Runs"], ["/flows", "Flows"], ["/deployments", "Deployments"],
-  ["/work-pools", "Work pools"], ["/concurrency", "Concurrency"],
+  ["/work-pools", "Work pools"], ["/concurrency", "Concurrency"], ["/blocks", "Blocks"],
+  ["/variables", "Variables"],
 ];
 
 function route(path: string) {
@@ -21,6 +24,13 @@ function route(path: string) {
   if (run) return <FlowRunPage key={run[1]} id={run[1]} />;
   const deployment = path.match(/^\/deployments\/([0-9a-f-]{36})\/?$/);
   if (deployment) return <DeploymentPage key={deployment[1]} id={deployment[1]} />;
+  const block = path.match(/^\/blocks\/document\/([0-9a-f-]{36})(\/edit)?\/?$/);
+  if (block) return <BlockDocumentPage key={block[1]} id={block[1]} editing={Boolean(block[2])} />;
+  const newBlock = path.match(/^\/blocks\/new\/([^/]+)\/?$/);
+  if (newBlock) {
+    const slug = decodeURIComponent(newBlock[1]);
+    return <BlockCreatePage key={slug} slug={slug} />;
+  }
   switch (path.replace(/\/$/, "") || "/") {
     case "/": return <DashboardPage />;
     case "/runs": return <RunsPage />;
@@ -28,6 +38,8 @@ function route(path: string) {
     case "/deployments": return <DeploymentsPage />;
     case "/work-pools": return <WorkPoolsPage />;
     case "/concurrency": return <ConcurrencyPage />;
+    case "/blocks": return <BlocksPage />;
+    case "/variables": return <VariablesPage />;
     default: return <div className="page"><h1>Not found</h1><p>No page at {path}.</p></div>;
   }
 }

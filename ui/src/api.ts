@@ -122,6 +122,7 @@ export interface Deployment {
   enforce_parameter_schema: boolean;
   work_pool_name: string | null;
   work_queue_name: string | null;
+  job_variables: Record<string, unknown>;
   paused: boolean;
   concurrency_limit: number | null;
   schedules: DeploymentSchedule[];
@@ -175,7 +176,67 @@ export interface JsonSchema {
   $ref?: string;
   definitions?: Record<string, JsonSchema>;
   $defs?: Record<string, JsonSchema>;
+  writeOnly?: boolean;
+  examples?: unknown[];
+  block_type_slug?: string;
+  secret_fields?: string[];
+  block_schema_references?: Record<string, unknown>;
 }
+
+export interface BlockType {
+  id: string;
+  name: string;
+  slug: string;
+  logo_url: string | null;
+  documentation_url: string | null;
+  description: string | null;
+  code_example: string | null;
+  is_protected: boolean;
+  created: string;
+  updated: string;
+}
+
+export interface BlockSchema {
+  id: string;
+  checksum: string;
+  fields: JsonSchema;
+  block_type_id: string;
+  capabilities: string[];
+  version: string;
+  created: string;
+}
+
+/** A saved document this one references: its field's value is read back expanded. */
+export interface BlockReference {
+  block_document: { id: string; name: string | null; is_anonymous: boolean; block_type: BlockType | null };
+}
+
+export interface BlockDocument {
+  id: string;
+  name: string | null;
+  data: Record<string, unknown>;
+  block_schema_id: string;
+  block_schema: BlockSchema | null;
+  block_type_id: string;
+  block_type_name: string | null;
+  block_type: BlockType | null;
+  block_document_references: Record<string, BlockReference>;
+  is_anonymous: boolean;
+  created: string;
+  updated: string;
+}
+
+export interface Variable {
+  id: string;
+  name: string;
+  value: unknown;
+  tags: string[];
+  created: string;
+  updated: string;
+}
+
+/** What the server answers in place of a secret value. */
+export const SECRET_MASK = "********";
 
 export interface RunFilter {
   state_type?: StateType[];
@@ -220,8 +281,10 @@ export class ApiError extends Error {
 function describe(status: number, detail: unknown): string {
   if (typeof detail === "string") return detail;
   if (Array.isArray(detail)) {
+    // pydantic prefixes a validator's own sentence with "Value error, "
     return detail
-      .map((d: { field?: string; msg?: string }) => `${d.field ?? "?"}: ${d.msg ?? "invalid"}`)
+      .map((d: { field?: string; msg?: string }) =>
+        `${d.field || "?"}: ${(d.msg ?? "invalid").replace(/^Value error, /, "")}`)
       .join("; ");
   }
   return `HTTP ${status}`;
@@ -260,4 +323,5 @@ export const api = {
   get: <T>(path: string) => request<T>("GET", path),
   post: <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {}),
   patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, body),
+  delete: (path: string) => request<void>("DELETE", path),
 };

@@ -3,7 +3,8 @@
 import { type FormEvent, useMemo, useState } from "react";
 import { api, type Deployment, type FlowRun } from "../api";
 import { navigate } from "../router";
-import { type Field, fieldsOf, initialText, parseField } from "./schemaForm";
+import { FieldInput } from "./FieldInput";
+import { fieldsOf, initialText, parseField } from "./schemaForm";
 
 export function RunForm(props: { deployment: Deployment; onClose: () => void }) {
   const { deployment } = props;
@@ -52,39 +53,5 @@ export function RunForm(props: { deployment: Deployment; onClose: () => void }) 
         <button type="button" onClick={props.onClose}>Close</button>
       </div>
     </form>
-  );
-}
-
-function FieldInput(props: { field: Field; text: string; error?: string; onChange: (text: string) => void }) {
-  const { field } = props;
-  const id = `param-${field.name}`;
-  let input;
-  if (field.kind === "boolean") {
-    input = <input id={id} name={field.name} type="checkbox" checked={props.text === "true"}
-      onChange={(event) => props.onChange(event.target.checked ? "true" : "false")} />;
-  } else if (field.kind === "enum") {
-    input = (
-      <select id={id} name={field.name} value={props.text} onChange={(event) => props.onChange(event.target.value)}>
-        <option value="">—</option>
-        {(field.options ?? []).map((option) => (
-          <option key={JSON.stringify(option)} value={JSON.stringify(option)}>{String(option)}</option>
-        ))}
-      </select>
-    );
-  } else if (field.kind === "json") {
-    input = <textarea id={id} name={field.name} rows={3} value={props.text}
-      onChange={(event) => props.onChange(event.target.value)} placeholder="JSON" />;
-  } else {
-    input = <input id={id} name={field.name} value={props.text}
-      inputMode={field.kind === "string" ? undefined : "decimal"}
-      onChange={(event) => props.onChange(event.target.value)} />;
-  }
-  return (
-    <div className={props.error ? "field invalid" : "field"}>
-      <label htmlFor={id}>{field.title}{field.required ? " *" : ""} <span className="muted">{field.kind}</span></label>
-      {input}
-      {field.description ? <div className="muted">{field.description}</div> : null}
-      {props.error ? <div className="field-error" role="alert">{props.error}</div> : null}
-    </div>
   );
 }

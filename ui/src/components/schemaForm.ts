@@ -1,9 +1,13 @@
-// Turning a deployment's parameter JSON schema into form fields, and the fields' text
-// back into validated JSON values. Validation happens here, before anything is sent;
-// the server validates again (jsonschema) when the deployment enforces its schema.
+// Turning a JSON schema (a deployment's parameters, a block type's fields) into form
+// fields, and the fields' text back into validated JSON values. Validation happens here,
+// before anything is sent; the server validates again. A secret (`format: password`,
+// `writeOnly`, or named in a block schema's `secret_fields`) is a "secret" field, shown
+// as a password input; a nested block (a definition with a `block_type_slug`) is a
+// "block" field, picked among the saved documents of that type.
 import type { JsonSchema } from "../api";
 
-export type FieldKind = "string" | "integer" | "number" | "boolean" | "enum" | "json";
+export type FieldKind =
+  | "string" | "integer" | "number" | "boolean" | "enum" | "json" | "secret" | "block";
 
 export interface Field {
   name: string;
@@ -14,6 +18,8 @@ export interface Field {
   nullable: boolean;
   schema: JsonSchema;
   options?: unknown[];
+  /** For a "block" field: the slug of the block type it holds. */
+  blockTypeSlug?: string;
 }
 
 function resolve(schema: JsonSchema, root: JsonSchema): JsonSchema {
@@ -31,6 +37,8 @@ function typesOf(schema: JsonSchema): string[] {
 export function fieldsOf(root: JsonSchema | null): Field[] {
   if (!root?.properties) return [];
   const required = new Set(root.required ?? []);
+  // top-level secret paths only: `headers.*` stays a JSON field holding masked values
+  const secrets = new Set((root.secret_fields ?? []).filter((path) => !path.includes(".")));
   return Object.entries(root.properties).map(([name, raw]) => {
     let schema = resolve(raw, root);
     let nullable = false;
@@ -45,13 +53,16 @@ export function fieldsOf(root: JsonSchema | null): Field[] {
     const types = typesOf(schema).filter((type) => type !== "null");
     nullable ||= typesOf(schema).includes("null");
     let kind: FieldKind = "json";
-    if (schema.enum) kind = "enum";
+    if (schema.block_type_slug) kind = "block";
+    else if (schema.format === "password" || schema.writeOnly || secrets.has(name)) kind = "secret";
+    else if (schema.enum) kind = "enum";
     else if (types.length === 1 && ["string", "integer", "number", "boolean"].includes(types[0])) {
       kind = types[0] as FieldKind;
     }
     return {
       name, title: schema.title ?? name, description: schema.description, kind,
       required: required.has(name), nullable, schema, options: schema.enum,
+      blockTypeSlug: kind === "block" ? schema.block_type_slug : undefined,
     };
   });
 }
@@ -60,7 +71,7 @@ export function fieldsOf(root: JsonSchema | null): Field[] {
 export function initialText(field: Field, defaults: Record<string, unknown>): string {
   const value = field.name in defaults ? defaults[field.name] : field.schema.default;
   if (value === undefined || value === null) return field.kind === "boolean" ? "false" : "";
-  if (field.kind === "json" || field.kind === "enum") return JSON.stringify(value);
+  if (field.kind === "json" || field.kind === "enum" || field.kind === "block") return JSON.stringify(value);
   return String(value);
 }
 
@@ -69,11 +80,15 @@ export type Parsed = { ok: true; value: unknown; present: boolean } | { ok: fals
 /** One field's text as a JSON value, or why it is not valid. */
 export function parseField(field: Field, text: string): Parsed {
   const trimmed = text.trim();
-  if (trimmed === "" && field.kind !== "string") {
+  const textual = field.kind === "string" || field.kind === "secret";
+  if (trimmed === "" && !textual) {
     if (field.required && !field.nullable) return { ok: false, error: "is required" };
     return { ok: true, value: undefined, present: false };
   }
-  if (trimmed === "" && field.kind === "string" && field.required && field.schema.default === undefined) {
+  if (trimmed === "" && field.kind === "secret" && !field.required) {
+    return { ok: true, value: undefined, present: false };
+  }
+  if (trimmed === "" && textual && field.required && field.schema.default === undefined) {
     return { ok: false, error: "is required" };
   }
   const schema = field.schema;
@@ -89,6 +104,7 @@ export function parseField(field: Field, text: string): Parsed {
       if (schema.maximum !== undefined && value > schema.maximum) return { ok: false, error: `must be at most ${schema.maximum}` };
       return { ok: true, value, present: true };
     }
+    case "secret":
     case "string": {
       if (schema.minLength !== undefined && text.length < schema.minLength) return { ok: false, error: `must have at least ${schema.minLength} characters` };
       if (schema.maxLength !== undefined && text.length > schema.maxLength) return { ok: false, error: `must have at most ${schema.maxLength} characters` };

@@ -123,7 +123,11 @@ export function DeploymentPage(props: { id: string }) {
         {recent.data === undefined ? <Pending error={recent.error} />
           : recent.data.length === 0 ? <Empty>No runs yet.</Empty> : <RunTable runs={recent.data} />}
       </Card>
-      <Card title="Default parameters"><pre className="json">{JSON.stringify(d.parameters, null, 2)}</pre></Card>
+      <div className="grid two">
+        <Card title="Default parameters"><pre className="json" data-testid="deployment-parameters">{JSON.stringify(d.parameters, null, 2)}</pre></Card>
+        {/* as stored: a {{ vibepiper.blocks... }} placeholder is resolved when a run starts, never here */}
+        <Card title="Job variables"><pre className="json" data-testid="deployment-job-variables">{JSON.stringify(d.job_variables ?? {}, null, 2)}</pre></Card>
+      </div>
     </div>
   );
 }
