@@ -60,7 +60,7 @@ def send(
             if security == "STARTTLS":
                 smtp.starttls(context=context)
             if username:
-                _login(smtp, username, password or "")
+                _login(smtp, username, password or "", security)
             refused = smtp.send_message(message, to_addrs=recipients)
     except smtplib.SMTPRecipientsRefused as exc:
         raise SmtpFailure(f"every recipient was refused: {_refusals(exc.recipients)}") from None
@@ -82,16 +82,16 @@ def send(
         raise SmtpFailure(f"some recipients were refused: {_refusals(refused)}")
 
 
-def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+def _login(smtp: smtplib.SMTP, username: str, password: str, security: str) -> None:
     try:
         smtp.login(username, password)
     except smtplib.SMTPAuthenticationError as exc:
         raise SmtpFailure(f"login as {username!r} refused: {_reply(exc)}") from None
     except smtplib.SMTPNotSupportedError:
-        raise SmtpFailure(
-            "the server offers no login (AUTH) on this connection; servers usually offer "
-            "it only over TLS: use smtp_type SSL or STARTTLS"
-        ) from None
+        hint = ""
+        if security == "INSECURE":
+            hint = " (servers usually offer it over TLS only: use smtp_type SSL or STARTTLS)"
+        raise SmtpFailure(f"the server offers no login (AUTH) on this connection{hint}") from None
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:
