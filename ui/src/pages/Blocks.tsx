@@ -23,6 +23,11 @@ function newestSchemas(schemas: BlockSchema[] | undefined): Map<string, BlockSch
   return newest;
 }
 
+/** A docstring's paragraphs, each on one line (its hard wraps undone). */
+function unwrap(text: string): string {
+  return text.split(/\n\s*\n/).map((part) => part.replace(/\s*\n\s*/g, " ").trim()).join("\n\n");
+}
+
 function firstLine(text: string | null): string {
   return (text ?? "").split("\n\n")[0].replace(/\s+/g, " ").trim();
 }
@@ -112,7 +117,7 @@ function TypeCard(props: { type: BlockType; schema: BlockSchema | undefined }) {
   return (
     <Card title={type.name} testId="block-type"
       actions={schema ? <Link to={`/blocks/new/${encodeURIComponent(type.slug)}`}>Create a {type.name} block</Link> : null}>
-      {type.description ? <p className="description">{type.description}</p> : null}
+      {type.description ? <p className="description">{unwrap(type.description)}</p> : null}
       <dl className="details">
         <dt>Slug</dt><dd>{type.slug}</dd>
         <dt>Capabilities</dt><dd><Capabilities schema={schema} /></dd>
