@@ -20,6 +20,7 @@ DOCS = [
     REPO / "docs" / "concurrency.md",
     REPO / "docs" / "deployments.md",
     REPO / "docs" / "client.md",
+    REPO / "docs" / "dashboard.md",
     REPO / "README.md",
 ]
 """The pages whose ```python blocks run with no server (```py blocks need one)."""
