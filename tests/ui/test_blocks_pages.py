@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from tests.client.conftest import Server
 from tests.ui.conftest import Tab, api
+from tests.ui.test_page_security import violations, watch
 from vibepiper.blocks.core import Block
 from vibepiper.blocks.system import Secret
 from vibepiper.blocks.webhook import Webhook
@@ -83,8 +84,16 @@ def test_a_secret_created_in_the_form_is_never_shown(
     form = page.get_by_role("form", name="Create block")
     value = form.locator("#field-value")
     expect(value).to_have_attribute("type", "password")
-    form.locator("#block-name").fill("ui-api-token")
+    # a required secret left empty is caught here; a bad name by the server, in one message
+    form.locator("#block-name").fill("UI Token")
+    form.get_by_role("button", name="Create").click()
+    expect(form.locator(".field-error")).to_have_text("Value is required")
     value.fill("tok-s3cr3t-0042")
+    form.get_by_role("button", name="Create").click()
+    expect(form.get_by_test_id("form-error")).to_have_text(
+        "name: must only contain lowercase letters, numbers, and dashes"
+    )
+    form.locator("#block-name").fill("ui-api-token")
     form.get_by_role("button", name="Create").click()
 
     expect(page.get_by_test_id("block-name")).to_have_text("ui-api-token")
@@ -161,6 +170,7 @@ def test_a_python_block_subclass_gets_a_form_of_its_fields(
         return str(connection._block_document_id)
 
     document_id = python_client(save)
+    console = watch(tab)
     page = tab.open("/blocks?type=ui-warehouse-connection")
     expect(page.get_by_test_id("block-type")).to_contain_text("Where the team's warehouse")
     expect(page.get_by_test_id("block-type")).to_contain_text("connect")
@@ -203,6 +213,7 @@ def test_a_python_block_subclass_gets_a_form_of_its_fields(
     assert loaded.token is not None and loaded.token.get() == "nested-s3cr3t"
     stored = document(ui_server, "ui-warehouse-connection", "ui-warehouse", secrets=True)
     assert stored["block_document_references"]["token"]["block_document"]["id"] == token_id
+    assert violations(tab) == [] and console == [] and tab.errors == []
 
 
 def test_filter_by_type_and_delete_with_confirmation(

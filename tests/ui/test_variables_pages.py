@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests.client.conftest import Server
 from tests.ui.conftest import Tab, api
+from tests.ui.test_page_security import violations, watch
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +22,7 @@ def read_variable(server: Server, name: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_create_edit_and_delete_a_variable(tab: Tab, ui_server: Server) -> None:
+    console = watch(tab)
     page = tab.open("/variables")
     page.get_by_role("button", name="New variable").click()
     form = page.get_by_role("form", name="Create variable")
@@ -67,7 +69,7 @@ def test_create_edit_and_delete_a_variable(tab: Tab, ui_server: Server) -> None:
     row.get_by_role("button", name="Yes, delete").click()
     expect(page.locator("tr[data-variable='ui_region']")).to_have_count(0)
     assert read_variable(ui_server, "ui_region")[0] == 404
-    assert tab.errors == []
+    assert violations(tab) == [] and console == [] and tab.errors == []
 
 
 def test_server_refusals_show_as_one_message(tab: Tab, ui_server: Server) -> None:
