@@ -6,6 +6,7 @@ whose parameters and job variables hold a secret's placeholder."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
@@ -16,6 +17,7 @@ from pydantic import SecretStr
 
 from tests.client.conftest import Server
 from tests.ui.conftest import Tab, api
+from tests.ui.test_loading_states import API, DOWN, HeldApi
 from tests.ui.test_page_security import violations, watch
 from vibepiper.blocks.core import Block
 from vibepiper.blocks.system import Secret
@@ -291,3 +293,27 @@ def test_a_deployment_page_shows_placeholders_never_the_secret(
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_role("form", name="Run deployment")).to_be_visible()
     assert "dep-s3cr3t-999" not in page.content()
+
+
+def test_placeholders_until_the_api_answers_and_its_error_when_it_fails(
+    tab: Tab, python_client: Any
+) -> None:
+    python_client(lambda: Secret(value="w").save("ui-waited-for", overwrite=True))
+    held = HeldApi(tab, API)
+    page = tab.open("/blocks")
+    title = page.get_by_test_id("block-documents").locator("h2")
+    expect(title).to_have_text("Documents (…)")
+    expect(page.get_by_test_id("loading")).to_have_count(2)  # documents, types
+    expect(page.get_by_text("No saved blocks")).to_have_count(0)
+    held.release()
+    expect(title).to_have_text(re.compile(r"^Documents \([1-9][\d,]*\)$"))
+    expect(page.locator("tr[data-block='ui-waited-for']")).to_be_visible()
+
+    def fail(route: Any) -> None:
+        route.fulfill(status=500, content_type="application/json", body=f'{{"detail": "{DOWN}"}}')
+
+    page.route(API, fail)
+    page.goto(f"{tab.base}/blocks")
+    expect(page.get_by_role("alert")).to_have_text(DOWN)
+    expect(title).to_have_text("Documents (—)")
+    expect(page.get_by_test_id("load-failed")).to_have_count(2)

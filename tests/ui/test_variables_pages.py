@@ -3,6 +3,7 @@ the server's refusal shown as one message, edit, delete with confirmation."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -10,9 +11,14 @@ from playwright.sync_api import expect
 
 from tests.client.conftest import Server
 from tests.ui.conftest import Tab, api
+from tests.ui.test_loading_states import API, DOWN, HeldApi
 from tests.ui.test_page_security import violations, watch
 
 pytestmark = pytest.mark.slow
+
+
+def fail(route: Any) -> None:
+    route.fulfill(status=500, content_type="application/json", body=f'{{"detail": "{DOWN}"}}')
 
 
 def read_variable(server: Server, name: str) -> tuple[int, dict[str, Any]]:
@@ -110,3 +116,25 @@ def test_server_refusals_show_as_one_message(tab: Tab, ui_server: Server) -> Non
     assert read_variable(ui_server, "ui_not_json")[0] == 404
     assert read_variable(ui_server, "ui_taken")[1]["value"] == 1
     assert read_variable(ui_server, "ui_too_big")[0] == 404
+
+
+def test_placeholders_until_the_api_answers_and_its_error_when_it_fails(
+    tab: Tab, ui_server: Server
+) -> None:
+    with api(ui_server) as client:
+        client.post("/variables/", json={"name": "ui_waited_for", "value": "v"})
+    held = HeldApi(tab, API)
+    page = tab.open("/variables")
+    title = page.get_by_test_id("variables").locator("h2")
+    expect(title).to_have_text("Variables (…)")
+    expect(page.get_by_test_id("loading")).to_be_visible()
+    expect(page.get_by_text("No variables yet")).to_have_count(0)
+    held.release()
+    expect(title).to_have_text(re.compile(r"^Variables \([1-9][\d,]*\)$"))
+    expect(page.locator("tr[data-variable='ui_waited_for']")).to_be_visible()
+
+    page.route(API, fail)
+    page.goto(f"{tab.base}/variables")
+    expect(page.get_by_role("alert")).to_have_text(DOWN)
+    expect(title).to_have_text("Variables (—)")
+    expect(page.get_by_test_id("load-failed")).to_be_visible()
