@@ -98,6 +98,9 @@ SCRATCH_DATABASE = {
     "vibepiper server database downgrade": "drops the newest revision's tables",
     "vibepiper server database reset --yes": "deletes everything",
     "vibepiper server database upgrade --json": "migrates",
+    "vibepiper block rotate-key --json": (
+        "replaces the key file under the module's running server, which keeps the old key"
+    ),
 }
 PLACEHOLDERS = ("FLOW_ID", "FLOW_RUN_ID", "TASK_RUN_ID", "DEPLOYMENT_ID")
 

@@ -21,6 +21,7 @@ DOCS = [
     REPO / "docs" / "deployments.md",
     REPO / "docs" / "client.md",
     REPO / "docs" / "dashboard.md",
+    REPO / "docs" / "blocks.md",
     REPO / "README.md",
 ]
 """The pages whose ```python blocks run with no server (```py blocks need one)."""
