@@ -20,6 +20,7 @@ from vibepiper.server.errors import install_error_handlers
 from vibepiper.server.headers import SecurityHeaders
 from vibepiper.server.limits import BodySizeLimit
 from vibepiper.server.services._deadline import start_children, stop_children
+from vibepiper.server.services.builtin_blocks import register_builtin_blocks
 from vibepiper.server.services.loops import orchestration_loops
 from vibepiper.server.services.retention import retention_loop
 from vibepiper.server.settings import ServerSettings, load_server_settings
@@ -79,6 +80,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool_timeout=settings.server_pool_timeout,
     )
     app.state.database = database
+    await register_builtin_blocks(database)
     services: list[asyncio.Task[None]] = []
     if settings.server_retention_days > 0:
         loop = retention_loop(

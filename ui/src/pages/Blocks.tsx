@@ -91,7 +91,7 @@ export function BlocksPage() {
       </Card>
       <Card title="Block types" testId="block-types">
         {types.data === undefined ? <Pending error={types.error} />
-          : types.data.length === 0 ? <Empty>No block types yet: saving a block registers its type, and so does <code>vibepiper block register -m MODULE</code> (<code>-m vibepiper.blocks.system</code> for Secret).</Empty>
+          : types.data.length === 0 ? <Empty>No block types yet: the server registers the built-in ones when it starts; saving a block registers its type, and so does <code>vibepiper block register -m MODULE</code>.</Empty>
           : (
             <table data-testid="block-types-table">
               <thead><tr><th>Type</th><th>Description</th><th>Capabilities</th><th></th></tr></thead>
