@@ -126,13 +126,8 @@ class BlocksAndVariables:
         limit: int | None = None,
         include_secrets: bool = True,
     ) -> list[objects.BlockDocument]:
-        query = calls.documents_query(
-            block_type_slug=block_type_slug,
-            offset=offset,
-            limit=limit,
-            include_secrets=include_secrets,
-        )
-        return await self._send(calls.read_block_documents(query))
+        """Named documents of the type `block_type_slug`, by name."""
+        return await self.read_block_documents(block_type_slug, offset, limit, include_secrets)
 
     async def filter_block_documents(
         self, query: wire.BlockDocumentQuery
@@ -287,13 +282,8 @@ class SyncBlocksAndVariables:
         limit: int | None = None,
         include_secrets: bool = True,
     ) -> list[objects.BlockDocument]:
-        query = calls.documents_query(
-            block_type_slug=block_type_slug,
-            offset=offset,
-            limit=limit,
-            include_secrets=include_secrets,
-        )
-        return self._send(calls.read_block_documents(query))
+        """Named documents of the type `block_type_slug`, by name."""
+        return self.read_block_documents(block_type_slug, offset, limit, include_secrets)
 
     def filter_block_documents(self, query: wire.BlockDocumentQuery) -> list[objects.BlockDocument]:
         """Documents matching the API's own query (filters on documents, types, schemas)."""
