@@ -30,6 +30,7 @@ import httpx
 
 from vibepiper.client import _compat, _layer
 from vibepiper.client._config_methods import BlocksAndVariables, SyncBlocksAndVariables
+from vibepiper.client._events import Events, SyncEvents
 from vibepiper.client._layer import Call, Plan, RetryPolicy
 from vibepiper.client.schemas import filters, objects, sorting
 from vibepiper.client.schemas.responses import OrchestrationResult
@@ -44,7 +45,7 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
 
 
-class VibePiperClient(BlocksAndVariables):
+class VibePiperClient(BlocksAndVariables, Events):
     """Async client of the REST API at `api_url` (e.g. `http://127.0.0.1:4200/api`).
 
     `get_client()` makes one; with no server URL it talks to the in-process API over the
@@ -584,7 +585,7 @@ class VibePiperClient(BlocksAndVariables):
         return await self._send(_layer.release_lease(lease_id))
 
 
-class SyncVibePiperClient(SyncBlocksAndVariables):
+class SyncVibePiperClient(SyncBlocksAndVariables, SyncEvents):
     """Blocking client of the REST API; the same calls as `VibePiperClient`."""
 
     def __init__(
@@ -1134,4 +1135,22 @@ def _http_settings(
         "timeout": timeout,
         "transport": transport,
     }
+    if transport is None and "verify" not in extra and "cert" not in extra:
+        settings["verify"] = _shared_ssl_context()
     return {**settings, **extra, "headers": headers}
+
+
+_SSL_CONTEXTS: dict[tuple[str | None, str | None], Any] = {}
+
+
+def _shared_ssl_context() -> Any:
+    """One verifying SSL context per process (and SSL_CERT_FILE / SSL_CERT_DIR): httpx
+    builds one for every client, loading the CA bundle (~20 ms), and the SDK opens a
+    client per call (`Variable.get`, `Block.load`, ...)."""
+    import os
+
+    key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    context = _SSL_CONTEXTS.get(key)
+    if context is None:
+        context = _SSL_CONTEXTS.setdefault(key, httpx.create_ssl_context())
+    return context
