@@ -50,6 +50,7 @@ RSS_GROWTH_TARGET_MB = 100.0
 WORKER_MEDIAN_TARGET_S = 0.300
 WORKER_P95_TARGET_S = 1.0
 HEALTH_P99_TARGET_S = 0.100
+CONFIG_READ_TARGET_S = {"embedded": 0.001, "server": 0.005}
 
 # Environment variables that change how fast Python runs; never passed to workloads.
 # PYTHONDONTWRITEBYTECODE is dropped so that bytecode is cached (in a private
@@ -626,6 +627,36 @@ def bench_server_health(r: Runner, reps: int) -> list[Row]:
     return rows
 
 
+def bench_blocks_variables(r: Runner, reps: int) -> list[Row]:
+    rows = []
+    operations = ("variable_get", "secret_load_get", "variable_set", "secret_save")
+    for mode in ("embedded", "server"):
+        try:
+            runs = [r.run("blocks_variables.py", mode).result for _ in range(reps)]
+        except BenchError as exc:
+            rows.append(Row(f"blocks_variables_{mode}", "failed", "", False, str(exc)[-200:]))
+            continue
+        median = {op: med([run[op]["median_ms"] for run in runs]) / 1000 for op in operations}
+        p95 = {op: max(run[op]["p95_ms"] for run in runs) / 1000 for op in operations}
+        target = CONFIG_READ_TARGET_S[mode]
+        where = "no server (in-process API)" if mode == "embedded" else "a real server (SQLite)"
+        rows.append(
+            Row(
+                f"blocks_variables_{mode}",
+                f"get {ms(median['variable_get'])}, load {ms(median['secret_load_get'])}",
+                f"<= {ms(target)} median each",
+                max(median["variable_get"], median["secret_load_get"]) <= target,
+                f"{where}; median of {reps} processes x {runs[0]['variable_get']['n']} calls: "
+                f"Variable.get {ms(median['variable_get'])} (p95 {ms(p95['variable_get'])}), "
+                f"Secret.load().get() {ms(median['secret_load_get'])} "
+                f"(p95 {ms(p95['secret_load_get'])}); writes, no target: Variable.set "
+                f"{ms(median['variable_set'])}, Secret.save {ms(median['secret_save'])}",
+                {"runs": runs},
+            )
+        )
+    return rows
+
+
 # name -> (function, repetitions, runs in --quick)
 WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] = {
     "import": (bench_import, 10, True),
@@ -646,6 +677,7 @@ WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] 
     "map_1000_server": (bench_map_server, 5, False),
     "worker_latency": (bench_worker_latency, 40, False),
     "server_health": (bench_server_health, 3, False),
+    "blocks_variables": (bench_blocks_variables, 3, False),
 }
 
 
