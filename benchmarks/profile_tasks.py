@@ -145,10 +145,10 @@ def profile_store_writer() -> tuple[cProfile.Profile | None, Callable[[], None]]
         return None, lambda: None
     profiler = cProfile.Profile()
 
-    def write_some(self: object) -> None:
+    def write_some(self: object, *args: object) -> None:
         profiler.enable()
         try:
-            original(self)
+            original(self, *args)
         finally:
             profiler.disable()
 

@@ -22,6 +22,7 @@ DOCS = [
     REPO / "docs" / "client.md",
     REPO / "docs" / "dashboard.md",
     REPO / "docs" / "blocks.md",
+    REPO / "docs" / "events.md",
     REPO / "README.md",
 ]
 """The pages whose ```python blocks run with no server (```py blocks need one)."""

@@ -81,7 +81,10 @@ def app_routes(app: Any, routes: Any = None, prefix: str = "") -> Iterator[tuple
 def make_settings(url: str, **overrides: Any) -> Any:
     from vibepiper.server.settings import ServerSettings
 
-    return replace(ServerSettings(database_url=url, server_retention_days=0), **overrides)
+    settings = ServerSettings(
+        database_url=url, server_retention_days=0, server_events_retention_days=0
+    )
+    return replace(settings, **overrides)
 
 
 @pytest.fixture(scope="module")

@@ -233,6 +233,11 @@ def _concurrent_proposals_keep_the_rules(replicas: list[httpx.Client]) -> None:
     # every accepted state is recorded exactly once; nothing else is
     assert len({state["id"] for state in history}) == len(history)
     assert sorted(s["id"] for s in history[len(before) :]) == sorted(s["id"] for s in accepted)
+    # each recorded state has its one event, with the state's id (either replica reads it)
+    spec = {"resource": {"id": [f"vibepiper.flow-run.{run['id']}"]}, "order": "ASC"}
+    page = _ok(replicas[1].post("/events/filter", json={"filter": spec, "limit": 50}))
+    assert page["total"] == len(history)
+    assert {e["id"] for e in page["events"]} <= {s["id"] for s in history}
     # and the recorded order is one the rules allow, step by step
     states = [State(StateType(s["type"]), name=s["name"]) for s in history]
     for previous, following in itertools.pairwise(states):

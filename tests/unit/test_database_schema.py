@@ -76,6 +76,8 @@ def test_the_metadata_holds_every_table_with_named_constraints() -> None:
         "block_document_reference",
         "variable",
         "config_generation",
+        "event",
+        "event_resource",
     }
     for table in t.metadata.tables.values():
         assert table.primary_key.name == f"pk_{table.name}"

@@ -18,6 +18,7 @@ from vibepiper.cli.block import app as block_app
 from vibepiper.cli.concurrency_limit import app as concurrency_limit_app
 from vibepiper.cli.deploy import deploy as deploy_command
 from vibepiper.cli.deployment import app as deployment_app
+from vibepiper.cli.events import event_app, events_app
 from vibepiper.cli.flow_run import app as flow_run_app
 from vibepiper.cli.global_concurrency_limit import app as global_concurrency_limit_app
 from vibepiper.cli.outbox import app as outbox_app
@@ -80,6 +81,8 @@ app.add_typer(worker_app, name="worker")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(block_app, name="block")
 app.add_typer(variable_app, name="variable")
+app.add_typer(events_app, name="events")
+app.add_typer(event_app, name="event")
 
 
 @app.callback()

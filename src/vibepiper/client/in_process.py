@@ -94,6 +94,7 @@ def server_settings(database_url: str) -> ServerSettings:
         server_api_key=None,
         server_services=False,
         server_retention_days=0.0,
+        server_events_retention_days=0.0,
         server_migrate_on_start=False,
     )
 

@@ -13,7 +13,7 @@ Existing databases at an older revision are always migrated by Alembic.
 
 from __future__ import annotations
 
-DDL_REVISION = "0005"
+DDL_REVISION = "0006"
 """The revision these statements build; used only while it equals `HEAD_REVISION`."""
 
 STATEMENTS: tuple[str, ...] = (
@@ -44,12 +44,12 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX ix_flow_run__deployment_id_state_type ON flow_run (deployment_id, state_type)",
     "CREATE INDEX ix_flow_run__worker_name ON flow_run (worker_name)",
     "CREATE UNIQUE INDEX ix_flow_run__flow_id_idempotency_key ON flow_run (flow_id, idempotency_key)",
-    "CREATE TABLE deployment (\n\tid CHAR(36) NOT NULL, \n\tflow_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdescription TEXT, \n\tversion VARCHAR, \n\ttags JSON NOT NULL, \n\tparameters JSON NOT NULL, \n\tparameter_openapi_schema JSON, \n\tenforce_parameter_schema BOOLEAN NOT NULL, \n\tentrypoint TEXT, \n\tpath TEXT, \n\tsource JSON, \n\twork_pool_name VARCHAR, \n\twork_queue_name VARCHAR, \n\tjob_variables JSON NOT NULL, \n\tpaused BOOLEAN NOT NULL, \n\tconcurrency_limit INTEGER, \n\tlast_polled TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_deployment PRIMARY KEY (id), \n\tCONSTRAINT fk_deployment__flow_id__flow FOREIGN KEY(flow_id) REFERENCES flow (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_deployment__flow_id_name UNIQUE (flow_id, name)\n)",
+    "CREATE TABLE deployment (\n\tid CHAR(36) NOT NULL, \n\tflow_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdescription TEXT, \n\tversion VARCHAR, \n\ttags JSON NOT NULL, \n\tparameters JSON NOT NULL, \n\tparameter_openapi_schema JSON, \n\tenforce_parameter_schema BOOLEAN NOT NULL, \n\tentrypoint TEXT, \n\tpath TEXT, \n\tsource JSON, \n\twork_pool_name VARCHAR, \n\twork_queue_name VARCHAR, \n\tjob_variables JSON NOT NULL, \n\tpaused BOOLEAN NOT NULL, \n\tconcurrency_limit INTEGER, \n\tlast_polled TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, status VARCHAR, status_event_id CHAR(36), status_updated TEXT, \n\tCONSTRAINT pk_deployment PRIMARY KEY (id), \n\tCONSTRAINT fk_deployment__flow_id__flow FOREIGN KEY(flow_id) REFERENCES flow (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_deployment__flow_id_name UNIQUE (flow_id, name)\n)",
     "CREATE INDEX ix_deployment__work_pool_name ON deployment (work_pool_name)",
     "CREATE TABLE deployment_schedule (\n\tid CHAR(36) NOT NULL, \n\tdeployment_id CHAR(36) NOT NULL, \n\tschedule JSON NOT NULL, \n\tactive BOOLEAN NOT NULL, \n\tcatchup BOOLEAN NOT NULL, \n\tmax_catchup_runs INTEGER NOT NULL, \n\toverlap VARCHAR NOT NULL, \n\tparameters JSON NOT NULL, \n\tlast_scheduled_time TEXT, \n\tmissed_count INTEGER NOT NULL, \n\tlast_missed_time TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_deployment_schedule PRIMARY KEY (id), \n\tCONSTRAINT fk_deployment_schedule__deployment_id__deployment FOREIGN KEY(deployment_id) REFERENCES deployment (id) ON DELETE CASCADE\n)",
     "CREATE INDEX ix_deployment_schedule__deployment_id ON deployment_schedule (deployment_id)",
-    "CREATE TABLE work_pool (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\ttype VARCHAR NOT NULL, \n\tdescription TEXT, \n\tpaused BOOLEAN NOT NULL, \n\tconcurrency_limit INTEGER, \n\tbase_job_template JSON NOT NULL, \n\tlast_polled TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_work_pool PRIMARY KEY (id), \n\tCONSTRAINT uq_work_pool__name UNIQUE (name)\n)",
-    "CREATE TABLE work_queue (\n\tid CHAR(36) NOT NULL, \n\twork_pool_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdescription TEXT, \n\tpriority INTEGER NOT NULL, \n\tconcurrency_limit INTEGER, \n\tpaused BOOLEAN NOT NULL, \n\tlast_polled TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_work_queue PRIMARY KEY (id), \n\tCONSTRAINT fk_work_queue__work_pool_id__work_pool FOREIGN KEY(work_pool_id) REFERENCES work_pool (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_work_queue__work_pool_id_name UNIQUE (work_pool_id, name)\n)",
+    "CREATE TABLE work_pool (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\ttype VARCHAR NOT NULL, \n\tdescription TEXT, \n\tpaused BOOLEAN NOT NULL, \n\tconcurrency_limit INTEGER, \n\tbase_job_template JSON NOT NULL, \n\tlast_polled TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, status VARCHAR, status_event_id CHAR(36), status_updated TEXT, \n\tCONSTRAINT pk_work_pool PRIMARY KEY (id), \n\tCONSTRAINT uq_work_pool__name UNIQUE (name)\n)",
+    "CREATE TABLE work_queue (\n\tid CHAR(36) NOT NULL, \n\twork_pool_id CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdescription TEXT, \n\tpriority INTEGER NOT NULL, \n\tconcurrency_limit INTEGER, \n\tpaused BOOLEAN NOT NULL, \n\tlast_polled TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, status VARCHAR, status_event_id CHAR(36), status_updated TEXT, \n\tCONSTRAINT pk_work_queue PRIMARY KEY (id), \n\tCONSTRAINT fk_work_queue__work_pool_id__work_pool FOREIGN KEY(work_pool_id) REFERENCES work_pool (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_work_queue__work_pool_id_name UNIQUE (work_pool_id, name)\n)",
     "CREATE TABLE worker (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\twork_pool_name VARCHAR, \n\tlast_heartbeat TEXT NOT NULL, \n\theartbeat_interval_seconds FLOAT NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_worker PRIMARY KEY (id), \n\tCONSTRAINT uq_worker__name UNIQUE (name)\n)",
     "CREATE INDEX ix_worker__work_pool_name ON worker (work_pool_name)",
     "CREATE TABLE block_type (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tslug VARCHAR NOT NULL, \n\tlogo_url TEXT, \n\tdocumentation_url TEXT, \n\tdescription TEXT, \n\tcode_example TEXT, \n\tis_protected BOOLEAN NOT NULL, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_block_type PRIMARY KEY (id), \n\tCONSTRAINT uq_block_type__name UNIQUE (name), \n\tCONSTRAINT uq_block_type__slug UNIQUE (slug)\n)",
@@ -61,6 +61,12 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX ix_block_document_reference__reference_block_document_id ON block_document_reference (reference_block_document_id)",
     "CREATE TABLE variable (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tvalue JSON, \n\ttags JSON NOT NULL, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_variable PRIMARY KEY (id), \n\tCONSTRAINT uq_variable__name UNIQUE (name)\n)",
     "CREATE TABLE config_generation (\n\tid INTEGER NOT NULL, \n\ttoken VARCHAR NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_config_generation PRIMARY KEY (id)\n)",
+    "CREATE TABLE event (\n\tid CHAR(36) NOT NULL, \n\toccurred TEXT NOT NULL, \n\tevent VARCHAR NOT NULL, \n\tresource_id VARCHAR NOT NULL, \n\tresource JSON NOT NULL, \n\trelated JSON NOT NULL, \n\tpayload JSON NOT NULL, \n\treceived TEXT NOT NULL, \n\tfollows CHAR(36), \n\tCONSTRAINT pk_event PRIMARY KEY (id)\n)",
+    "CREATE INDEX ix_event__occurred ON event (occurred)",
+    "CREATE INDEX ix_event__event_occurred ON event (event, occurred)",
+    "CREATE INDEX ix_event__resource_id_occurred ON event (resource_id, occurred)",
+    "CREATE TABLE event_resource (\n\tresource_id VARCHAR NOT NULL, \n\toccurred TEXT NOT NULL, \n\tevent_id CHAR(36) NOT NULL, \n\trole VARCHAR NOT NULL, \n\tCONSTRAINT pk_event_resource PRIMARY KEY (resource_id, occurred, event_id, role)\n)\n WITHOUT ROWID\n\n",
+    "CREATE INDEX ix_event_resource__occurred ON event_resource (occurred)",
 )
 """`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
 

@@ -30,6 +30,8 @@ __all__ = [
     "concurrency_limit",
     "deployment",
     "deployment_schedule",
+    "event",
+    "event_resource",
     "flow",
     "flow_run",
     "flow_run_state",
@@ -80,6 +82,16 @@ def _state_columns() -> list[sa.Column[object]]:
         sa.Column("state_name", sa.String(), nullable=True),
         sa.Column("state_message", sa.Text(), nullable=True),
         sa.Column("state_timestamp", Timestamp(), nullable=True),
+    ]
+
+
+def _readiness_columns() -> list[sa.Column[object]]:
+    """READY / NOT_READY / PAUSED, as last announced by an event (whose id `follows` can
+    name), and when it changed: a status changes once, by a conditional UPDATE."""
+    return [
+        sa.Column("status", sa.String(), nullable=True),
+        sa.Column("status_event_id", UUID(), nullable=True),
+        sa.Column("status_updated", Timestamp(), nullable=True),
     ]
 
 
@@ -291,6 +303,7 @@ deployment = sa.Table(
     sa.Column("paused", sa.Boolean(), nullable=False, default=False),
     sa.Column("concurrency_limit", sa.Integer(), nullable=True),
     sa.Column("last_polled", Timestamp(), nullable=True),
+    *_readiness_columns(),
     _created(),
     _updated(),
     sa.UniqueConstraint("flow_id", "name"),
@@ -335,6 +348,7 @@ work_pool = sa.Table(
     sa.Column("concurrency_limit", sa.Integer(), nullable=True),
     sa.Column("base_job_template", JSON, nullable=False, default=dict),
     sa.Column("last_polled", Timestamp(), nullable=True),
+    *_readiness_columns(),
     _created(),
     _updated(),
 )
@@ -356,6 +370,7 @@ work_queue = sa.Table(
     sa.Column("concurrency_limit", sa.Integer(), nullable=True),
     sa.Column("paused", sa.Boolean(), nullable=False, default=False),
     sa.Column("last_polled", Timestamp(), nullable=True),
+    *_readiness_columns(),
     _created(),
     _updated(),
     sa.UniqueConstraint("work_pool_id", "name"),
@@ -490,3 +505,46 @@ config_generation = sa.Table(
     _updated(),
 )
 """One row: the generation of the blocks and variables (for caches of their reads)."""
+
+# Event names and resource ids are matched by prefix: on PostgreSQL they sort bytewise
+# (collation "C"), so a prefix is one range of their indexes whatever the database's
+# collation (SQLite compares text bytewise already).
+_BYTEWISE_TEXT = sa.String().with_variant(sa.String(collation="C"), "postgresql")
+
+event = sa.Table(
+    "event",
+    metadata,
+    # a state change's event has the state's id (so it is recorded once with its state)
+    sa.Column("id", UUID(), primary_key=True),
+    sa.Column("occurred", Timestamp(), nullable=False),
+    sa.Column("event", _BYTEWISE_TEXT, nullable=False),
+    sa.Column("resource_id", _BYTEWISE_TEXT, nullable=False),
+    # every label of the resource, `vibepiper.resource.id` included
+    sa.Column("resource", JSON, nullable=False),
+    # the related resources, in order, each with all its labels
+    sa.Column("related", JSON, nullable=False),
+    sa.Column("payload", JSON, nullable=False),
+    sa.Column("received", Timestamp(), nullable=False),
+    sa.Column("follows", UUID(), nullable=True),
+    sa.Index(None, "occurred"),
+    sa.Index(None, "event", "occurred"),
+    sa.Index(None, "resource_id", "occurred"),
+)
+"""Events: state changes of runs, lifecycle of deployments, pools and workers, and what
+scripts emit."""
+
+event_resource = sa.Table(
+    "event_resource",
+    metadata,
+    sa.Column("resource_id", _BYTEWISE_TEXT, primary_key=True),
+    sa.Column("occurred", Timestamp(), primary_key=True),
+    sa.Column("event_id", UUID(), primary_key=True),
+    sa.Column("role", sa.String(), primary_key=True),
+    # retention deletes these by time, apart from their events (a filter always joins
+    # back to `event`, so a row outliving its event for a while is never seen)
+    sa.Index(None, "occurred"),
+    # an index and nothing else: on SQLite one B-tree per row, written with its event
+    sqlite_with_rowid=False,
+)
+"""The related resources of events as an index: which events name a resource, by time
+(their labels are in `event.related`)."""

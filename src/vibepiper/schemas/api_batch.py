@@ -28,6 +28,7 @@ from vibepiper.schemas.api import (
     StateRead,
     TaskRunCreate,
 )
+from vibepiper.schemas.events import Event
 
 MAX_BATCH_OPERATIONS = 5000
 """Most operations (and most log lines in one `create_logs`) a batch may hold."""
@@ -70,8 +71,21 @@ class CreateLogs(RequestModel):
     logs: Annotated[list[LogCreate], Field(max_length=MAX_BATCH_OPERATIONS)]
 
 
+class CreateEvents(RequestModel):
+    """Events to record (one with an id recorded already is skipped)."""
+
+    op: Literal["create_events"]
+    events: Annotated[list[Event], Field(max_length=MAX_BATCH_OPERATIONS)]
+
+
 BatchOperation = Annotated[
-    CreateFlow | CreateFlowRun | CreateTaskRun | SetFlowRunState | SetTaskRunState | CreateLogs,
+    CreateFlow
+    | CreateFlowRun
+    | CreateTaskRun
+    | SetFlowRunState
+    | SetTaskRunState
+    | CreateLogs
+    | CreateEvents,
     Field(discriminator="op"),
 ]
 

@@ -21,6 +21,7 @@ from vibepiper.server.headers import SecurityHeaders
 from vibepiper.server.limits import BodySizeLimit
 from vibepiper.server.services._deadline import start_children, stop_children
 from vibepiper.server.services.builtin_blocks import register_builtin_blocks
+from vibepiper.server.services.event_retention import RetentionPolicy, event_retention_loop
 from vibepiper.server.services.loops import orchestration_loops
 from vibepiper.server.services.retention import retention_loop
 from vibepiper.server.settings import ServerSettings, load_server_settings
@@ -90,6 +91,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             batch_size=settings.server_retention_batch_size,
         )
         services.append(asyncio.create_task(loop, name="vibepiper-retention"))
+    if settings.server_events_retention_days > 0:
+        events_loop = event_retention_loop(
+            database,
+            policy=RetentionPolicy.from_settings(settings),
+            interval=settings.server_retention_interval,
+            batch_size=settings.server_events_retention_batch_size,
+        )
+        services.append(asyncio.create_task(events_loop, name="vibepiper-event-retention"))
     for name, service in orchestration_loops(database, settings):
         services.append(asyncio.create_task(service, name=name))
     try:

@@ -29,6 +29,9 @@ class ServerSettings:
     server_retention_days: float = 30.0
     server_retention_interval: float = 3600.0
     server_retention_batch_size: int = 1000
+    server_events_retention_days: float = 7.0
+    server_events_retention_overrides: str = ""
+    server_events_retention_batch_size: int = 10_000
     server_migrate_on_start: bool = True
     server_services: bool = True
     server_scheduler_interval: float = 5.0
@@ -49,6 +52,10 @@ DESCRIPTIONS = {
     "server_retention_days": "Delete runs and logs older than this many days (0: keep all).",
     "server_retention_interval": "Seconds between retention passes.",
     "server_retention_batch_size": "Rows deleted per retention transaction.",
+    "server_events_retention_days": "Delete events older than this many days (0: keep all).",
+    "server_events_retention_overrides": "Per event name, days to keep: "
+    "'vibepiper.flow-run.Completed=30,orders.loaded=90' (0 keeps that name forever).",
+    "server_events_retention_batch_size": "Events deleted per retention transaction.",
     "server_migrate_on_start": "Migrate the database to the current schema on start.",
     "server_services": "Run the scheduler, late-run and crash-detector loops (false: none).",
     "server_scheduler_interval": "Seconds between scheduler passes over deployment schedules.",
@@ -106,7 +113,7 @@ def _parse_value(name: str, kind: str, raw: str) -> Any:
         if value < 1:
             raise ConfigurationError(f"{variable}={raw!r} must be at least 1")
         return value
-    if name == "server_retention_days":
+    if name in ("server_retention_days", "server_events_retention_days"):
         try:
             days = float(raw)
         except ValueError:

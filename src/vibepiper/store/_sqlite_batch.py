@@ -11,6 +11,10 @@ thread that needs the GIL back once per row waits behind the engine's thread for
 switch interval each time (100,000 rows took 22 s that way; a few dozen statements
 per batch take milliseconds).
 
+Every accepted state also becomes its event (`vibepiper.task-run.Completed`, ...) in
+the same transaction, and events scripts emit are written with the batch too (see
+`_sqlite_events`).
+
 Representations come from `vibepiper.database.codec`, the same as the SQLAlchemy
 types in `vibepiper.database.types`, so both sides read each other's rows.
 """
@@ -22,21 +26,27 @@ import sqlite3
 from typing import Any
 
 from vibepiper.database.codec import encode_json, encode_timestamp
+from vibepiper.orchestration.state_events import RelatedSet, RunEvents
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
 from vibepiper.schemas.serialization import to_jsonable
 from vibepiper.states import State, StateDetails
+from vibepiper.store._sqlite_events import EventFacts, StateEventRows, task_run_related
 
-# --- events: what the store's callers append to the queue -----------------------------
-# (CREATE_FLOW_RUN | FLOW_RUN_STATE, run, state, start_time, end_time, run_count)
-# (CREATE_TASK_RUN | TASK_RUN_STATE, run, state, start_time, end_time, run_count)
+# --- what the store's callers append to the queue ---------------------------------------
+# (CREATE_FLOW_RUN, run, state, start_time, end_time, run_count)
+# (FLOW_RUN_STATE, run, state, start_time, end_time, run_count, previous state)
+# (CREATE_TASK_RUN, run, state, start_time, end_time, run_count)
+# (TASK_RUN_STATE, run, state, start_time, end_time, run_count, previous state)
 # (LOG, row)
 # (MARK, threading.Event)    set once everything queued before it is committed
+# (EMITTED, event)           a validated `vibepiper.events.Event`
 CREATE_FLOW_RUN = 0
 FLOW_RUN_STATE = 1
 CREATE_TASK_RUN = 2
 TASK_RUN_STATE = 3
 LOG = 4
 MARK = 5
+EMITTED = 6
 
 Event = tuple[Any, ...]
 
@@ -132,6 +142,14 @@ _STATEMENTS = {
         "ON CONFLICT (id) DO NOTHING",
     ),
     "log": _insert("log", "flow_run_id task_run_id name level message timestamp"),
+    "event": _insert(
+        "event",
+        "id occurred event resource_id resource related payload received follows",
+        "ON CONFLICT (id) DO NOTHING",
+    ),
+    "event_resource": _insert(
+        "event_resource", "resource_id occurred event_id role", "ON CONFLICT DO NOTHING"
+    ),
 }
 
 
@@ -161,8 +179,9 @@ class Batch:
         )
 
 
-def build_batch(events: list[Event]) -> Batch:
-    """Rows for `events`: one upsert per run (its latest event), one row per state and log.
+def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
+    """Rows for `events`: one upsert per run (its latest event), one row per state and log,
+    and, with `facts`, the event of every state and the events scripts emitted.
 
     `MARK` events carry no rows; the caller sets them once the batch is committed.
     """
@@ -175,27 +194,44 @@ def build_batch(events: list[Event]) -> Batch:
     inputs: Rows = []
     logs: Rows = []
     ids = _Text()
+    emitted = StateEventRows()
+    # the state events of each run share their resource and related parts
+    shared: dict[int, tuple[RunEvents, RelatedSet]] = {}
     for event in events:
         kind = event[0]
         if kind == TASK_RUN_STATE:
             run = event[1]
             task_runs[id(run)] = event
-            task_states.append(_state_row(ids.of(run), event[2], ids))
+            row = _state_row(ids.of(run), event[2], ids)
+            task_states.append(row)
+            if facts is not None:
+                parts = shared.get(id(run)) or _task_run_parts(run, ids, facts, shared)
+                previous = _previous(event[6], ids)
+                emitted.add(*parts, event[2], row[0], row[5], event[5], previous, now)
         elif kind == CREATE_TASK_RUN:
             run = event[1]
             task_runs[id(run)] = event
             if run.task_inputs:
                 inputs.extend(_input_rows(ids.of(run), run))
+            if facts is not None and run.subflow_run_id is not None:
+                facts.note_proxy(ids.of(run), run.name)
         elif kind == LOG:
             logs.append(_log_row(event[1], ids))
         elif kind == FLOW_RUN_STATE:
             run = event[1]
             flow_runs[id(run)] = event
-            flow_states.append(_state_row(ids.of(run), event[2], ids))
+            row = _state_row(ids.of(run), event[2], ids)
+            flow_states.append(row)
+            if facts is not None:
+                parts = shared.get(id(run)) or _flow_run_parts(run, ids, facts, shared)
+                previous = _previous(event[6], ids)
+                emitted.add(*parts, event[2], row[0], row[5], event[5], previous, now)
         elif kind == CREATE_FLOW_RUN:
             run = event[1]
             flow_runs[id(run)] = event
             flows[run.flow_id] = (ids.uuid(run.flow_id), run.flow_name, now)
+        elif kind == EMITTED:
+            emitted.add_emitted(event[1], now)
     rows: dict[str, Rows] = {
         "flow": list(flows.values()),
         "flow_run": [_flow_run_row(e, ids, now) for e in flow_runs.values()],
@@ -204,8 +240,46 @@ def build_batch(events: list[Event]) -> Batch:
         "task_run_input": inputs,
         "task_run_state": task_states,
         "log": logs,
+        "event": emitted.events,
+        "event_resource": emitted.related,
     }
     return Batch(rows)
+
+
+def _previous(
+    state: State[Any] | None, ids: _Text
+) -> tuple[str, str, str, str | None, dt.datetime] | None:
+    """What a state event says of the state before (its id text is cached already when
+    that state was recorded in the same batch)."""
+    if state is None:
+        return None
+    return ids.uuid(state.id), state.type._value_, state.name, state.message, state.timestamp
+
+
+def _flow_run_parts(
+    run: FlowRun,
+    ids: _Text,
+    facts: EventFacts,
+    shared: dict[int, tuple[RunEvents, RelatedSet]],
+) -> tuple[RunEvents, RelatedSet]:
+    run_id = ids.of(run)
+    parts = RunEvents("flow-run", run_id, run.name), facts.of_flow_run(run, run_id).related()
+    shared[id(run)] = parts
+    return parts
+
+
+def _task_run_parts(
+    run: TaskRun,
+    ids: _Text,
+    facts: EventFacts,
+    shared: dict[int, tuple[RunEvents, RelatedSet]],
+) -> tuple[RunEvents, RelatedSet]:
+    flow_run_id = ids.optional(run.flow_run_id)
+    flow_run = None if flow_run_id is None else facts.of_flow_run_id(flow_run_id)
+    related = task_run_related(flow_run, run, flow_run_id)
+    parts = RunEvents("task-run", ids.of(run), run.name), related
+    shared[id(run)] = parts
+    return parts
 
 
 class _Text:
@@ -267,7 +341,7 @@ def _state_columns(state: State[Any] | None, ids: _Text) -> tuple[Any, ...]:
 
 
 def _flow_run_row(event: Event, ids: _Text, now: str) -> tuple[Any, ...]:
-    _, run, state, start_time, end_time, run_count = event
+    run, state, start_time, end_time, run_count = event[1:6]
     return (
         ids.of(run),
         ids.uuid(run.flow_id),
@@ -290,7 +364,7 @@ def _flow_run_row(event: Event, ids: _Text, now: str) -> tuple[Any, ...]:
 
 
 def _task_run_row(event: Event, ids: _Text, now: str) -> tuple[Any, ...]:
-    _, run, state, start_time, end_time, run_count = event
+    run, state, start_time, end_time, run_count = event[1:6]
     return (
         ids.of(run),
         ids.optional(run.flow_run_id),
@@ -332,6 +406,7 @@ _DETAILS_FAST = set(StateDetails.__slots__) == _PLAIN_DETAILS | {
     "cache_expiration",
     "cache_key",
     "pause_timeout",
+    "result",
     "retriable",
     "scheduled_time",
     "untrackable_result",
@@ -346,6 +421,7 @@ def _details_json(details: StateDetails, ids: _Text) -> str:
         and details.cache_expiration is None
         and details.retriable is None
         and details.pause_timeout is None
+        and details.result is None
         and not details.untrackable_result
     ):
         flow_run_id, task_run_id = details.flow_run_id, details.task_run_id

@@ -27,6 +27,7 @@ T = TypeVar("T")
 logger = logging.getLogger("vibepiper.store")
 
 BUSY_TIMEOUT_S = 30.0
+PAGE_SIZE = 16384
 # A lock error can escape SQLite's busy handler (WAL recovery, a checkpoint racing a
 # reader); such errors are retried with jittered backoff for this long.
 LOCK_RETRY_S = 120.0
@@ -48,6 +49,11 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def _set_pragmas(con: sqlite3.Connection) -> None:
     con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    # Before WAL, the only moment it can: a new database gets 16 KiB pages (an existing
+    # one keeps its own). Each commit appends its pages to the WAL, frame by frame, and
+    # a frame costs more than its bytes: four times fewer frames made a batch of state
+    # events ~40% cheaper to commit.
+    con.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     mode = con.execute("PRAGMA journal_mode").fetchone()[0]
     if str(mode).lower() != "wal":
         con.execute("PRAGMA journal_mode = WAL")

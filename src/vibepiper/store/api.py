@@ -59,7 +59,7 @@ from vibepiper.exceptions import (
     StoreUnavailable,
 )
 from vibepiper.orchestration.concurrency import check_limit_values
-from vibepiper.schemas import api, api_batch
+from vibepiper.schemas import api, api_batch, events
 from vibepiper.schemas import api_concurrency as ac
 from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
 from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
@@ -93,7 +93,7 @@ a waiter learns of a release at once instead of polling the server; a timeout gi
 `concurrency()` may be noticed this much late)."""
 
 # A queued write: what it is ("flow", "flow_run", "task_run", "flow_state",
-# "task_state", "log") and its JSON-ready payload, snapshotted when it was queued.
+# "task_state", "log", "event") and its JSON-ready payload, snapshotted when it was queued.
 _Op = tuple[str, Any]
 
 
@@ -213,10 +213,15 @@ class ApiStore(StoreBase):
         self._force.value = force
         return super().propose_task_run_state(run, state, force=force)
 
-    def _persist_flow_run_state(self, run: FlowRun, state: State[Any]) -> None:
+    def _persist_flow_run_state(
+        self, run: FlowRun, state: State[Any], previous: State[Any] | None
+    ) -> None:
+        # the server records the state's event with it (one transaction, the state's id)
         self._put(("flow_state", (run.id, self._set_state(state))))
 
-    def _persist_task_run_state(self, run: TaskRun, state: State[Any]) -> None:
+    def _persist_task_run_state(
+        self, run: TaskRun, state: State[Any], previous: State[Any] | None
+    ) -> None:
         body = self._set_state(state)
         if run.details:
             # the cache and result facts `inspect` shows, as they stand with this state
@@ -246,6 +251,11 @@ class ApiStore(StoreBase):
             "timestamp": row.timestamp,
         }
         self._put(("log", body))
+
+    def emit_event(self, event: events.Event) -> None:
+        """Queue `event` for the server (sent with the next batch; kept in the outbox
+        while the server is away)."""
+        self._put(("event", event.model_dump(mode="json")))
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every write this process made reached the server, those it kept in
@@ -782,6 +792,11 @@ def _operations(batch: list[_Op]) -> list[dict[str, Any]]:
                 out[-1]["logs"].append(payload)
             else:
                 out.append({"op": "create_logs", "logs": [payload]})
+        elif kind == "event":
+            if out and out[-1]["op"] == "create_events":
+                out[-1]["events"].append(payload)
+            else:
+                out.append({"op": "create_events", "events": [payload]})
         elif kind == "flow":
             out.append({"op": "create_flow", "name": payload})
         elif kind == "flow_run":

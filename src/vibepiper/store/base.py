@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from vibepiper.orchestration import propose
 from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
 from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
 from vibepiper.states import TERMINAL_STATE_TYPES, State, StateType
+
+if TYPE_CHECKING:
+    from vibepiper.schemas.events import Event
 
 
 @runtime_checkable
@@ -33,6 +36,10 @@ class RunStore(Protocol):
         self, run: TaskRun, state: State[Any], *, force: bool = False
     ) -> State[Any]: ...
     def write_log(self, row: LogRecordRow) -> None: ...
+    def emit_event(self, event: Event) -> None:
+        """Record an event (validated already); never blocks on the network."""
+        ...
+
     def flush(self, timeout: float | None = None) -> None: ...
     def close(self) -> None: ...
 
@@ -94,7 +101,9 @@ class StoreBase:
     """Proposal logic shared by every store: orchestrate, stamp the run, persist.
 
     Subclasses implement `_persist_flow_run_state` / `_persist_task_run_state`,
-    which receive the run (already updated) and the accepted state.
+    which receive the run (already updated), the accepted state and the state it
+    replaced (None for the first), from which a store that records state events (the
+    embedded one) writes `vibepiper.flow-run.<Name>` / `vibepiper.task-run.<Name>`.
     """
 
     def propose_flow_run_state(
@@ -105,8 +114,8 @@ class StoreBase:
             return decision.state
         _stamp(run, state)
         state.state_details.flow_run_id = run.id
-        run.state = state
-        self._persist_flow_run_state(run, state)
+        previous, run.state = run.state, state
+        self._persist_flow_run_state(run, state, previous)
         return state
 
     def propose_task_run_state(
@@ -119,14 +128,18 @@ class StoreBase:
         details = state.state_details
         details.task_run_id = run.id
         details.flow_run_id = run.flow_run_id
-        run.state = state
-        self._persist_task_run_state(run, state)
+        previous, run.state = run.state, state
+        self._persist_task_run_state(run, state, previous)
         return state
 
-    def _persist_flow_run_state(self, run: FlowRun, state: State[Any]) -> None:
+    def _persist_flow_run_state(
+        self, run: FlowRun, state: State[Any], previous: State[Any] | None
+    ) -> None:
         raise NotImplementedError
 
-    def _persist_task_run_state(self, run: TaskRun, state: State[Any]) -> None:
+    def _persist_task_run_state(
+        self, run: TaskRun, state: State[Any], previous: State[Any] | None
+    ) -> None:
         raise NotImplementedError
 
 

@@ -3,9 +3,11 @@
 The engine calls the write methods on its hot path, so they only append a tuple to an
 in-memory queue (well under a microsecond). A daemon writer thread drains the queue
 every `store_flush_interval` seconds (sooner when it fills up) and commits everything
-in one transaction (see `_sqlite_batch`). `flush()` waits until what was queued is
-committed; reads flush this process's writes first. A process killed with `kill -9`
-loses at most the last interval's records; SQLite's WAL keeps the file consistent.
+in one transaction (see `_sqlite_batch`), each accepted state with its event
+(`vibepiper.task-run.Completed`, ...), and the events scripts emit. `flush()` waits
+until what was queued is committed; reads flush this process's writes first. A process
+killed with `kill -9` loses at most the last interval's records; SQLite's WAL keeps the
+file consistent.
 
 Several processes may share one database file: transactions are `BEGIN IMMEDIATE`,
 waits are handled by SQLite's busy timeout, and lock errors that escape it are
@@ -29,7 +31,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
@@ -40,6 +42,7 @@ from vibepiper.store import _sqlite_reads as reads
 from vibepiper.store._sqlite_batch import (
     CREATE_FLOW_RUN,
     CREATE_TASK_RUN,
+    EMITTED,
     FLOW_RUN_STATE,
     LOG,
     MARK,
@@ -49,7 +52,11 @@ from vibepiper.store._sqlite_batch import (
     build_batch,
 )
 from vibepiper.store._sqlite_connect import connect, ensure_schema, is_lock_error, with_lock_retry
+from vibepiper.store._sqlite_events import EventFacts
 from vibepiper.store.base import StoreBase
+
+if TYPE_CHECKING:
+    from vibepiper.schemas import events
 
 __all__ = ["EmbeddedStore"]
 
@@ -96,6 +103,7 @@ class EmbeddedStore(StoreBase):
         self._slots_lock = threading.Lock()
         self._slots_con: sqlite3.Connection | None = None
         self._writer_con = connect(self.path)
+        self._facts = EventFacts(self._writer_con)
         try:
             ensure_schema(self.path, self._writer_con)
             self._reader_con = connect(self.path)
@@ -127,15 +135,29 @@ class EmbeddedStore(StoreBase):
         if len(queue) > WAKE_AT:
             self._crowded()
 
-    def _persist_flow_run_state(self, run: FlowRun, state: State[Any]) -> None:
+    def _persist_flow_run_state(
+        self, run: FlowRun, state: State[Any], previous: State[Any] | None
+    ) -> None:
         queue = self._queue
-        queue.append((FLOW_RUN_STATE, run, state, run.start_time, run.end_time, run.run_count))
+        queue.append(
+            (FLOW_RUN_STATE, run, state, run.start_time, run.end_time, run.run_count, previous)
+        )
         if len(queue) > WAKE_AT:
             self._crowded()
 
-    def _persist_task_run_state(self, run: TaskRun, state: State[Any]) -> None:
+    def _persist_task_run_state(
+        self, run: TaskRun, state: State[Any], previous: State[Any] | None
+    ) -> None:
         queue = self._queue
-        queue.append((TASK_RUN_STATE, run, state, run.start_time, run.end_time, run.run_count))
+        queue.append(
+            (TASK_RUN_STATE, run, state, run.start_time, run.end_time, run.run_count, previous)
+        )
+        if len(queue) > WAKE_AT:
+            self._crowded()
+
+    def emit_event(self, event: events.Event) -> None:
+        queue = self._queue
+        queue.append((EMITTED, event))
         if len(queue) > WAKE_AT:
             self._crowded()
 
@@ -223,7 +245,7 @@ class EmbeddedStore(StoreBase):
             self._room.notify_all()
         batch = None
         try:
-            batch = build_batch(events)
+            batch = build_batch(events, self._facts)
             self._commit(batch.write)
         except Exception as exc:
             if batch is None or is_lock_error(exc):

@@ -6,11 +6,12 @@ tests/ runs the same cases against each backend).
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import threading
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibepiper.exceptions import ObjectAlreadyExists, ObjectNotFound
 from vibepiper.orchestration.concurrency import (
@@ -32,6 +33,12 @@ from vibepiper.store.convert import (
     task_run_view,
 )
 
+if TYPE_CHECKING:
+    from vibepiper.schemas.events import Event
+
+MAX_EVENTS = 10_000
+"""Emitted events a memory store keeps (the oldest are dropped)."""
+
 
 class MemoryStore(StoreBase):
     """Keeps runs, states and logs in dictionaries; nothing survives the process."""
@@ -44,6 +51,7 @@ class MemoryStore(StoreBase):
         self._logs: list[LogView] = []
         self._limits: dict[str, ConcurrencyLimit] = {}
         self._leases: dict[str, list[SlotLease]] = {}  # by limit name
+        self.events: collections.deque[Event] = collections.deque(maxlen=MAX_EVENTS)
 
     # --- writes ---------------------------------------------------------------------
     def create_flow_run(self, run: FlowRun) -> None:
@@ -56,13 +64,22 @@ class MemoryStore(StoreBase):
             self._task_runs[run.id] = run
             self._states.setdefault(run.id, [])
 
-    def _persist_flow_run_state(self, run: FlowRun, state: State[Any]) -> None:
+    def _persist_flow_run_state(
+        self, run: FlowRun, state: State[Any], previous: State[Any] | None
+    ) -> None:
         with self._lock:
             self._states.setdefault(run.id, []).append(state_row(run.id, state))
 
-    def _persist_task_run_state(self, run: TaskRun, state: State[Any]) -> None:
+    def _persist_task_run_state(
+        self, run: TaskRun, state: State[Any], previous: State[Any] | None
+    ) -> None:
         with self._lock:
             self._states.setdefault(run.id, []).append(state_row(run.id, state))
+
+    def emit_event(self, event: Event) -> None:
+        """Keep the event (the newest `MAX_EVENTS`; state changes make none here)."""
+        with self._lock:
+            self.events.append(event)
 
     def write_log(self, row: LogRecordRow) -> None:
         with self._lock:

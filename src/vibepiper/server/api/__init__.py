@@ -15,6 +15,7 @@ from vibepiper.server.api import (
     block_types,
     concurrency_limits,
     deployments,
+    events,
     flow_runs,
     flows,
     logs,
@@ -40,6 +41,8 @@ def api_router() -> APIRouter:
     )
     for module in (system, flows, flow_runs, task_runs, logs, batch, concurrency_limits):
         protected.include_router(module.router)
+    protected.include_router(events.router)
+    router.include_router(events.sockets)
     for module in (deployments, work_pools, workers):
         protected.include_router(module.router)
     for module in (block_types, block_schemas, block_documents, block_capabilities, variables):

@@ -48,7 +48,10 @@ async def transition(
     if result.rowcount != 1:
         assert current is not None
         return Decision(False, current, "the run changed meanwhile")
-    await run_states.record(connection, "flow_run", row["id"], decision.state, details or {})
+    run_count = values.get("run_count", row["run_count"])
+    await run_states.record(
+        connection, "flow_run", row["id"], decision.state, details or {}, read, run_count
+    )
     return decision
 
 

@@ -15,6 +15,7 @@ equal to a stored one (same run, name, level, message and instant) is not stored
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -27,10 +28,10 @@ from vibepiper.schemas import api
 from vibepiper.schemas import api_batch as b
 from vibepiper.schemas.runs import flow_id_for
 from vibepiper.server.database import Database
-from vibepiper.server.repositories import _dialect, flows, logs, states
+from vibepiper.server.repositories import _dialect, events, flows, logs, states
 from vibepiper.server.repositories import flow_runs as flow_runs_repository
 from vibepiper.server.repositories.states import RunKind
-from vibepiper.server.services import _convert, flow_runs, run_states, task_runs
+from vibepiper.server.services import _convert, flow_runs, run_states, state_events, task_runs
 from vibepiper.states import State
 from vibepiper.utilities.ids import new_id
 
@@ -79,6 +80,13 @@ class _Batch:
         self.states: dict[RunKind, list[dict[str, Any]]] = {"flow_run": [], "task_run": []}
         self.inputs: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
+        self.changes: dict[RunKind, list[state_events.StateChange]] = {
+            "flow_run": [],
+            "task_run": [],
+        }
+        self.events: list[dict[str, Any]] = []
+        self.event_index: list[dict[str, Any]] = []
+        self.received = dt.datetime.now(dt.UTC)
 
     async def load(self, operations: Sequence[b.BatchOperation]) -> None:
         """Read every run, flow and recorded state id the operations refer to."""
@@ -123,6 +131,12 @@ class _Batch:
             return self._set_state("flow_run", op.flow_run_id, op.state, op.force)
         if isinstance(op, b.SetTaskRunState):
             return self._set_state("task_run", op.task_run_id, op.state, op.force, op.run_details)
+        if isinstance(op, b.CreateEvents):
+            for event in op.events:
+                row, index = events.rows_of(event, self.received)
+                self.events.append(row)
+                self.event_index.extend(index)
+            return b.BatchOutcome(status="ok")
         self.logs.extend(line.model_dump() for line in op.logs)
         return b.BatchOutcome(status="ok")
 
@@ -170,7 +184,7 @@ class _Batch:
         self.runs[kind][values["id"]] = values
         self.new[kind].append(values)
         if state is not None and body is not None:
-            self._record(kind, values["id"], state, body)
+            self._record(kind, values["id"], state, body, None, values["run_count"])
 
     def _set_state(
         self,
@@ -197,12 +211,19 @@ class _Batch:
         if kind == "flow_run" and run_states.reopens(current, decision.state):
             self.reopened.add(run_id)
         self.changed[kind].add(run_id)
-        self._record(kind, run_id, decision.state, body)
+        self._record(kind, run_id, decision.state, body, current, row["run_count"])
         return b.BatchOutcome(status="ok")
 
     def _record(
-        self, kind: RunKind, run_id: uuid.UUID, state: State[Any], body: api.StateCreate
+        self,
+        kind: RunKind,
+        run_id: uuid.UUID,
+        state: State[Any],
+        body: api.StateCreate,
+        previous: api.StateRead | None,
+        run_count: int,
     ) -> None:
+        self.changes[kind].append(state_events.StateChange(run_id, state, previous, run_count))
         self.recorded[kind].add(state.id)
         if body.id is not None:
             self.recorded[kind].add(body.id)
@@ -225,6 +246,7 @@ class _Batch:
                 if run_id not in new_ids
             ]
             await _dialect.update_many(connection, _RUN_TABLES[kind], changed)
+            await state_events.record(connection, kind, self.changes[kind])
         if self.reopened:
             await flow_runs_repository.release_holders(connection, list(self.reopened))
         if self.logs:
@@ -233,6 +255,8 @@ class _Batch:
                 [row for row in self.logs if logs.key(row) not in stored] if stored else self.logs
             )
             await logs.insert_many(connection, fresh)
+        if self.events:
+            await events.insert(connection, self.events, self.event_index)
 
 
 def _error(message: str) -> b.BatchOutcome:

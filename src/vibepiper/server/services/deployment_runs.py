@@ -26,7 +26,7 @@ from vibepiper.schemas import deployments as wire
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import flow_runs, states
 from vibepiper.server.repositories._dialect import insert_ignoring_conflicts
-from vibepiper.server.services import _notify, _parameters, run_states
+from vibepiper.server.services import _notify, _parameters, run_states, state_events
 from vibepiper.server.services._convert import flow_run_read
 from vibepiper.server.services._errors import invalid
 from vibepiper.server.services._transitions import scheduled, scheduled_details
@@ -89,23 +89,22 @@ async def insert_runs(
         return []
     statement = insert_ignoring_conflicts(connection, t.flow_run).returning(t.flow_run.c.id)
     inserted = set((await connection.execute(statement, rows)).scalars())
-    history = [
-        run_states.history_row(
-            "flow_run",
-            row["id"],
-            State(
-                StateType(row["state_type"]),
-                name=row["state_name"],
-                message=row["state_message"],
-                timestamp=row["state_timestamp"],
-                id=row["state_id"],
-            ),
-            state_details,
+    history = []
+    changes = []
+    for row, state_details in zip(rows, details, strict=True):
+        if row["id"] not in inserted:
+            continue
+        state: State[Any] = State(
+            StateType(row["state_type"]),
+            name=row["state_name"],
+            message=row["state_message"],
+            timestamp=row["state_timestamp"],
+            id=row["state_id"],
         )
-        for row, state_details in zip(rows, details, strict=True)
-        if row["id"] in inserted
-    ]
+        history.append(run_states.history_row("flow_run", row["id"], state, state_details))
+        changes.append(state_events.StateChange(row["id"], state, None, 0))
     await states.insert_many(connection, "flow_run", history)
+    await state_events.record(connection, "flow_run", changes)
     return [row["id"] for row in rows if row["id"] in inserted]
 
 

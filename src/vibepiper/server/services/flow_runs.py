@@ -33,7 +33,14 @@ async def create(db: Database, body: api.FlowRunCreate) -> tuple[api.FlowRunRead
         values, state = new_row(body, run_id)
         await flow_runs.insert(connection, values)
         if body.state is not None and state is not None:
-            await run_states.record(connection, "flow_run", run_id, state, body.state.state_details)
+            await run_states.record(
+                connection,
+                "flow_run",
+                run_id,
+                state,
+                body.state.state_details,
+                run_count=values["run_count"],
+            )
         row = await flow_runs.get(connection, run_id)
     assert row is not None
     return flow_run_read(row), True

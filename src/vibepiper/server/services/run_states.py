@@ -20,7 +20,7 @@ from vibepiper.schemas import api
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import flow_runs, states, task_runs
 from vibepiper.server.repositories.states import RunKind
-from vibepiper.server.services import _convert
+from vibepiper.server.services import _convert, state_events
 from vibepiper.states import TERMINAL_STATE_TYPES, State, StateType
 
 _LABELS = {"flow_run": "flow run", "task_run": "task run"}
@@ -75,7 +75,8 @@ async def set_state(
             values["details"] = body.run_details
         if kind == "flow_run" and reopens(current, decision.state):
             values.update(flow_runs.RELEASED_HOLDER)
-        await record(connection, kind, run_id, decision.state, details)
+        run_count = values.get("run_count", row["run_count"])
+        await record(connection, kind, run_id, decision.state, details, current, run_count)
         await repository.update(connection, run_id, values)
     return api.OrchestrationResult(status="ACCEPT", state=state_read(decision.state, details))
 
@@ -118,9 +119,14 @@ async def record(
     run_id: uuid.UUID,
     state: State[Any],
     details: dict[str, Any],
+    previous: api.StateRead | None = None,
+    run_count: int = 0,
 ) -> None:
-    """Append `state` to the run's history."""
+    """Append `state` to the run's history, and its event (`previous` is the state the
+    run leaves, `run_count` its count after entering `state`)."""
     await states.insert(connection, kind, history_row(kind, run_id, state, details))
+    change = state_events.StateChange(run_id, state, previous, run_count)
+    await state_events.record(connection, kind, [change])
 
 
 def history_row(

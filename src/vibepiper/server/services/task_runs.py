@@ -35,7 +35,14 @@ async def create(db: Database, body: api.TaskRunCreate) -> tuple[api.TaskRunRead
         values, state = new_row(body, run_id)
         await task_runs.insert(connection, values, _convert.input_rows(run_id, body.task_inputs))
         if body.state is not None and state is not None:
-            await run_states.record(connection, "task_run", run_id, state, body.state.state_details)
+            await run_states.record(
+                connection,
+                "task_run",
+                run_id,
+                state,
+                body.state.state_details,
+                run_count=values["run_count"],
+            )
     return await read(db, run_id), True
 
 

@@ -1,0 +1,108 @@
+"""What the state events of runs say about them: names, tags, flow, deployment, work
+pool and queue, parent task run (read in one query per kind of run)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vibepiper.database import tables as t
+
+Named = tuple[str, str | None]
+
+
+class FlowRunFacts(NamedTuple):
+    name: str
+    flow: Named
+    tags: tuple[str, ...]
+    deployment: Named | None
+    work_queue: tuple[str, str] | None
+    work_pool: tuple[str, str, str] | None
+    parent_task_run: Named | None
+
+
+class TaskRunFacts(NamedTuple):
+    name: str
+    tags: tuple[str, ...]
+    flow_run_id: uuid.UUID | None
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    return tuple(tag for tag in value or () if isinstance(tag, str))
+
+
+async def flow_runs(
+    connection: AsyncConnection, run_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, FlowRunFacts]:
+    """The facts of these flow runs (those that exist)."""
+    if not run_ids:
+        return {}
+    fr, f, d = t.flow_run, t.flow, t.deployment
+    wp, wq, tr = t.work_pool, t.work_queue, t.task_run
+    query = (
+        sa.select(
+            fr.c.id,
+            fr.c.name,
+            fr.c.flow_id,
+            f.c.name.label("flow_name"),
+            fr.c.tags,
+            fr.c.deployment_id,
+            d.c.name.label("deployment_name"),
+            wq.c.id.label("queue_id"),
+            fr.c.work_queue_name,
+            wp.c.id.label("pool_id"),
+            fr.c.work_pool_name,
+            wp.c.type.label("pool_type"),
+            fr.c.parent_task_run_id,
+            tr.c.name.label("parent_name"),
+        )
+        .select_from(fr)
+        .join(f, f.c.id == fr.c.flow_id, isouter=True)
+        .join(d, d.c.id == fr.c.deployment_id, isouter=True)
+        .join(wp, wp.c.name == fr.c.work_pool_name, isouter=True)
+        .join(
+            wq,
+            sa.and_(wq.c.work_pool_id == wp.c.id, wq.c.name == fr.c.work_queue_name),
+            isouter=True,
+        )
+        .join(tr, tr.c.id == fr.c.parent_task_run_id, isouter=True)
+        .where(fr.c.id.in_(list(set(run_ids))))
+    )
+    found = {}
+    for row in (await connection.execute(query)).mappings():
+        found[row["id"]] = FlowRunFacts(
+            row["name"],
+            (str(row["flow_id"]), row["flow_name"]),
+            _tags(row["tags"]),
+            None
+            if row["deployment_id"] is None
+            else (str(row["deployment_id"]), row["deployment_name"]),
+            None if row["queue_id"] is None else (str(row["queue_id"]), row["work_queue_name"]),
+            None
+            if row["pool_id"] is None
+            else (str(row["pool_id"]), row["work_pool_name"], row["pool_type"] or ""),
+            None
+            if row["parent_task_run_id"] is None
+            else (str(row["parent_task_run_id"]), row["parent_name"]),
+        )
+    return found
+
+
+async def task_runs(
+    connection: AsyncConnection, run_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, TaskRunFacts]:
+    """The facts of these task runs (those that exist)."""
+    if not run_ids:
+        return {}
+    tr = t.task_run
+    query = sa.select(tr.c.id, tr.c.name, tr.c.tags, tr.c.flow_run_id).where(
+        tr.c.id.in_(list(set(run_ids)))
+    )
+    return {
+        row["id"]: TaskRunFacts(row["name"], _tags(row["tags"]), row["flow_run_id"])
+        for row in (await connection.execute(query)).mappings()
+    }

@@ -1,0 +1,275 @@
+"""The embedded writer's events: rows of `event` and `event_resource`.
+
+Two kinds reach the writer: the state changes it records anyway (each becomes its
+`vibepiper.flow-run.<Name>` / `vibepiper.task-run.<Name>` event, shaped by
+`vibepiper.orchestration.state_events`, in the transaction of its state row) and the
+events scripts emit (`vibepiper.events.emit_event`), already validated.
+
+A task run's events name its flow run, flow and the flow run's deployment, work queue
+and pool: `EventFacts` remembers what the writer saw of each flow run, and reads from
+the database, once, what it did not see (a flow run recorded by another process, the
+name of a deployment or pool). Everything here runs in the writer thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from typing import Any, NamedTuple
+
+from vibepiper.database.codec import encode_json, encode_timestamp
+from vibepiper.orchestration.state_events import (
+    RelatedSet,
+    RunEvents,
+    flow_run_related,
+    related_set,
+)
+from vibepiper.orchestration.state_events import task_run_related as _task_related
+from vibepiper.schemas.runs import FlowRun, TaskRun
+from vibepiper.states import State
+
+Rows = list[tuple[Any, ...]]
+
+MAX_REMEMBERED = 10_000
+"""Flow runs (and subflow task runs) whose facts the writer keeps between batches."""
+
+_ID_LABEL = "vibepiper.resource.id"
+_ROLE_LABEL = "vibepiper.resource.role"
+
+
+class FlowRunFacts(NamedTuple):
+    """What the events of a flow run and of its task runs say about it."""
+
+    name: str | None
+    flow: tuple[str, str | None] | None
+    tags: tuple[str, ...]
+    deployment: tuple[str, str | None] | None
+    work_queue: tuple[str, str] | None
+    work_pool: tuple[str, str, str] | None
+    parent_task_run: tuple[str, str | None] | None
+
+    def related(self) -> RelatedSet:
+        """The related resources of the flow run's own events."""
+        return related_set(
+            flow_run_related(
+                flow=self.flow or ("", None),
+                tags=self.tags,
+                deployment=self.deployment,
+                work_queue=self.work_queue,
+                work_pool=self.work_pool,
+                parent_task_run=self.parent_task_run,
+            )
+        )
+
+
+_LOOKUP = """
+SELECT fr.id, fr.name, fr.flow_id, f.name, fr.tags, fr.deployment_id, d.name,
+       wq.id, fr.work_queue_name, wp.id, fr.work_pool_name, wp.type,
+       fr.parent_task_run_id, tr.name
+FROM flow_run fr
+LEFT JOIN flow f ON f.id = fr.flow_id
+LEFT JOIN deployment d ON d.id = fr.deployment_id
+LEFT JOIN work_pool wp ON wp.name = fr.work_pool_name
+LEFT JOIN work_queue wq ON wq.work_pool_id = wp.id AND wq.name = fr.work_queue_name
+LEFT JOIN task_run tr ON tr.id = fr.parent_task_run_id
+WHERE fr.id IN ({marks})
+"""
+
+
+class EventFacts:
+    """The writer's memory of flow runs, for the related resources of their events."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self._con = con
+        self._flow_runs: dict[str, FlowRunFacts] = {}
+        self._subflow_parents: dict[str, str] = {}  # proxy task run id -> its name
+
+    def note_proxy(self, run_id: str, name: str) -> None:
+        """A task run standing for a subflow: its name is the subflow run's parent's."""
+        self._subflow_parents[run_id] = name
+        _bound(self._subflow_parents)
+
+    def of_flow_run(self, run: FlowRun, run_id: str) -> FlowRunFacts:
+        """The facts of `run` as this process holds it (the database adds the names of its
+        deployment, pool and queue, which the engine does not hold)."""
+        known = self._flow_runs.get(run_id)
+        placement = None if known is None else known[3:6]
+        deployment_id = None if run.deployment_id is None else str(run.deployment_id)
+        if deployment_id is not None and (placement is None or placement[0] is None):
+            found = self.read([run_id]).get(run_id)
+            placement = None if found is None else found[3:6]
+        deployment, work_queue, work_pool = placement or (None, None, None)
+        if deployment is None and deployment_id is not None:
+            deployment = (deployment_id, None)
+        parent = None
+        if run.parent_task_run_id is not None:
+            parent_id = str(run.parent_task_run_id)
+            parent = (parent_id, self._subflow_parents.get(parent_id))
+        facts = FlowRunFacts(
+            run.name,
+            (str(run.flow_id), run.flow_name),
+            tuple(run.tags),
+            deployment,
+            work_queue,
+            work_pool,
+            parent,
+        )
+        if facts != known:
+            self._flow_runs[run_id] = facts
+            _bound(self._flow_runs)
+        return facts
+
+    def of_flow_run_id(self, run_id: str) -> FlowRunFacts | None:
+        """The facts of a flow run seen earlier, or read now (None if it is unknown)."""
+        facts = self._flow_runs.get(run_id)
+        if facts is None:
+            facts = self.read([run_id]).get(run_id)
+        return facts
+
+    def read(self, run_ids: list[str]) -> dict[str, FlowRunFacts]:
+        """Read the facts of flow runs from the database (outside any transaction)."""
+        marks = ",".join("?" * len(run_ids))
+        try:
+            rows = self._con.execute(_LOOKUP.format(marks=marks), run_ids).fetchall()
+        except sqlite3.Error:  # locked, or a foreign file: the events name ids only
+            return {}
+        found = {}
+        for row in rows:
+            (run_id, name, flow_id, flow_name, tags, deployment_id, deployment_name) = row[:7]
+            queue_id, queue_name, pool_id, pool_name, pool_type, parent_id, parent_name = row[7:]
+            facts = FlowRunFacts(
+                name,
+                (flow_id, flow_name),
+                tuple(_tags(tags)),
+                None if deployment_id is None else (deployment_id, deployment_name),
+                None if queue_id is None else (queue_id, queue_name),
+                None if pool_id is None else (pool_id, pool_name, pool_type or ""),
+                None if parent_id is None else (parent_id, parent_name),
+            )
+            found[run_id] = self._flow_runs[run_id] = facts
+        _bound(self._flow_runs)
+        return found
+
+
+def _tags(text: str | None) -> list[str]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [tag for tag in value if isinstance(tag, str)] if isinstance(value, list) else []
+
+
+def _bound(remembered: dict[str, Any]) -> None:
+    if len(remembered) > MAX_REMEMBERED:
+        for key in list(remembered)[: MAX_REMEMBERED // 2]:
+            del remembered[key]
+
+
+_TASK_RELATED: dict[tuple[str | None, FlowRunFacts | None, tuple[str, ...]], RelatedSet] = {}
+
+
+def task_run_related(
+    facts: FlowRunFacts | None, run: TaskRun, flow_run_id: str | None
+) -> RelatedSet:
+    """The related resources of a task run's events (the task runs of one flow run share
+    them, unless their tags differ: computed once for them all)."""
+    key = (flow_run_id, facts, tuple(run.tags))
+    related = _TASK_RELATED.get(key)
+    if related is not None:
+        return related
+    if facts is None:
+        flow_run = None if flow_run_id is None else (flow_run_id, None)
+        related = related_set(_task_related(flow_run=flow_run, flow=None, tags=run.tags))
+    else:
+        assert flow_run_id is not None
+        related = related_set(
+            _task_related(
+                flow_run=(flow_run_id, facts.name),
+                flow=facts.flow,
+                tags=(*run.tags, *facts.tags),
+                deployment=facts.deployment,
+                work_queue=facts.work_queue,
+                work_pool=facts.work_pool,
+            )
+        )
+    _TASK_RELATED[key] = related
+    if len(_TASK_RELATED) > MAX_REMEMBERED:
+        _TASK_RELATED.clear()
+    return related
+
+
+class StateEventRows:
+    """The `event` and `event_resource` rows of one batch."""
+
+    __slots__ = ("events", "related")
+
+    def __init__(self) -> None:
+        self.events: Rows = []
+        self.related: Rows = []
+
+    def add(
+        self,
+        run_events: RunEvents,
+        related: RelatedSet,
+        state: State[Any],
+        state_id: str,
+        timestamp: str,
+        run_count: int,
+        previous: tuple[str, str, str, str | None, dt.datetime] | None,
+        received: str,
+    ) -> None:
+        """The event of `state` (`previous` as `RunEvents.parts` takes it)."""
+        event, resource, payload, follows = run_events.parts(
+            state.type._value_,
+            state.name,
+            state.message,
+            timestamp,
+            state.timestamp,
+            run_count,
+            previous,
+        )
+        self.events.append(
+            (
+                state_id,
+                timestamp,
+                event,
+                run_events.resource_id,
+                resource,
+                related.json,
+                payload,
+                received,
+                follows,
+            )
+        )
+        if related.keys:
+            self.related.extend(
+                [(resource_id, timestamp, state_id, role) for resource_id, role in related.keys]
+            )
+
+    def add_emitted(self, event: Any, received: str) -> None:
+        """An event a script emitted (a validated `vibepiper.events.Event`)."""
+        event_id = str(event.id)
+        occurred = encode_timestamp(event.occurred)
+        resource = dict(event.resource.root)
+        related = [dict(item.root) for item in event.related]
+        self.events.append(
+            (
+                event_id,
+                occurred,
+                event.event,
+                resource[_ID_LABEL],
+                encode_json(resource),
+                encode_json(related),
+                encode_json(event.payload),
+                received,
+                None if event.follows is None else str(event.follows),
+            )
+        )
+        self.related.extend(
+            [(labels[_ID_LABEL], occurred, event_id, labels[_ROLE_LABEL]) for labels in related]
+        )
+
+
+def received_now() -> str:
+    return encode_timestamp(dt.datetime.now(dt.UTC))
