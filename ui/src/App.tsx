@@ -6,6 +6,8 @@ import { BlockCreatePage, BlockDocumentPage, BlocksPage } from "./pages/Blocks";
 import { ConcurrencyPage } from "./pages/Concurrency";
 import { DashboardPage } from "./pages/Dashboard";
 import { DeploymentPage, DeploymentsPage } from "./pages/Deployments";
+import { EventDetailPage } from "./pages/Event";
+import { EventsPage } from "./pages/Events";
 import { FlowRunPage } from "./pages/FlowRun";
 import { FlowsPage } from "./pages/Flows";
 import { RunsPage } from "./pages/Runs";
@@ -16,7 +18,7 @@ import { Link, useLocation } from "./router";
 const NAV: [string, string][] = [
   ["/", "Dashboard"], ["/runs", "Runs"], ["/flows", "Flows"], ["/deployments", "Deployments"],
   ["/work-pools", "Work pools"], ["/concurrency", "Concurrency"], ["/blocks", "Blocks"],
-  ["/variables", "Variables"],
+  ["/variables", "Variables"], ["/events", "Events"],
 ];
 
 function route(path: string) {
@@ -24,6 +26,8 @@ function route(path: string) {
   if (run) return <FlowRunPage key={run[1]} id={run[1]} />;
   const deployment = path.match(/^\/deployments\/([0-9a-f-]{36})\/?$/);
   if (deployment) return <DeploymentPage key={deployment[1]} id={deployment[1]} />;
+  const event = path.match(/^\/events\/([0-9a-f-]{36})\/?$/);
+  if (event) return <EventDetailPage key={event[1]} id={event[1]} />;
   const block = path.match(/^\/blocks\/document\/([0-9a-f-]{36})(\/edit)?\/?$/);
   if (block) return <BlockDocumentPage key={block[1]} id={block[1]} editing={Boolean(block[2])} />;
   const newBlock = path.match(/^\/blocks\/new\/([^/]+)\/?$/);
@@ -40,6 +44,7 @@ function route(path: string) {
     case "/concurrency": return <ConcurrencyPage />;
     case "/blocks": return <BlocksPage />;
     case "/variables": return <VariablesPage />;
+    case "/events": return <EventsPage />;
     default: return <div className="page"><h1>Not found</h1><p>No page at {path}.</p></div>;
   }
 }

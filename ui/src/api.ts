@@ -260,6 +260,49 @@ export interface HistoryBucket {
   counts: Record<string, number>;
 }
 
+/** An event's resource: string labels, `vibepiper.resource.id` naming it. */
+export type EventResource = Record<string, string>;
+
+export const RESOURCE_ID = "vibepiper.resource.id";
+export const RESOURCE_ROLE = "vibepiper.resource.role";
+export const RESOURCE_NAME = "vibepiper.resource.name";
+
+export interface ReceivedEvent {
+  id: string;
+  occurred: string;
+  received: string;
+  event: string;
+  resource: EventResource;
+  related: EventResource[];
+  payload: Record<string, unknown>;
+  follows: string | null;
+}
+
+/** Body of `POST /events/filter` and `/events/count-by/...` (`filter`): every part given must hold. */
+export interface EventFilter {
+  occurred?: { since?: string; until?: string };
+  event?: { prefix?: string[]; name?: string[] };
+  resource?: { id?: string[]; id_prefix?: string[] };
+  any_resource?: { id?: string[]; id_prefix?: string[] };
+  id?: { id?: string[] };
+  order?: "ASC" | "DESC";
+}
+
+export interface EventPage {
+  events: ReceivedEvent[];
+  total: number;
+  /** The next page's absolute URL (a GET), or null on the last page. */
+  next_page: string | null;
+}
+
+export interface EventCount {
+  value: string;
+  label: string;
+  count: number;
+  start_time: string;
+  end_time: string;
+}
+
 const KEY_STORAGE = "vibepiper.apiKey";
 
 export function storedApiKey(): string | null {

@@ -8,6 +8,7 @@ import { Card, countText, Empty, ErrorNote, JsonView, Pending, StateBadge, Tags 
 import { TaskGraph } from "../components/TaskGraph";
 import { Timeline } from "../components/Timeline";
 import { durationOf, formatDuration, formatTime, LEVEL_NAMES } from "../format";
+import { eventsOfResource } from "../events";
 import { usePoll } from "../hooks";
 import { Link } from "../router";
 
@@ -64,6 +65,12 @@ export function FlowRunPage(props: { id: string }) {
             <dt>Run count</dt><dd>{flowRun.run_count}</dd>
             <dt>Entrypoint</dt><dd>{flowRun.entrypoint ?? "—"}</dd>
             <dt>Created</dt><dd>{formatTime(flowRun.created)}</dd>
+            <dt>Events</dt>
+            <dd>
+              <Link to={eventsOfResource(`vibepiper.flow-run.${flowRun.id}`, flowRun.created)} className="run-events-link">
+                this run's events
+              </Link>
+            </dd>
           </dl>
         </Card>
       </div>
