@@ -249,6 +249,8 @@ def test_private_urls_allowed_by_default_refused_when_asked(web: Recorder) -> No
     assert "secretpart42" not in str(refused.value)
     with strict.raise_on_failure(), pytest.raises(NotificationError, match="private address"):
         strict.notify("x")
+    with pytest.raises(ValueError, match="private address"):
+        asyncio.run(strict.anotify("x"))  # the async twin checks too
     teams = MicrosoftTeamsWebhook(url=f"{web.url}/wf", allow_private_urls=False)
     with pytest.raises(ValueError, match="private address"):
         teams.notify("x")

@@ -79,6 +79,10 @@ class _HttpNotificationBlock(NotificationBlock, abc.ABC):
     @abc.abstractmethod
     def _request(self, body: str, subject: str | None) -> _Request: ...
 
+    def _checks_url(self) -> bool:
+        """Whether `_check_url` has anything to do (it may resolve the host name)."""
+        return False
+
     def _check_url(self, request: _Request) -> None:
         """Refuse the URL before anything is sent (private addresses, when asked to)."""
 
@@ -102,7 +106,8 @@ class _HttpNotificationBlock(NotificationBlock, abc.ABC):
         import httpx
 
         request = self._request(body, subject)
-        await asyncio.to_thread(self._check_url, request)
+        if self._checks_url():
+            await asyncio.to_thread(self._check_url, request)
         try:
             async with httpx.AsyncClient(
                 headers={"user-agent": USER_AGENT},
@@ -173,6 +178,9 @@ class WebhookNotificationBlock(_HttpNotificationBlock, abc.ABC):
         default=True,
         description="Whether to allow notifications to private URLs. Defaults to True.",
     )
+
+    def _checks_url(self) -> bool:
+        return not self.allow_private_urls
 
     def _check_url(self, request: _Request) -> None:
         if self.allow_private_urls:
