@@ -149,7 +149,6 @@ def test_the_feed_lists_api_and_run_events_newest_first_with_a_matching_histogra
     # the histogram counts the same events over the range
     expect(page.get_by_test_id("histogram-total")).to_have_text(f"{len(expected)} events")
     assert bar_total(tab) == len(expected)
-    tab.screenshot("events")
 
     # "More" loads the next page, and no event twice
     page.get_by_test_id("more-events").click()
@@ -196,6 +195,13 @@ def test_name_prefix_and_resource_filters_narrow_the_feed_and_the_histogram(
     expect(feed.locator("tbody tr")).to_have_count(count)
     expect(page.locator("input[name='since']")).to_be_visible()
     assert bar_total(tab) == count
+
+    # two prefixes at once: the flow runs' state changes and the orders
+    page.goto(tab.base + "/events?range=1h&event=vibepiper.flow-run.,ui.order.")
+    expect(feed.locator("tr[data-event^='vibepiper.flow-run.']")).to_have_count(6)
+    expect(feed.locator("tbody tr")).to_have_count(6 + 3)
+    assert bar_total(tab) == 9
+    tab.screenshot("events")
 
     # nothing matching: an empty feed and no bar
     page.goto(tab.base + "/events?range=1h&event=ui.nothing.")
