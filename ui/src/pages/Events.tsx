@@ -240,7 +240,7 @@ function Filters(props: { query: URLSearchParams; update: (changes: Record<strin
       <label className="inline" title="Match only the event's own resource, not its related resources">
         <input type="checkbox" name="own" checked={query.get("own") === "1"}
           onChange={(e) => update({ own: e.target.checked ? "1" : null })} />
-        not related
+        exclude related
       </label>
       <select name="range" value={custom ? "custom" : query.get("range") ?? DEFAULT_RANGE}
         onChange={(e) => pickRange(e.target.value)}>
