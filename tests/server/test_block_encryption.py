@@ -136,6 +136,24 @@ def test_rotating_the_key_file(start_api: StartApi, vibepiper_home: Path) -> Non
     assert [_clear(start_api(), d)["password"] for d in documents] == ["p0", "p1", "p2"]
 
 
+def test_a_server_writes_under_the_key_another_process_rotated_in(
+    start_api: StartApi, vibepiper_home: Path
+) -> None:
+    # two servers over one home (a running server, and `vibepiper block rotate-key`
+    # run beside it): the one that did not rotate never writes under the retired key
+    running = start_api()
+    block_type, schema = new_type(running)
+    first = new_document(running, block_type, schema, password="before")
+    rotation = start_api().post("/api/block_documents/rotate_key")
+    assert rotation.status_code == 200, rotation.text
+    new = rotation.json()["key_id"]
+    later = new_document(running, block_type, schema, password="after")
+    assert _key_ids(running) == {new}
+    # the rotation dropped the old key: a server holding only the new file reads both
+    fresh = start_api()
+    assert [_clear(fresh, d)["password"] for d in (first, later)] == ["before", "after"]
+
+
 def test_rotating_an_environment_key(start_api: StartApi, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'env.db'}"
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()

@@ -62,6 +62,7 @@ class KeyRing:
     _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
+        self._stamp = _file_stamp(self.path)
         self._build()
 
     def _build(self) -> None:
@@ -75,7 +76,11 @@ class KeyRing:
         return [key_id(key) for key in self.keys]
 
     def encrypt(self, data: dict[str, Any]) -> tuple[str, str]:
-        """`data` as a Fernet token (text) and the fingerprint of the key used."""
+        """`data` as a Fernet token (text) and the fingerprint of the key used.
+
+        A key file replaced since it was read (`vibepiper block rotate-key` from another
+        process) is read again first, so nothing is written under a retired key."""
+        self.refresh()
         plain = json.dumps(data, separators=(",", ":")).encode()
         return self._fernets[self.current_id].encrypt(plain).decode(), self.current_id
 
@@ -98,15 +103,33 @@ class KeyRing:
         data: dict[str, Any] = json.loads(fernet.decrypt(token.encode()))
         return data
 
+    def refresh(self) -> None:
+        """Read the key file again if it was replaced since (one `stat` otherwise)."""
+        if self.path is not None and _file_stamp(self.path) != self._stamp:
+            self.reload()
+
     def reload(self) -> None:
         """Read the key file again (after a rotation by another process)."""
         if self.path is None:
             return
         with self._reload_lock:
+            stamp = _file_stamp(self.path)
             keys = _read_keys(self.path)
             if keys:
                 self.keys = keys
+                self._stamp = stamp
                 self._build()
+
+
+def _file_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """What changes when the key file is replaced or rewritten (None: no file)."""
+    if path is None:
+        return None
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_ino, found.st_mtime_ns, found.st_size)
 
 
 def load_key_ring(environment_key: str | None, key_file: Path | None) -> KeyRing:

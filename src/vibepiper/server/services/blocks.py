@@ -352,6 +352,7 @@ async def _check_references(
 async def _check_keys(connection: AsyncConnection, keys: KeyRing) -> None:
     """Refuse to write under a key when the database holds documents under another one
     this server lacks (replicas started with different keys)."""
+    keys.refresh()  # the key file may have been rotated by another process
     other = await repo.documents_under_other_keys(connection, keys.key_ids)
     if other is not None:
         raise EncryptionKeyError(
