@@ -66,7 +66,6 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX ix_event__event_occurred ON event (event, occurred)",
     "CREATE INDEX ix_event__resource_id_occurred ON event (resource_id, occurred)",
     "CREATE TABLE event_resource (\n\tresource_id VARCHAR NOT NULL, \n\toccurred TEXT NOT NULL, \n\tevent_id CHAR(36) NOT NULL, \n\trole VARCHAR NOT NULL, \n\tCONSTRAINT pk_event_resource PRIMARY KEY (resource_id, occurred, event_id, role)\n)\n WITHOUT ROWID\n\n",
-    "CREATE INDEX ix_event_resource__occurred ON event_resource (occurred)",
 )
 """`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
 

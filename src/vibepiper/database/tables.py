@@ -540,9 +540,11 @@ event_resource = sa.Table(
     sa.Column("occurred", Timestamp(), primary_key=True),
     sa.Column("event_id", UUID(), primary_key=True),
     sa.Column("role", sa.String(), primary_key=True),
-    # retention deletes these by time, apart from their events (a filter always joins
-    # back to `event`, so a row outliving its event for a while is never seen)
-    sa.Index(None, "occurred"),
+    # PostgreSQL's retention deletes these by time through this index, apart from their
+    # events (a filter always joins back to `event`, so a row outliving its event for a
+    # while is never seen). Not on SQLite: the embedded writer would pay for it with every
+    # task's state events, and a SQLite server's retention bounds its batches by LIMIT.
+    sa.Index("ix_event_resource__occurred", "occurred").ddl_if(dialect="postgresql"),
     # an index and nothing else: on SQLite one B-tree per row, written with its event
     sqlite_with_rowid=False,
 )

@@ -137,30 +137,49 @@ class RunEvents:
         """`state_event` as a plain tuple (event, resource, payload, follows), for writers
         that build thousands a second; `previous` is (id, type, name, message, time)."""
         message = _message(state_message)
-        name = _quote(state_name)
+        name = _NAMES.get(state_name) or _quote(state_name)
         resource = (
             f'{self._head}{run_count}","vibepiper.state-message":{message},'
             f'"vibepiper.state-name":{name},"vibepiper.state-timestamp":"{timestamp}",'
             f'"vibepiper.state-type":"{state_type}"{self._orchestration}'
         )
-        if message == '""':
-            validated = f'{{"type":"{state_type}","name":{name}}}'
-        else:
-            validated = f'{{"type":"{state_type}","name":{name},"message":{message}}}'
+        event = f"vibepiper.{self.kind}.{state_name}"
         if previous is None:
-            payload = (
-                f'{{"intended":{{"from":null,"to":"{state_type}"}},"initial_state":null,'
-                f'"validated_state":{validated}}}'
-            )
-            return f"vibepiper.{self.kind}.{state_name}", resource, payload, None
+            return event, resource, _payload(None, state_type, state_name, message), None
         before_id, before_type, before_name, before_message, before_time = previous
         follows = before_id if -TIGHT_TIMING < occurred - before_time < TIGHT_TIMING else None
-        initial = _state_payload(before_type, before_name, _message(before_message))
+        initial = (before_type, before_name, _message(before_message))
+        return event, resource, _payload(initial, state_type, state_name, message), follows
+
+
+_NAMES = {name: _quote(name) for name in ("Pending", "Running", "Completed", "Failed", "Cached")}
+
+# Most payloads repeat (Pending -> Running -> Completed, no messages): built once each.
+_PAYLOADS: dict[tuple[tuple[str, str, str] | None, str, str, str], str] = {}
+
+
+def _payload(
+    initial: tuple[str, str, str] | None, state_type: str, state_name: str, message: str
+) -> str:
+    key = (initial, state_type, state_name, message)
+    found = _PAYLOADS.get(key)
+    if found is not None:
+        return found
+    validated = _state_payload(state_type, state_name, message)
+    if initial is None:
         payload = (
-            f'{{"intended":{{"from":"{before_type}","to":"{state_type}"}},'
-            f'"initial_state":{initial},"validated_state":{validated}}}'
+            f'{{"intended":{{"from":null,"to":"{state_type}"}},"initial_state":null,'
+            f'"validated_state":{validated}}}'
         )
-        return f"vibepiper.{self.kind}.{state_name}", resource, payload, follows
+    else:
+        payload = (
+            f'{{"intended":{{"from":"{initial[0]}","to":"{state_type}"}},'
+            f'"initial_state":{_state_payload(*initial)},"validated_state":{validated}}}'
+        )
+    plain = message == '""' and (initial is None or initial[2] == '""')
+    if plain and len(_PAYLOADS) < 4096:  # messages vary: only message-less ones repeat
+        _PAYLOADS[key] = payload
+    return payload
 
 
 def _message(message: str | None) -> str:

@@ -147,10 +147,19 @@ _STATEMENTS = {
         "id occurred event resource_id resource related payload received follows",
         "ON CONFLICT (id) DO NOTHING",
     ),
-    "event_resource": _insert(
-        "event_resource", "resource_id occurred event_id role", "ON CONFLICT DO NOTHING"
-    ),
 }
+
+
+# The related resources of the events just inserted, indexed by SQLite itself from their
+# `related` JSON: the writer thread holds the GIL for none of it.
+_LAST_EVENT = "SELECT coalesce(max(rowid), 0) FROM event"
+_INDEX_RELATED = (
+    "INSERT INTO event_resource (resource_id, occurred, event_id, role) "
+    "SELECT json_extract(r.value, '$.\"vibepiper.resource.id\"'), e.occurred, e.id, "
+    "json_extract(r.value, '$.\"vibepiper.resource.role\"') "
+    "FROM event AS e, json_each(e.related) AS r WHERE e.rowid > ? "
+    "ON CONFLICT DO NOTHING"
+)
 
 
 class Batch:
@@ -169,8 +178,15 @@ class Batch:
         max_vars = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         for table, (head, tail, width) in _STATEMENTS.items():
             rows = self.rows.get(table)
-            if rows:
+            if not rows:
+                continue
+            if table != "event":
                 _insert_rows(con, head, tail, width, rows, max_vars)
+        if self.rows.get("event"):
+            before = con.execute(_LAST_EVENT).fetchone()[0]
+            head, tail, width = _STATEMENTS["event"]
+            _insert_rows(con, head, tail, width, self.rows["event"], max_vars)
+            con.execute(_INDEX_RELATED, (before,))
 
     def scrubbed(self) -> Batch:
         """The same rows with text made encodable (lone surrogates replaced)."""
@@ -241,7 +257,6 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
         "task_run_state": task_states,
         "log": logs,
         "event": emitted.events,
-        "event_resource": emitted.related,
     }
     return Batch(rows)
 

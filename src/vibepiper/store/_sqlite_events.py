@@ -200,13 +200,12 @@ def task_run_related(
 
 
 class StateEventRows:
-    """The `event` and `event_resource` rows of one batch."""
+    """The `event` rows of one batch (`Batch.write` indexes their related resources)."""
 
-    __slots__ = ("events", "related")
+    __slots__ = ("events",)
 
     def __init__(self) -> None:
         self.events: Rows = []
-        self.related: Rows = []
 
     def add(
         self,
@@ -242,10 +241,6 @@ class StateEventRows:
                 follows,
             )
         )
-        if related.keys:
-            self.related.extend(
-                [(resource_id, timestamp, state_id, role) for resource_id, role in related.keys]
-            )
 
     def add_emitted(self, event: Any, received: str) -> None:
         """An event a script emitted (a validated `vibepiper.events.Event`)."""
@@ -265,9 +260,6 @@ class StateEventRows:
                 received,
                 None if event.follows is None else str(event.follows),
             )
-        )
-        self.related.extend(
-            [(labels[_ID_LABEL], occurred, event_id, labels[_ROLE_LABEL]) for labels in related]
         )
 
 

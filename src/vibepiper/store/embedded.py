@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import queue
 import sqlite3
 import threading
 import uuid
@@ -69,6 +70,7 @@ WAKE_AT = 5_000  # wake the writer early
 MAX_QUEUED = 50_000  # producers wait for the writer beyond this
 BATCH_MAX = 20_000  # events per transaction
 CLOSE_TIMEOUT_S = 60.0
+COMMITS_AHEAD = 2  # built batches that may wait for the committer
 
 
 class EmbeddedStore(StoreBase):
@@ -103,13 +105,23 @@ class EmbeddedStore(StoreBase):
         self._slots_lock = threading.Lock()
         self._slots_con: sqlite3.Connection | None = None
         self._writer_con = connect(self.path)
-        self._facts = EventFacts(self._writer_con)
         try:
             ensure_schema(self.path, self._writer_con)
             self._reader_con = connect(self.path)
+            # the writer thread reads what events need while the committer writes
+            self._facts_con = connect(self.path)
         except BaseException:
             self._writer_con.close()
             raise
+        self._facts = EventFacts(self._facts_con)
+        # built batches waiting for the committer (it commits them in order)
+        self._built: queue.Queue[tuple[Batch | None, list[Event]] | None] = queue.Queue(
+            maxsize=COMMITS_AHEAD
+        )
+        self._committer = threading.Thread(
+            target=self._run_committer, name="vibepiper-store-committer", daemon=True
+        )
+        self._committer.start()
         self._thread = threading.Thread(
             target=self._run_writer, name="vibepiper-store-writer", daemon=True
         )
@@ -221,6 +233,7 @@ class EmbeddedStore(StoreBase):
         with self._slots_lock:
             if self._slots_con is not None:
                 self._slots_con.close()
+        self._facts_con.close()
         self._writer_con.close()
 
     # --- the writer thread ----------------------------------------------------------
@@ -237,8 +250,13 @@ class EmbeddedStore(StoreBase):
                     break
         while queue:
             self._write_some(min(len(queue), BATCH_MAX))
+        self._built.put(None)
+        self._committer.join()
 
     def _write_some(self, count: int) -> None:
+        """Build the rows of the next `count` records and hand them to the committer:
+        building (Python, holding the GIL) overlaps SQLite writing the previous batch
+        (which releases it), so the writer keeps up with the engine."""
         popleft = self._queue.popleft
         events = [popleft() for _ in range(count)]
         with self._room:
@@ -246,7 +264,22 @@ class EmbeddedStore(StoreBase):
         batch = None
         try:
             batch = build_batch(events, self._facts)
-            self._commit(batch.write)
+        except Exception:
+            logger.exception("%r: could not write %d records", self, len(events))
+        self._built.put((batch, events))
+
+    def _run_committer(self) -> None:
+        while True:
+            item = self._built.get()
+            if item is None:
+                return
+            batch, events = item
+            self._commit_built(batch, events)
+
+    def _commit_built(self, batch: Batch | None, events: list[Event]) -> None:
+        try:
+            if batch is not None:
+                self._commit(batch.write)
         except Exception as exc:
             if batch is None or is_lock_error(exc):
                 logger.exception("%r: could not write %d records", self, len(events))
@@ -395,7 +428,7 @@ class EmbeddedStore(StoreBase):
     # --- fork: the child gets its own connections and writer --------------------------
     def _reopen_after_fork(self) -> None:
         # The parent's connections must never be used or closed here: keep them alive.
-        _inherited.extend([self._writer_con, self._reader_con])
+        _inherited.extend([self._writer_con, self._reader_con, self._facts_con])
         if self._slots_con is not None:
             _inherited.append(self._slots_con)
         self._open()

@@ -336,8 +336,14 @@ async def delete_old(
 
 
 async def delete_old_related(connection: AsyncConnection, cutoff: dt.datetime, limit: int) -> int:
-    """Delete at most about `limit` `event_resource` rows older than `cutoff`."""
+    """Delete at most about `limit` `event_resource` rows older than `cutoff` (through
+    the time index on PostgreSQL; SQLite, which has none, takes the first `limit` found)."""
     scope = [R.c.occurred < cutoff]
+    if connection.dialect.name != "postgresql":
+        key = sa.tuple_(R.c.resource_id, R.c.occurred, R.c.event_id, R.c.role)
+        found = sa.select(R.c.resource_id, R.c.occurred, R.c.event_id, R.c.role)
+        statement = sa.delete(R).where(key.in_(found.where(*scope).limit(limit)))
+        return int((await connection.execute(statement)).rowcount or 0)
     boundary = await _boundary(connection, R.c.occurred, scope, limit)
     if boundary is None:
         return 0

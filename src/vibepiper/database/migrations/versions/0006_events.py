@@ -52,7 +52,8 @@ def upgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )
-    op.create_index(op.f("ix_event_resource__occurred"), "event_resource", ["occurred"])
+    if op.get_bind().dialect.name == "postgresql":  # see tables.event_resource
+        op.create_index(op.f("ix_event_resource__occurred"), "event_resource", ["occurred"])
     # plain ADD COLUMNs: SQLite keeps the tables (no copy of a large embedded database)
     for table in _READINESS_TABLES:
         with op.batch_alter_table(table) as batch:
@@ -67,7 +68,8 @@ def downgrade() -> None:
             batch.drop_column("status_updated")
             batch.drop_column("status_event_id")
             batch.drop_column("status")
-    op.drop_index(op.f("ix_event_resource__occurred"), table_name="event_resource")
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index(op.f("ix_event_resource__occurred"), table_name="event_resource")
     op.drop_table("event_resource")
     op.drop_index(op.f("ix_event__resource_id_occurred"), table_name="event")
     op.drop_index(op.f("ix_event__event_occurred"), table_name="event")
