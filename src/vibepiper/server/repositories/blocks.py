@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -147,6 +147,29 @@ async def get_schemas(
     return {row["id"]: row for row in (await connection.execute(statement)).mappings()}
 
 
+async def get_schemas_with_types(
+    connection: AsyncConnection, schema_ids: Sequence[uuid.UUID]
+) -> tuple[dict[uuid.UUID, Mapping[Any, Any]], dict[uuid.UUID, Mapping[Any, Any]]]:
+    """The schemas `schema_ids` and the types they belong to, in one query."""
+    if not schema_ids:
+        return {}, {}
+    columns = [c.label(f"s_{c.name}") for c in t.block_schema.c]
+    columns += [c.label(f"t_{c.name}") for c in t.block_type.c]
+    statement = (
+        sa.select(*columns)
+        .select_from(t.block_schema.join(t.block_type, _type.id == _schema.block_type_id))
+        .where(_schema.id.in_(set(schema_ids)))
+    )
+    schemas: dict[uuid.UUID, Mapping[Any, Any]] = {}
+    types: dict[uuid.UUID, Mapping[Any, Any]] = {}
+    for row in (await connection.execute(statement)).mappings():
+        schema = {c.name: row[f"s_{c.name}"] for c in t.block_schema.c}
+        schemas[schema["id"]] = schema
+        block_type = {c.name: row[f"t_{c.name}"] for c in t.block_type.c}
+        types[block_type["id"]] = block_type
+    return schemas, types
+
+
 async def get_schema_by_checksum(
     connection: AsyncConnection, checksum: str, version: str | None
 ) -> RowMapping | None:
@@ -279,6 +302,39 @@ async def get_document_by_name(
         .where(_type.slug == type_slug, _doc.name == name)
     )
     return (await connection.execute(statement)).mappings().first()
+
+
+async def get_document_with_references(
+    connection: AsyncConnection, where: sa.ColumnElement[bool]
+) -> tuple[RowMapping | None, list[dict[str, Any]]]:
+    """The document matching `where` (on block_document, or block_type by slug) and the
+    references it holds, in one query."""
+    joined = t.block_document.join(t.block_type, _type.id == _doc.block_type_id).outerjoin(
+        t.block_document_reference, _ref.parent_block_document_id == _doc.id
+    )
+    statement = (
+        sa.select(
+            t.block_document,
+            _ref.name.label("ref_name"),
+            _ref.reference_block_document_id.label("ref_target"),
+        )
+        .select_from(joined)
+        .where(where)
+        .order_by(_ref.name)
+    )
+    rows = list((await connection.execute(statement)).mappings())
+    if not rows:
+        return None, []
+    references = [
+        {
+            "name": row["ref_name"],
+            "parent_block_document_id": row["id"],
+            "reference_block_document_id": row["ref_target"],
+        }
+        for row in rows
+        if row["ref_target"] is not None
+    ]
+    return rows[0], references
 
 
 async def insert_document(connection: AsyncConnection, values: dict[str, Any]) -> uuid.UUID:

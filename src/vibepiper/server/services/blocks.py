@@ -17,9 +17,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from vibepiper.database import tables as t
 from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schemas import blocks as wire
 from vibepiper.server.database import Database
@@ -32,11 +34,11 @@ REF = "$ref"
 
 
 # --- reads into wire models -----------------------------------------------------------
-def type_read(row: RowMapping) -> wire.BlockTypeRead:
+def type_read(row: Mapping[Any, Any]) -> wire.BlockTypeRead:
     return wire.BlockTypeRead.model_validate(dict(row))
 
 
-def schema_read(row: RowMapping, type_row: RowMapping | None) -> wire.BlockSchemaRead:
+def schema_read(row: Mapping[Any, Any], type_row: Mapping[Any, Any] | None) -> wire.BlockSchemaRead:
     values = dict(row)
     values["block_type"] = None if type_row is None else type_read(type_row)
     return wire.BlockSchemaRead.model_validate(values)
@@ -165,17 +167,22 @@ async def assemble(
     keys: KeyRing,
     rows: Sequence[RowMapping],
     include_secrets: bool,
+    held_by_rows: Sequence[Mapping[Any, Any]] | None = None,
 ) -> list[wire.BlockDocumentRead]:
     """The documents of `rows`, decrypted, masked unless `include_secrets`, with the
-    documents they reference (to `MAX_REFERENCE_DEPTH` levels) expanded in place."""
-    documents: dict[uuid.UUID, RowMapping] = {row["id"]: row for row in rows}
-    references: dict[uuid.UUID, list[RowMapping]] = {}
+    documents they reference (to `MAX_REFERENCE_DEPTH` levels) expanded in place.
+    `held_by_rows`: the references `rows` hold, when the caller read them with `rows`."""
+    documents: dict[uuid.UUID, Mapping[Any, Any]] = {row["id"]: row for row in rows}
+    references: dict[uuid.UUID, list[Mapping[Any, Any]]] = {}
     frontier = list(documents)
+    known = held_by_rows
     for _ in range(wire.MAX_REFERENCE_DEPTH):
         if not frontier:
             break
+        found = known if known is not None else await repo.references_of(connection, frontier)
+        known = None
         missing: list[uuid.UUID] = []
-        for reference in await repo.references_of(connection, frontier):
+        for reference in found:
             references.setdefault(reference["parent_block_document_id"], []).append(reference)
             target = reference["reference_block_document_id"]
             if target not in documents:
@@ -183,8 +190,12 @@ async def assemble(
         fetched = await repo.get_documents(connection, missing)
         documents.update(fetched)
         frontier = list(fetched)
-    schemas = await repo.get_schemas(connection, [d["block_schema_id"] for d in documents.values()])
-    types = await repo.get_types(connection, [d["block_type_id"] for d in documents.values()])
+    schemas, types = await repo.get_schemas_with_types(
+        connection, [d["block_schema_id"] for d in documents.values()]
+    )
+    lacking = {d["block_type_id"] for d in documents.values()} - types.keys()
+    if lacking:  # a document whose schema belongs to another type: not written so
+        types.update(await repo.get_types(connection, list(lacking)))
     plain: dict[uuid.UUID, dict[str, Any]] = {}
 
     def own_data(document_id: uuid.UUID) -> dict[str, Any]:
@@ -260,17 +271,28 @@ async def _one(
 async def read_document(
     db: Database, keys: KeyRing, document_id: uuid.UUID, include_secrets: bool
 ) -> wire.BlockDocumentRead:
-    async with db.read() as connection:
-        row = await repo.get_document(connection, document_id)
-        return await _one(connection, keys, row, str(document_id), include_secrets)
+    where = t.block_document.c.id == document_id
+    return await _read_one(db, keys, where, str(document_id), include_secrets)
 
 
 async def read_document_by_name(
     db: Database, keys: KeyRing, type_slug: str, name: str, include_secrets: bool
 ) -> wire.BlockDocumentRead:
+    where = sa.and_(t.block_type.c.slug == type_slug, t.block_document.c.name == name)
+    return await _read_one(db, keys, where, f"'{type_slug}/{name}'", include_secrets)
+
+
+async def _read_one(
+    db: Database, keys: KeyRing, where: sa.ColumnElement[bool], what: str, secrets: bool
+) -> wire.BlockDocumentRead:
+    """One document with the references it holds read in the same query (a read of a
+    saved block is two queries when it holds none: a flow's `Secret.load`)."""
     async with db.read() as connection:
-        row = await repo.get_document_by_name(connection, type_slug, name)
-        return await _one(connection, keys, row, f"'{type_slug}/{name}'", include_secrets)
+        row, held = await repo.get_document_with_references(connection, where)
+        if row is None:
+            raise ObjectNotFound(f"block document {what} not found")
+        [document] = await assemble(connection, keys, [row], secrets, held_by_rows=held)
+        return document
 
 
 async def list_documents(
@@ -306,7 +328,7 @@ async def count_documents(db: Database, query: wire.BlockDocumentCount) -> int:
 
 # --- block documents: writing ---------------------------------------------------------
 def _split_references(
-    data: Mapping[str, Any], at: str = "data"
+    data: Mapping[Any, Any], at: str = "data"
 ) -> tuple[dict[str, Any], dict[str, uuid.UUID]]:
     """`data` without its top-level references, and the references by field."""
     plain: dict[str, Any] = {}
