@@ -41,6 +41,7 @@ __all__ = [
     "task_run_input",
     "task_run_state",
     "variable",
+    "webhook",
     "work_pool",
     "work_queue",
     "worker",
@@ -550,3 +551,22 @@ event_resource = sa.Table(
 )
 """The related resources of events as an index: which events name a resource, by time
 (their labels are in `event.related`)."""
+
+webhook = sa.Table(
+    "webhook",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(), nullable=False, unique=True),
+    sa.Column("description", sa.Text(), nullable=False, default=""),
+    # Jinja that renders an event from an HTTP request (checked when it is saved)
+    sa.Column("template", sa.Text(), nullable=False),
+    # the random, unguessable last part of the webhook's URL (`/hooks/<slug>`)
+    sa.Column("slug", sa.String(), nullable=False, unique=True),
+    sa.Column("enabled", sa.Boolean(), nullable=False, default=True),
+    # the HMAC secret, encrypted as block documents are (None: requests are not signed)
+    sa.Column("secret", sa.Text(), nullable=True),
+    sa.Column("secret_key_id", sa.String(), nullable=True),
+    _created(),
+    _updated(),
+)
+"""Inbound webhooks: a URL whose requests are rendered into events."""
