@@ -657,6 +657,57 @@ def bench_blocks_variables(r: Runner, reps: int) -> list[Row]:
     return rows
 
 
+EVENTS_INGEST_TARGET = {"sqlite": 3_000.0, "postgres": 10_000.0}
+EVENTS_FILTER_P95_TARGET_S = 0.050
+
+
+def bench_events(r: Runner, reps: int) -> list[Row]:
+    rows = []
+    for backend in ("sqlite", "postgres"):
+        name = f"events_ingest_{backend}"
+        try:
+            runs = [r.run("events.py", "ingest", backend).result for _ in range(reps)]
+        except BenchError as exc:
+            rows.append(Row(name, "failed", "", False, str(exc)[-200:]))
+            continue
+        rates = [run["per_s"] for run in runs]
+        target = EVENTS_INGEST_TARGET[backend]
+        each = runs[0]["events"] // runs[0]["clients"]
+        rows.append(
+            Row(
+                name,
+                f"{med(rates):,.0f}/s",
+                f">= {target:,.0f}/s",
+                med(rates) >= target,
+                f"{spread(rates, lambda v: f'{v:,.0f}/s')}; real server, "
+                f"{runs[0]['clients']} client processes x {each:,}"
+                f" events, POST /api/events ({runs[0]['batch']} a request); every event found "
+                "afterwards through /api/events/filter",
+                {"per_s": rates},
+            )
+        )
+    try:
+        found = r.run("events.py", "query").result
+    except BenchError as exc:
+        return [*rows, Row("events_filter_postgres", "failed", "", False, str(exc)[-200:])]
+    by_name, by_resource = found["by_name"], found["by_resource"]
+    worst = max(by_name["p95_ms"], by_resource["p95_ms"]) / 1000
+    rows.append(
+        Row(
+            "events_filter_postgres",
+            f"p95 {ms(worst)}",
+            f"<= {ms(EVENTS_FILTER_P95_TARGET_S)} p95",
+            worst <= EVENTS_FILTER_P95_TARGET_S,
+            f"{found['rows']:,} events stored (PostgreSQL); POST /api/events/filter, limit 50, "
+            f"100 requests each: by name prefix p50 {by_name['p50_ms']:.1f} ms / p95 "
+            f"{by_name['p95_ms']:.1f} ms, by resource id p50 "
+            f"{by_resource['p50_ms']:.1f} ms / p95 {by_resource['p95_ms']:.1f} ms",
+            found,
+        )
+    )
+    return rows
+
+
 # name -> (function, repetitions, runs in --quick)
 WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] = {
     "import": (bench_import, 10, True),
@@ -678,6 +729,7 @@ WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] 
     "worker_latency": (bench_worker_latency, 40, False),
     "server_health": (bench_server_health, 3, False),
     "blocks_variables": (bench_blocks_variables, 3, False),
+    "events": (bench_events, 3, False),
 }
 
 
