@@ -138,3 +138,78 @@ def test_an_event_emitted_while_the_server_is_down_arrives_once(tmp_path: Path) 
     finally:
         server.stop()
     assert [e["resource"]["vibepiper.resource.id"] for e in json.loads(listed.stdout)] == ["late.r"]
+
+
+def test_events_stream_follows_new_events_with_no_server(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert _cli(home, "event", "emit", "before.stream", "--resource-id", "r").returncode == 0
+    env = {**os.environ, "VIBEPIPER_HOME": str(home)}
+    env.pop("VIBEPIPER_API_URL", None)
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vibepiper.cli",
+            "events",
+            "stream",
+            "--json",
+            "--event",
+            "live.",
+            "--interval",
+            "0.2",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        import time
+
+        time.sleep(2)
+        for i in range(2):
+            done = _cli(home, "event", "emit", f"live.{i}", "--resource-id", "r")
+            assert done.returncode == 0, done.stderr
+        assert follower.stdout is not None
+        lines = [json.loads(follower.stdout.readline()) for _ in range(2)]
+    finally:
+        follower.send_signal(2)
+        _, errors = follower.communicate(timeout=20)
+    assert [line["event"] for line in lines] == ["live.0", "live.1"]
+    assert follower.returncode == 0, errors
+
+
+def test_server_sent_events_stream(tmp_path: Path) -> None:
+    import httpx
+
+    server = new_server(tmp_path)
+    server.start()
+    try:
+        server.wait_healthy()
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            body = [{"event": "sse.old", "resource": {"vibepiper.resource.id": "r"}}]
+            assert http.post("/events", json=body).status_code == 204
+            spec = json.dumps({"event": {"prefix": ["sse."]}})
+            with http.stream(
+                "GET", "/events/stream", params={"filter": spec, "backfill": 5}
+            ) as answer:
+                assert answer.status_code == 200
+                assert answer.headers["content-type"].startswith("text/event-stream")
+                lines = answer.iter_lines()
+                data = [line for line in _until(lines, 1)]
+                new = [{"event": "sse.new", "resource": {"vibepiper.resource.id": "r"}}]
+                assert http.post("/events", json=new).status_code == 204
+                data += [line for line in _until(lines, 1)]
+    finally:
+        server.stop()
+    assert [json.loads(item)["event"] for item in data] == ["sse.old", "sse.new"]
+
+
+def _until(lines: object, count: int) -> list[str]:
+    found: list[str] = []
+    for line in lines:  # type: ignore[attr-defined]
+        if line.startswith("data: "):
+            found.append(line[len("data: ") :])
+            if len(found) == count:
+                return found
+    return found

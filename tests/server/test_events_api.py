@@ -318,3 +318,33 @@ def test_websocket_in_records_events_and_checks_the_key(tmp_path: Any) -> None:
             "ws.sent",
             "ws.sent",
         ]
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_websocket_out_backfills_then_streams_matching_events(tmp_path: Any) -> None:
+    from starlette.testclient import TestClient
+
+    from tests.server.conftest import make_settings
+    from vibepiper.server import create_app
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'out.db'}"
+    with TestClient(create_app(make_settings(url))) as client:
+        old = [_event("out.old", f"out.{i}", payload={"i": i}) for i in range(3)]
+        assert client.post("/api/events", json=[*old, _event("other.x", "o")]).status_code == 204
+        with client.websocket_connect("/api/events/out") as socket:
+            socket.send_json(
+                {"type": "filter", "filter": {"event": {"prefix": ["out."]}}, "backfill": 2}
+            )
+            first = [socket.receive_json() for _ in range(2)]
+            assert [m["event"]["payload"]["i"] for m in first] == [1, 2]
+            assert {m["type"] for m in first} == {"event"}
+            client.post("/api/events", json=[_event("other.y", "o"), _event("out.new", "n")])
+            live = socket.receive_json()
+            assert live["event"]["event"] == "out.new"
+        with client.websocket_connect("/api/events/out") as socket:
+            socket.send_json({"type": "nonsense"})
+            with pytest.raises(Exception) as closed:
+                socket.receive_json()
+            assert getattr(closed.value, "code", None) == 1007
+        bad = client.get("/api/events/stream", params={"filter": "{not json"})
+        assert bad.status_code == 422

@@ -50,6 +50,8 @@ def _operations() -> list[tuple[str, GenerationMode]]:
     cases = []
     for path, item in spec["paths"].items():
         for method, operation in item.items():
+            if "text/event-stream" in str(operation.get("responses", {})):
+                continue  # answers forever by design (Server-Sent Events)
             label = f"{method.upper()} {path}"
             cases.append((label, GenerationMode.POSITIVE))
             if operation.get("parameters") or operation.get("requestBody"):

@@ -136,6 +136,61 @@ def _table(events: list[ReceivedEvent]) -> Table:
     return table
 
 
+@events_app.command("stream")
+def stream_events(
+    event: EventOption = None,
+    resource: ResourceOption = None,
+    since: Annotated[
+        str, typer.Option("--since", help="Show events from this time first (default: now).")
+    ] = "0s",
+    as_json: JsonOption = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between looks.", hidden=True)
+    ] = 1.0,
+) -> None:
+    """Follow events as they are recorded, oldest first, until Ctrl-C (one JSON object a
+    line with --json)."""
+    import collections
+    import time
+
+    from vibepiper.client import get_client
+
+    spec = build_filter(event, resource, since, ascending=True)
+    seen: collections.OrderedDict[Any, None] = collections.OrderedDict()
+    since_time = spec.occurred.since
+    console = None if as_json else _output.stdout_console()
+    try:
+        with get_client(sync_client=True) as client:
+            while True:
+                now = dt.datetime.now(dt.UTC)
+                spec.occurred.since = since_time
+                spec.occurred.until = now + dt.timedelta(days=1)
+                page = client.read_events(spec, limit=200)
+                for item in page.events:
+                    if item.id in seen:
+                        continue
+                    seen[item.id] = None
+                    if len(seen) > 20_000:
+                        seen.popitem(last=False)
+                    if console is None:
+                        typer.echo(json.dumps(record(item), ensure_ascii=False), nl=True)
+                    else:
+                        when = _output.local_datetime(item.occurred, milliseconds=True)
+                        console.print(
+                            f"{when}  {item.event}  {item.resource.name or item.resource.id}",
+                            highlight=False,
+                            markup=False,
+                        )
+                if len(page.events) < 200:
+                    # a client's batch may deliver an event up to a minute late
+                    since_time = max(spec.occurred.since, now - dt.timedelta(minutes=1))
+                else:
+                    since_time = page.events[-1].occurred
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+
+
 @event_app.command("emit")
 def emit(
     name: Annotated[str, typer.Argument(help="The event's name, e.g. orders.loaded.")],

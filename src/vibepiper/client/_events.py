@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
-from vibepiper.client._layer import Call, _list, _model
+from vibepiper.client._layer import Call, _list, _model, _none
 from vibepiper.schemas import event_filters as f
+from vibepiper.schemas.events import Event
 
 if TYPE_CHECKING:
     from vibepiper.client._layer import Plan
@@ -26,6 +27,10 @@ def _flush_own_writes() -> None:
     store = registry._store  # only a store this process opened: none is opened here
     if store is not None:
         store.flush(5.0)
+
+
+def create_events(events: list[Event]) -> Call[None]:
+    return Call("POST", "events", _none, [event.model_dump(mode="json") for event in events])
 
 
 def read_events(filter: f.EventFilter | None, limit: int) -> Call[f.EventPage]:
@@ -59,6 +64,10 @@ class Events:
     async def _run(self, plan: Plan[T]) -> T:  # the client's
         raise NotImplementedError
 
+    async def emit_events(self, events: list[Event]) -> None:
+        """Record `events` on the API now (`vibepiper.events.emit_event` batches instead)."""
+        await self._send(create_events(events))
+
     async def read_events(
         self, filter: f.EventFilter | None = None, limit: int = 100
     ) -> f.EventPage:
@@ -87,6 +96,10 @@ class SyncEvents:
 
     def _run(self, plan: Plan[T]) -> T:  # the client's
         raise NotImplementedError
+
+    def emit_events(self, events: list[Event]) -> None:
+        """Record `events` on the API now (`vibepiper.events.emit_event` batches instead)."""
+        self._send(create_events(events))
 
     def read_events(self, filter: f.EventFilter | None = None, limit: int = 100) -> f.EventPage:
         """The events matching `filter` (default: the last day's), at most `limit` (up to

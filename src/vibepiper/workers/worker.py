@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vibepiper.workers.base import MAX_BACKOFF_SECONDS, RunLoop, print_line
 
@@ -100,8 +100,42 @@ class ProcessWorker:
             f"Worker {self.name!r} started with work pool {self.work_pool_name!r}"
             + (f" (limit {limit})" if limit else "")
         )
-        self.loop.run()
+        started = self._emit("started")
+        try:
+            self.loop.run()
+        finally:
+            self._emit("stopped", started)
         self.echo(f"Worker {self.name!r} stopped")
+
+    def _emit(self, what: str, follows: Any = None) -> Any:
+        """`vibepiper.worker.started` / `.stopped` on the server (Prefect's worker events);
+        a server that does not take it is no reason to stop (None then)."""
+        from vibepiper.schemas.events import Event
+
+        try:
+            pool = self.client.read_work_pool(self.work_pool_name)
+            event = Event.model_validate(
+                {
+                    "event": f"vibepiper.worker.{what}",
+                    "resource": {
+                        "vibepiper.resource.id": f"vibepiper.worker.{self.type}.{self.name}",
+                        "vibepiper.resource.name": self.name,
+                        "vibepiper.worker-type": self.type,
+                    },
+                    "related": [
+                        {
+                            "vibepiper.resource.id": f"vibepiper.work-pool.{pool.id}",
+                            "vibepiper.resource.name": self.work_pool_name,
+                            "vibepiper.resource.role": "work-pool",
+                        }
+                    ],
+                    "follows": None if follows is None else follows.id,
+                }
+            )
+            self.client.emit_events([event])
+        except Exception:
+            return None
+        return event
 
     def _ensure_pool_patiently(self) -> bool:
         """`ensure_pool`, retried with backoff while the server is unreachable; False

@@ -3,20 +3,24 @@ count them by day, time, name or resource."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from vibepiper.schemas import event_filters as f
-from vibepiper.schemas.events import Event
+from vibepiper.schemas.events import Event, ReceivedEvent
 from vibepiper.server.api.deps import DB
 from vibepiper.server.conflicts import RetryingRoute
 from vibepiper.server.database import Database
 from vibepiper.server.services import events
+from vibepiper.server.services._errors import invalid
 
 logger = logging.getLogger("vibepiper.server.events")
 
@@ -119,3 +123,76 @@ def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])
     return f"invalid event: {where}: {error['msg']}"[:120]
+
+
+@sockets.websocket("/out")
+async def events_out(websocket: WebSocket) -> None:
+    """Prefect's event subscription: after the key (see `authorized`), the client sends
+    `{"type": "filter", "filter": <EventFilter>, "backfill": N}` (backfill optional,
+    default 100, at most 500); the server then sends `{"type": "event", "event": ...}`
+    for the recent matching events, oldest first, and for each new one as it comes."""
+    if not await authorized(websocket):
+        return
+    db: Database = websocket.app.state.database
+    try:
+        message = json.loads(await websocket.receive_text())
+        if not isinstance(message, dict) or message.get("type") != "filter":
+            raise ValueError("the first message must be {'type': 'filter', 'filter': {...}}")
+        spec = f.EventFilter.model_validate(message.get("filter") or {})
+        backfill = int(message.get("backfill", DEFAULT_BACKFILL))
+    except WebSocketDisconnect:
+        return
+    except (ValueError, ValidationError) as exc:
+        await websocket.close(code=1007, reason=str(exc)[:120])
+        return
+    try:
+        async for event in events.follow(db, spec, backfill):
+            await websocket.send_text(
+                json.dumps({"type": "event", "event": event.model_dump(mode="json")})
+            )
+    except (WebSocketDisconnect, RuntimeError):  # the client went away mid-send
+        return
+
+
+DEFAULT_BACKFILL = 100
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Events, forever."}},
+)
+async def stream_events(
+    db: DB,
+    filter: Annotated[str | None, Query(description="An EventFilter as JSON.")] = None,
+    backfill: Annotated[int, Query(ge=0, le=events.MAX_BACKFILL)] = DEFAULT_BACKFILL,
+) -> StreamingResponse:
+    """Server-Sent Events for clients that cannot hold a websocket: the recent matching
+    events (`backfill`), then each new one, as `event: event` / `data: <json>` messages,
+    with a `: keep-alive` comment every 15 s of silence."""
+    try:
+        spec = f.EventFilter.model_validate_json(filter) if filter else f.EventFilter()
+    except ValidationError as exc:
+        raise invalid(("query", "filter"), _first_error(exc)) from None
+
+    async def messages() -> AsyncIterator[str]:
+        source = events.follow(db, spec, backfill).__aiter__()
+        pending: asyncio.Task[ReceivedEvent] | None = None
+        try:
+            while True:
+                pending = pending or asyncio.ensure_future(source.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
+                if not done:
+                    yield ": keep-alive\n\n"
+                    continue
+                event = pending.result()
+                pending = None
+                yield f"event: event\nid: {event.id}\ndata: {event.model_dump_json()}\n\n"
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    return StreamingResponse(messages(), media_type="text/event-stream")
+
+
+KEEPALIVE_SECONDS = 15.0

@@ -24,7 +24,7 @@ from vibepiper.schemas import deployments as wire
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import claims, deployments, flow_runs, work_pools, workers
 from vibepiper.server.repositories.claims import Scope
-from vibepiper.server.services import _notify
+from vibepiper.server.services import _notify, lifecycle_events
 from vibepiper.server.services._convert import flow_run_read
 from vibepiper.server.services._errors import invalid
 from vibepiper.server.services._transitions import transition
@@ -79,6 +79,7 @@ async def _record_poll(db: Database, body: wire.ClaimRequest) -> None:
             await deployments.touch_pool_deployments(connection, pool["name"], now)
         if body.deployment_ids:
             await deployments.touch(connection, body.deployment_ids, now)
+        await lifecycle_events.update_all_readiness(connection)
 
 
 async def _scope(

@@ -47,6 +47,7 @@ from vibepiper.schemas.api_concurrency import (
 from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import concurrency as repo
+from vibepiper.server.services import lifecycle_events
 
 RECHECK_S = 0.25
 """How often a waiting slot request looks again without being woken."""
@@ -271,6 +272,10 @@ async def _try_acquire(db: Database, request: SlotRequest) -> SlotGrant:
             for limit in decision.take
         ]
         await repo.insert_leases(connection, rows)
+        taken = [(limit.id, limit.name) for limit in decision.take]
+        await lifecycle_events.slots_acquired(
+            connection, taken, lease_id, request.occupy, request.holder
+        )
     return SlotGrant(True, lease_id, missing=decision.missing)
 
 
@@ -297,6 +302,7 @@ async def release(db: Database, lease_id: uuid.UUID) -> int:
     """Delete the lease (every limit it holds slots on); the rows deleted (0: none)."""
     async with db.write() as connection:
         freed = await repo.delete_lease(connection, lease_id)
+        await lifecycle_events.slots_released(connection, freed, lease_id)
     if freed:
         _released(db).notify(freed)
     return len(freed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,7 +23,7 @@ from vibepiper.schemas.runs import flow_id_for
 from vibepiper.schemas.schedules import DeploymentScheduleCreate, Schedule
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import deployments, flows, work_pools
-from vibepiper.server.services import _notify, scheduler
+from vibepiper.server.services import _notify, lifecycle_events, scheduler
 from vibepiper.server.services._deployment_read import SETTABLE_FIELDS, deployment_read
 from vibepiper.server.services._errors import invalid
 from vibepiper.server.services._parameters import check_defaults, check_schema, enforced_schema
@@ -69,6 +69,9 @@ async def create_or_replace(
             deployment_id = existing["id"]
             await deployments.update(connection, deployment_id, values)
         await replace_schedules(connection, deployment_id, body.schedules)
+        named = {"id": deployment_id, "name": body.name}
+        action: Literal["created", "updated"] = "created" if existing is None else "updated"
+        await lifecycle_events.changed(connection, "deployment", named, action)
     await scheduler.schedule_deployment(db, deployment_id)
     async with db.read() as connection:
         return await to_read(connection, await read_row(connection, deployment_id)), (
@@ -135,6 +138,8 @@ async def update(
             await replace_schedules(connection, deployment_id, body.schedules)
         if changes.get("paused") is not None and changes["paused"] != row["paused"]:
             await _on_pause_change(connection, deployment_id, changes["paused"])
+        fields = sorted(body.model_fields_set)
+        await lifecycle_events.changed(connection, "deployment", row, "updated", fields)
     await scheduler.schedule_deployment(db, deployment_id)
     return await read(db, deployment_id)
 
@@ -145,6 +150,7 @@ async def set_paused(db: Database, deployment_id: uuid.UUID, paused: bool) -> wi
         if row["paused"] != paused:
             await deployments.update(connection, deployment_id, {"paused": paused})
             await _on_pause_change(connection, deployment_id, paused)
+            await lifecycle_events.changed(connection, "deployment", row, "updated", ["paused"])
     if not paused:
         await scheduler.schedule_deployment(db, deployment_id)
         _notify.runs_changed(db)
@@ -171,9 +177,10 @@ async def _on_pause_change(
 async def delete(db: Database, deployment_id: uuid.UUID) -> None:
     """Delete the deployment, its schedules and its runs that never started."""
     async with db.write() as connection:
-        await read_row(connection, deployment_id)
+        row = await read_row(connection, deployment_id)
         await deployments.delete_unstarted_runs(connection, deployment_id, scheduled_only=False)
         await deployments.delete(connection, deployment_id)
+        await lifecycle_events.changed(connection, "deployment", row, "deleted")
 
 
 _PARAMETER_FIELDS = {

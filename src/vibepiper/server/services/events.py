@@ -7,13 +7,15 @@ the same index, however deep.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import collections
 import datetime as dt
 import json
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -156,3 +158,53 @@ async def count_by(
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+LIVE_LOOKBACK = dt.timedelta(seconds=60)
+"""How far back in `occurred` a live stream looks for events received since its last
+look (a client's batch or clock may deliver an event this late and still be streamed)."""
+POLL_SECONDS = 0.5
+MAX_BACKFILL = 500
+
+
+async def follow(
+    db: Database, spec: f.EventFilter, backfill: int, poll: float = POLL_SECONDS
+) -> AsyncIterator[ReceivedEvent]:
+    """The events matching `spec`: first up to `backfill` recent ones (oldest first),
+    then each new one as it is recorded, forever (any replica's writes included: it
+    reads the database, every `poll` seconds)."""
+    seen: collections.OrderedDict[uuid.UUID, None] = collections.OrderedDict()
+
+    def fresh(event: ReceivedEvent) -> bool:
+        if event.id in seen:
+            return False
+        seen[event.id] = None
+        if len(seen) > 20_000:
+            seen.popitem(last=False)
+        return True
+
+    if backfill > 0:
+        recent = spec.model_copy(update={"order": f.EventOrder.DESC})
+        async with db.read() as connection:
+            rows = await events.read(connection, recent, min(backfill, MAX_BACKFILL))
+        for row in reversed(rows):
+            event = received_event(row)
+            if fresh(event):
+                yield event
+    since = started = dt.datetime.now(dt.UTC)
+    while True:
+        now = dt.datetime.now(dt.UTC)
+        window = f.EventOccurredFilter(
+            since=max(spec.occurred.since, since - LIVE_LOOKBACK),
+            until=now + dt.timedelta(days=1),
+        )
+        live = spec.model_copy(update={"occurred": window, "order": f.EventOrder.ASC})
+        async with db.read() as connection:
+            rows = await events.read(connection, live, 1000)
+        for row in rows:
+            event = received_event(row)
+            # recorded before the stream began: that was the backfill's to give
+            if event.received >= started and fresh(event):
+                yield event
+        since = now
+        await asyncio.sleep(poll)

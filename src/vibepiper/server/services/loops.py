@@ -12,6 +12,7 @@ from vibepiper.server.database import Database
 from vibepiper.server.services.crash_detector import crash_detector_loop
 from vibepiper.server.services.late_runs import late_runs_loop
 from vibepiper.server.services.lease_reaper import lease_reaper_loop
+from vibepiper.server.services.lifecycle_events import readiness_loop
 from vibepiper.server.services.scheduler import scheduler_loop
 from vibepiper.server.settings import ServerSettings
 
@@ -24,6 +25,7 @@ def orchestration_loops(
         return []
     return [
         ("vibepiper-scheduler", scheduler_loop(db, interval=settings.server_scheduler_interval)),
+        ("vibepiper-readiness", readiness_loop(db, interval=settings.server_late_runs_interval)),
         (
             "vibepiper-late-runs",
             late_runs_loop(

@@ -19,7 +19,7 @@ from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schemas import deployments as wire
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import work_pools, workers
-from vibepiper.server.services import _notify
+from vibepiper.server.services import _notify, lifecycle_events
 from vibepiper.server.services._deployment_read import pool_read, queue_read, worker_read
 from vibepiper.server.services._errors import conflict
 
@@ -55,7 +55,10 @@ async def create_pool(db: Database, body: wire.WorkPoolCreate) -> wire.WorkPoolR
         pool_id = await work_pools.insert_pool(connection, body.model_dump())
         default = {"name": wire.DEFAULT_QUEUE, "priority": 1, "paused": False}
         await work_pools.insert_queue(connection, pool_id, default)
-        return await _pool_read(connection, await pool_row(connection, body.name))
+        row = await pool_row(connection, body.name)
+        await lifecycle_events.changed(connection, "work-pool", row, "created")
+        await lifecycle_events.update_all_readiness(connection)
+        return await _pool_read(connection, row)
 
 
 async def list_pools(db: Database) -> list[wire.WorkPoolRead]:
@@ -77,7 +80,10 @@ async def update_pool(db: Database, name: str, changes: dict[str, Any]) -> wire.
         await pool_row(connection, name)
         if changes:
             await work_pools.update_pool(connection, name, changes)
-        result = await _pool_read(connection, await pool_row(connection, name))
+        row = await pool_row(connection, name)
+        await lifecycle_events.changed(connection, "work-pool", row, "updated", list(changes))
+        await lifecycle_events.update_readiness(connection, "work-pool")
+        result = await _pool_read(connection, row)
     _notify.runs_changed(db)  # a resumed pool or a larger limit frees runs
     return result
 
@@ -86,6 +92,7 @@ async def delete_pool(db: Database, name: str) -> None:
     async with db.write() as connection:
         row = await pool_row(connection, name)
         await work_pools.delete_pool(connection, row["id"])
+        await lifecycle_events.changed(connection, "work-pool", row, "deleted")
 
 
 # --- queues ---------------------------------------------------------------------------
@@ -109,7 +116,10 @@ async def create_queue(db: Database, pool: str, body: wire.WorkQueueCreate) -> w
         if await work_pools.get_queue(connection, pool_id, body.name) is not None:
             raise conflict(f"work queue {body.name!r} exists already in work pool {pool!r}")
         await work_pools.insert_queue(connection, pool_id, body.model_dump())
-        return queue_read(await _queue_row(connection, pool, body.name))
+        row = await _queue_row(connection, pool, body.name)
+        await lifecycle_events.changed(connection, "work-queue", row, "created")
+        await lifecycle_events.update_readiness(connection, "work-queue")
+        return queue_read(row)
 
 
 async def read_queue(db: Database, pool: str, name: str) -> wire.WorkQueueRead:
@@ -124,7 +134,10 @@ async def update_queue(
         row = await _queue_row(connection, pool, name)
         if changes:
             await work_pools.update_queue(connection, row["work_pool_id"], name, changes)
-        result = queue_read(await _queue_row(connection, pool, name))
+        row = await _queue_row(connection, pool, name)
+        await lifecycle_events.changed(connection, "work-queue", row, "updated", list(changes))
+        await lifecycle_events.update_readiness(connection, "work-queue")
+        result = queue_read(row)
     _notify.runs_changed(db)
     return result
 
@@ -135,6 +148,7 @@ async def delete_queue(db: Database, pool: str, name: str) -> None:
     async with db.write() as connection:
         row = await _queue_row(connection, pool, name)
         await work_pools.delete_queue(connection, row["work_pool_id"], name)
+        await lifecycle_events.changed(connection, "work-queue", row, "deleted")
 
 
 # --- workers --------------------------------------------------------------------------
