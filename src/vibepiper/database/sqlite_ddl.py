@@ -13,7 +13,7 @@ Existing databases at an older revision are always migrated by Alembic.
 
 from __future__ import annotations
 
-DDL_REVISION = "0007"
+DDL_REVISION = "0008"
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)",
@@ -66,6 +66,8 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX ix_event__resource_id_occurred ON event (resource_id, occurred)",
     "CREATE TABLE event_resource (\n\tresource_id VARCHAR NOT NULL, \n\toccurred TEXT NOT NULL, \n\tevent_id CHAR(36) NOT NULL, \n\trole VARCHAR NOT NULL, \n\tCONSTRAINT pk_event_resource PRIMARY KEY (resource_id, occurred, event_id, role)\n)\n WITHOUT ROWID\n\n",
     "CREATE TABLE webhook (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdescription TEXT NOT NULL, \n\ttemplate TEXT NOT NULL, \n\tslug VARCHAR NOT NULL, \n\tenabled BOOLEAN NOT NULL, \n\tsecret TEXT, \n\tsecret_key_id VARCHAR, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_webhook PRIMARY KEY (id), \n\tCONSTRAINT uq_webhook__name UNIQUE (name), \n\tCONSTRAINT uq_webhook__slug UNIQUE (slug)\n)",
+    "CREATE TABLE event_subject (\n\tresource_id VARCHAR NOT NULL, \n\trole VARCHAR NOT NULL, \n\tsubject_id VARCHAR NOT NULL, \n\tfirst_occurred TEXT NOT NULL, \n\tCONSTRAINT pk_event_subject PRIMARY KEY (resource_id, role, subject_id)\n)\n WITHOUT ROWID\n\n",
+    "CREATE INDEX ix_event_subject__first_occurred ON event_subject (first_occurred)",
 )
 """`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
 

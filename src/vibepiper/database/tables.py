@@ -32,6 +32,7 @@ __all__ = [
     "deployment_schedule",
     "event",
     "event_resource",
+    "event_subject",
     "flow",
     "flow_run",
     "flow_run_state",
@@ -551,6 +552,20 @@ event_resource = sa.Table(
 )
 """The related resources of events as an index: which events name a resource, by time
 (their labels are in `event.related`)."""
+
+event_subject = sa.Table(
+    "event_subject",
+    metadata,
+    # every event about `subject_id` names `resource_id` in `role`: the state events of a
+    # run share their related resources, indexed once per run instead of once per event
+    sa.Column("resource_id", _BYTEWISE_TEXT, primary_key=True),
+    sa.Column("role", sa.String(), primary_key=True),
+    sa.Column("subject_id", _BYTEWISE_TEXT, primary_key=True),
+    sa.Column("first_occurred", Timestamp(), nullable=False),
+    sa.Index(None, "first_occurred"),
+    sqlite_with_rowid=False,
+)
+"""Related resources shared by all the events of one resource (a run's state events)."""
 
 webhook = sa.Table(
     "webhook",

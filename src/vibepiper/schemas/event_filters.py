@@ -40,6 +40,8 @@ EVENT_PAGE_SIZE = 50
 """Events a page holds unless asked (Prefect's interactive page size)."""
 MAX_EVENT_PAGE_SIZE = 200
 """Most events one page may hold."""
+MAX_COUNTED_TOTAL = 10_000
+"""A page's `total` counts matching events up to this many."""
 
 Names = list[str] | None
 LabelSpec = dict[str, str | list[str]]
@@ -160,7 +162,7 @@ class EventPage(BaseModel):
     """A page of events, the number matching in all, and where the next page is."""
 
     events: list[ReceivedEvent]
-    total: int
+    total: int = Field(description="Events matching the filter, counted up to 10,000.")
     next_page: str | None = None
 
 

@@ -147,6 +147,9 @@ _STATEMENTS = {
         "id occurred event resource_id resource related payload received follows",
         "ON CONFLICT (id) DO NOTHING",
     ),
+    "event_subject": _insert(
+        "event_subject", "resource_id role subject_id first_occurred", "ON CONFLICT DO NOTHING"
+    ),
 }
 
 
@@ -180,12 +183,13 @@ class Batch:
             rows = self.rows.get(table)
             if not rows:
                 continue
-            if table != "event":
-                _insert_rows(con, head, tail, width, rows, max_vars)
-        if self.rows.get("event"):
+            _insert_rows(con, head, tail, width, rows, max_vars)
+        # scripts' events: their related resources indexed one by one (a run's state
+        # events share theirs, indexed once per run in `event_subject`)
+        if self.rows.get("emitted_event"):
             before = con.execute(_LAST_EVENT).fetchone()[0]
             head, tail, width = _STATEMENTS["event"]
-            _insert_rows(con, head, tail, width, self.rows["event"], max_vars)
+            _insert_rows(con, head, tail, width, self.rows["emitted_event"], max_vars)
             con.execute(_INDEX_RELATED, (before,))
 
     def scrubbed(self) -> Batch:
@@ -213,6 +217,7 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
     emitted = StateEventRows()
     # the state events of each run share their resource and related parts
     shared: dict[int, tuple[RunEvents, RelatedSet]] = {}
+    subjects: set[int] = set()  # runs whose related resources this batch indexes
     for event in events:
         kind = event[0]
         if kind == TASK_RUN_STATE:
@@ -222,6 +227,9 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
             task_states.append(row)
             if facts is not None:
                 parts = shared.get(id(run)) or _task_run_parts(run, ids, facts, shared)
+                if id(run) not in subjects:
+                    subjects.add(id(run))
+                    emitted.add_subject(*parts, row[5])
                 previous = _previous(event[6], ids)
                 emitted.add(*parts, event[2], row[0], row[5], event[5], previous, now)
         elif kind == CREATE_TASK_RUN:
@@ -240,6 +248,9 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
             flow_states.append(row)
             if facts is not None:
                 parts = shared.get(id(run)) or _flow_run_parts(run, ids, facts, shared)
+                if id(run) not in subjects:
+                    subjects.add(id(run))
+                    emitted.add_subject(*parts, row[5])
                 previous = _previous(event[6], ids)
                 emitted.add(*parts, event[2], row[0], row[5], event[5], previous, now)
         elif kind == CREATE_FLOW_RUN:
@@ -257,6 +268,8 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
         "task_run_state": task_states,
         "log": logs,
         "event": emitted.events,
+        "event_subject": emitted.subjects,
+        "emitted_event": emitted.emitted,
     }
     return Batch(rows)
 

@@ -202,10 +202,19 @@ def task_run_related(
 class StateEventRows:
     """The `event` rows of one batch (`Batch.write` indexes their related resources)."""
 
-    __slots__ = ("events",)
+    __slots__ = ("emitted", "events", "subjects")
 
     def __init__(self) -> None:
-        self.events: Rows = []
+        self.events: Rows = []  # state events
+        self.emitted: Rows = []  # scripts' events
+        self.subjects: Rows = []
+
+    def add_subject(self, run_events: RunEvents, related: RelatedSet, occurred: str) -> None:
+        """Index the related resources every state event of the run shares."""
+        subject = run_events.resource_id
+        self.subjects.extend(
+            [(resource_id, role, subject, occurred) for resource_id, role in related.keys]
+        )
 
     def add(
         self,
@@ -248,7 +257,7 @@ class StateEventRows:
         occurred = encode_timestamp(event.occurred)
         resource = dict(event.resource.root)
         related = [dict(item.root) for item in event.related]
-        self.events.append(
+        self.emitted.append(
             (
                 event_id,
                 occurred,

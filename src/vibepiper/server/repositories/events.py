@@ -25,6 +25,7 @@ from vibepiper.server.repositories._dialect import insert_ignoring_conflicts
 
 E = t.event
 R = t.event_resource
+S = t.event_subject
 _CHUNK = 2000
 
 
@@ -64,6 +65,14 @@ async def insert(
     for start in range(0, len(index), _CHUNK):
         chunk = list(index[start : start + _CHUNK])
         await connection.execute(insert_ignoring_conflicts(connection, R), chunk)
+
+
+async def insert_subjects(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Index related resources shared by every event of a subject (a run's state
+    events); a pair indexed already keeps its first time."""
+    for start in range(0, len(rows), _CHUNK):
+        chunk = list(rows[start : start + _CHUNK])
+        await connection.execute(insert_ignoring_conflicts(connection, S), chunk)
 
 
 # --- filters ------------------------------------------------------------------------------
@@ -133,13 +142,18 @@ def _related_ids(
     query = sa.select(R.c.event_id).where(
         R.c.occurred >= occurred.since, R.c.occurred <= occurred.until
     )
+    # a run's state events: related to what their subject (the run) is related to
+    subjects = sa.select(S.c.subject_id)
     if ids is not None:
         query = query.where(R.c.resource_id.in_(list(ids)))
+        subjects = subjects.where(S.c.resource_id.in_(list(ids)))
     if prefixes is not None:
         query = query.where(sa.or_(*(_prefix_range(R.c.resource_id, p) for p in prefixes)))
+        subjects = subjects.where(sa.or_(*(_prefix_range(S.c.resource_id, p) for p in prefixes)))
     if roles is not None:
         query = query.where(R.c.role.in_(list(roles)))
-    return E.c.id.in_(query)
+        subjects = subjects.where(S.c.role.in_(list(roles)))
+    return sa.or_(E.c.id.in_(query), E.c.resource_id.in_(subjects))
 
 
 def conditions(connection: AsyncConnection, spec: f.EventFilter) -> list[sa.ColumnElement[bool]]:
@@ -249,9 +263,15 @@ async def read(
     return list((await connection.execute(query)).mappings())
 
 
-async def count(connection: AsyncConnection, spec: f.EventFilter) -> int:
-    """How many events match `spec`."""
-    query = sa.select(sa.func.count()).select_from(E).where(*conditions(connection, spec))
+async def count(
+    connection: AsyncConnection, spec: f.EventFilter, at_most: int | None = None
+) -> int:
+    """How many events match `spec` (counting stops at `at_most`: a page's total must
+    not cost a scan of every match of a broad filter)."""
+    matching = sa.select(sa.literal(1)).select_from(E).where(*conditions(connection, spec))
+    if at_most is not None:
+        matching = matching.limit(at_most)
+    query = sa.select(sa.func.count()).select_from(matching.subquery())
     return int((await connection.execute(query)).scalar_one())
 
 
@@ -349,6 +369,19 @@ async def delete_old_related(connection: AsyncConnection, cutoff: dt.datetime, l
         return 0
     end, last = boundary
     statement = sa.delete(R).where(*scope, R.c.occurred <= end if last else R.c.occurred < end)
+    return int((await connection.execute(statement)).rowcount or 0)
+
+
+async def delete_old_subjects(connection: AsyncConnection, cutoff: dt.datetime, limit: int) -> int:
+    """Delete at most `limit` `event_subject` rows first seen before `cutoff` whose
+    subject has no event left."""
+    orphan = sa.and_(
+        S.c.first_occurred < cutoff,
+        ~sa.exists(sa.select(sa.literal(1)).where(E.c.resource_id == S.c.subject_id)),
+    )
+    key = sa.tuple_(S.c.resource_id, S.c.role, S.c.subject_id)
+    found = sa.select(S.c.resource_id, S.c.role, S.c.subject_id).where(orphan).limit(limit)
+    statement = sa.delete(S).where(key.in_(found))
     return int((await connection.execute(statement)).rowcount or 0)
 
 

@@ -98,6 +98,14 @@ async def delete_old_events(
             if deleted == 0:
                 break
             await asyncio.sleep(0)
+        while True:
+            async with db.write() as connection:
+                if not await retention.claim_pass(connection):
+                    return total
+                deleted = await events.delete_old_subjects(connection, cutoff, batch_size)
+            if deleted == 0:
+                break
+            await asyncio.sleep(0)
     return total
 
 

@@ -71,7 +71,7 @@ async def read_page(
     """One page of events matching `spec`; `next_url` + a token is the next page's URL."""
     async with db.read() as connection:
         rows = await events.read(connection, spec, limit + 1, after)
-        total = await events.count(connection, spec)
+        total = await events.count(connection, spec, f.MAX_COUNTED_TOTAL)
     found = [received_event(row) for row in rows[:limit]]
     next_page = None
     if len(rows) > limit and found:

@@ -55,7 +55,8 @@ async def record(
         flows = await run_facts.flow_runs(connection, parents)
     received = dt.datetime.now(dt.UTC)
     rows: list[dict[str, Any]] = []
-    index: list[dict[str, Any]] = []
+    # the related resources of a run's state events, indexed once per run
+    subjects: dict[tuple[str, str, str], dict[str, Any]] = {}
     for change in changes:
         built = _event(kind, change, flows, tasks)
         if built is None:
@@ -63,11 +64,17 @@ async def record(
         row, keys = built
         row["received"] = received
         rows.append(row)
-        index.extend(
-            {"resource_id": rid, "occurred": row["occurred"], "event_id": row["id"], "role": role}
-            for rid, role in keys
-        )
-    await events.insert(connection, rows, index)
+        for rid, role in keys:
+            key = (rid, role, row["resource_id"])
+            if key not in subjects:
+                subjects[key] = {
+                    "resource_id": rid,
+                    "role": role,
+                    "subject_id": row["resource_id"],
+                    "first_occurred": row["occurred"],
+                }
+    await events.insert(connection, rows, [])
+    await events.insert_subjects(connection, list(subjects.values()))
 
 
 def _event(
