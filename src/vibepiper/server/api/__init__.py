@@ -22,6 +22,7 @@ from vibepiper.server.api import (
     system,
     task_runs,
     variables,
+    webhooks,
     work_pools,
     workers,
 )
@@ -47,5 +48,6 @@ def api_router() -> APIRouter:
         protected.include_router(module.router)
     for module in (block_types, block_schemas, block_documents, block_capabilities, variables):
         protected.include_router(module.router)
+    protected.include_router(webhooks.router)
     router.include_router(protected)
     return router

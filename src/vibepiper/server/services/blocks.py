@@ -29,6 +29,7 @@ from vibepiper.server.encryption import EncryptionKeyError, KeyRing, new_key, wr
 from vibepiper.server.repositories import blocks as repo
 from vibepiper.server.repositories.variables import bump_generation
 from vibepiper.server.services._errors import conflict, invalid
+from vibepiper.server.services.webhooks import reencrypt_secrets
 
 REF = "$ref"
 
@@ -529,6 +530,8 @@ async def rotate_key(db: Database, keys: KeyRing) -> wire.KeyRotation:
             token, key = keys.encrypt(data)
             await repo.set_encrypted(connection, row["id"], token, key)
             rotated += 1
+        # webhook secrets are under the same keys: the file is about to drop the old one
+        await reencrypt_secrets(connection, keys)
     if keys.source == "file":
         assert keys.path is not None
         write_key_file(keys.path, keys.keys[:1])
