@@ -32,6 +32,7 @@ from vibepiper.client import _compat, _layer
 from vibepiper.client._config_methods import BlocksAndVariables, SyncBlocksAndVariables
 from vibepiper.client._events import Events, SyncEvents
 from vibepiper.client._layer import Call, Plan, RetryPolicy
+from vibepiper.client._webhooks import SyncWebhooks, Webhooks
 from vibepiper.client.schemas import filters, objects, sorting
 from vibepiper.client.schemas.responses import OrchestrationResult
 from vibepiper.schemas import api, api_batch
@@ -45,7 +46,7 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
 
 
-class VibePiperClient(BlocksAndVariables, Events):
+class VibePiperClient(BlocksAndVariables, Events, Webhooks):
     """Async client of the REST API at `api_url` (e.g. `http://127.0.0.1:4200/api`).
 
     `get_client()` makes one; with no server URL it talks to the in-process API over the
@@ -585,7 +586,7 @@ class VibePiperClient(BlocksAndVariables, Events):
         return await self._send(_layer.release_lease(lease_id))
 
 
-class SyncVibePiperClient(SyncBlocksAndVariables, SyncEvents):
+class SyncVibePiperClient(SyncBlocksAndVariables, SyncEvents, SyncWebhooks):
     """Blocking client of the REST API; the same calls as `VibePiperClient`."""
 
     def __init__(
