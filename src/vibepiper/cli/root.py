@@ -24,6 +24,7 @@ from vibepiper.cli.global_concurrency_limit import app as global_concurrency_lim
 from vibepiper.cli.outbox import app as outbox_app
 from vibepiper.cli.server import app as server_app
 from vibepiper.cli.variable import app as variable_app
+from vibepiper.cli.webhook import app as webhook_app
 from vibepiper.cli.work_pool import app as work_pool_app
 from vibepiper.cli.work_queue import app as work_queue_app
 from vibepiper.cli.worker import app as worker_app
@@ -83,6 +84,7 @@ app.add_typer(block_app, name="block")
 app.add_typer(variable_app, name="variable")
 app.add_typer(events_app, name="events")
 app.add_typer(event_app, name="event")
+app.add_typer(webhook_app, name="webhook")
 
 
 @app.callback()
