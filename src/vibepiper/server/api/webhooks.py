@@ -5,8 +5,9 @@ receive requests that become events."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from vibepiper.schemas import webhooks as wire
 from vibepiper.server.api.deps import DB, get_key_ring
@@ -23,6 +24,8 @@ CONFLICT: Responses = {409: {"model": ErrorBody, "description": "The name is tak
 HOOK_METHODS = ["GET", "HEAD", "DELETE", "POST", "PUT", "PATCH"]
 """Prefect Cloud's: a template that needs no body may be called with GET, HEAD, DELETE."""
 EVENT_ID_HEADER = "X-VibePiper-Event-Id"
+Slug = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+"""Slugs are URL-safe base64 (22 characters)."""
 
 
 def _keys(request: Request) -> webhooks.KeyLoader:
@@ -82,7 +85,7 @@ async def delete_webhook(webhook_id: uuid.UUID, db: DB) -> None:
     await webhooks.delete(db, webhook_id)
 
 
-async def receive_webhook(slug: str, request: Request, db: DB) -> Response:
+async def receive_webhook(slug: Slug, request: Request, db: DB) -> Response:
     """Render the request with the webhook's template and record the event (204, its id
     in `X-VibePiper-Event-Id`)."""
     received = webhooks.HookRequest(
