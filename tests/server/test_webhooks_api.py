@@ -329,3 +329,43 @@ def test_a_key_rotation_keeps_the_secrets_of_webhooks(start_api: Any) -> None:
         headers={"Content-Type": "application/json", "X-VibePiper-Signature": _signed("k1", body)},
     )
     assert signed.status_code == 204, signed.text
+
+
+def test_cloud_events_in_structured_and_binary_mode(api: ApiClient) -> None:
+    hook = _create(api, "{{ body|from_cloud_event(headers) }}")
+    kind = unique("com.example.object.created")
+    structured = {
+        "specversion": "1.0",
+        "type": kind,
+        "source": "/storage/bucket",
+        "id": "A234",
+        "subject": "files/a.csv",
+        "time": "2024-06-01T10:00:00Z",
+        "data": {"size": 3},
+    }
+    sent = api.post(
+        hook["url"],
+        content=json.dumps(structured).encode(),
+        headers={"Content-Type": "application/cloudevents+json"},
+    )
+    assert sent.status_code == 204, sent.text
+    binary = api.post(
+        hook["url"],
+        json={"size": 4},
+        headers={
+            "ce-specversion": "1.0",
+            "ce-type": kind,
+            "ce-source": "/storage/other",
+            "ce-id": "B1",
+        },
+    )
+    assert binary.status_code == 204, binary.text
+    found = _events(api, event={"name": [kind]}, occurred={"since": "2024-01-01T00:00:00Z"})
+    events = sorted(found, key=lambda e: e["payload"]["data"]["size"])
+    assert [e["resource"][ID] for e in events] == ["files/a.csv", "/storage/other"]
+    assert events[0]["occurred"].startswith("2024-06-01T10:00:00")
+    assert events[0]["payload"]["cloudevents"]["id"] == "A234"
+    assert events[1]["payload"] == {
+        "data": {"size": 4},
+        "cloudevents": {"specversion": "1.0", "type": kind, "source": "/storage/other", "id": "B1"},
+    }

@@ -31,6 +31,9 @@ related resource (role `webhook`), and a missing `payload` is the request (metho
 headers, body), as Prefect Cloud does. When a template is saved, it must make an event
 of one of `SAMPLE_REQUESTS`, where a missing value reads `sample`.
 
+Besides Jinja's filters, `from_cloud_event(headers)` reads a CloudEvent (Prefect's
+`{{ body|from_cloud_event(headers) }}`).
+
 Bounds: attributes starting with `_` and anything that changes a value are refused
 (jinja2's ImmutableSandboxedEnvironment), `range` is at most 100,000 items, `*` and
 `**` cannot build huge values, the output stops at the event size limit, and the
@@ -56,6 +59,7 @@ __all__ = [
     "SAMPLE_REQUESTS",
     "WebhookTemplateError",
     "check_template",
+    "from_cloud_event",
     "parse_body",
     "render_event",
 ]
@@ -121,9 +125,38 @@ class _SampleUndefined(ChainableUndefined):
         return "sample"
 
 
+def from_cloud_event(body: Any, headers: Any) -> str:
+    """The event (JSON text) of a CloudEvent, in structured mode (its attributes in a
+    JSON body) or binary mode (in `ce-*` headers, the body its data), as Prefect Cloud's
+    filter makes it: the name is the CloudEvent's `type`, the resource its `subject` (or
+    its `source`), the payload `{"data": ..., "cloudevents": {the other attributes}}`.
+    """
+    attributes: dict[str, Any] = {}
+    if isinstance(body, Mapping) and "specversion" in body:
+        attributes = {str(key): value for key, value in body.items()}
+        data = attributes.pop("data", None)
+    else:
+        if isinstance(headers, Mapping):
+            for name in headers:
+                if str(name).lower().startswith("ce-"):
+                    attributes[str(name)[3:].lower()] = headers[name]
+        data = body
+    kind = str(attributes.get("type", ""))
+    resource = str(attributes.get("subject") or attributes.get("source") or "")
+    event: dict[str, Any] = {
+        "event": kind,
+        "resource": {"vibepiper.resource.id": resource},
+        "payload": {"data": data, "cloudevents": attributes},
+    }
+    if attributes.get("time"):
+        event["occurred"] = str(attributes["time"])
+    return json.dumps(event, ensure_ascii=False, default=str)
+
+
 def _environment(undefined: type[ChainableUndefined]) -> _Environment:
     environment = _Environment(undefined=undefined, autoescape=False)
     environment.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
+    environment.filters["from_cloud_event"] = from_cloud_event
     return environment
 
 
@@ -316,13 +349,28 @@ SAMPLE_REQUESTS: tuple[dict[str, Any], ...] = (
         "raw_body": "sample text",
         "query": {},
     },
+    {
+        "method": "POST",
+        "headers": [("Content-Type", "application/cloudevents+json")],
+        "raw_body": json.dumps(
+            {
+                "specversion": "1.0",
+                "type": "sample.cloud.event",
+                "source": "/sample",
+                "id": "sample",
+                "data": {},
+            }
+        ),
+        "query": {},
+    },
 )
 """Requests a template is tried on when it is saved: it must make an event of one."""
 
 
 def check_template(template: str) -> None:
     """Refuse a template that is not valid Jinja, or that makes no event of any sample
-    request (`SAMPLE_REQUESTS`: a JSON body holding an event, an empty GET, a text body).
+    request (`SAMPLE_REQUESTS`: a JSON body holding an event, an empty GET, a text body,
+    a CloudEvent).
 
     Raises:
         WebhookTemplateError: saying why (the first sample's reason).
