@@ -3,9 +3,9 @@ receive, rendered into events and recorded through `events.record`.
 
 A webhook's URL is `/hooks/<slug>`, the slug 16 random bytes (URL-safe base64), so it
 cannot be guessed; rotating gives a new one and the old URL answers 404 at once. Its
-template is checked when saved (`webhook_templates.check_template`) and rendered in a
-child process with a deadline (`_deadline.run_with_deadline`), so a template that
-loops for minutes costs the server one killed child, not its event loop.
+template is checked when saved (`orchestration.webhook_templates.check_template`) and
+rendered in a child process (`_deadline.run_with_deadline`) with a time limit, so a
+template that loops for minutes is stopped after 2 s and never holds the event loop.
 
 An optional secret (encrypted with the block documents' key ring, never read back)
 makes every request carry `X-VibePiper-Signature: sha256=<hex>` (or GitHub's
@@ -29,6 +29,11 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.exceptions import ObjectNotFound
+from vibepiper.orchestration.webhook_templates import (
+    WebhookTemplateError,
+    check_template,
+    render_event,
+)
 from vibepiper.schemas import webhooks as wire
 from vibepiper.schemas.blocks import MASK
 from vibepiper.schemas.events import Event
@@ -38,16 +43,14 @@ from vibepiper.server.repositories import webhooks as repo
 from vibepiper.server.services import events
 from vibepiper.server.services._deadline import DeadlineExceeded, run_with_deadline
 from vibepiper.server.services._errors import conflict, invalid
-from vibepiper.server.services.webhook_templates import (
-    WebhookTemplateError,
-    check_template,
-    render_event,
-)
 
 RENDER_TIMEOUT = 2.0
 """Seconds a template may take to render one request."""
 CHECK_TIMEOUT = 5.0
 """Seconds checking a template being saved may take (it renders the samples)."""
+BACKSTOP = 10.0
+"""Seconds more before the child is killed: a new child imports the module first, and a
+template stuck in one long C call does not see its time limit."""
 SIGNATURE_HEADERS = (wire.SIGNATURE_HEADER, "X-Hub-Signature-256")
 
 KeyLoader = Callable[[], Awaitable[KeyRing]]
@@ -93,7 +96,11 @@ async def _checked(template: str) -> None:
     """422 naming the problem when `template` cannot make events."""
     try:
         await run_with_deadline(
-            check_template, template, timeout=CHECK_TIMEOUT, what="checking the template"
+            check_template,
+            template,
+            time_limit=CHECK_TIMEOUT,
+            timeout=CHECK_TIMEOUT + BACKSTOP,
+            what="checking the template",
         )
     except WebhookTemplateError as exc:
         raise invalid(("body", "template"), str(exc)) from None
@@ -259,7 +266,8 @@ async def receive(db: Database, keys: KeyLoader, slug: str, request: HookRequest
             row["template"],
             facts,
             hook,
-            timeout=RENDER_TIMEOUT,
+            time_limit=RENDER_TIMEOUT,
+            timeout=RENDER_TIMEOUT + BACKSTOP,
             what="rendering the webhook's template",
         )
     except (WebhookTemplateError, DeadlineExceeded) as exc:

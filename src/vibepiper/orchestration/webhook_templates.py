@@ -1,9 +1,10 @@
 """Webhook templates: Jinja, in a sandbox, that turns an HTTP request into an event.
 
-The functions here are pure (no I/O) and run in a child process
-(`services._deadline.run_with_deadline`), so a template that loops for minutes is
-killed at its deadline instead of stalling the server; they take and return plain,
-picklable values.
+The functions here are pure (no I/O) and the server runs them in a child process
+(`server.services._deadline.run_with_deadline`), never on its event loop; they take and
+return plain, picklable values. `time_limit` stops a template that runs too long (a
+timer signal in the child's main thread, so the child is reused); the caller's deadline
+is the backstop that kills the child if even that fails (a long call in C).
 
 What a template sees (Prefect Cloud's names, and a few more):
 
@@ -42,9 +43,12 @@ caller's deadline bounds the time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import operator
+import signal
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -57,6 +61,7 @@ from vibepiper.schemas.events import MAX_EVENT_SIZE_BYTES, Event
 
 __all__ = [
     "SAMPLE_REQUESTS",
+    "TemplateTooSlow",
     "WebhookTemplateError",
     "check_template",
     "from_cloud_event",
@@ -73,6 +78,40 @@ HIDDEN_HEADERS = frozenset({"authorization", "cookie"})
 
 class WebhookTemplateError(ValueError):
     """The template cannot make an event of this request; the message says why."""
+
+
+class TemplateTooSlow(WebhookTemplateError):
+    """The template ran past its time limit and was stopped."""
+
+
+class _OutOfTime(BaseException):
+    """Raised by the timer: not an `Exception`, so neither Jinja nor pydantic handle it
+    on its way out to `_time_limit`."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise `TemplateTooSlow` in this thread after `seconds` (the main thread only,
+    where signals are delivered: in a child process, or a CLI; elsewhere no limit)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not seconds or not usable:
+        yield
+        return
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _OutOfTime:
+        raise TemplateTooSlow(
+            f"the template took longer than {seconds:g} s and was stopped"
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class Headers(Mapping[str, str]):
@@ -266,17 +305,26 @@ def render_event(
     webhook: Mapping[str, Any],
     *,
     checking: bool = False,
+    time_limit: float | None = None,
 ) -> dict[str, Any]:
     """The event (JSON-ready) `template` renders from `request`.
 
     `request`: `method`, `headers` (a list of name/value pairs), `raw_body` (text),
     `query` (a mapping), `received` (a datetime). `webhook`: its `id` and `name`.
     `checking`: a missing value reads `sample` instead of nothing (`check_template`).
+    `time_limit`: seconds it may take (`TemplateTooSlow` past them).
 
     Raises:
         WebhookTemplateError: the template failed, rendered something that is not a JSON
             object, or an object that is not a valid event (the message says which).
     """
+    with _time_limit(time_limit):
+        return _render_event(template, request, webhook, checking)
+
+
+def _render_event(
+    template: str, request: Mapping[str, Any], webhook: Mapping[str, Any], checking: bool
+) -> dict[str, Any]:
     context = _context(request, webhook)
     env = _env(checking)
     structured = _json_template(template)
@@ -367,14 +415,20 @@ SAMPLE_REQUESTS: tuple[dict[str, Any], ...] = (
 """Requests a template is tried on when it is saved: it must make an event of one."""
 
 
-def check_template(template: str) -> None:
+def check_template(template: str, time_limit: float | None = None) -> None:
     """Refuse a template that is not valid Jinja, or that makes no event of any sample
     request (`SAMPLE_REQUESTS`: a JSON body holding an event, an empty GET, a text body,
     a CloudEvent).
 
     Raises:
-        WebhookTemplateError: saying why (the first sample's reason).
+        WebhookTemplateError: saying why (the first sample's reason); `TemplateTooSlow`
+            when checking took longer than `time_limit` seconds.
     """
+    with _time_limit(time_limit):
+        _check_template(template)
+
+
+def _check_template(template: str) -> None:
     structured = _json_template(template)
     sources = _strings(structured) if structured is not None else [template]
     for source in sources:
@@ -388,7 +442,9 @@ def check_template(template: str) -> None:
     webhook = {"id": "00000000-0000-0000-0000-000000000000", "name": "sample"}
     for sample in SAMPLE_REQUESTS:
         try:
-            render_event(template, sample, webhook, checking=True)
+            _render_event(template, sample, webhook, checking=True)
+        except TemplateTooSlow:
+            raise
         except WebhookTemplateError as exc:
             reasons.append(str(exc))
         else:
