@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -65,6 +66,25 @@ async def insert(
     for start in range(0, len(index), _CHUNK):
         chunk = list(index[start : start + _CHUNK])
         await connection.execute(insert_ignoring_conflicts(connection, R), chunk)
+
+
+_JSON_TEXT = ("resource", "related", "payload")
+
+
+async def insert_prepared(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """`insert`, for rows whose `resource`, `related` and `payload` are JSON text already
+    (the run state events, built as text once for both stores): bound as text, not
+    parsed and serialized again."""
+    if not rows:
+        return
+    postgres = connection.dialect.name == "postgresql"
+    values: dict[str, Any] = {}
+    for name in _JSON_TEXT:
+        text = sa.bindparam(name, type_=sa.Text())
+        values[name] = sa.cast(text, postgresql.JSONB) if postgres else text
+    statement = insert_ignoring_conflicts(connection, E).values(values)
+    for start in range(0, len(rows), _CHUNK):
+        await connection.execute(statement, list(rows[start : start + _CHUNK]))
 
 
 async def insert_subjects(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:

@@ -10,7 +10,6 @@ state's id as its id: a state is recorded once (replicas included), so is its ev
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.database.codec import encode_timestamp
 from vibepiper.orchestration.state_events import (
+    RelatedSet,
     RunEvents,
     flow_run_related,
     related_set,
@@ -57,8 +57,9 @@ async def record(
     rows: list[dict[str, Any]] = []
     # the related resources of a run's state events, indexed once per run
     subjects: dict[tuple[str, str, str], dict[str, Any]] = {}
+    related_of: dict[uuid.UUID, RelatedSet] = {}  # the state events of a run share them
     for change in changes:
-        built = _event(kind, change, flows, tasks)
+        built = _event(kind, change, flows, tasks, related_of)
         if built is None:
             continue
         row, keys = built
@@ -73,7 +74,7 @@ async def record(
                     "subject_id": row["resource_id"],
                     "first_occurred": row["occurred"],
                 }
-    await events.insert(connection, rows, [])
+    await events.insert_prepared(connection, rows)
     await events.insert_subjects(connection, list(subjects.values()))
 
 
@@ -82,13 +83,14 @@ def _event(
     change: StateChange,
     flows: dict[uuid.UUID, run_facts.FlowRunFacts],
     tasks: dict[uuid.UUID, run_facts.TaskRunFacts],
+    related_of: dict[uuid.UUID, RelatedSet],
 ) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]] | None:
     if kind == "flow_run":
         facts = flows.get(change.run_id)
         if facts is None:
             return None
         name = facts.name
-        related = related_set(
+        related = related_of.get(change.run_id) or related_set(
             flow_run_related(
                 flow=facts.flow,
                 tags=facts.tags,
@@ -107,7 +109,7 @@ def _event(
         flow_run: tuple[str, str | None] | None = None
         if task.flow_run_id is not None:
             flow_run = (str(task.flow_run_id), None if parent is None else parent.name)
-        related = related_set(
+        related = related_of.get(change.run_id) or related_set(
             task_run_related(
                 flow_run=flow_run,
                 flow=None if parent is None else parent.flow,
@@ -118,6 +120,7 @@ def _event(
             )
         )
         run_events = RunEvents("task-run", str(change.run_id), task.name)
+    related_of[change.run_id] = related
     state, before = change.state, change.previous
     previous = (
         None
@@ -138,9 +141,9 @@ def _event(
         "occurred": state.timestamp,
         "event": name,
         "resource_id": run_events.resource_id,
-        "resource": json.loads(resource),
-        "related": json.loads(related.json),
-        "payload": json.loads(payload),
+        "resource": resource,
+        "related": related.json,
+        "payload": payload,
         "follows": None if follows is None else uuid.UUID(follows),
     }
     return row, related.keys
