@@ -68,6 +68,18 @@ def test_bad_events_are_422_naming_the_field(api: ApiClient) -> None:
     assert "vibepiper.resource.id" in response.text
     related = [{"event": "x", "resource": {ID: "r"}, "related": [{ID: "q"}]}]
     assert api.post("/api/events", json=related).status_code == 422
+    # a NUL character, which PostgreSQL cannot store: a 422 naming it, nothing recorded
+    tag = unique("nul")
+    for bad in (
+        _event(f"{tag}.payload", f"{tag}.r", payload={"text": "a\x00b"}),
+        _event(f"{tag}.label", f"{tag}.r", resource={ID: f"{tag}.r", "note": "a\x00b"}),
+        _event(f"{tag}.key", f"{tag}.r", payload={"a\x00b": 1}),
+        _event(f"{tag}.\x00", f"{tag}.r"),
+    ):
+        refused = api.post("/api/events", json=[bad])
+        assert refused.status_code == 422, refused.text
+        assert "NUL" in refused.text
+    assert _filter(api, event={"prefix": [f"{tag}."]})["total"] == 0
 
 
 def test_state_changes_emit_events_with_the_state_id(api: ApiClient, new_flow_run: NewRun) -> None:

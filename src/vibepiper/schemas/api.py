@@ -50,6 +50,12 @@ def _clean_json(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def check_storable(value: Any) -> Any:
+    """`value` (JSON) if every text in it can be stored (no NUL, valid Unicode, at most
+    64 levels deep); ValueError naming the problem otherwise."""
+    return _clean_json(value)
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)

@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
+from vibepiper.schemas.api import check_storable
+
 __all__ = [
     "MAX_EVENT_SIZE_BYTES",
     "MAX_LABELS_PER_RESOURCE",
@@ -223,6 +225,17 @@ class Event(BaseModel):
         if len(value) > MAX_RELATED_RESOURCES:
             raise ValueError(f"The maximum number of related resources is {MAX_RELATED_RESOURCES}")
         return value
+
+    @model_validator(mode="after")
+    def _storable(self) -> Event:
+        # PostgreSQL cannot store a NUL character in text or JSON: refused here, so a
+        # sender learns it at once (a 422 at the API) instead of a database error
+        check_storable(self.event)
+        check_storable(self.resource.root)
+        for related in self.related:
+            check_storable(related.root)
+        check_storable(self.payload)
+        return self
 
     @property
     def involved_resources(self) -> list[Resource]:
