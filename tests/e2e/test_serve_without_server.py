@@ -116,8 +116,10 @@ def test_serve_without_an_api_url_starts_a_server_and_runs_scheduled_runs(
         took = time.monotonic() - asked
     stderr = "".join(stderr_lines) + err
     assert process.returncode == 0, stderr
-    # about a second when idle; a run in progress is cancelled (SIGTERM) and awaited first
-    assert took < 3.0, f"stopping took {took:.1f} s"
+    # 1-2 s here: a run in progress is cancelled (SIGTERM) and awaited, the deployments
+    # paused and the in-process server shut down gracefully; 6 s seen on a loaded CI
+    # machine. An idle serve process's one-second stop is test_cli_signals' bound.
+    assert took < 10.0, f"stopping took {took:.1f} s:\n{err[-2000:]}"
     assert "Traceback" not in stderr, stderr
     assert "Stopped serving." in stderr
     assert f"VIBEPIPER_API_URL={api} vibepiper deployment run 'etl/every-second'" in out

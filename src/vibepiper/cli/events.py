@@ -124,8 +124,11 @@ def _table(events: list[ReceivedEvent]) -> Table:
     from rich.text import Text
 
     table = Table(title="Events", box=box.SIMPLE_HEAD, title_justify="left")
-    for column in ("Occurred", "Event", "Resource", "ID"):
-        table.add_column(column, no_wrap=True)
+    # at 80 columns (a pipe, CI) the name and resource wrap and the id gives way first
+    table.add_column("Occurred", no_wrap=True)
+    table.add_column("Event", overflow="fold", min_width=24)
+    table.add_column("Resource", overflow="fold", min_width=12)
+    table.add_column("ID", no_wrap=True, overflow="ellipsis", min_width=8)
     for item in events:
         table.add_row(
             Text(_output.local_datetime(item.occurred, milliseconds=True), style="bright_black"),
