@@ -199,6 +199,24 @@ class Batch:
         )
 
 
+def _add_state_event(
+    emitted: StateEventRows,
+    subjects: set[int],
+    parts: tuple[RunEvents, RelatedSet],
+    event: Event,
+    row: tuple[Any, ...],
+    ids: _Text,
+    now: str,
+) -> None:
+    """The event of the state `event` records (`row`: its state row); the run's related
+    resources are indexed with its first state event of the batch."""
+    if id(event[1]) not in subjects:
+        subjects.add(id(event[1]))
+        emitted.add_subject(*parts, row[5])
+    previous = _previous(event[6], ids)
+    emitted.add(*parts, event[2], row[0], row[5], event[5], previous, now)
+
+
 def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
     """Rows for `events`: one upsert per run (its latest event), one row per state and log,
     and, with `facts`, the event of every state and the events scripts emitted.
@@ -227,11 +245,7 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
             task_states.append(row)
             if facts is not None:
                 parts = shared.get(id(run)) or _task_run_parts(run, ids, facts, shared)
-                if id(run) not in subjects:
-                    subjects.add(id(run))
-                    emitted.add_subject(*parts, row[5])
-                previous = _previous(event[6], ids)
-                emitted.add(*parts, event[2], row[0], row[5], event[5], previous, now)
+                _add_state_event(emitted, subjects, parts, event, row, ids, now)
         elif kind == CREATE_TASK_RUN:
             run = event[1]
             task_runs[id(run)] = event
@@ -248,11 +262,7 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
             flow_states.append(row)
             if facts is not None:
                 parts = shared.get(id(run)) or _flow_run_parts(run, ids, facts, shared)
-                if id(run) not in subjects:
-                    subjects.add(id(run))
-                    emitted.add_subject(*parts, row[5])
-                previous = _previous(event[6], ids)
-                emitted.add(*parts, event[2], row[0], row[5], event[5], previous, now)
+                _add_state_event(emitted, subjects, parts, event, row, ids, now)
         elif kind == CREATE_FLOW_RUN:
             run = event[1]
             flow_runs[id(run)] = event
