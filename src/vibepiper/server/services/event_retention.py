@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from vibepiper.exceptions import ConfigurationError
 from vibepiper.schemas.events import canonical
@@ -76,37 +78,38 @@ async def delete_old_events(
     for name, days in passes:
         cutoff = now - dt.timedelta(days=days)
         excluded = list(policy.overrides) if name is None else []
-        while True:
-            async with db.write() as connection:
-                if not await retention.claim_pass(connection):
-                    return total
-                deleted = await events.delete_old(
-                    connection, cutoff, batch_size, name=name, except_names=excluded
-                )
-            total += deleted
-            if deleted == 0:
-                break
-            await asyncio.sleep(0)
+        deleted, finished = await _in_batches(
+            db, events.delete_old, cutoff, batch_size, name=name, except_names=excluded
+        )
+        total += deleted
+        if not finished:
+            return total
     longest = policy.longest()
     if longest is not None:
         cutoff = now - dt.timedelta(days=longest)
-        while True:
-            async with db.write() as connection:
-                if not await retention.claim_pass(connection):
-                    return total
-                deleted = await events.delete_old_related(connection, cutoff, batch_size)
-            if deleted == 0:
-                break
-            await asyncio.sleep(0)
-        while True:
-            async with db.write() as connection:
-                if not await retention.claim_pass(connection):
-                    return total
-                deleted = await events.delete_old_subjects(connection, cutoff, batch_size)
-            if deleted == 0:
-                break
-            await asyncio.sleep(0)
+        for delete in (events.delete_old_related, events.delete_old_subjects):
+            _, finished = await _in_batches(db, delete, cutoff, batch_size)
+            if not finished:
+                return total
     return total
+
+
+async def _in_batches(
+    db: Database, delete: Callable[..., Awaitable[int]], *args: Any, **kwargs: Any
+) -> tuple[int, bool]:
+    """Run `delete(connection, *args, **kwargs)` (one bounded batch) in write
+    transactions until it deletes nothing: how many rows went, and False when it stopped
+    because another replica holds the retention pass."""
+    total = 0
+    while True:
+        async with db.write() as connection:
+            if not await retention.claim_pass(connection):
+                return total, False
+            deleted = await delete(connection, *args, **kwargs)
+        total += deleted
+        if deleted == 0:
+            return total, True
+        await asyncio.sleep(0)
 
 
 async def event_retention_loop(
