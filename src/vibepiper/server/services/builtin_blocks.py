@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vibepiper.database import tables
 from vibepiper.schemas import blocks as wire
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import blocks as repo
@@ -40,7 +41,8 @@ async def register_builtin_blocks(db: Database) -> int:
     """Insert the built-in types and schemas this database lacks; how many rows it added."""
     catalog = builtin_catalog()
     async with db.read() as connection:
-        missing = [entry for entry in catalog if await _missing(connection, entry)]
+        present = await _present(connection, catalog)
+    missing = [entry for entry in catalog if _key(entry) not in present]
     if not missing:
         return 0
     added = 0
@@ -57,14 +59,25 @@ async def register_builtin_blocks(db: Database) -> int:
     return added
 
 
-async def _missing(connection: Any, entry: dict[str, Any]) -> bool:
-    block_type = await repo.get_type_by_slug(connection, entry["block_type"]["slug"])
-    if block_type is None:
-        return True
+def _key(entry: dict[str, Any]) -> tuple[str, str, str]:
     schema = entry["block_schema"]
-    return (
-        await repo.get_schema_by_checksum(connection, schema["checksum"], schema["version"]) is None
+    return entry["block_type"]["slug"], schema["checksum"], schema["version"]
+
+
+async def _present(
+    connection: Any, catalog: tuple[dict[str, Any], ...]
+) -> set[tuple[str, str, str]]:
+    """Which (type slug, schema checksum, version) of the catalog the database holds, in
+    one query (this runs at every start, the in-process API's included)."""
+    block_type, block_schema = tables.block_type.c, tables.block_schema.c
+    query = (
+        sa.select(block_type.slug, block_schema.checksum, block_schema.version)
+        .select_from(
+            tables.block_schema.join(tables.block_type, block_type.id == block_schema.block_type_id)
+        )
+        .where(block_type.slug.in_({_key(entry)[0] for entry in catalog}))
     )
+    return {(row[0], row[1], row[2]) for row in await connection.execute(query)}
 
 
 async def _register(connection: Any, entry: dict[str, Any]) -> int:
