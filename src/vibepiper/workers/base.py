@@ -115,6 +115,14 @@ class HeldRun:
         return f"flow run {run.name!r} ({run.id}) of deployment {where!r}"
 
 
+def _beat_wait(interval: float, failures: int) -> float:
+    """Seconds until the next heartbeat: the interval, or sooner after failed beats
+    (0.2 s doubling), so a server back after a blip hears from the worker at once."""
+    if failures == 0:
+        return interval
+    return min(interval, 0.2 * 2.0 ** min(failures - 1, 10))
+
+
 class _Connection:
     """Says once that the server is unreachable, and once that it is back."""
 
@@ -192,6 +200,12 @@ class RunLoop:
             timeout=wait_seconds + 10,
             retry=RetryPolicy(max_attempts=2),
         )
+        # one try per beat: the loop backs off itself, in a wait that stopping cuts short
+        # (a client's own retries sleep through it: a worker whose server went away took
+        # a second more to stop)
+        self._beat_client = SyncVibePiperClient(
+            api_url, api_key=api_key, retry=RetryPolicy(max_attempts=1)
+        )
         self._spares = SparePool(self.env, size=spares) if spares > 0 else None
         self._inbox: queue.Queue[ClaimedRun] = queue.Queue()
         self._held: dict[uuid.UUID, HeldRun] = {}
@@ -245,6 +259,7 @@ class RunLoop:
             # a heartbeat to a server that went away may be retrying: not worth waiting for
             beater.join(timeout=1.0 if self._connection.down else self.heartbeat_seconds + 5)
             self._claim_client.close()
+            self._beat_client.close()
 
     def _start(self, claimed: ClaimedRun) -> None:
         held = HeldRun(claimed)
@@ -374,6 +389,7 @@ class RunLoop:
         from vibepiper.client.errors import ServerBusy, ServerUnreachable
         from vibepiper.schemas.deployments import HeartbeatRequest
 
+        failures = 0
         while not self._finished.is_set():
             with self._lock:
                 ids = list(self._held)
@@ -385,7 +401,7 @@ class RunLoop:
                     if held.process is not None and not held.pid_reported
                 }
             try:
-                answer = self.client.heartbeat(
+                answer = self._beat_client.heartbeat(
                     HeartbeatRequest(
                         worker_name=self.name,
                         work_pool_name=self.work_pool_name,
@@ -397,9 +413,11 @@ class RunLoop:
                 )
             except (ServerUnreachable, ServerBusy) as exc:
                 self._connection.failed(exc)
+                failures += 1
             except Exception as exc:  # the heartbeat must go on
                 self.echo(f"Heartbeat failed: {type(exc).__name__}: {exc}")
             else:
+                failures = 0
                 self._connection.ok()
                 with self._lock:
                     for run_id in pids:
@@ -407,7 +425,7 @@ class RunLoop:
                             self._held[run_id].pid_reported = True
                 for run_id in answer.cancel:
                     self.cancel(run_id, "cancellation was requested")
-            self._beat_now.wait(self.heartbeat_seconds)
+            self._beat_now.wait(_beat_wait(self.heartbeat_seconds, failures))
             self._beat_now.clear()
 
     def cancel(self, flow_run_id: uuid.UUID, why: str) -> None:
