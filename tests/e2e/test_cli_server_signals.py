@@ -35,7 +35,8 @@ def test_the_server_stops_within_a_second_on_ctrl_c_despite_a_long_poll(
     try:
         running.process = server.popen  # for wait_healthy
         running.wait_healthy()
-        poll = _long_poll_in_background(running)
+        answers: list[object] = []
+        poll = _long_poll_in_background(running, answers)
         time.sleep(0.5)  # the claim is waiting on the server
     except BaseException:
         server.popen.kill()
@@ -45,9 +46,12 @@ def test_the_server_stops_within_a_second_on_ctrl_c_despite_a_long_poll(
 
     assert_stopped_promptly(server, code, seconds)
     poll.join(timeout=30)
+    # the waiting claim was answered (nothing to claim), not cut off with a 500
+    assert answers == [[]], server.output()
+    assert " 500 " not in server.output(), server.output()
 
 
-def _long_poll_in_background(server: Server) -> threading.Thread:
+def _long_poll_in_background(server: Server, answers: list[object]) -> threading.Thread:
     """A claim that waits up to 30 s for work, as an idle worker's does."""
     with SyncVibePiperClient(server.url) as client:
         from vibepiper.schemas.deployments import WorkPoolCreate
@@ -60,11 +64,13 @@ def _long_poll_in_background(server: Server) -> threading.Thread:
             server.url, timeout=60, retry=RetryPolicy(max_attempts=1)
         ) as poller:
             try:
-                poller.claim_runs(
-                    ClaimRequest(worker_name="poller", work_pool_name=pool, wait_seconds=30)
+                answers.append(
+                    poller.claim_runs(
+                        ClaimRequest(worker_name="poller", work_pool_name=pool, wait_seconds=30)
+                    )
                 )
-            except Exception:
-                pass  # the server went away under it: expected
+            except Exception as exc:
+                answers.append(exc)
 
     thread = threading.Thread(target=claim, daemon=True)
     thread.start()

@@ -120,6 +120,7 @@ def _serve(application: Any, host: str, port: int, log_level: str) -> None:
 
     import uvicorn
 
+    from vibepiper.server.app import begin_shutdown
     from vibepiper.workers.serve import print_stopping
 
     class Server(uvicorn.Server):
@@ -136,6 +137,7 @@ def _serve(application: Any, host: str, port: int, log_level: str) -> None:
             if not self.should_exit:
                 print_stopping()
                 logging.getLogger("uvicorn.error").addFilter(_quiet_cancelled_requests)
+                begin_shutdown(application)
             super().handle_exit(sig, frame)
 
     config = uvicorn.Config(
@@ -177,6 +179,9 @@ class BackgroundServer:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop serving (open requests get `SHUTDOWN_GRACE_SECONDS`) and wait for it."""
+        from vibepiper.server.app import begin_shutdown
+
+        begin_shutdown(self._server.config.app)
         self._server.should_exit = True
         self._thread.join(timeout)
 

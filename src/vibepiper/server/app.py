@@ -19,6 +19,7 @@ from vibepiper.server.database import Database, migrate_database
 from vibepiper.server.errors import install_error_handlers
 from vibepiper.server.headers import SecurityHeaders
 from vibepiper.server.limits import BodySizeLimit
+from vibepiper.server.services import _notify
 from vibepiper.server.services._deadline import start_children, stop_children
 from vibepiper.server.services.builtin_blocks import register_builtin_blocks
 from vibepiper.server.services.event_retention import RetentionPolicy, event_retention_loop
@@ -54,6 +55,14 @@ def create_app(settings: ServerSettings | None = None, *, preload: bool = True) 
     app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def begin_shutdown(app: FastAPI) -> None:
+    """The server was told to stop (a signal, `BackgroundServer.stop`): long-polling
+    claims answer now rather than be cancelled when the shutdown grace period ends."""
+    database = getattr(app.state, "database", None)
+    if database is not None:
+        _notify.drain(database)
 
 
 def _warm_up(app: FastAPI) -> None:

@@ -4,7 +4,9 @@ A claim waiting for work (`wait_seconds`) sleeps on its database's notifier and 
 woken when this process creates or reschedules a run, so a run created while a
 worker waits is handed out within milliseconds. Other replicas cannot wake it; the
 waiting claim also re-checks the database every `RECHECK_SECONDS` for their runs and
-for runs that simply came due.
+for runs that simply came due. A stopping server `drain`s: waiting claims answer at
+once with what they have (nothing) instead of being cut off at the end of the shutdown
+grace period with a 500.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class _Notifier:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self.draining = False
 
     def notify(self) -> None:
         self._event.set()
@@ -53,3 +56,13 @@ def runs_changed(db: Database) -> None:
 async def wait_for_runs(db: Database, timeout: float) -> None:
     """Return when `runs_changed(db)` is called or after `timeout` seconds."""
     await _notifier(db).wait(max(0.0, min(timeout, RECHECK_SECONDS)))
+
+
+def drain(db: Database) -> None:
+    """The server is stopping: claims waiting on `db` stop waiting (within
+    `RECHECK_SECONDS`). A plain flag: safe to set from a signal handler or a thread."""
+    _notifier(db).draining = True
+
+
+def draining(db: Database) -> bool:
+    return _notifier(db).draining

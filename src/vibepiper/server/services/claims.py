@@ -50,7 +50,7 @@ async def claim(db: Database, body: wire.ClaimRequest) -> list[wire.ClaimedRun]:
     while True:
         claimed = await _claim_once(db, body)
         left = deadline - time.monotonic()
-        if claimed or left <= 0:
+        if claimed or left <= 0 or _notify.draining(db):
             return claimed
         await _notify.wait_for_runs(db, left)
 
