@@ -23,6 +23,13 @@ def _of(api: ApiClient, resource_id: str) -> list[str]:
     return [e["event"] for e in _events(api, resource={"id": [resource_id]})]
 
 
+async def _readiness_pass_of(api: ApiClient) -> int:
+    from vibepiper.server.services import lifecycle_events
+
+    async with api.database.write() as connection:
+        return await lifecycle_events.update_all_readiness(connection)
+
+
 def test_pool_queue_and_deployment_lifecycle_and_readiness(quiet: ApiClient) -> None:
     api = quiet
     pool_name = new_pool(api)
@@ -40,6 +47,10 @@ def test_pool_queue_and_deployment_lifecycle_and_readiness(quiet: ApiClient) -> 
     ]
     deployment = deploy(api, work_pool_name=pool_name)
     deployment_resource = f"vibepiper.deployment.{deployment['id']}"
+    # a new deployment starts not ready, as in Prefect, without an event: a readiness
+    # pass before any worker polled says nothing (an alert on not-ready stays quiet)
+    assert api.portal.call(_readiness_pass_of, api) == 0
+    assert _of(api, deployment_resource) == ["vibepiper.deployment.created"]
 
     # a worker polls: the pool, its queues and deployments become ready, once
     body = {"worker_name": unique("w"), "work_pool_name": pool_name}

@@ -80,8 +80,13 @@ async def count_deployments(connection: AsyncConnection, query: DeploymentFilter
 
 
 async def insert(connection: AsyncConnection, values: dict[str, Any]) -> None:
+    """A new deployment starts `NOT_READY` (no worker has polled it), as in Prefect, with
+    no status event: `vibepiper.deployment.not-ready` means one that was ready went quiet."""
     now = _now()
-    await connection.execute(sa.insert(t.deployment).values(created=now, updated=now, **values))
+    statement = sa.insert(t.deployment).values(
+        created=now, updated=now, **{"status": "NOT_READY", **values}
+    )
+    await connection.execute(statement)
 
 
 async def update(
