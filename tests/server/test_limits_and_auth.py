@@ -65,7 +65,9 @@ def test_oversize_body_is_413(start_api: StartApi) -> None:
 
 
 def test_exhausted_pool_is_503_with_retry_after(start_api: StartApi) -> None:
-    client = start_api(server_max_connections=1, server_pool_timeout=0.2)
+    # no background loops: one of them holding the only connection would time out the
+    # test's own checkout instead of the request
+    client = start_api(server_max_connections=1, server_pool_timeout=0.2, server_services=False)
     held = client.database.engine.connect()
     client.portal.call(held.start)
     try:
