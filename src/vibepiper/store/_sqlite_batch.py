@@ -30,7 +30,12 @@ from vibepiper.orchestration.state_events import RelatedSet, RunEvents
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
 from vibepiper.schemas.serialization import to_jsonable
 from vibepiper.states import State, StateDetails
-from vibepiper.store._sqlite_events import EventFacts, StateEventRows, task_run_related
+from vibepiper.store._sqlite_events import (
+    EventFacts,
+    RunEventRows,
+    StateEventRows,
+    task_run_related,
+)
 
 # --- what the store's callers append to the queue ---------------------------------------
 # (CREATE_FLOW_RUN, run, state, start_time, end_time, run_count)
@@ -199,24 +204,6 @@ class Batch:
         )
 
 
-def _add_state_event(
-    emitted: StateEventRows,
-    subjects: set[int],
-    parts: tuple[RunEvents, RelatedSet],
-    event: Event,
-    row: tuple[Any, ...],
-    ids: _Text,
-    now: str,
-) -> None:
-    """The event of the state `event` records (`row`: its state row); the run's related
-    resources are indexed with its first state event of the batch."""
-    if id(event[1]) not in subjects:
-        subjects.add(id(event[1]))
-        emitted.add_subject(*parts, row[5])
-    previous = _previous(event[6], ids)
-    emitted.add(*parts, event[2], row[0], row[5], event[5], previous, now)
-
-
 def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
     """Rows for `events`: one upsert per run (its latest event), one row per state and log,
     and, with `facts`, the event of every state and the events scripts emitted.
@@ -233,9 +220,9 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
     logs: Rows = []
     ids = _Text()
     emitted = StateEventRows()
-    # the state events of each run share their resource and related parts
-    shared: dict[int, tuple[RunEvents, RelatedSet]] = {}
-    subjects: set[int] = set()  # runs whose related resources this batch indexes
+    text = ids.uuid
+    runs: dict[int, RunEventRows] = {}  # the state events of each run of the batch
+    related: dict[tuple[str | None, tuple[str, ...]], RelatedSet] = {}  # of task runs
     for event in events:
         kind = event[0]
         if kind == TASK_RUN_STATE:
@@ -244,8 +231,11 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
             row = _state_row(ids.of(run), event[2], ids)
             task_states.append(row)
             if facts is not None:
-                parts = shared.get(id(run)) or _task_run_parts(run, ids, facts, shared)
-                _add_state_event(emitted, subjects, parts, event, row, ids, now)
+                writer = runs.get(id(run))
+                if writer is None:
+                    writer = _task_run_events(run, ids, facts, related, emitted, row)
+                    runs[id(run)] = writer
+                writer.add(event[2], row[0], row[5], event[5], event[6], now, text)
         elif kind == CREATE_TASK_RUN:
             run = event[1]
             task_runs[id(run)] = event
@@ -261,8 +251,10 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
             row = _state_row(ids.of(run), event[2], ids)
             flow_states.append(row)
             if facts is not None:
-                parts = shared.get(id(run)) or _flow_run_parts(run, ids, facts, shared)
-                _add_state_event(emitted, subjects, parts, event, row, ids, now)
+                writer = runs.get(id(run))
+                if writer is None:
+                    writer = runs[id(run)] = _flow_run_events(run, ids, facts, emitted, row)
+                writer.add(event[2], row[0], row[5], event[5], event[6], now, text)
         elif kind == CREATE_FLOW_RUN:
             run = event[1]
             flow_runs[id(run)] = event
@@ -284,40 +276,32 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
     return Batch(rows)
 
 
-def _previous(
-    state: State[Any] | None, ids: _Text
-) -> tuple[str, str, str, str | None, dt.datetime] | None:
-    """What a state event says of the state before (its id text is cached already when
-    that state was recorded in the same batch)."""
-    if state is None:
-        return None
-    return ids.uuid(state.id), state.type._value_, state.name, state.message, state.timestamp
-
-
-def _flow_run_parts(
-    run: FlowRun,
-    ids: _Text,
-    facts: EventFacts,
-    shared: dict[int, tuple[RunEvents, RelatedSet]],
-) -> tuple[RunEvents, RelatedSet]:
+def _flow_run_events(
+    run: FlowRun, ids: _Text, facts: EventFacts, emitted: StateEventRows, row: tuple[Any, ...]
+) -> RunEventRows:
+    """The state events of a flow run in this batch (`row`: its first state's row)."""
     run_id = ids.of(run)
-    parts = RunEvents("flow-run", run_id, run.name), facts.of_flow_run(run, run_id).related()
-    shared[id(run)] = parts
-    return parts
+    related = facts.of_flow_run(run, run_id).related()
+    return emitted.of_run(RunEvents("flow-run", run_id, run.name), related, row[5])
 
 
-def _task_run_parts(
+def _task_run_events(
     run: TaskRun,
     ids: _Text,
     facts: EventFacts,
-    shared: dict[int, tuple[RunEvents, RelatedSet]],
-) -> tuple[RunEvents, RelatedSet]:
+    related: dict[tuple[str | None, tuple[str, ...]], RelatedSet],
+    emitted: StateEventRows,
+    row: tuple[Any, ...],
+) -> RunEventRows:
+    """The state events of a task run in this batch (`row`: its first state's row); the
+    task runs of one flow run with the same tags share their related resources."""
     flow_run_id = ids.optional(run.flow_run_id)
-    flow_run = None if flow_run_id is None else facts.of_flow_run_id(flow_run_id)
-    related = task_run_related(flow_run, run, flow_run_id)
-    parts = RunEvents("task-run", ids.of(run), run.name), related
-    shared[id(run)] = parts
-    return parts
+    key = (flow_run_id, tuple(run.tags))
+    shared = related.get(key)
+    if shared is None:
+        flow_run = None if flow_run_id is None else facts.of_flow_run_id(flow_run_id)
+        shared = related[key] = task_run_related(flow_run, run, flow_run_id)
+    return emitted.of_run(RunEvents("task-run", ids.of(run), run.name), shared, row[5])
 
 
 class _Text:
@@ -331,7 +315,7 @@ class _Text:
     __slots__ = ("_cache",)
 
     def __init__(self) -> None:
-        self._cache: dict[int, tuple[Any, str]] = {}
+        self._cache: dict[int | tuple[int, int], tuple[Any, str]] = {}
 
     def of(self, run: FlowRun | TaskRun) -> str:
         return self.uuid(run.id)
@@ -340,6 +324,19 @@ class _Text:
         entry = self._cache.get(id(value))
         if entry is None:
             entry = self._cache[id(value)] = (value, str(value))
+        return entry[1]
+
+    def details(self, flow_run_id: Any, task_run_id: Any) -> str:
+        """The JSON of a task run state's plain details (its run ids)."""
+        key = (id(flow_run_id), id(task_run_id))
+        entry = self._cache.get(key)
+        if entry is None:
+            text = (
+                f'{{"flow_run_id":"{self.uuid(flow_run_id)}",'
+                f'"task_run_id":"{self.uuid(task_run_id)}"}}'
+            )
+            # the ids are kept alive by their own entries: the key cannot be reused
+            entry = self._cache[key] = (None, text)
         return entry[1]
 
     def optional(self, value: Any) -> str | None:
@@ -464,10 +461,8 @@ def _details_json(details: StateDetails, ids: _Text) -> str:
     ):
         flow_run_id, task_run_id = details.flow_run_id, details.task_run_id
         if flow_run_id is not None and task_run_id is not None:
-            return (
-                f'{{"flow_run_id":"{ids.uuid(flow_run_id)}",'
-                f'"task_run_id":"{ids.uuid(task_run_id)}"}}'
-            )
+            # the states of one task run share it: built once per batch
+            return ids.details(flow_run_id, task_run_id)
         if task_run_id is None and flow_run_id is not None:
             return f'{{"flow_run_id":"{ids.uuid(flow_run_id)}"}}'
     return encode_json(details.to_json())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from vibepiper.database.codec import encode_json, encode_timestamp
@@ -209,47 +210,14 @@ class StateEventRows:
         self.emitted: Rows = []  # scripts' events
         self.subjects: Rows = []
 
-    def add_subject(self, run_events: RunEvents, related: RelatedSet, occurred: str) -> None:
-        """Index the related resources every state event of the run shares."""
+    def of_run(self, run_events: RunEvents, related: RelatedSet, occurred: str) -> RunEventRows:
+        """The writer of one run's state events in this batch; the related resources they
+        all share are indexed now, once (`occurred`: the run's first event of the batch)."""
         subject = run_events.resource_id
         self.subjects.extend(
             [(resource_id, role, subject, occurred) for resource_id, role in related.keys]
         )
-
-    def add(
-        self,
-        run_events: RunEvents,
-        related: RelatedSet,
-        state: State[Any],
-        state_id: str,
-        timestamp: str,
-        run_count: int,
-        previous: tuple[str, str, str, str | None, dt.datetime] | None,
-        received: str,
-    ) -> None:
-        """The event of `state` (`previous` as `RunEvents.parts` takes it)."""
-        event, resource, payload, follows = run_events.parts(
-            state.type._value_,
-            state.name,
-            state.message,
-            timestamp,
-            state.timestamp,
-            run_count,
-            previous,
-        )
-        self.events.append(
-            (
-                state_id,
-                timestamp,
-                event,
-                run_events.resource_id,
-                resource,
-                related.json,
-                payload,
-                received,
-                follows,
-            )
-        )
+        return RunEventRows(run_events, related.json, self.events)
 
     def add_emitted(self, event: Any, received: str) -> None:
         """An event a script emitted (a validated `vibepiper.events.Event`)."""
@@ -268,6 +236,62 @@ class StateEventRows:
                 encode_json(event.payload),
                 received,
                 None if event.follows is None else str(event.follows),
+            )
+        )
+
+
+class RunEventRows:
+    """Appends the `event` rows of one run's states (the writer builds thousands a
+    second: the parts every event of the run shares are looked up once)."""
+
+    __slots__ = ("_events", "_parts", "_related", "_resource_id")
+
+    def __init__(self, run_events: RunEvents, related: str, events: Rows) -> None:
+        self._parts = run_events.parts
+        self._resource_id = run_events.resource_id
+        self._related = related
+        self._events = events
+
+    def add(
+        self,
+        state: State[Any],
+        state_id: str,
+        timestamp: str,
+        run_count: int,
+        previous: State[Any] | None,
+        received: str,
+        text: Callable[[Any], str],
+    ) -> None:
+        """The event of entering `state` from `previous`; `text` gives an id's text."""
+        before = None
+        if previous is not None:
+            before = (
+                text(previous.id),
+                previous.type._value_,
+                previous.name,
+                previous.message,
+                previous.timestamp,
+            )
+        event, resource, payload, follows = self._parts(
+            state.type._value_,
+            state.name,
+            state.message,
+            timestamp,
+            state.timestamp,
+            run_count,
+            before,
+        )
+        self._events.append(
+            (
+                state_id,
+                timestamp,
+                event,
+                self._resource_id,
+                resource,
+                self._related,
+                payload,
+                received,
+                follows,
             )
         )
 
