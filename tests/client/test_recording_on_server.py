@@ -353,7 +353,15 @@ def test_a_flow_run_while_the_server_is_down_arrives_once_it_is_up(tmp_path: Pat
     starter = threading.Timer(1.0, late.start)
     starter.start()
     try:
-        assert run([sys.executable, str(script)], tmp_path / "client", late.url).strip() == "15"
+        # the flow keeps retrying the late server (on a loaded machine its start can take
+        # longer than the 5 s after which records go to the outbox, tested on its own)
+        out = run(
+            [sys.executable, str(script)],
+            tmp_path / "client",
+            late.url,
+            VIBEPIPER_API_OUTBOX_AFTER="120",
+        )
+        assert out.strip() == "15"
         late.wait_healthy()
         store = ApiStore(late.url)
         try:
