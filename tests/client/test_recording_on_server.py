@@ -296,7 +296,8 @@ def test_an_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
 def test_writes_wait_for_a_server_that_starts_late(tmp_path: Path) -> None:
     late = new_server(tmp_path)
     starter = threading.Timer(1.0, late.start)
-    store = ApiStore(late.url)
+    # it keeps retrying however slowly the server starts (the outbox has its own tests)
+    store = ApiStore(late.url, outbox_after=120)
     from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun, flow_id_for
     from vibepiper.states import Completed, Pending, Running
     from vibepiper.utilities.ids import new_id
