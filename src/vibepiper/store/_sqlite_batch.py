@@ -220,7 +220,6 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
     logs: Rows = []
     ids = _Text()
     emitted = StateEventRows()
-    text = ids.uuid
     runs: dict[int, RunEventRows] = {}  # the state events of each run of the batch
     related: dict[tuple[str | None, tuple[str, ...]], RelatedSet] = {}  # of task runs
     for event in events:
@@ -235,7 +234,7 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
                 if writer is None:
                     writer = _task_run_events(run, ids, facts, related, emitted, row)
                     runs[id(run)] = writer
-                writer.add(event[2], row[0], row[5], event[5], event[6], now, text)
+                writer.add(event[2], row[0], row[5], event[5], event[6], now)
         elif kind == CREATE_TASK_RUN:
             run = event[1]
             task_runs[id(run)] = event
@@ -253,8 +252,9 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
             if facts is not None:
                 writer = runs.get(id(run))
                 if writer is None:
-                    writer = runs[id(run)] = _flow_run_events(run, ids, facts, emitted, row)
-                writer.add(event[2], row[0], row[5], event[5], event[6], now, text)
+                    writer = _flow_run_events(run, ids, facts, emitted, row)
+                    runs[id(run)] = writer
+                writer.add(event[2], row[0], row[5], event[5], event[6], now)
         elif kind == CREATE_FLOW_RUN:
             run = event[1]
             flow_runs[id(run)] = event
@@ -282,7 +282,7 @@ def _flow_run_events(
     """The state events of a flow run in this batch (`row`: its first state's row)."""
     run_id = ids.of(run)
     related = facts.of_flow_run(run, run_id).related()
-    return emitted.of_run(RunEvents("flow-run", run_id, run.name), related, row[5])
+    return emitted.of_run(RunEvents("flow-run", run_id, run.name), related, row[5], ids.uuid)
 
 
 def _task_run_events(
@@ -301,7 +301,8 @@ def _task_run_events(
     if shared is None:
         flow_run = None if flow_run_id is None else facts.of_flow_run_id(flow_run_id)
         shared = related[key] = task_run_related(flow_run, run, flow_run_id)
-    return emitted.of_run(RunEvents("task-run", ids.of(run), run.name), shared, row[5])
+    events = RunEvents("task-run", ids.of(run), run.name)
+    return emitted.of_run(events, shared, row[5], ids.uuid)
 
 
 class _Text:
@@ -315,7 +316,7 @@ class _Text:
     __slots__ = ("_cache",)
 
     def __init__(self) -> None:
-        self._cache: dict[int | tuple[int, int], tuple[Any, str]] = {}
+        self._cache: dict[int, tuple[Any, str]] = {}
 
     def of(self, run: FlowRun | TaskRun) -> str:
         return self.uuid(run.id)
@@ -324,19 +325,6 @@ class _Text:
         entry = self._cache.get(id(value))
         if entry is None:
             entry = self._cache[id(value)] = (value, str(value))
-        return entry[1]
-
-    def details(self, flow_run_id: Any, task_run_id: Any) -> str:
-        """The JSON of a task run state's plain details (its run ids)."""
-        key = (id(flow_run_id), id(task_run_id))
-        entry = self._cache.get(key)
-        if entry is None:
-            text = (
-                f'{{"flow_run_id":"{self.uuid(flow_run_id)}",'
-                f'"task_run_id":"{self.uuid(task_run_id)}"}}'
-            )
-            # the ids are kept alive by their own entries: the key cannot be reused
-            entry = self._cache[key] = (None, text)
         return entry[1]
 
     def optional(self, value: Any) -> str | None:
@@ -461,8 +449,10 @@ def _details_json(details: StateDetails, ids: _Text) -> str:
     ):
         flow_run_id, task_run_id = details.flow_run_id, details.task_run_id
         if flow_run_id is not None and task_run_id is not None:
-            # the states of one task run share it: built once per batch
-            return ids.details(flow_run_id, task_run_id)
+            return (
+                f'{{"flow_run_id":"{ids.uuid(flow_run_id)}",'
+                f'"task_run_id":"{ids.uuid(task_run_id)}"}}'
+            )
         if task_run_id is None and flow_run_id is not None:
             return f'{{"flow_run_id":"{ids.uuid(flow_run_id)}"}}'
     return encode_json(details.to_json())

@@ -167,37 +167,26 @@ def _bound(remembered: dict[str, Any]) -> None:
             del remembered[key]
 
 
-_TASK_RELATED: dict[tuple[str | None, FlowRunFacts | None, tuple[str, ...]], RelatedSet] = {}
-
-
 def task_run_related(
     facts: FlowRunFacts | None, run: TaskRun, flow_run_id: str | None
 ) -> RelatedSet:
-    """The related resources of a task run's events (the task runs of one flow run share
-    them, unless their tags differ: computed once for them all)."""
-    key = (flow_run_id, facts, tuple(run.tags))
-    related = _TASK_RELATED.get(key)
-    if related is not None:
-        return related
+    """The related resources of a task run's events: its flow run's (`facts`, None when
+    unknown) and its own tags. The task runs of one flow run with the same tags share
+    them: the batch builder computes them once per batch for them all."""
     if facts is None:
         flow_run = None if flow_run_id is None else (flow_run_id, None)
-        related = related_set(_task_related(flow_run=flow_run, flow=None, tags=run.tags))
-    else:
-        assert flow_run_id is not None
-        related = related_set(
-            _task_related(
-                flow_run=(flow_run_id, facts.name),
-                flow=facts.flow,
-                tags=(*run.tags, *facts.tags),
-                deployment=facts.deployment,
-                work_queue=facts.work_queue,
-                work_pool=facts.work_pool,
-            )
+        return related_set(_task_related(flow_run=flow_run, flow=None, tags=run.tags))
+    assert flow_run_id is not None
+    return related_set(
+        _task_related(
+            flow_run=(flow_run_id, facts.name),
+            flow=facts.flow,
+            tags=(*run.tags, *facts.tags),
+            deployment=facts.deployment,
+            work_queue=facts.work_queue,
+            work_pool=facts.work_pool,
         )
-    _TASK_RELATED[key] = related
-    if len(_TASK_RELATED) > MAX_REMEMBERED:
-        _TASK_RELATED.clear()
-    return related
+    )
 
 
 class StateEventRows:
@@ -210,14 +199,21 @@ class StateEventRows:
         self.emitted: Rows = []  # scripts' events
         self.subjects: Rows = []
 
-    def of_run(self, run_events: RunEvents, related: RelatedSet, occurred: str) -> RunEventRows:
+    def of_run(
+        self,
+        run_events: RunEvents,
+        related: RelatedSet,
+        occurred: str,
+        text: Callable[[Any], str],
+    ) -> RunEventRows:
         """The writer of one run's state events in this batch; the related resources they
-        all share are indexed now, once (`occurred`: the run's first event of the batch)."""
+        all share are indexed now, once (`occurred`: the run's first event of the batch;
+        `text` gives an id's text)."""
         subject = run_events.resource_id
         self.subjects.extend(
             [(resource_id, role, subject, occurred) for resource_id, role in related.keys]
         )
-        return RunEventRows(run_events, related.json, self.events)
+        return RunEventRows(run_events, related.json, self.events, text)
 
     def add_emitted(self, event: Any, received: str) -> None:
         """An event a script emitted (a validated `vibepiper.events.Event`)."""
@@ -244,13 +240,16 @@ class RunEventRows:
     """Appends the `event` rows of one run's states (the writer builds thousands a
     second: the parts every event of the run shares are looked up once)."""
 
-    __slots__ = ("_events", "_parts", "_related", "_resource_id")
+    __slots__ = ("_events", "_parts", "_related", "_resource_id", "_text")
 
-    def __init__(self, run_events: RunEvents, related: str, events: Rows) -> None:
+    def __init__(
+        self, run_events: RunEvents, related: str, events: Rows, text: Callable[[Any], str]
+    ) -> None:
         self._parts = run_events.parts
         self._resource_id = run_events.resource_id
         self._related = related
         self._events = events
+        self._text = text
 
     def add(
         self,
@@ -260,13 +259,12 @@ class RunEventRows:
         run_count: int,
         previous: State[Any] | None,
         received: str,
-        text: Callable[[Any], str],
     ) -> None:
-        """The event of entering `state` from `previous`; `text` gives an id's text."""
+        """The event of entering `state` from `previous`."""
         before = None
         if previous is not None:
             before = (
-                text(previous.id),
+                self._text(previous.id),
                 previous.type._value_,
                 previous.name,
                 previous.message,
