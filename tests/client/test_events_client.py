@@ -100,3 +100,47 @@ def test_paging_and_the_async_client(api_target: str | None) -> None:
             return seen
 
     assert asyncio.run(read_all()) == [6, 5, 4, 3, 2, 1, 0]
+
+
+def test_reading_events_waits_for_those_this_process_is_still_writing(
+    monkeypatch: Any, tmp_path: Any
+) -> None:
+    """A flow returns once its runs are written, its events a moment later: a client
+    reading the embedded store in the same process sees them all the same."""
+    import threading
+
+    from vibepiper.client import in_process
+    from vibepiper.settings import reload_settings
+    from vibepiper.store import embedded, reset_store
+
+    monkeypatch.setenv("VIBEPIPER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("VIBEPIPER_API_URL", raising=False)
+    reload_settings()
+    reset_store()
+    with get_client(sync_client=True) as client:  # started before the flow: no delay later
+        client.read_events(EventFilter())
+    held = threading.Event()
+    real_build = embedded.build_events
+
+    def slow_build(*args: Any) -> Any:
+        held.wait(0.5)
+        return real_build(*args)
+
+    monkeypatch.setattr(embedded, "build_events", slow_build)
+
+    @flow
+    def quick() -> int:
+        return 1
+
+    try:
+        state = quick(return_state=True)
+        flow_run_id = state.state_details.flow_run_id
+        with get_client(sync_client=True) as client:
+            page = client.read_events(
+                EventFilter(resource=EventResourceFilter(id=[f"vibepiper.flow-run.{flow_run_id}"]))
+            )
+        assert len(page.events) == 3
+    finally:
+        held.set()
+        reset_store()
+        in_process.shutdown()

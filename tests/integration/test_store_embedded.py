@@ -235,3 +235,52 @@ def test_a_forked_child_records_through_its_own_writer(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split(maxsplit=1) == ["0", "['c', 'p']\n"]
+
+
+def test_a_flows_end_waits_for_its_runs_and_a_flush_for_their_events_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    building = threading.Event()
+    release = threading.Event()
+    real_build = embedded_module.build_events
+
+    def held_build(*args: Any) -> Any:
+        building.set()
+        release.wait(10)
+        return real_build(*args)
+
+    monkeypatch.setattr(embedded_module, "build_events", held_build)
+    path = tmp_path / "events" / "vibepiper.db"
+    store = EmbeddedStore(path, flush_interval=60)
+    try:
+        run = _flow_run()
+        store.create_flow_run(run)
+        store.propose_flow_run_state(run, Running())
+        store.propose_flow_run_state(run, Completed())
+        store.flush_runs(timeout=10)  # what the engine calls when a top-level flow ends
+        assert building.is_set()
+        assert _count(path, "flow_run_state") == 2
+        assert _count(path, "event") == 0  # still being built: the flow did not wait
+        assert store.writing
+        release.set()
+        store.flush()
+        assert not store.writing
+        with sqlite3.connect(path) as con:
+            names = [r[0] for r in con.execute("SELECT event FROM event ORDER BY occurred")]
+        assert names == ["vibepiper.flow-run.Running", "vibepiper.flow-run.Completed"]
+    finally:
+        release.set()
+        store.close()
+
+
+def test_closing_writes_the_events_of_what_was_queued(tmp_path: Path) -> None:
+    path = tmp_path / "close-events" / "vibepiper.db"
+    store = EmbeddedStore(path, flush_interval=60)
+    run = _flow_run()
+    store.create_flow_run(run)
+    store.propose_flow_run_state(run, Running())
+    store.propose_flow_run_state(run, Completed())
+    store.flush_runs()
+    store.close()
+    assert not store.writing
+    assert _count(path, "event") == 2

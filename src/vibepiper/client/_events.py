@@ -24,9 +24,9 @@ T = TypeVar("T")
 def _flush_own_writes() -> None:
     from vibepiper.store import registry
 
-    store = registry._store  # only a store this process opened: none is opened here
+    store = registry.current_store()  # only a store this process opened: none is opened here
     if store is not None:
-        store.flush(5.0)
+        store.flush(5.0)  # the events of a flow that just ended included
 
 
 def create_events(events: list[Event]) -> Call[None]:

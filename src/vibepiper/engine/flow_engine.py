@@ -468,7 +468,7 @@ class FlowRunEngine:
             run_hooks(hooks, (self.flow, self.flow_run, self.state), self.logger, self.state.name)
         self._log_final()
         if self.is_top_level:
-            self.store.flush()
+            self.store.flush_runs()
 
     async def finish_async(self) -> None:
         hooks = self._hooks_for_final_state()
@@ -478,7 +478,7 @@ class FlowRunEngine:
             )
         self._log_final()
         if self.is_top_level:
-            await lazy_asyncio().get_running_loop().run_in_executor(None, self.store.flush)
+            await lazy_asyncio().get_running_loop().run_in_executor(None, self.store.flush_runs)
 
 
 def run_flow_sync(engine: FlowRunEngine) -> State[Any]:

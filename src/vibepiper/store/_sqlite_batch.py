@@ -11,9 +11,11 @@ thread that needs the GIL back once per row waits behind the engine's thread for
 switch interval each time (100,000 rows took 22 s that way; a few dozen statements
 per batch take milliseconds).
 
-Every accepted state also becomes its event (`vibepiper.task-run.Completed`, ...) in
-the same transaction, and events scripts emit are written with the batch too (see
-`_sqlite_events`).
+Every accepted state also becomes its event (`vibepiper.task-run.Completed`, ...), and
+the events scripts emit are written too (see `_sqlite_events`), in a second transaction
+that follows the batch's: `build_batch` notes what needs an event, `build_events` makes
+the rows once the runs are committed, so a flow waiting for its records waits for none
+of its events.
 
 Representations come from `vibepiper.database.codec`, the same as the SQLAlchemy
 types in `vibepiper.database.types`, so both sides read each other's rows.
@@ -43,7 +45,8 @@ from vibepiper.store._sqlite_events import (
 # (CREATE_TASK_RUN, run, state, start_time, end_time, run_count)
 # (TASK_RUN_STATE, run, state, start_time, end_time, run_count, previous state)
 # (LOG, row)
-# (MARK, threading.Event)    set once everything queued before it is committed
+# (MARK, threading.Event, runs_only)  set once everything queued before it is committed
+#                            (with runs_only, before the events made of it are)
 # (EMITTED, event)           a validated `vibepiper.events.Event`
 CREATE_FLOW_RUN = 0
 FLOW_RUN_STATE = 1
@@ -171,12 +174,14 @@ _INDEX_RELATED = (
 
 
 class Batch:
-    """The rows of one transaction, built from a list of events."""
+    """The rows of one transaction, built from a list of events (`pending`: what the
+    events made of them need, for `build_events`)."""
 
-    __slots__ = ("rows",)
+    __slots__ = ("pending", "rows")
 
-    def __init__(self, rows: dict[str, Rows]) -> None:
+    def __init__(self, rows: dict[str, Rows], pending: Pending | None = None) -> None:
         self.rows = rows
+        self.pending = pending
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
@@ -204,9 +209,26 @@ class Batch:
         )
 
 
-def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
-    """Rows for `events`: one upsert per run (its latest event), one row per state and log,
-    and, with `facts`, the event of every state and the events scripts emitted.
+class Pending:
+    """What the events of a batch are made of: its state changes (each with its state
+    row) and the events scripts emitted, in queue order, and the text cache and receive
+    time of the batch (so an id's text is computed once for both transactions)."""
+
+    __slots__ = ("ids", "items", "now")
+
+    def __init__(self, ids: _Text, now: str) -> None:
+        self.ids = ids
+        self.now = now
+        self.items: list[tuple[Event, tuple[Any, ...] | None]] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def build_batch(events: list[Event]) -> Batch:
+    """Rows for `events`: one upsert per run (its latest event), one row per state and log.
+    The events of its states, and the events scripts emitted, are noted in the batch's
+    `pending` for `build_events`.
 
     `MARK` events carry no rows; the caller sets them once the batch is committed.
     """
@@ -219,9 +241,8 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
     inputs: Rows = []
     logs: Rows = []
     ids = _Text()
-    emitted = StateEventRows()
-    runs: dict[int, RunEventRows] = {}  # the state events of each run of the batch
-    related: dict[tuple[str | None, tuple[str, ...]], RelatedSet] = {}  # of task runs
+    pending = Pending(ids, now)
+    noted = pending.items.append
     for event in events:
         kind = event[0]
         if kind == TASK_RUN_STATE:
@@ -229,19 +250,14 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
             task_runs[id(run)] = event
             row = _state_row(ids.of(run), event[2], ids)
             task_states.append(row)
-            if facts is not None:
-                writer = runs.get(id(run))
-                if writer is None:
-                    writer = _task_run_events(run, ids, facts, related, emitted, row)
-                    runs[id(run)] = writer
-                writer.add(event[2], row[0], row[5], event[5], event[6], now)
+            noted((event, row))
         elif kind == CREATE_TASK_RUN:
             run = event[1]
             task_runs[id(run)] = event
             if run.task_inputs:
                 inputs.extend(_input_rows(ids.of(run), run))
-            if facts is not None and run.subflow_run_id is not None:
-                facts.note_proxy(ids.of(run), run.name)
+            if run.subflow_run_id is not None:
+                noted((event, None))
         elif kind == LOG:
             logs.append(_log_row(event[1], ids))
         elif kind == FLOW_RUN_STATE:
@@ -249,18 +265,13 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
             flow_runs[id(run)] = event
             row = _state_row(ids.of(run), event[2], ids)
             flow_states.append(row)
-            if facts is not None:
-                writer = runs.get(id(run))
-                if writer is None:
-                    writer = _flow_run_events(run, ids, facts, emitted, row)
-                    runs[id(run)] = writer
-                writer.add(event[2], row[0], row[5], event[5], event[6], now)
+            noted((event, row))
         elif kind == CREATE_FLOW_RUN:
             run = event[1]
             flow_runs[id(run)] = event
             flows[run.flow_id] = (ids.uuid(run.flow_id), run.flow_name, now)
         elif kind == EMITTED:
-            emitted.add_emitted(event[1], now)
+            noted((event, None))
     rows: dict[str, Rows] = {
         "flow": list(flows.values()),
         "flow_run": [_flow_run_row(e, ids, now) for e in flow_runs.values()],
@@ -269,11 +280,46 @@ def build_batch(events: list[Event], facts: EventFacts | None = None) -> Batch:
         "task_run_input": inputs,
         "task_run_state": task_states,
         "log": logs,
-        "event": emitted.events,
-        "event_subject": emitted.subjects,
-        "emitted_event": emitted.emitted,
     }
-    return Batch(rows)
+    return Batch(rows, pending)
+
+
+def build_events(pending: Pending, facts: EventFacts) -> Batch:
+    """The `event` rows of a committed batch: the event of every state it recorded
+    (`vibepiper.task-run.Completed`, ...) and the events scripts emitted."""
+    ids, now = pending.ids, pending.now
+    emitted = StateEventRows()
+    runs: dict[int, RunEventRows] = {}  # the state events of each run of the batch
+    related: dict[tuple[str | None, tuple[str, ...]], RelatedSet] = {}  # of task runs
+    for event, row in pending.items:
+        kind = event[0]
+        if kind == TASK_RUN_STATE:
+            assert row is not None
+            run = event[1]
+            writer = runs.get(id(run))
+            if writer is None:
+                writer = _task_run_events(run, ids, facts, related, emitted, row)
+                runs[id(run)] = writer
+            writer.add(event[2], row[0], row[5], event[5], event[6], now)
+        elif kind == FLOW_RUN_STATE:
+            assert row is not None
+            run = event[1]
+            writer = runs.get(id(run))
+            if writer is None:
+                writer = _flow_run_events(run, ids, facts, emitted, row)
+                runs[id(run)] = writer
+            writer.add(event[2], row[0], row[5], event[5], event[6], now)
+        elif kind == CREATE_TASK_RUN:
+            facts.note_proxy(ids.of(event[1]), event[1].name)
+        elif kind == EMITTED:
+            emitted.add_emitted(event[1], now)
+    return Batch(
+        {
+            "event": emitted.events,
+            "event_subject": emitted.subjects,
+            "emitted_event": emitted.emitted,
+        }
+    )
 
 
 def _flow_run_events(

@@ -273,6 +273,10 @@ class ApiStore(StoreBase):
                 redact_url(self.api_url),
             )
 
+    def flush_runs(self, timeout: float | None = None) -> None:
+        """The same as `flush`: the server records a state's event with the state."""
+        self.flush(timeout)
+
     def _wait_sent(self, wait: float, give_up_early: bool) -> None:
         """Wait up to `wait` seconds for the writes to reach the server; with
         `give_up_early`, no longer once the server has been away for `outbox_after`. A

@@ -40,7 +40,15 @@ class RunStore(Protocol):
         """Record an event (validated already); never blocks on the network."""
         ...
 
-    def flush(self, timeout: float | None = None) -> None: ...
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every write so far is durable, events included."""
+        ...
+
+    def flush_runs(self, timeout: float | None = None) -> None:
+        """Wait until the runs, states and logs written so far are durable (a flow's
+        end); a store may record the events made of them a moment later."""
+        ...
+
     def close(self) -> None: ...
 
     # --- reads ----------------------------------------------------------------------

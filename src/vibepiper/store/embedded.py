@@ -3,11 +3,13 @@
 The engine calls the write methods on its hot path, so they only append a tuple to an
 in-memory queue (well under a microsecond). A daemon writer thread drains the queue
 every `store_flush_interval` seconds (sooner when it fills up) and commits everything
-in one transaction (see `_sqlite_batch`), each accepted state with its event
-(`vibepiper.task-run.Completed`, ...), and the events scripts emit. `flush()` waits
-until what was queued is committed; reads flush this process's writes first. A process
-killed with `kill -9` loses at most the last interval's records; SQLite's WAL keeps the
-file consistent.
+in one transaction (see `_sqlite_batch`), then the event of each accepted state
+(`vibepiper.task-run.Completed`, ...) and the events scripts emit in a second one.
+`flush()` waits until what was queued is committed, events included; `flush_runs()` (a
+flow's end) only until its runs, states and logs are, so no flow waits for its events.
+Reads flush this process's writes first. A process killed with `kill -9` loses at most
+the last interval's records (and the events of the batch committed just before);
+SQLite's WAL keeps the file consistent.
 
 Several processes may share one database file: transactions are `BEGIN IMMEDIATE`,
 waits are handled by SQLite's busy timeout, and lock errors that escape it are
@@ -32,7 +34,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
@@ -51,6 +53,7 @@ from vibepiper.store._sqlite_batch import (
     Batch,
     Event,
     build_batch,
+    build_events,
 )
 from vibepiper.store._sqlite_connect import connect, ensure_schema, is_lock_error, with_lock_retry
 from vibepiper.store._sqlite_events import EventFacts
@@ -70,7 +73,7 @@ WAKE_AT = 5_000  # wake the writer early
 MAX_QUEUED = 50_000  # producers wait for the writer beyond this
 BATCH_MAX = 20_000  # events per transaction
 CLOSE_TIMEOUT_S = 60.0
-COMMITS_AHEAD = 2  # built batches that may wait for the committer
+COMMITS_AHEAD = 4  # built transactions that may wait for the committer
 
 
 class EmbeddedStore(StoreBase):
@@ -101,6 +104,7 @@ class EmbeddedStore(StoreBase):
         self._stopping = False
         self._marks_lock = threading.Lock()
         self._marks_queued = 0  # flush() markers not yet written
+        self._in_flight = 0  # records taken from the queue, their events not yet committed
         self._read_lock = threading.Lock()
         self._slots_lock = threading.Lock()
         self._slots_con: sqlite3.Connection | None = None
@@ -114,10 +118,9 @@ class EmbeddedStore(StoreBase):
             self._writer_con.close()
             raise
         self._facts = EventFacts(self._facts_con)
-        # built batches waiting for the committer (it commits them in order)
-        self._built: queue.Queue[tuple[Batch | None, list[Event]] | None] = queue.Queue(
-            maxsize=COMMITS_AHEAD
-        )
+        # built transactions waiting for the committer, which commits them in order:
+        # a batch's runs, then its events (`Built`)
+        self._built: queue.Queue[Built | None] = queue.Queue(maxsize=COMMITS_AHEAD)
         self._committer = threading.Thread(
             target=self._run_committer, name="vibepiper-store-committer", daemon=True
         )
@@ -197,16 +200,32 @@ class EmbeddedStore(StoreBase):
         self._queue.clear()
         logger.warning("%r is closed: dropped %d records written after close()", self, dropped)
 
+    @property
+    def writing(self) -> bool:
+        """Whether records (or their events) are queued or being written."""
+        return bool(self._queue or self._in_flight)
+
     def flush(self, timeout: float | None = None) -> None:
-        """Block until everything queued so far is committed (or `timeout` s passed)."""
+        """Block until everything queued so far is committed, the events made of it
+        included (or `timeout` s passed)."""
+        self._flush(timeout, runs_only=False)
+
+    def flush_runs(self, timeout: float | None = None) -> None:
+        """Block until the runs, states and logs queued so far are committed (or
+        `timeout` s passed); their events follow a moment later, in the background."""
+        self._flush(timeout, runs_only=True)
+
+    def _flush(self, timeout: float | None, *, runs_only: bool) -> None:
         if self._closed or not self._thread.is_alive():
             return
+        if not self.writing:
+            return  # all written (the writer counts records in flight before taking them)
         if threading.current_thread() is self._thread:
             return
         done = threading.Event()
         with self._marks_lock:
             self._marks_queued += 1
-            self._queue.append((MARK, done))
+            self._queue.append((MARK, done, runs_only))
         self._wake.set()
         done.wait(timeout)
 
@@ -254,44 +273,55 @@ class EmbeddedStore(StoreBase):
         self._committer.join()
 
     def _write_some(self, count: int) -> None:
-        """Build the rows of the next `count` records and hand them to the committer:
-        building (Python, holding the GIL) overlaps SQLite writing the previous batch
-        (which releases it), so the writer keeps up with the engine."""
+        """Build the rows of the next `count` records and hand them to the committer,
+        then the rows of their events: building (Python, holding the GIL) overlaps SQLite
+        writing the previous transaction (which releases it), so the writer keeps up with
+        the engine, and `flush_runs()` returns while the events are still being built."""
         popleft = self._queue.popleft
+        with self._marks_lock:
+            self._in_flight += count
         events = [popleft() for _ in range(count)]
         with self._room:
             self._room.notify_all()
+        marks = [event for event in events if event[0] == MARK]
         batch = None
         try:
-            batch = build_batch(events, self._facts)
+            batch = build_batch(events)
         except Exception:
             logger.exception("%r: could not write %d records", self, len(events))
-        self._built.put((batch, events))
+        self._built.put(Built(batch, count, [m[1] for m in marks if m[2]], False))
+        event_rows = None
+        if batch is not None and batch.pending:
+            try:
+                event_rows = build_events(batch.pending, self._facts)
+            except Exception:
+                logger.exception("%r: could not write the events of %d records", self, count)
+        self._built.put(Built(event_rows, count, [m[1] for m in marks if not m[2]], True))
 
     def _run_committer(self) -> None:
         while True:
             item = self._built.get()
             if item is None:
                 return
-            batch, events = item
-            self._commit_built(batch, events)
+            self._commit_built(item)
 
-    def _commit_built(self, batch: Batch | None, events: list[Event]) -> None:
+    def _commit_built(self, built: Built) -> None:
+        batch = built.batch
         try:
-            if batch is not None:
+            if batch is not None and len(batch):
                 self._commit(batch.write)
         except Exception as exc:
             if batch is None or is_lock_error(exc):
-                logger.exception("%r: could not write %d records", self, len(events))
+                logger.exception("%r: could not write %d records", self, built.records)
             else:
                 self._commit_scrubbed(batch, exc)
         finally:
-            marks = [event[1] for event in events if event[0] == MARK]
-            if marks:
-                with self._marks_lock:
-                    self._marks_queued -= len(marks)
-                for done in marks:
-                    done.set()
+            with self._marks_lock:
+                self._marks_queued -= len(built.marks)
+                if built.last:
+                    self._in_flight -= built.records
+            for done in built.marks:
+                done.set()
 
     def _commit_scrubbed(self, batch: Batch, error: Exception) -> None:
         try:
@@ -436,6 +466,17 @@ class EmbeddedStore(StoreBase):
 
 _open_stores: weakref.WeakSet[EmbeddedStore] = weakref.WeakSet()
 _inherited: list[sqlite3.Connection] = []
+
+
+class Built(NamedTuple):
+    """A transaction for the committer: `batch` (None when building it failed) holds
+    rows made of `records` queued records; `marks` are set once it is committed; `last`
+    is the events transaction that ends the records' writing."""
+
+    batch: Batch | None
+    records: int
+    marks: list[threading.Event]
+    last: bool
 
 
 def _after_fork_in_child() -> None:

@@ -88,6 +88,9 @@ class MemoryStore(StoreBase):
     def flush(self, timeout: float | None = None) -> None:
         return None
 
+    def flush_runs(self, timeout: float | None = None) -> None:
+        return None
+
     def close(self) -> None:
         return None
 

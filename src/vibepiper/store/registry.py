@@ -24,6 +24,11 @@ def get_store() -> RunStore:
         return _store
 
 
+def current_store() -> RunStore | None:
+    """The store this process opened, if any (opens none)."""
+    return _store
+
+
 def set_store(store: RunStore | None) -> RunStore | None:
     """Replace the process-wide store (tests, embedding); returns the previous one."""
     global _store
