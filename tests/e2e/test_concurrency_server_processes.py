@@ -82,8 +82,9 @@ def test_eight_processes_on_a_server_never_run_more_than_the_limit(
     busy = sum(end - start for start, end in spans)
     wall = max(end for _, end in spans) - min(start for start, _ in spans)
     # a correctness bound, not a benchmark: 3 at a time must beat one at a time clearly
-    # (the measured ratio is about 0.45; benchmarks/ tracks the slot round trips)
-    assert wall < 0.6 * busy, (wall, busy)
+    # (the measured ratio is about 0.45, 0.62 on a machine loaded by other processes;
+    # benchmarks/ tracks the slot round trips)
+    assert wall < 0.75 * busy, (wall, busy)
     store = ApiStore(server.url)
     try:
         assert store.read_slot_leases("tag:shared-db") == []
