@@ -28,6 +28,8 @@ from vibepiper.schemas.variables import (
     VariableValue,
 )
 from vibepiper.utilities.dispatch import run_sync
+from vibepiper.utilities.plans import adrive as _adrive
+from vibepiper.utilities.plans import drive as _drive
 
 if TYPE_CHECKING:
     from vibepiper.client._layer import Plan
@@ -143,17 +145,3 @@ class Variable(BaseModel):
     async def aunset(cls, name: str) -> bool:
         deleted: bool = await _adrive(cls._unset_plan(name))
         return deleted
-
-
-def _drive(plan: Plan[Any]) -> Any:
-    from vibepiper.client import get_client
-
-    with get_client(sync_client=True) as client:
-        return client._run(plan)
-
-
-async def _adrive(plan: Plan[Any]) -> Any:
-    from vibepiper.client import get_client
-
-    async with get_client() as client:
-        return await client._run(plan)

@@ -23,6 +23,7 @@ DOCS = [
     REPO / "docs" / "dashboard.md",
     REPO / "docs" / "blocks.md",
     REPO / "docs" / "events.md",
+    REPO / "docs" / "automations.md",
     REPO / "README.md",
 ]
 """The pages whose ```python blocks run with no server (```py blocks need one)."""

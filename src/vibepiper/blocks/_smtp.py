@@ -1,37 +1,21 @@
-"""Sending one email with smtplib (for `notifications.EmailNotification`): building the
-message, connecting with SSL, STARTTLS or plain SMTP, and turning every way it can fail
-into one `SmtpFailure` line that names the SMTP reply or the connection error."""
+"""Sending one email with smtplib (for `notifications.EmailNotification`): connecting
+with SSL, STARTTLS or plain SMTP, and turning every way it can fail into one
+`SmtpFailure` line that names the SMTP reply or the connection error. The message is
+built by `orchestration.delivery.email_message`, which the server's notifications use
+too."""
 
 from __future__ import annotations
 
-import email.utils
 import smtplib
 import ssl
 from email.message import EmailMessage
 from typing import Literal
 
-__all__ = ["SmtpFailure", "build_message", "send"]
+__all__ = ["SmtpFailure", "send"]
 
 
 class SmtpFailure(Exception):
     """The server refused the message, or could not be reached."""
-
-
-def build_message(
-    sender: str, to: list[str], cc: list[str], subject: str, body: str
-) -> EmailMessage:
-    """A plain-text message (Bcc recipients are envelope-only, never in the headers)."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = ", ".join(to)
-    if cc:
-        message["Cc"] = ", ".join(cc)
-    message["Subject"] = subject
-    message["Date"] = email.utils.formatdate(localtime=True)
-    domain = sender.rpartition("@")[2] or None
-    message["Message-ID"] = email.utils.make_msgid(domain=domain)
-    message.set_content(body)
-    return message
 
 
 def send(

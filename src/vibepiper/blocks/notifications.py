@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import json
 import urllib.parse
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
 from vibepiper.blocks.abstract import NotificationBlock, NotificationError
-from vibepiper.schemas.placeholders import PLACEHOLDER
+from vibepiper.orchestration import delivery
+from vibepiper.orchestration.delivery import HttpRequest, origin, secrets_of
 from vibepiper.types import SecretDict
 
 if TYPE_CHECKING:
@@ -45,45 +43,27 @@ __all__ = [
     "WebhookNotificationBlock",
 ]
 
-PREFECT_NOTIFY_TYPE_DEFAULT: Final = "prefect_default"
-USER_AGENT = "VibePiper Notifications"
-TIMEOUT = 10.0
+PREFECT_NOTIFY_TYPE_DEFAULT: Final = delivery.NOTIFY_TYPE_DEFAULT
+USER_AGENT = delivery.USER_AGENT
+TIMEOUT = delivery.TIMEOUT
 _DOCS = "https://docs.prefect.io/latest/automate/events/automations-triggers"
-_ICONS = {
-    "info": "\u2139\ufe0f",
-    "success": "\u2705",
-    "warning": "\u26a0\ufe0f",
-    "failure": "\u274c",
-}
 
 _TEMPLATED = ("url", "params", "form_data", "json_data", "headers", "cookies")
 
 NotifyType = Literal["prefect_default", "info", "success", "warning", "failure"]
 
 
-@dataclass(frozen=True)
-class _Request:
-    """One HTTP request a block sends, and the strings its errors must not show."""
-
-    method: str
-    url: str
-    options: dict[str, Any]
-    cookies: dict[str, str] | None = None
-    timeout: float = TIMEOUT
-    secrets: tuple[Any, ...] = field(default=())
-
-
 class _HttpNotificationBlock(NotificationBlock, abc.ABC):
     """Delivery over HTTP: a subclass says which request a message is (`_request`)."""
 
     @abc.abstractmethod
-    def _request(self, body: str, subject: str | None) -> _Request: ...
+    def _request(self, body: str, subject: str | None) -> HttpRequest: ...
 
     def _checks_url(self) -> bool:
         """Whether `_check_url` has anything to do (it may resolve the host name)."""
         return False
 
-    def _check_url(self, request: _Request) -> None:
+    def _check_url(self, request: HttpRequest) -> None:
         """Refuse the URL before anything is sent (private addresses, when asked to)."""
 
     def _deliver(self, body: str, subject: str | None) -> None:
@@ -119,40 +99,19 @@ class _HttpNotificationBlock(NotificationBlock, abc.ABC):
             raise self._unreachable(request, exc) from None
         self._check_response(request, response)
 
-    def _unreachable(self, request: _Request, exc: Exception) -> NotificationError:
-        reason = f"{request.method} {_origin(request.url)} failed: {type(exc).__name__}: {exc}"
+    def _unreachable(self, request: HttpRequest, exc: Exception) -> NotificationError:
+        reason = f"{request.method} {origin(request.url)} failed: {type(exc).__name__}: {exc}"
         return self._failure(reason, (request.url, *request.secrets))
 
-    def _check_response(self, request: _Request, response: httpx.Response) -> None:
+    def _check_response(self, request: HttpRequest, response: httpx.Response) -> None:
         if response.is_success:
             return
         answer = response.text.strip()[:200]
         reason = (
-            f"{request.method} {_origin(request.url)} answered HTTP {response.status_code} "
+            f"{request.method} {origin(request.url)} answered HTTP {response.status_code} "
             f"{response.reason_phrase}".rstrip()
         )
-        raise self._failure(f"{reason}: {answer}" if answer else reason, _secrets_of(request))
-
-
-def _secrets_of(request: _Request) -> tuple[Any, ...]:
-    """The URL, its path segments and query values, and the request's secrets."""
-    parts = urllib.parse.urlsplit(request.url)
-    segments = [s for s in parts.path.split("/") if len(s) >= 6]
-    query = [value for _, value in urllib.parse.parse_qsl(parts.query)]
-    return (request.url, *segments, *query, *request.secrets)
-
-
-def _origin(url: str) -> str:
-    """`https://hooks.slack.com/…`: what an error may show of a (secret) URL."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid URL>"
-    if not parts.scheme or not parts.hostname:
-        return "<invalid URL>"
-    rest = "/\u2026" if parts.path.strip("/") or parts.query else ""
-    return f"{parts.scheme}://{parts.hostname}{port}{rest}"
+        raise self._failure(f"{reason}: {answer}" if answer else reason, secrets_of(request))
 
 
 class WebhookNotificationBlock(_HttpNotificationBlock, abc.ABC):
@@ -182,7 +141,7 @@ class WebhookNotificationBlock(_HttpNotificationBlock, abc.ABC):
     def _checks_url(self) -> bool:
         return not self.allow_private_urls
 
-    def _check_url(self, request: _Request) -> None:
+    def _check_url(self, request: HttpRequest) -> None:
         if self.allow_private_urls:
             return
         from vibepiper.blocks.webhook import check_public_url
@@ -190,16 +149,10 @@ class WebhookNotificationBlock(_HttpNotificationBlock, abc.ABC):
         try:
             check_public_url(request.url)
         except ValueError as exc:
-            reason = f"{_origin(request.url)} refused: {exc}"
+            reason = f"{origin(request.url)} refused: {exc}"
             if self._raise_on_failure:
-                raise self._failure(reason, _secrets_of(request)) from None
-            raise ValueError(self._failure(reason, _secrets_of(request)).log) from None
-
-    def _title(self, subject: str | None) -> str | None:
-        icon = _ICONS.get(self.notify_type)
-        if icon is None:
-            return subject
-        return f"{icon} {subject}" if subject else icon
+                raise self._failure(reason, secrets_of(request)) from None
+            raise ValueError(self._failure(reason, secrets_of(request)).log) from None
 
 
 class SlackWebhook(WebhookNotificationBlock):
@@ -224,10 +177,10 @@ class SlackWebhook(WebhookNotificationBlock):
         examples=["https://hooks.slack.com/XXX"],
     )
 
-    def _request(self, body: str, subject: str | None) -> _Request:
-        title = self._title(subject)
-        text = f"*{title}*\n{body}" if title else body
-        return _Request("POST", self.url.get_secret_value(), {"json": {"text": text}})
+    def _request(self, body: str, subject: str | None) -> HttpRequest:
+        return delivery.slack_request(
+            self.url.get_secret_value(), body, subject, notify_type=self.notify_type
+        )
 
 
 class MicrosoftTeamsWebhook(WebhookNotificationBlock):
@@ -265,33 +218,15 @@ class MicrosoftTeamsWebhook(WebhookNotificationBlock):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("Invalid Microsoft Teams Workflow URL provided.")
 
-    def _request(self, body: str, subject: str | None) -> _Request:
-        title = self._title(subject) if self.include_image else subject
-        blocks: list[dict[str, Any]] = []
-        if title:
-            blocks.append(
-                {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Large",
-                 "style": "heading", "wrap": self.wrap, "id": "title"}
-            )  # fmt: skip
-        blocks.append({"type": "TextBlock", "text": body, "wrap": self.wrap, "id": "body"})
-        card = {
-            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "type": "AdaptiveCard",
-            "version": "1.4",
-            "body": blocks,
-            "msteams": {"width": "full"},
-        }
-        payload = {
-            "type": "message",
-            "attachments": [
-                {
-                    "contentType": "application/vnd.microsoft.card.adaptive",
-                    "contentUrl": None,
-                    "content": card,
-                }
-            ],
-        }
-        return _Request("POST", self.url.get_secret_value(), {"json": payload})
+    def _request(self, body: str, subject: str | None) -> HttpRequest:
+        return delivery.teams_request(
+            self.url.get_secret_value(),
+            body,
+            subject,
+            notify_type=self.notify_type,
+            include_image=self.include_image,
+            wrap=self.wrap,
+        )
 
 
 class CustomWebhookNotificationBlock(_HttpNotificationBlock):
@@ -358,82 +293,18 @@ class CustomWebhookNotificationBlock(_HttpNotificationBlock):
             raise ValueError("both `Form Data` and `JSON Data` provided")
         known = {"subject", "body", "name", *map(str, self.secrets.get_secret_value())}
         for name in _TEMPLATED:
-            for placeholder, key in _placeholders(getattr(self, name)):
+            for placeholder, key in delivery.placeholders(getattr(self, name)):
                 if key not in known:
                     raise KeyError(
                         f"{name}/{placeholder}: unknown placeholder {key!r} (known: "
                         f"{', '.join(sorted(known))})"
                     )
 
-    def _request(self, body: str, subject: str | None) -> _Request:
-        secrets = {str(k): v for k, v in self.secrets.get_secret_value().items()}
-        values = {
-            **secrets,
-            "subject": "null" if subject is None else subject,
-            "body": body,
-            "name": self.name,
-        }
-        options: dict[str, Any] = {}
-        for option, value in (
-            ("params", self.params),
-            ("data", self.form_data),
-            ("json", self.json_data),
-            ("headers", self.headers),
-        ):
-            if value is not None:
-                options[option] = _apply(value, values)
-        cookies = _apply(self.cookies, values) if self.cookies is not None else None
-        return _Request(
-            self.method,
-            str(_apply(self.url, values)),
-            options,
-            cookies=cookies,
-            timeout=self.timeout,
-            secrets=tuple(_leaves(secrets.values())),
-        )
-
-
-def _placeholders(value: Any) -> Iterator[tuple[str, str]]:
-    """(`{{ key }}`, `key`) of every placeholder in the strings `value` holds."""
-    if isinstance(value, str):
-        for match in PLACEHOLDER.finditer(value):
-            yield match.group(0), match.group(1)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _placeholders(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _placeholders(item)
-
-
-def _apply(value: Any, values: dict[str, Any]) -> Any:
-    """`value` with its placeholders replaced: a string that is one placeholder becomes
-    the value itself (of any type), others get the values as text."""
-    if isinstance(value, str):
-        matches = list(PLACEHOLDER.finditer(value))
-        if len(matches) == 1 and matches[0].group(0) == value and matches[0].group(1) in values:
-            return values[matches[0].group(1)]
-        for match in matches:
-            if match.group(1) in values:
-                found = values[match.group(1)]
-                text = json.dumps(found) if isinstance(found, dict | list) else str(found)
-                value = value.replace(match.group(0), text)
-        return value
-    if isinstance(value, dict):
-        return {key: _apply(item, values) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_apply(item, values) for item in value]
-    return value
-
-
-def _leaves(values: Any) -> Iterator[Any]:
-    for value in values:
-        if isinstance(value, dict):
-            yield from _leaves(value.values())
-        elif isinstance(value, list | tuple):
-            yield from _leaves(value)
-        else:
-            yield value
+    def _request(self, body: str, subject: str | None) -> HttpRequest:
+        fields = ("name", "url", "method", "params", "json_data", "form_data", "headers")
+        data = {name: getattr(self, name) for name in (*fields, "cookies", "timeout")}
+        data["secrets"] = self.secrets.get_secret_value()
+        return delivery.custom_webhook_request(data, body, subject)
 
 
 class EmailNotification(NotificationBlock):
@@ -512,14 +383,13 @@ class EmailNotification(NotificationBlock):
     @property
     def port(self) -> int:
         """`smtp_port`, else the default port of `smtp_type`."""
-        defaults = {"SSL": 465, "STARTTLS": 587, "INSECURE": 25}
-        return self.smtp_port or defaults[self.smtp_type]
+        return delivery.smtp_port(self.smtp_type, self.smtp_port)
 
     def _deliver(self, body: str, subject: str | None) -> None:
-        from vibepiper.blocks._smtp import SmtpFailure, build_message, send
+        from vibepiper.blocks._smtp import SmtpFailure, send
 
         sender = self.email_from or self.username or ""
-        message = build_message(
+        message = delivery.email_message(
             sender,
             self.email_to,
             self.email_to_cc or [],

@@ -12,14 +12,13 @@ or reserved address is refused before any request is sent.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
-import urllib.parse
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr
 
 from vibepiper.blocks.core import Block
+from vibepiper.orchestration.delivery import check_addresses, http_host, webhook_request
 from vibepiper.types import SecretDict
 
 if TYPE_CHECKING:
@@ -55,32 +54,28 @@ class Webhook(Block):
     )
 
     async def call(self, payload: dict[str, Any] | str | None = None) -> httpx.Response:
-        """Send the request: a string payload as the body, anything else as JSON."""
+        """Send the request: a string payload as the body (as `application/json` when it
+        is a JSON document and the headers name no content type), anything else as JSON."""
         import httpx
 
-        url = self.url.get_secret_value()
+        data = {
+            "method": self.method,
+            "url": self.url.get_secret_value(),
+            "headers": self.headers.get_secret_value(),
+            "verify": self.verify,
+        }
+        request = webhook_request(data, payload)
         if not self.allow_private_urls:
-            check_public_url(url)
-        headers = {str(k): str(v) for k, v in self.headers.get_secret_value().items()}
-        async with httpx.AsyncClient(verify=self.verify) as client:
-            if isinstance(payload, str):
-                return await client.request(self.method, url, headers=headers, content=payload)
-            return await client.request(self.method, url, headers=headers, json=payload)
+            check_public_url(request.url)
+        async with httpx.AsyncClient(verify=request.verify) as client:
+            return await client.request(request.method, request.url, **request.options)
 
 
 def check_public_url(url: str) -> None:
     """ValueError unless `url` is http(s) and its host resolves to public addresses only."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s) URL")
+    host, port = http_host(url)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise ValueError(f"cannot resolve {parts.hostname!r}: {exc}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise ValueError(
-                f"{parts.hostname!r} resolves to the private address {address}; "
-                "set allow_private_urls=True to call it"
-            )
+        raise ValueError(f"cannot resolve {host!r}: {exc}") from None
+    check_addresses(host, [str(info[4][0]) for info in infos])

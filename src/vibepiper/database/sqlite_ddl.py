@@ -13,7 +13,7 @@ Existing databases at an older revision are always migrated by Alembic.
 
 from __future__ import annotations
 
-DDL_REVISION = "0008"
+DDL_REVISION = "0009"
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)",
@@ -68,6 +68,21 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE webhook (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdescription TEXT NOT NULL, \n\ttemplate TEXT NOT NULL, \n\tslug VARCHAR NOT NULL, \n\tenabled BOOLEAN NOT NULL, \n\tsecret TEXT, \n\tsecret_key_id VARCHAR, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_webhook PRIMARY KEY (id), \n\tCONSTRAINT uq_webhook__name UNIQUE (name), \n\tCONSTRAINT uq_webhook__slug UNIQUE (slug)\n)",
     "CREATE TABLE event_subject (\n\tresource_id VARCHAR NOT NULL, \n\trole VARCHAR NOT NULL, \n\tsubject_id VARCHAR NOT NULL, \n\tfirst_occurred TEXT NOT NULL, \n\tCONSTRAINT pk_event_subject PRIMARY KEY (resource_id, role, subject_id)\n)\n WITHOUT ROWID\n\n",
     "CREATE INDEX ix_event_subject__first_occurred ON event_subject (first_occurred)",
+    'CREATE TABLE automation (\n\tid CHAR(36) NOT NULL, \n\tname VARCHAR NOT NULL, \n\tdescription TEXT NOT NULL, \n\tenabled BOOLEAN NOT NULL, \n\ttags JSON NOT NULL, \n\t"trigger" JSON NOT NULL, \n\tactions JSON NOT NULL, \n\tactions_on_trigger JSON NOT NULL, \n\tactions_on_resolve JSON NOT NULL, \n\towner_resource VARCHAR, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_automation PRIMARY KEY (id)\n)',
+    "CREATE INDEX ix_automation__name ON automation (name)",
+    "CREATE INDEX ix_automation__owner_resource ON automation (owner_resource)",
+    "CREATE INDEX ix_event__received ON event (received)",
+    'CREATE TABLE automation_bucket (\n\tautomation_id CHAR(36) NOT NULL, \n\ttrigger_id CHAR(36) NOT NULL, \n\tbucket VARCHAR NOT NULL, \n\tstart TEXT NOT NULL, \n\t"end" TEXT NOT NULL, \n\tcount INTEGER NOT NULL, \n\ttriggered_at TEXT, \n\tlast_event JSON, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_automation_bucket PRIMARY KEY (automation_id, trigger_id, bucket)\n)',
+    'CREATE INDEX ix_automation_bucket__end ON automation_bucket ("end")',
+    "CREATE TABLE automation_event_seen (\n\tevent_id CHAR(36) NOT NULL, \n\treceived TEXT NOT NULL, \n\tCONSTRAINT pk_automation_event_seen PRIMARY KEY (event_id)\n)",
+    "CREATE INDEX ix_automation_event_seen__received ON automation_event_seen (received)",
+    "CREATE TABLE automation_firing (\n\tid CHAR(36) NOT NULL, \n\tautomation_id CHAR(36) NOT NULL, \n\ttrigger_id CHAR(36) NOT NULL, \n\tkind VARCHAR NOT NULL, \n\tbucket VARCHAR NOT NULL, \n\tlabels JSON NOT NULL, \n\tevent_id CHAR(36), \n\toccurred TEXT NOT NULL, \n\tCONSTRAINT pk_automation_firing PRIMARY KEY (id)\n)",
+    "CREATE INDEX ix_automation_firing__automation_id_occurred ON automation_firing (automation_id, occurred)",
+    "CREATE TABLE automation_action_run (\n\tid CHAR(36) NOT NULL, \n\tfiring_id CHAR(36) NOT NULL, \n\tautomation_id CHAR(36) NOT NULL, \n\tposition INTEGER NOT NULL, \n\taction JSON NOT NULL, \n\tcontext JSON NOT NULL, \n\tstatus VARCHAR NOT NULL, \n\tattempts INTEGER NOT NULL, \n\tnext_attempt TEXT NOT NULL, \n\tresult JSON, \n\terror TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_automation_action_run PRIMARY KEY (id)\n)",
+    "CREATE INDEX ix_automation_action_run__status_next_attempt ON automation_action_run (status, next_attempt)",
+    "CREATE INDEX ix_automation_action_run__automation_id_created ON automation_action_run (automation_id, created)",
+    "CREATE TABLE automation_log (\n\tid CHAR(36) NOT NULL, \n\tautomation_id CHAR(36) NOT NULL, \n\toccurred TEXT NOT NULL, \n\tkind VARCHAR NOT NULL, \n\tevent_id CHAR(36), \n\tbucket VARCHAR, \n\tmessage TEXT NOT NULL, \n\tCONSTRAINT pk_automation_log PRIMARY KEY (id)\n)",
+    "CREATE INDEX ix_automation_log__automation_id_occurred ON automation_log (automation_id, occurred)",
 )
 """`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
 

@@ -531,6 +531,8 @@ event = sa.Table(
     sa.Index(None, "occurred"),
     sa.Index(None, "event", "occurred"),
     sa.Index(None, "resource_id", "occurred"),
+    # the automations' evaluator reads events in the order they arrived
+    sa.Index(None, "received"),
 )
 """Events: state changes of runs, lifecycle of deployments, pools and workers, and what
 scripts emit."""
@@ -585,3 +587,108 @@ webhook = sa.Table(
     _updated(),
 )
 """Inbound webhooks: a URL whose requests are rendered into events."""
+
+automation = sa.Table(
+    "automation",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False, default=""),
+    sa.Column("enabled", sa.Boolean(), nullable=False, default=True),
+    sa.Column("tags", JSON, nullable=False, default=list),
+    # the trigger and the actions as their wire JSON (`vibepiper.schemas.automations`)
+    sa.Column("trigger", JSON, nullable=False),
+    sa.Column("actions", JSON, nullable=False),
+    sa.Column("actions_on_trigger", JSON, nullable=False, default=list),
+    sa.Column("actions_on_resolve", JSON, nullable=False, default=list),
+    # the resource that owns the automation (`vibepiper.deployment.<id>` for a deployment's
+    # triggers: deleted with it)
+    sa.Column("owner_resource", sa.String(), nullable=True),
+    _created(),
+    _updated(),
+    sa.Index(None, "name"),
+    sa.Index(None, "owner_resource"),
+)
+"""Automations: a trigger over events and the actions it runs."""
+
+automation_bucket = sa.Table(
+    "automation_bucket",
+    metadata,
+    # one window of one trigger per value of its `for_each` labels (a JSON list)
+    sa.Column("automation_id", UUID(), primary_key=True),
+    sa.Column("trigger_id", UUID(), primary_key=True),
+    sa.Column("bucket", sa.String(), primary_key=True),
+    sa.Column("start", Timestamp(), nullable=False),
+    sa.Column("end", Timestamp(), nullable=False),
+    sa.Column("count", sa.Integer(), nullable=False),
+    # set while a proactive trigger is Triggered for this bucket (until resolved)
+    sa.Column("triggered_at", Timestamp(), nullable=True),
+    # the event that opened the window or was counted last (the firing's cause)
+    sa.Column("last_event", JSON, nullable=True),
+    _updated(),
+    sa.Index(None, "end"),
+)
+"""The state of automations' triggers: counts and windows, kept across restarts."""
+
+automation_event_seen = sa.Table(
+    "automation_event_seen",
+    metadata,
+    # inserted by the evaluation that takes the event: each event is evaluated once
+    sa.Column("event_id", UUID(), primary_key=True),
+    sa.Column("received", Timestamp(), nullable=False),
+    sa.Index(None, "received"),
+)
+"""Events the automations' evaluator has taken (kept an hour)."""
+
+automation_firing = sa.Table(
+    "automation_firing",
+    metadata,
+    _id(),
+    sa.Column("automation_id", UUID(), nullable=False),
+    sa.Column("trigger_id", UUID(), nullable=False),
+    sa.Column("kind", sa.String(), nullable=False),  # triggered | resolved
+    sa.Column("bucket", sa.String(), nullable=False),
+    sa.Column("labels", JSON, nullable=False),
+    sa.Column("event_id", UUID(), nullable=True),
+    sa.Column("occurred", Timestamp(), nullable=False),
+    sa.Index(None, "automation_id", "occurred"),
+)
+"""Each time an automation fired or resolved."""
+
+automation_action_run = sa.Table(
+    "automation_action_run",
+    metadata,
+    _id(),
+    sa.Column("firing_id", UUID(), nullable=False),
+    sa.Column("automation_id", UUID(), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("action", JSON, nullable=False),
+    # the firing as the action sees it (`ActionContext`)
+    sa.Column("context", JSON, nullable=False),
+    sa.Column("status", sa.String(), nullable=False),  # pending running done failed
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    # when it is due (pending), or when its lease ends (running)
+    sa.Column("next_attempt", Timestamp(), nullable=False),
+    sa.Column("result", JSON, nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    _created(),
+    _updated(),
+    sa.Index(None, "status", "next_attempt"),
+    sa.Index(None, "automation_id", "created"),
+)
+"""The actions firings queued, and what became of each."""
+
+automation_log = sa.Table(
+    "automation_log",
+    metadata,
+    _id(),
+    sa.Column("automation_id", UUID(), nullable=False),
+    sa.Column("occurred", Timestamp(), nullable=False),
+    sa.Column("kind", sa.String(), nullable=False),
+    sa.Column("event_id", UUID(), nullable=True),
+    sa.Column("bucket", sa.String(), nullable=True),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Index(None, "automation_id", "occurred"),
+)
+"""Each automation's evaluation log: what its trigger took in, why it fired or not yet,
+and what its actions did (kept 7 days)."""

@@ -33,6 +33,44 @@ from vibepiper.schemas.events import (
 )
 
 __all__ = [
+    # automations' triggers and actions, loaded on first use (`vibepiper.schemas.automations`)
+    *sorted(
+        {
+            "ActionTypes",
+            "AutomationCore",
+            "CallWebhook",
+            "CancelFlowRun",
+            "ChangeFlowRunState",
+            "CompoundTrigger",
+            "DeleteFlowRun",
+            "DeploymentCompoundTrigger",
+            "DeploymentEventTrigger",
+            "DeploymentMetricTrigger",
+            "DeploymentSequenceTrigger",
+            "DeploymentTriggerTypes",
+            "DoNothing",
+            "EventTrigger",
+            "MetricTrigger",
+            "MetricTriggerOperator",
+            "MetricTriggerQuery",
+            "PauseAutomation",
+            "PauseDeployment",
+            "PauseWorkPool",
+            "PauseWorkQueue",
+            "Posture",
+            "ResourceSpecification",
+            "ResumeAutomation",
+            "ResumeDeployment",
+            "ResumeFlowRun",
+            "ResumeWorkPool",
+            "ResumeWorkQueue",
+            "RunDeployment",
+            "SendNotification",
+            "SequenceTrigger",
+            "SuspendFlowRun",
+            "TriggerTypes",
+        }
+    ),
     "Event",
     "EventTooLarge",
     "ReceivedEvent",
@@ -42,6 +80,18 @@ __all__ = [
 ]
 
 logger = logging.getLogger("vibepiper.events")
+
+_LAZY = frozenset(__all__[: __all__.index("Event")])
+
+
+def __getattr__(name: str) -> Any:
+    """Triggers and actions, imported when first asked for (`import vibepiper` stays light)."""
+    if name in _LAZY:
+        from vibepiper.schemas import automations
+
+        return getattr(automations, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _ID = "vibepiper.resource.id"
 _ROLE = "vibepiper.resource.role"

@@ -35,7 +35,8 @@ of one of `SAMPLE_REQUESTS`, where a missing value reads `sample`.
 Besides Jinja's filters, `from_cloud_event(headers)` reads a CloudEvent (Prefect's
 `{{ body|from_cloud_event(headers) }}`).
 
-Bounds: attributes starting with `_` and anything that changes a value are refused
+Bounds (the sandbox is `_jinja_sandbox.BoundedSandbox`, shared with automation
+actions): attributes starting with `_` and anything that changes a value are refused
 (jinja2's ImmutableSandboxedEnvironment), `range` is at most 100,000 items, `*` and
 `**` cannot build huge values, the output stops at the event size limit, and the
 caller's deadline bounds the time.
@@ -43,20 +44,16 @@ caller's deadline bounds the time.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import operator
-import signal
-import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from jinja2 import ChainableUndefined, TemplateError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from vibepiper.orchestration import _jinja_sandbox as sandbox
 from vibepiper.schemas.events import MAX_EVENT_SIZE_BYTES, Event
 
 __all__ = [
@@ -70,9 +67,6 @@ __all__ = [
 ]
 
 MAX_OUTPUT_CHARS = MAX_EVENT_SIZE_BYTES
-MAX_REPEAT = 100_000
-"""Longest string or list `*` may build, and the largest exponent of `**`... below."""
-MAX_EXPONENT = 1_000
 HIDDEN_HEADERS = frozenset({"authorization", "cookie"})
 
 
@@ -82,36 +76,6 @@ class WebhookTemplateError(ValueError):
 
 class TemplateTooSlow(WebhookTemplateError):
     """The template ran past its time limit and was stopped."""
-
-
-class _OutOfTime(BaseException):
-    """Raised by the timer: not an `Exception`, so neither Jinja nor pydantic handle it
-    on its way out to `_time_limit`."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise `TemplateTooSlow` in this thread after `seconds` (the main thread only,
-    where signals are delivered: in a child process, or a CLI; elsewhere no limit)."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not seconds or not usable:
-        yield
-        return
-
-    def stop(_signum: int, _frame: object) -> None:
-        raise _OutOfTime
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    except _OutOfTime:
-        raise TemplateTooSlow(
-            f"the template took longer than {seconds:g} s and was stopped"
-        ) from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 class Headers(Mapping[str, str]):
@@ -139,21 +103,6 @@ class Headers(Mapping[str, str]):
 
     def as_dict(self) -> dict[str, str]:
         return {key: value for key, (_, value) in self._items.items()}
-
-
-class _Environment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
-        if op == "**":
-            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-                raise SecurityError(f"an exponent above {MAX_EXPONENT} is not allowed")
-            return operator.pow(left, right)
-        for value, times in ((left, right), (right, left)):
-            sized = isinstance(value, str | list | tuple) and isinstance(times, int)
-            if sized and len(value) * times > MAX_REPEAT:
-                raise SecurityError(f"'*' may build at most {MAX_REPEAT} items")
-        return operator.mul(left, right)
 
 
 class _SampleUndefined(ChainableUndefined):
@@ -192,17 +141,17 @@ def from_cloud_event(body: Any, headers: Any) -> str:
     return json.dumps(event, ensure_ascii=False, default=str)
 
 
-def _environment(undefined: type[ChainableUndefined]) -> _Environment:
-    environment = _Environment(undefined=undefined, autoescape=False)
+def _environment(undefined: type[ChainableUndefined]) -> sandbox.BoundedSandbox:
+    environment = sandbox.BoundedSandbox(undefined=undefined, autoescape=False)
     environment.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
     environment.filters["from_cloud_event"] = from_cloud_event
     return environment
 
 
-_ENVIRONMENTS: dict[bool, _Environment] = {}
+_ENVIRONMENTS: dict[bool, sandbox.BoundedSandbox] = {}
 
 
-def _env(checking: bool = False) -> _Environment:
+def _env(checking: bool = False) -> sandbox.BoundedSandbox:
     if checking not in _ENVIRONMENTS:
         _ENVIRONMENTS[checking] = _environment(_SampleUndefined if checking else ChainableUndefined)
     return _ENVIRONMENTS[checking]
@@ -240,7 +189,7 @@ def _context(request: Mapping[str, Any], webhook: Mapping[str, Any]) -> dict[str
     return {**parts, "request": parts, "now": now, "webhook": dict(webhook)}
 
 
-def _render_text(source: str, context: dict[str, Any], env: _Environment) -> str:
+def _render_text(source: str, context: dict[str, Any], env: sandbox.BoundedSandbox) -> str:
     try:
         template = env.from_string(source)
         size = 0
@@ -263,7 +212,7 @@ def _render_text(source: str, context: dict[str, Any], env: _Environment) -> str
     return "".join(chunks)
 
 
-def _render_strings(value: Any, context: dict[str, Any], env: _Environment) -> Any:
+def _render_strings(value: Any, context: dict[str, Any], env: sandbox.BoundedSandbox) -> Any:
     """A JSON value with each string (keys too) rendered as a template of its own."""
     if isinstance(value, str):
         return _render_text(value, context, env) if ("{{" in value or "{%" in value) else value
@@ -318,7 +267,7 @@ def render_event(
         WebhookTemplateError: the template failed, rendered something that is not a JSON
             object, or an object that is not a valid event (the message says which).
     """
-    with _time_limit(time_limit):
+    with sandbox.time_limit(time_limit, TemplateTooSlow):
         return _render_event(template, request, webhook, checking)
 
 
@@ -424,7 +373,7 @@ def check_template(template: str, time_limit: float | None = None) -> None:
         WebhookTemplateError: saying why (the first sample's reason); `TemplateTooSlow`
             when checking took longer than `time_limit` seconds.
     """
-    with _time_limit(time_limit):
+    with sandbox.time_limit(time_limit, TemplateTooSlow):
         _check_template(template)
 
 

@@ -39,6 +39,7 @@ class ServerSettings:
     server_late_runs_interval: float = 5.0
     server_run_heartbeat_timeout: float = 10.0
     server_crash_detector_interval: float = 2.0
+    server_ui_url: str | None = None
     encryption_key: str | None = field(default=None, repr=False)
     encryption_key_file: str = ""
 
@@ -63,6 +64,9 @@ DESCRIPTIONS = {
     "server_late_runs_interval": "Seconds between passes marking late runs.",
     "server_run_heartbeat_timeout": "A held run whose worker is silent this long is Crashed.",
     "server_crash_detector_interval": "Seconds between crash-detector passes.",
+    "server_ui_url": "The dashboard's address as its users reach it (e.g. "
+    "'https://vibepiper.example.com'): automation notifications link runs under it "
+    "(`{{ flow_run|ui_url }}`); unset, they carry no links.",
     "encryption_key": "Fernet key(s) encrypting block documents, comma-separated (first "
     "encrypts); default: the key file.",
     "encryption_key_file": "File holding the key(s) when VIBEPIPER_ENCRYPTION_KEY is unset "

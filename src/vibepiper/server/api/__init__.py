@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from vibepiper.server.api import (
+    automations,
     batch,
     block_capabilities,
     block_documents,
@@ -49,5 +50,6 @@ def api_router() -> APIRouter:
     for module in (block_types, block_schemas, block_documents, block_capabilities, variables):
         protected.include_router(module.router)
     protected.include_router(webhooks.router)
+    protected.include_router(automations.router)
     router.include_router(protected)
     return router

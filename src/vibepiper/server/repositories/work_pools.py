@@ -28,6 +28,11 @@ async def get_pool(connection: AsyncConnection, name: str) -> RowMapping | None:
     return result.mappings().first()
 
 
+async def get_pool_by_id(connection: AsyncConnection, pool_id: uuid.UUID) -> RowMapping | None:
+    result = await connection.execute(sa.select(t.work_pool).where(_p.id == pool_id))
+    return result.mappings().first()
+
+
 async def list_pools(connection: AsyncConnection) -> list[RowMapping]:
     result = await connection.execute(sa.select(t.work_pool).order_by(_p.name))
     return list(result.mappings())
@@ -79,6 +84,13 @@ async def get_queue(
     connection: AsyncConnection, pool_id: uuid.UUID, name: str
 ) -> RowMapping | None:
     statement = _queue_select().where(_q.work_pool_id == pool_id, _q.name == name)
+    row: RowMapping | None = (await connection.execute(statement)).mappings().first()
+    return row
+
+
+async def get_queue_by_id(connection: AsyncConnection, queue_id: uuid.UUID) -> RowMapping | None:
+    """The queue with its pool's name (`work_pool_name`)."""
+    statement = _queue_select().where(_q.id == queue_id)
     row: RowMapping | None = (await connection.execute(statement)).mappings().first()
     return row
 

@@ -22,7 +22,7 @@ from vibepiper.schemas import deployments as wire
 from vibepiper.schemas.runs import flow_id_for
 from vibepiper.schemas.schedules import DeploymentScheduleCreate, Schedule
 from vibepiper.server.database import Database
-from vibepiper.server.repositories import deployments, flows, work_pools
+from vibepiper.server.repositories import automations, deployments, flows, work_pools
 from vibepiper.server.services import _notify, lifecycle_events, scheduler
 from vibepiper.server.services._deployment_read import SETTABLE_FIELDS, deployment_read
 from vibepiper.server.services._errors import invalid
@@ -175,11 +175,13 @@ async def _on_pause_change(
 
 
 async def delete(db: Database, deployment_id: uuid.UUID) -> None:
-    """Delete the deployment, its schedules and its runs that never started."""
+    """Delete the deployment, its schedules, its runs that never started and the
+    automations it owns (its triggers)."""
     async with db.write() as connection:
         row = await read_row(connection, deployment_id)
         await deployments.delete_unstarted_runs(connection, deployment_id, scheduled_only=False)
         await deployments.delete(connection, deployment_id)
+        await automations.delete_owned_by(connection, f"vibepiper.deployment.{deployment_id}")
         await lifecycle_events.changed(connection, "deployment", row, "deleted")
 
 

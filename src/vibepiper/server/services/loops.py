@@ -1,4 +1,5 @@
-"""The loops the server runs: scheduler, late runs, crash detector, lease reaper.
+"""The loops the server runs: scheduler, late runs, crash detector, lease reaper, the
+automations' evaluator and the runner of their actions.
 
 All off with `VIBEPIPER_SERVER_SERVICES=false` (tests that need a quiet server).
 """
@@ -9,12 +10,18 @@ from collections.abc import Coroutine
 from typing import Any
 
 from vibepiper.server.database import Database
+from vibepiper.server.services.automation_runner import runner_loop
 from vibepiper.server.services.crash_detector import crash_detector_loop
 from vibepiper.server.services.late_runs import late_runs_loop
 from vibepiper.server.services.lease_reaper import lease_reaper_loop
 from vibepiper.server.services.lifecycle_events import readiness_loop
 from vibepiper.server.services.scheduler import scheduler_loop
+from vibepiper.server.services.triggers import automations_loop
 from vibepiper.server.settings import ServerSettings
+
+AUTOMATIONS_INTERVAL = 0.05
+"""Seconds between looks for new events and due actions (an event's action starts within
+about this long, plus the time to carry it out)."""
 
 
 def orchestration_loops(
@@ -43,4 +50,6 @@ def orchestration_loops(
             ),
         ),
         ("vibepiper-lease-reaper", lease_reaper_loop(db)),
+        ("vibepiper-automations", automations_loop(db, interval=AUTOMATIONS_INTERVAL)),
+        ("vibepiper-automation-actions", runner_loop(db, settings, interval=AUTOMATIONS_INTERVAL)),
     ]

@@ -1,0 +1,47 @@
+"""What the server says about an automation's work: its evaluation log and its action
+runs (`GET /api/automations/{id}/log`, `/actions`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from vibepiper.schemas.api import UtcDatetime
+
+
+class AutomationLogEntry(BaseModel):
+    """One line of an automation's evaluation log.
+
+    `kind`: `evaluated` (an event its trigger took in, and what it did to the bucket:
+    counted, waiting for an `after` event, satisfied ...), `triggered`, `resolved`,
+    `action-executed`, `action-retry` or `action-failed`.
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    occurred: UtcDatetime
+    kind: str
+    event_id: uuid.UUID | None = None
+    bucket: str | None = None
+    message: str
+
+
+class AutomationActionRun(BaseModel):
+    """One action of one firing: `pending`, `running`, `done` or `failed`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    firing_id: uuid.UUID
+    position: int
+    action: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt: UtcDatetime
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    created: UtcDatetime
+    updated: UtcDatetime
