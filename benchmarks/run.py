@@ -708,6 +708,56 @@ def bench_events(r: Runner, reps: int) -> list[Row]:
     return rows
 
 
+AUTOMATION_LATENCY_TARGET_S = (0.100, 0.500)  # p50, p95
+AUTOMATION_LOAD = (1000, 1000, 60)  # automations, events a second, seconds
+
+
+def bench_automations(r: Runner, reps: int) -> list[Row]:
+    rows = []
+    p50_target, p95_target = AUTOMATION_LATENCY_TARGET_S
+    for backend in ("sqlite", "postgres"):
+        name = f"automations_latency_{backend}"
+        try:
+            found = r.run("automations.py", "latency", backend, str(reps)).result
+        except BenchError as exc:
+            rows.append(Row(name, "failed", "", False, str(exc)[-200:]))
+            continue
+        p50, p95 = found["p50_ms"] / 1000, found["p95_ms"] / 1000
+        rows.append(
+            Row(
+                name,
+                f"p50 {ms(p50)}, p95 {ms(p95)}",
+                f"<= {ms(p50_target)} p50, <= {ms(p95_target)} p95",
+                p50 <= p50_target and p95 <= p95_target,
+                f"{found['n']} events: POST /api/events of an event a reactive trigger expects "
+                "-> the flow run its run-deployment action creates is readable; real server",
+                found,
+            )
+        )
+    count, rate, seconds = AUTOMATION_LOAD
+    try:
+        load = r.run(
+            "automations.py", "load", "postgres", str(count), str(rate), str(seconds)
+        ).result
+    except BenchError as exc:
+        return [*rows, Row("automations_load_postgres", "failed", "", False, str(exc)[-200:])]
+    kept_up = load["backlog_at_end"] <= rate and load["left"] == 0
+    rows.append(
+        Row(
+            "automations_load_postgres",
+            f"backlog at end {load['backlog_at_end']:,}, max {load['max_backlog']:,}",
+            f"<= {rate:,} (1 s of events) at the end",
+            kept_up,
+            f"{count:,} enabled automations, {load['rate']:,.0f} events/s for {seconds} s "
+            f"({load['events']:,} events), real server on PostgreSQL; backlog = events posted - "
+            f"events the evaluator took, read every second; drained {load['drain_s']:.1f} s "
+            "after the stream ended",
+            load,
+        )
+    )
+    return rows
+
+
 # name -> (function, repetitions, runs in --quick)
 WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] = {
     "import": (bench_import, 10, True),
@@ -730,6 +780,7 @@ WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] 
     "server_health": (bench_server_health, 3, False),
     "blocks_variables": (bench_blocks_variables, 3, False),
     "events": (bench_events, 3, False),
+    "automations": (bench_automations, 40, False),
 }
 
 

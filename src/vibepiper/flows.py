@@ -267,7 +267,9 @@ class Flow(Generic[P, R]):
 
         Options: `cron`, `interval`, `rrule`, `schedules`, `parameters`, `tags`,
         `description`, `version`, `paused`, `concurrency_limit`,
-        `enforce_parameter_schema`, `work_pool_name`, `work_queue_name`, `job_variables`.
+        `enforce_parameter_schema`, `work_pool_name`, `work_queue_name`, `job_variables`,
+        `triggers` (`DeploymentEventTrigger(...)`, ...: automations that run the
+        deployment, replaced each time it is registered).
 
         As in Prefect, in async code this returns a coroutine (see `ato_deployment`).
         """

@@ -211,7 +211,10 @@ def test_ctrl_c_while_waiting_for_a_dead_server_keeps_the_records_at_once(
     dead = f"http://127.0.0.1:{free_port()}/api"
     process = subprocess.Popen(
         [sys.executable, str(script)],
-        env=_env(home, dead, VIBEPIPER_API_OUTBOX_AFTER="60"),
+        # the flow's end waits its 60 s for the server, then the exit waits for it (it
+        # has not been away for OUTBOX_AFTER yet: 120 s leaves a minute for the Ctrl-C;
+        # 60 s raced the exit's own give-up on a loaded machine)
+        env=_env(home, dead, VIBEPIPER_API_OUTBOX_AFTER="120"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

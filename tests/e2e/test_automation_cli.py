@@ -42,7 +42,7 @@ automations:
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VIBEPIPER_HOME": str(home)}
+    env = {**os.environ, "VIBEPIPER_HOME": str(home), "COLUMNS": "250"}  # tables unwrapped
     env.pop("VIBEPIPER_API_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "vibepiper.cli", "automation", *args],
@@ -124,3 +124,34 @@ def test_bad_files_and_refusals_are_one_line(tmp_path: Path) -> None:
     )
     _one_line_error(_cli(home, "create", "-f", str(tmp_path / "absent.yaml")), "cannot read")
     assert json.loads(_ok(_cli(home, "ls", "--json"))) == []
+
+
+def test_a_dry_run_over_stored_events_says_when_it_would_have_fired(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (tmp_path / "two.yaml").write_text(
+        "name: two-failures\n"
+        "trigger:\n"
+        "  match: {prefect.resource.id: 'orders.*'}\n"
+        "  expect: [orders.failed]\n"
+        "  for_each: [prefect.resource.id]\n"
+        "  threshold: 2\n"
+        "  within: 3600\n"
+        "actions: [{type: do-nothing}]\n"
+    )
+    _ok(_cli(home, "create", "-f", str(tmp_path / "two.yaml")))
+    env = {**os.environ, "VIBEPIPER_HOME": str(home)}
+    env.pop("VIBEPIPER_API_URL", None)
+    emit = (
+        "from vibepiper.events import emit_event\n"
+        "for name in ('a', 'b', 'a'):\n"
+        "    emit_event('orders.failed', resource={'prefect.resource.id': f'orders.{name}'})\n"
+    )
+    subprocess.run([sys.executable, "-c", emit], env=env, check=True, timeout=120)
+    report = json.loads(_ok(_cli(home, "test", "two-failures", "--since", "1h", "--json")))
+    assert (report["events_read"], report["events_taken_in"]) == (3, 3)
+    [firing] = report["firings"]
+    assert (firing["decision"], firing["bucket"]) == ("triggered", ["orders.a"])
+    assert "2 of 2" in firing["why"]
+    text = _ok(_cli(home, "test", "two-failures", "--since", "1h"))
+    assert "fired [orders.a]" in text
+    _one_line_error(_cli(home, "test", "two-failures", "--since", "last tuesday"), "--since")

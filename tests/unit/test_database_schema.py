@@ -80,6 +80,12 @@ def test_the_metadata_holds_every_table_with_named_constraints() -> None:
         "event_resource",
         "event_subject",
         "webhook",
+        "automation",
+        "automation_bucket",
+        "automation_event_seen",
+        "automation_firing",
+        "automation_action_run",
+        "automation_log",
     }
     for table in t.metadata.tables.values():
         assert table.primary_key.name == f"pk_{table.name}"

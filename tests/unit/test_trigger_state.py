@@ -111,3 +111,29 @@ def test_an_ended_reactive_window_is_dropped_without_firing() -> None:
     assert bucket is not None
     outcome = on_tick(trigger, bucket, T0 + dt.timedelta(seconds=11))
     assert (outcome.decision, outcome.bucket) == ("none", None)
+
+
+def test_a_replay_reports_each_firing_with_the_servers_decisions() -> None:
+    from vibepiper.orchestration.trigger_state import replay
+
+    reactive = EventTrigger(expect={"orders.failed"}, threshold=2, within=60)
+    events = [_event("orders.failed", s) for s in (0, 10, 100, 200, 205)]
+    firings, taken = replay(reactive, events, start=T0, end=T0 + dt.timedelta(hours=1))
+    assert taken == 5
+    assert [f.at for f in firings] == [T0 + dt.timedelta(seconds=s) for s in (10, 205)]
+    assert all(f.decision == "fire" and "2 of 2" in f.note for f in firings)
+
+
+def test_a_proactive_replay_fires_each_empty_window_until_resolved() -> None:
+    from vibepiper.orchestration.trigger_state import replay
+
+    heartbeat = EventTrigger(expect={"worker.heartbeat"}, posture="Proactive", within=60)
+    events = [_event("worker.heartbeat", s) for s in (30, 200)]
+    firings, _ = replay(heartbeat, events, start=T0, end=T0 + dt.timedelta(seconds=250))
+    # watching from the start; beat at 30 s; silent 90..150 and 150..210 (fired twice);
+    # the beat at 200 s resolves it
+    assert [(f.decision, int((f.at - T0).total_seconds())) for f in firings] == [
+        ("fire", 90),
+        ("fire", 150),
+        ("resolve", 200),
+    ]

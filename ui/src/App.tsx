@@ -3,6 +3,8 @@ import { useEffect, useState } from "react";
 import { onUnauthorized } from "./api";
 import { Login } from "./components/Login";
 import { BlockCreatePage, BlockDocumentPage, BlocksPage } from "./pages/Blocks";
+import { AutomationCreatePage, AutomationEditPage, AutomationPage } from "./pages/Automation";
+import { AutomationsPage } from "./pages/Automations";
 import { ConcurrencyPage } from "./pages/Concurrency";
 import { DashboardPage } from "./pages/Dashboard";
 import { DeploymentPage, DeploymentsPage } from "./pages/Deployments";
@@ -18,7 +20,7 @@ import { Link, useLocation } from "./router";
 const NAV: [string, string][] = [
   ["/", "Dashboard"], ["/runs", "Runs"], ["/flows", "Flows"], ["/deployments", "Deployments"],
   ["/work-pools", "Work pools"], ["/concurrency", "Concurrency"], ["/blocks", "Blocks"],
-  ["/variables", "Variables"], ["/events", "Events"],
+  ["/variables", "Variables"], ["/events", "Events"], ["/automations", "Automations"],
 ];
 
 function route(path: string) {
@@ -28,6 +30,11 @@ function route(path: string) {
   if (deployment) return <DeploymentPage key={deployment[1]} id={deployment[1]} />;
   const event = path.match(/^\/events\/([0-9a-f-]{36})\/?$/);
   if (event) return <EventDetailPage key={event[1]} id={event[1]} />;
+  const automation = path.match(/^\/automations\/([0-9a-f-]{36})(\/edit)?\/?$/);
+  if (automation) {
+    return automation[2] ? <AutomationEditPage key={`${automation[1]}-edit`} id={automation[1]} />
+      : <AutomationPage key={automation[1]} id={automation[1]} />;
+  }
   const block = path.match(/^\/blocks\/document\/([0-9a-f-]{36})(\/edit)?\/?$/);
   if (block) return <BlockDocumentPage key={block[1]} id={block[1]} editing={Boolean(block[2])} />;
   const newBlock = path.match(/^\/blocks\/new\/([^/]+)\/?$/);
@@ -45,6 +52,8 @@ function route(path: string) {
     case "/blocks": return <BlocksPage />;
     case "/variables": return <VariablesPage />;
     case "/events": return <EventsPage />;
+    case "/automations": return <AutomationsPage />;
+    case "/automations/new": return <AutomationCreatePage />;
     default: return <div className="page"><h1>Not found</h1><p>No page at {path}.</p></div>;
   }
 }

@@ -303,6 +303,78 @@ export interface EventCount {
   end_time: string;
 }
 
+/** Which resources: each label named holds one of its values (`x*` a prefix, `!x` not x). */
+export type ResourceSpecification = Record<string, string | string[]>;
+
+export type Posture = "Reactive" | "Proactive";
+
+/** An event trigger as the server stores it (`within` in seconds). */
+export interface EventTrigger {
+  type: "event";
+  id?: string;
+  match: ResourceSpecification;
+  match_related: ResourceSpecification | ResourceSpecification[];
+  after: string[];
+  expect: string[];
+  for_each: string[];
+  posture: Posture;
+  threshold: number;
+  within: number;
+}
+
+/** Any trigger: an event trigger, or a compound, sequence or metric one (kept as JSON). */
+export type AutomationTrigger = EventTrigger | { type: "compound" | "sequence" | "metric"; [field: string]: unknown };
+
+/** An action: its `type` and that type's fields (`source`, a target id, templates...). */
+export interface AutomationAction {
+  type: string;
+  [field: string]: unknown;
+}
+
+export interface Automation {
+  id: string;
+  name: string;
+  description: string;
+  enabled: boolean;
+  tags: string[];
+  trigger: AutomationTrigger;
+  actions: AutomationAction[];
+  actions_on_trigger: AutomationAction[];
+  actions_on_resolve: AutomationAction[];
+  owner_resource: string | null;
+  created: string;
+  updated: string;
+}
+
+/** Body of `POST /automations/` and `PUT /automations/{id}`. */
+export type AutomationBody = Omit<Automation, "id" | "created" | "updated">;
+
+export type AutomationLogKind =
+  | "evaluated" | "triggered" | "resolved" | "action-executed" | "action-retry" | "action-failed";
+
+export interface AutomationLogEntry {
+  id: string;
+  occurred: string;
+  kind: AutomationLogKind | string;
+  event_id: string | null;
+  bucket: string | null;
+  message: string;
+}
+
+export interface AutomationActionRun {
+  id: string;
+  firing_id: string;
+  position: number;
+  action: AutomationAction;
+  status: "pending" | "running" | "done" | "failed" | string;
+  attempts: number;
+  next_attempt: string;
+  result: Record<string, unknown> | null;
+  error: string | null;
+  created: string;
+  updated: string;
+}
+
 const KEY_STORAGE = "vibepiper.apiKey";
 
 export function storedApiKey(): string | null {
@@ -365,6 +437,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
 export const api = {
   get: <T>(path: string) => request<T>("GET", path),
   post: <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {}),
+  put: <T>(path: string, body: unknown) => request<T>("PUT", path, body),
   patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, body),
   delete: (path: string) => request<void>("DELETE", path),
 };

@@ -286,3 +286,106 @@ def delete_automation(automation: AutomationArgument, as_json: JsonOption = Fals
         _output.print_json({"deleted": found.name, "id": str(found.id)})
         return
     _output.stdout_console().print(f"Deleted automation {found.name!r}.", highlight=False)
+
+
+MAX_REPLAYED_EVENTS = 200_000
+"""Most stored events `automation test` reads."""
+
+
+@app.command("test")
+def test_automation(
+    automation: AutomationArgument,
+    since: Annotated[
+        str, typer.Option("--since", help="From when: an age (30m, 24h, 7d) or an ISO time.")
+    ] = "24h",
+    as_json: JsonOption = False,
+) -> None:
+    """A dry run over stored events: when the trigger would have fired (or resolved) and
+    why, with the server's own decisions; nothing is run or changed."""
+    import datetime as dt
+
+    from vibepiper.cli.events import parse_since
+    from vibepiper.orchestration.trigger_state import replay
+    from vibepiper.schemas.automations import EventTrigger
+
+    start = parse_since(since)
+    end = dt.datetime.now(dt.UTC)
+    with _client() as client:
+        found = _find(client, automation)
+        trigger = found.trigger
+        if not isinstance(trigger, EventTrigger):
+            _output.fail(
+                f"{found.name!r} has a {trigger.type} trigger: only event triggers can be "
+                "tested yet"
+            )
+        events = _stored_events(client, trigger, start, end)
+    firings, taken = replay(trigger, events, start=start, end=end)
+    if as_json:
+        _output.print_json(
+            {
+                "automation": found.name,
+                "since": start.isoformat(),
+                "until": end.isoformat(),
+                "events_read": len(events),
+                "events_taken_in": taken,
+                "firings": [
+                    {
+                        "at": f.at.isoformat(),
+                        "decision": "triggered" if f.decision == "fire" else "resolved",
+                        "bucket": list(f.labels),
+                        "event": None if f.event is None else f.event.event,
+                        "event_id": None if f.event is None else str(f.event.id),
+                        "why": f.note,
+                    }
+                    for f in firings
+                ],
+            }
+        )
+        return
+    console = _output.stdout_console()
+    console.print(
+        f"{found.name!r} over {len(events)} stored events since "
+        f"{_output.local_datetime(start)}: its trigger took in {taken}.",
+        highlight=False,
+    )
+    if not firings:
+        console.print("It would not have fired.", highlight=False)
+        return
+    for firing in firings:
+        verb = "fired" if firing.decision == "fire" else "resolved"
+        bucket = f" [{', '.join(firing.labels)}]" if any(firing.labels) else ""
+        console.print(
+            f"{_output.local_datetime(firing.at)}  {verb}{bucket}: {firing.note}",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _stored_events(client: SyncVibePiperClient, trigger: Any, start: Any, end: Any) -> list[Any]:
+    """The stored events between `start` and `end` whose names the trigger covers, oldest
+    first (at most `MAX_REPLAYED_EVENTS`), with a progress line while reading."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from vibepiper.schemas import event_filters as f
+
+    spec = f.EventFilter(
+        occurred=f.EventOccurredFilter(since=start, until=end), order=f.EventOrder.ASC
+    )
+    names = set(trigger.expect) | set(trigger.after)
+    if trigger.expect and names:
+        spec.event = f.EventNameFilter(
+            name=sorted(n for n in names if not n.endswith("*")) or None,
+            prefix=sorted(n[:-1] for n in names if n.endswith("*")) or None,
+        )
+    events: list[Any] = []
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task("Reading stored events", total=None)
+        page = client.read_events(spec, limit=200)
+        while True:
+            events.extend(page.events)
+            progress.update(task, completed=len(events), total=page.total or None)
+            if not page.next_page or len(events) >= MAX_REPLAYED_EVENTS:
+                break
+            page = client.read_events_page(page.next_page)
+    return events[:MAX_REPLAYED_EVENTS]

@@ -3,7 +3,8 @@
 Only the entries named (every one with `--all`) are checked, and each one's entrypoint
 is imported (from the file's directory) to learn the flow's name and parameter schema;
 the deployments record that directory as their path, so a worker that sees the same
-files runs them.
+files runs them. An entry's `triggers:` become automations that run its deployment,
+replacing those it owned (`vibepiper.deployments.triggers`).
 """
 
 from __future__ import annotations
@@ -71,7 +72,11 @@ def deploy(
         return
     console = _output.stdout_console()
     for deployment_id, d in zip(ids, deployments, strict=True):
-        console.print(f"Deployed {d.full_name} to work pool {d.work_pool_name!r} ({deployment_id})")
+        count = len(d.triggers)
+        triggers = f" with {count} trigger{'s' if count != 1 else ''}" if count else ""
+        console.print(
+            f"Deployed {d.full_name} to work pool {d.work_pool_name!r}{triggers} ({deployment_id})"
+        )
     pools = sorted({d.work_pool_name for d in deployments if d.work_pool_name})
     console.print(f"Run one: vibepiper deployment run '{deployments[0].full_name}'")
     console.print(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from vibepiper.client import SyncVibePiperClient
     from vibepiper.schemas.api import FlowRunRead, StateRead
+    from vibepiper.schemas.automations import AutomationRead
     from vibepiper.schemas.deployments import DeploymentRead
     from vibepiper.schemas.schedules import DeploymentScheduleRead
 
@@ -126,16 +127,42 @@ def _schedule_text(row: DeploymentScheduleRead) -> str:
 
 @app.command("inspect")
 def inspect(name: NameArgument, as_json: JsonOption = False) -> None:
-    """Show a deployment: its settings, schedules and next scheduled runs."""
+    """Show a deployment: its settings, schedules, next scheduled runs and automations."""
     with _api.client() as client:
         deployment = _read(client, name)
         upcoming = _next_runs(client, deployment.id, 5)
+        automations = client.read_resource_related_automations(
+            f"vibepiper.deployment.{deployment.id}"
+        )
     if as_json:
         data = _api.dump(deployment)
         data["next_runs"] = [_api.dump(run) for run in upcoming]
+        data["automations"] = [_api.dump(automation) for automation in automations]
         _output.print_json(data)
         return
     _print_deployment(deployment, upcoming)
+    _print_automations(deployment, automations)
+
+
+def _print_automations(d: DeploymentRead, automations: list[AutomationRead]) -> None:
+    """The automations the deployment owns (its triggers) or that act on it."""
+    from rich.text import Text
+
+    console = _output.stdout_console()
+    console.print(Text("Automations", style="bold"))
+    if not automations:
+        console.print("  none", style="dim")
+    for automation in automations:
+        owned = (
+            "trigger"
+            if automation.owner_resource == f"vibepiper.deployment.{d.id}"
+            else "acts on it"
+        )
+        state = "enabled" if automation.enabled else "disabled"
+        line = (
+            f"  {automation.name}  {automation.trigger.type}  {state}  ({owned})  {automation.id}"
+        )
+        console.print(Text(line))
 
 
 def _pool_text(d: DeploymentRead) -> str:

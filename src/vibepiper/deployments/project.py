@@ -18,12 +18,17 @@ The layout follows `prefect.yaml`'s `deployments:` section:
         concurrency_limit: 1
         paused: false
         resolve_templates: run                # or deploy (see render_entries)
+        triggers:                             # automations that run the deployment
+          - type: event                       # the default; or metric, compound, sequence
+            match: {prefect.resource.id: my.bucket.*}
+            expect: [object.created]
+            parameters: {source: "{{ event.resource.id }}"}
 
 Every key of an entry is checked when the entry is used (`vibepiper deploy NAME` checks
 the entries it names, `--all` every one): an unknown or mistyped key is an error naming
-the file, the deployment and the key, and a broken entry does not block deploying the
-others. Each entrypoint is imported to learn the flow's name and parameter schema, the
-same as `flow.deploy()` does.
+the file, the deployment and the key (a trigger's field as `triggers[0]: within: ...`),
+and a broken entry does not block deploying the others. Each entrypoint is imported to
+learn the flow's name and parameter schema, the same as `flow.deploy()` does.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from vibepiper.schedules import Schedule, as_schedule
 
 if TYPE_CHECKING:
     from vibepiper.client import SyncVibePiperClient
+    from vibepiper.deployments.triggers import DeploymentTrigger
 
 DEFAULT_FILE = "vibepiper.yaml"
 _TOP_KEYS = {"deployments", "name", "vibepiper-version"}
@@ -53,6 +59,7 @@ _DEPLOYMENT_KEYS = {
     "paused",
     "enforce_parameter_schema",
     "resolve_templates",
+    "triggers",
 }
 _WORK_POOL_KEYS = {"name", "work_queue_name", "job_variables"}
 
@@ -80,6 +87,7 @@ class DeploymentSpec:
     paused: bool = False
     enforce_parameter_schema: bool = True
     resolve_templates: str = "run"
+    triggers: list[DeploymentTrigger] = field(default_factory=list)
 
 
 @dataclass
@@ -211,6 +219,7 @@ def _spec(file: Path, index: int, entry: Any) -> DeploymentSpec:
         paused=bool(get("paused", bool, "true or false", False)),
         enforce_parameter_schema=bool(get("enforce_parameter_schema", bool, "true or false", True)),
         resolve_templates=_resolve_templates(file, where, entry.get("resolve_templates", "run")),
+        triggers=_triggers(file, where, entry["name"].strip(), get("triggers", list, "a list")),
     )
 
 
@@ -221,6 +230,17 @@ def _resolve_templates(file: Path, where: str, value: Any) -> str:
             f"each run starts, the default) or 'deploy', got {value!r}"
         )
     return str(value)
+
+
+def _triggers(
+    file: Path, where: str, name: str, items: list[Any] | None
+) -> list[DeploymentTrigger]:
+    from vibepiper.deployments.triggers import deployment_triggers
+
+    try:
+        return deployment_triggers(items or [], name)
+    except (TypeError, ValueError) as exc:
+        raise ProjectFileError(f"{file}: {where}: {exc}") from None
 
 
 def render_entries(project: Project, client: SyncVibePiperClient) -> None:
@@ -326,6 +346,7 @@ def build(project: Project, spec: DeploymentSpec) -> RunnerDeployment:
             job_variables=spec.job_variables,
             entrypoint=spec.entrypoint,
             resolve_templates=spec.resolve_templates,
+            triggers=spec.triggers,
         )
     except ValueError as exc:
         raise ProjectFileError(f"{project.file}: {spec.where}: {exc}") from None

@@ -1,7 +1,8 @@
 """`RunnerDeployment`: a flow plus how and when to run it, before it reaches the server.
 
 `flow.to_deployment(...)` builds one; `serve(...)` and `deploy(...)` register it
-(`POST /api/deployments`, an upsert by flow and deployment name). The object is a plain
+(`POST /api/deployments`, an upsert by flow and deployment name) and replace the
+automations of its triggers (`vibepiper.deployments.triggers`). The object is a plain
 dataclass so building it costs nothing; the wire model is made in `to_create()`.
 """
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     import uuid
 
     from vibepiper.client import SyncVibePiperClient
+    from vibepiper.deployments.triggers import DeploymentTrigger
     from vibepiper.flows import Flow
     from vibepiper.schemas.deployments import DeploymentCreate
 
@@ -51,6 +53,8 @@ class RunnerDeployment:
     """When `{{ vibepiper.variables.X }}` / `{{ vibepiper.blocks.S.N }}` placeholders in
     `parameters` and `job_variables` are resolved: `run` (default) when each run starts,
     `deploy` once, when the deployment is registered (secret values stay placeholders)."""
+    triggers: list[DeploymentTrigger] = field(default_factory=list)
+    """Each one an automation, owned by the deployment, that runs it when the trigger fires."""
     flow: Flow[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -80,9 +84,12 @@ class RunnerDeployment:
         job_variables: dict[str, Any] | None = None,
         entrypoint: str | None = None,
         resolve_templates: str = "run",
+        triggers: Iterable[Any] | None = None,
     ) -> RunnerDeployment:
-        """The deployment of `flow` (see `Flow.to_deployment`)."""
+        """The deployment of `flow` (see `Flow.to_deployment`); ValueError naming the
+        option (or the trigger and its field) that does not fit."""
         from vibepiper.deployments._entrypoint import locate_flow
+        from vibepiper.deployments.triggers import deployment_triggers
 
         origin = getattr(flow, "_deployment_origin", None)
         if entrypoint is not None:
@@ -98,8 +105,14 @@ class RunnerDeployment:
             raise ValueError(
                 f"resolve_templates must be 'run' or 'deploy', got {resolve_templates!r}"
             )
+        name = name or flow.name
+        try:
+            checked_triggers = deployment_triggers(triggers, name)
+        except (TypeError, ValueError) as exc:
+            full_name = f"{flow.name}/{name}"
+            raise type(exc)(f"deployment {full_name!r}: {exc}") from None
         return cls(
-            name=name or flow.name,
+            name=name,
             flow_name=flow.name,
             entrypoint=location_entrypoint,
             path=path,
@@ -119,6 +132,7 @@ class RunnerDeployment:
             work_queue_name=work_queue_name,
             job_variables=dict(job_variables or {}),
             resolve_templates=resolve_templates,
+            triggers=checked_triggers,
             flow=flow,
         )
 
@@ -174,13 +188,31 @@ class RunnerDeployment:
         )
 
     def apply(self, client: SyncVibePiperClient | None = None) -> uuid.UUID:
-        """Register (create or replace) the deployment on the server; its id."""
+        """Register (create or replace) the deployment on the server and replace the
+        automations it owns with those of its triggers; its id.
+
+        Raises ValueError naming the field or the trigger the server would refuse;
+        nothing is registered when the deployment or a trigger is refused up front.
+        """
         if client is None:
             from vibepiper.client import get_client
 
             with get_client(sync_client=True, require_server=True) as own:
-                return own.create_deployment(self.for_server(own).to_create()).id
-        return client.create_deployment(self.for_server(client).to_create()).id
+                return self.apply(own)
+        from vibepiper.deployments.triggers import check_triggers
+
+        body = self.for_server(client).to_create()
+        check_triggers(self.full_name, self.triggers)
+        return self.register_checked(client, body)
+
+    def register_checked(self, client: SyncVibePiperClient, body: DeploymentCreate) -> uuid.UUID:
+        """Create or replace the deployment from `body` (made and checked by the caller),
+        then its automations (Prefect's replace-on-apply); its id."""
+        from vibepiper.deployments.triggers import sync_automations
+
+        deployment_id = client.create_deployment(body).id
+        sync_automations(client, deployment_id, self.full_name, self.triggers)
+        return deployment_id
 
 
 def collect_schedules(

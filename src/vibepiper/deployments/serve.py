@@ -3,7 +3,8 @@
 `serve(*deployments)` registers them without a work pool and then runs their runs in
 this process (scheduled ones and those triggered with `run_deployment` or the CLI)
 until it is stopped. `deploy(*deployments, work_pool_name=...)` only registers them,
-in a work pool, for `vibepiper worker start --pool P` processes to run.
+in a work pool, for `vibepiper worker start --pool P` processes to run. Both make each
+deployment's automations those of its `triggers` (`vibepiper.deployments.triggers`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def serve(
             )
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be 1 or more, got {limit}")
+    from vibepiper.deployments.triggers import check_triggers
+
+    for deployment in deployments:  # before a server is started for them
+        check_triggers(deployment.full_name, deployment.triggers)
 
     try:
         _serve(deployments, limit, pause_on_shutdown, print_starting_message)
@@ -194,15 +199,28 @@ def check_pools(client: SyncVibePiperClient, pools: set[str]) -> None:
 def register(
     client: SyncVibePiperClient, deployments: Sequence[RunnerDeployment]
 ) -> list[uuid.UUID]:
-    """Create or replace each deployment on the server; their ids, in order."""
+    """Create or replace each deployment on the server, then replace the automations it
+    owns with its triggers' (`vibepiper.deployments.triggers`); their ids, in order.
+
+    Every deployment and trigger is checked before the first one is registered.
+    """
+    from vibepiper.deployments.triggers import check_triggers
+
     bodies = [deployment.for_server(client).to_create() for deployment in deployments]
-    return [client.create_deployment(body).id for body in bodies]
+    for deployment in deployments:
+        check_triggers(deployment.full_name, deployment.triggers)
+    return [
+        deployment.register_checked(client, body)
+        for deployment, body in zip(deployments, bodies, strict=True)
+    ]
 
 
 def _print_serving(deployments: Sequence[RunnerDeployment], local_api: str | None = None) -> None:
     lines = ["Serving deployment(s):"]
     for deployment in deployments:
         schedules = ", ".join(s.describe() for s in deployment.schedules) or "no schedule"
+        if deployment.triggers:
+            schedules += f"; {_triggers_text(deployment)}"
         paused = " [paused]" if deployment.paused else ""
         lines.append(f"  {deployment.full_name}  ({schedules}){paused}")
     first = deployments[0].full_name
@@ -214,9 +232,18 @@ def _print_serving(deployments: Sequence[RunnerDeployment], local_api: str | Non
     print("\n".join(lines), flush=True)
 
 
+def _triggers_text(deployment: RunnerDeployment) -> str:
+    count = len(deployment.triggers)
+    return f"{count} trigger{'s' if count != 1 else ''}"
+
+
 def _print_deployed(deployments: Sequence[RunnerDeployment]) -> None:
     for deployment in deployments:
-        print(f"Deployed {deployment.full_name!r} to work pool {deployment.work_pool_name!r}.")
+        triggers = f" with {_triggers_text(deployment)}" if deployment.triggers else ""
+        print(
+            f"Deployed {deployment.full_name!r} to work pool {deployment.work_pool_name!r}"
+            f"{triggers}."
+        )
     pools = sorted({d.work_pool_name for d in deployments if d.work_pool_name})
     print("Run it with:")
     print(f"  vibepiper deployment run '{deployments[0].full_name}'")

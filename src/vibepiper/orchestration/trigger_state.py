@@ -19,6 +19,7 @@ bucket (the next `after` event opens a new one); without, a new window starts.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -135,3 +136,71 @@ def _end(trigger: EventTrigger, start: dt.datetime) -> str:
 
 def _names(names: set[str]) -> str:
     return " or ".join(sorted(names))
+
+
+MAX_REPLAYED = 10_000
+"""Most firings a replay reports."""
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """A firing (or resolution) a replay found: when, for which bucket, and why."""
+
+    at: dt.datetime
+    decision: Decision
+    labels: tuple[str, ...]
+    event: Event | None
+    note: str
+
+
+def replay(
+    trigger: EventTrigger,
+    events: Iterable[Event],
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> tuple[list[Firing], int]:
+    """What `trigger` would have done over `events` (oldest first) between `start` and
+    `end`, with the evaluator's own decisions; the firings and how many events it took
+    in. A proactive window is closed at its end, before any later event."""
+    from vibepiper.orchestration.trigger_match import bucket_key, event_matches
+
+    buckets: dict[tuple[str, ...], Bucket] = {}
+    if trigger.posture is Posture.Proactive and not trigger.after and not trigger.for_each:
+        buckets[()] = _window(trigger, start)
+    firings: list[Firing] = []
+    taken = 0
+
+    def tick(now: dt.datetime) -> None:
+        # a proactive bucket fires once per window that ends by `now`
+        while len(firings) < MAX_REPLAYED:
+            due = [(k, b) for k, b in buckets.items() if b.end <= now]
+            if not due:
+                return
+            key, bucket = min(due, key=lambda item: item[1].end)
+            outcome = on_tick(trigger, bucket, bucket.end)
+            _keep(buckets, key, outcome.bucket)
+            if outcome.decision != "none":
+                firings.append(Firing(bucket.end, outcome.decision, key, None, outcome.note))
+
+    for event in events:
+        if not event_matches(trigger, event):
+            continue
+        taken += 1
+        tick(event.occurred)
+        key = bucket_key(trigger, event)
+        outcome = on_event(trigger, buckets.get(key), event)
+        _keep(buckets, key, outcome.bucket)
+        if outcome.decision != "none":
+            firings.append(Firing(event.occurred, outcome.decision, key, event, outcome.note))
+    tick(end)
+    return firings, taken
+
+
+def _keep(
+    buckets: dict[tuple[str, ...], Bucket], key: tuple[str, ...], bucket: Bucket | None
+) -> None:
+    if bucket is None:
+        buckets.pop(key, None)
+    else:
+        buckets[key] = bucket

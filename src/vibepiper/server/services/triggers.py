@@ -24,20 +24,23 @@ import logging
 import time
 import uuid
 import weakref
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.orchestration.trigger_match import bucket_key, bucket_labels, event_matches
 from vibepiper.orchestration.trigger_state import Bucket, Outcome, on_event, on_tick
 from vibepiper.schemas.automations import AutomationRead, EventTrigger, Posture
-from vibepiper.schemas.events import ReceivedEvent, uuid7
+from vibepiper.schemas.events import ReceivedEvent
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import automation_state as state
 from vibepiper.server.repositories import automations as automations_repo
-from vibepiper.server.services import lifecycle_events
 from vibepiper.server.services._periodic import every
+from vibepiper.server.services.automation_firings import (
+    Batch,
+    Watched,
+    bucket_key_of,
+    bucket_of,
+    bucket_values,
+    watched_of,
+)
 
 logger = logging.getLogger("vibepiper.server.automations")
 
@@ -55,46 +58,13 @@ SEEN_KEPT = dt.timedelta(hours=1)
 LOG_KEPT = dt.timedelta(days=7)
 
 
-@dataclass(frozen=True)
-class Watched:
-    """An enabled automation and its event triggers (compound/sequence/metric: none yet)."""
-
-    automation: AutomationRead
-    triggers: tuple[EventTrigger, ...]
-
-
-def _watched(automation: AutomationRead) -> Watched:
-    trigger = automation.trigger
-    triggers = (trigger,) if isinstance(trigger, EventTrigger) else ()
-    return Watched(automation, triggers)
-
-
-def _key(watched: Watched, trigger: EventTrigger, values: tuple[str, ...]) -> state.BucketKey:
-    return (watched.automation.id, trigger.id, json.dumps(list(values)))
-
-
-def _bucket(row: Any) -> Bucket:
-    return Bucket(row["start"], row["end"], row["count"], row["triggered_at"])
-
-
-def _values(bucket: Bucket, event: ReceivedEvent | None) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "start": bucket.start,
-        "end": bucket.end,
-        "count": bucket.count,
-        "triggered_at": bucket.triggered_at,
-    }
-    if event is not None:
-        values["last_event"] = event.model_dump(mode="json")
-    return values
-
-
 class Evaluator:
     """One replica's evaluator over `db` (its cursor and memory are this process's)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._watched: list[Watched] = []
+        self._index = _NameIndex([])
         self._loaded = -RELOAD_EVERY
         self._cursor: tuple[dt.datetime, uuid.UUID] | None = None
         self._rescanned = 0.0
@@ -129,10 +99,11 @@ class Evaluator:
         watched = []
         for row in rows:
             try:
-                watched.append(_watched(AutomationRead.model_validate(dict(row))))
+                watched.append(watched_of(AutomationRead.model_validate(dict(row))))
             except ValueError as exc:  # a row written by a newer server: skip, say so
                 logger.warning("automation %s cannot be read: %s", row["id"], exc)
         self._watched = watched
+        self._index = _NameIndex(watched)
         self._loaded = time.monotonic()
 
     # --- events -------------------------------------------------------------------------
@@ -166,11 +137,11 @@ class Evaluator:
     async def _take(self, events: list[ReceivedEvent]) -> int:
         """Evaluate the events some trigger takes in (matched in memory first: an event
         no trigger wants costs no write)."""
+        index = self._index
         matched = [
             (watched, trigger, event)
             for event in events
-            for watched in self._watched
-            for trigger in watched.triggers
+            for watched, trigger in index.candidates(event.event)
             if event_matches(trigger, event)
         ]
         if not matched:
@@ -181,8 +152,8 @@ class Evaluator:
             work = [item for item in matched if item[2].id in taken]
             if not work:
                 return 0
-            keys = [_key(w, t, bucket_key(t, e)) for w, t, e in work]
-            batch = _Batch(connection, await state.buckets(connection, keys))
+            keys = [bucket_key_of(w, t, bucket_key(t, e)) for w, t, e in work]
+            batch = Batch(connection, await state.buckets(connection, keys))
             for (watched, trigger, event), key in zip(work, keys, strict=True):
                 outcome = on_event(trigger, batch.bucket(key), event)
                 batch.set(key, outcome, event)
@@ -204,7 +175,7 @@ class Evaluator:
             rows = await state.due_buckets(connection, now, 200)
             if not rows:
                 return 0
-            batch = _Batch(
+            batch = Batch(
                 connection, {(r["automation_id"], r["trigger_id"], r["bucket"]): r for r in rows}
             )
             for row in rows:
@@ -214,7 +185,7 @@ class Evaluator:
                 if watched is None or trigger is None:
                     batch.set(key, Outcome(None, "none", "gone"), None)
                     continue
-                outcome = on_tick(trigger, _bucket(row), now)
+                outcome = on_tick(trigger, bucket_of(row), now)
                 batch.set(key, outcome, None)
                 if outcome.decision != "none":
                     event = row["last_event"]
@@ -230,7 +201,7 @@ class Evaluator:
         """A proactive trigger with neither `after` nor `for_each` watches from the start:
         its one bucket opens when the automation is first seen."""
         triggers = {
-            _key(watched, trigger, ()): trigger
+            bucket_key_of(watched, trigger, ()): trigger
             for watched in self._watched
             for trigger in watched.triggers
             if trigger.posture is Posture.Proactive and not trigger.after and not trigger.for_each
@@ -242,154 +213,43 @@ class Evaluator:
             found = await state.buckets(connection, list(missing))
             for key in sorted(missing - set(found), key=lambda k: (str(k[0]), str(k[1]))):
                 bucket = Bucket(start=now, end=now + triggers[key].within)
-                await state.save_bucket(connection, key, _values(bucket, None), existed=False)
+                await state.save_bucket(connection, key, bucket_values(bucket, None), existed=False)
         self._watching |= missing
+
+
+class _NameIndex:
+    """The triggers that may take in an event of a given name: looked up by the names
+    and name prefixes in their `expect` and `after`, so an event costs a dict lookup
+    and a few prefix tests, not a match against every automation."""
+
+    def __init__(self, watched: list[Watched]) -> None:
+        self._exact: dict[str, list[tuple[Watched, EventTrigger]]] = {}
+        self._prefixes: list[tuple[str, Watched, EventTrigger]] = []
+        self._any: list[tuple[Watched, EventTrigger]] = []
+        for item in watched:
+            for trigger in item.triggers:
+                if not trigger.expect:
+                    self._any.append((item, trigger))
+                    continue
+                for name in trigger.expect | trigger.after:
+                    if name.endswith("*"):
+                        self._prefixes.append((name[:-1], item, trigger))
+                    else:
+                        self._exact.setdefault(name, []).append((item, trigger))
+
+    def candidates(self, name: str) -> list[tuple[Watched, EventTrigger]]:
+        found = [*self._exact.get(name, ()), *self._any]
+        found += [(w, t) for prefix, w, t in self._prefixes if name.startswith(prefix)]
+        if len(found) < 2:
+            return found
+        unique: dict[tuple[uuid.UUID, uuid.UUID], tuple[Watched, EventTrigger]] = {}
+        for watched, trigger in found:
+            unique.setdefault((watched.automation.id, trigger.id), (watched, trigger))
+        return list(unique.values())
 
 
 def _trigger(watched: Watched, trigger_id: uuid.UUID) -> EventTrigger | None:
     return next((t for t in watched.triggers if t.id == trigger_id), None)
-
-
-class _Batch:
-    """The bucket changes, log lines and firings of one evaluation transaction."""
-
-    def __init__(self, connection: AsyncConnection, rows: dict[state.BucketKey, Any]) -> None:
-        self._connection = connection
-        self._existed = set(rows)
-        self._buckets: dict[state.BucketKey, Bucket | None] = {
-            k: _bucket(r) for k, r in rows.items()
-        }
-        self._events: dict[state.BucketKey, ReceivedEvent | None] = {}
-        self._logs: list[dict[str, Any]] = []
-        self.fired = 0
-
-    def bucket(self, key: state.BucketKey) -> Bucket | None:
-        return self._buckets.get(key)
-
-    def set(self, key: state.BucketKey, outcome: Outcome, event: ReceivedEvent | None) -> None:
-        self._buckets[key] = outcome.bucket
-        if event is not None or key not in self._events:
-            self._events[key] = event
-
-    def log(
-        self, watched: Watched, event: ReceivedEvent | None, key: state.BucketKey, note: str
-    ) -> None:
-        self._logs.append(
-            {
-                "id": uuid7(),
-                "automation_id": watched.automation.id,
-                "occurred": dt.datetime.now(dt.UTC),
-                "kind": "evaluated",
-                "event_id": None if event is None else event.id,
-                "bucket": key[2],
-                "message": note,
-            }
-        )
-
-    async def fire(
-        self,
-        watched: Watched,
-        trigger: EventTrigger,
-        key: state.BucketKey,
-        labels: dict[str, str],
-        event: ReceivedEvent | None,
-        outcome: Outcome,
-    ) -> None:
-        automation = watched.automation
-        kind = "triggered" if outcome.decision == "fire" else "resolved"
-        now = dt.datetime.now(dt.UTC)
-        firing_id = uuid7()
-        await state.insert_firing(
-            self._connection,
-            {
-                "id": firing_id,
-                "automation_id": automation.id,
-                "trigger_id": trigger.id,
-                "kind": kind,
-                "bucket": key[2],
-                "labels": labels,
-                "event_id": None if event is None else event.id,
-                "occurred": now,
-            },
-        )
-        resource = {
-            "vibepiper.resource.id": f"vibepiper.automation.{automation.id}",
-            "vibepiper.resource.name": automation.name,
-            "vibepiper.trigger-type": trigger.type,
-            "vibepiper.posture": trigger.posture.value,
-        }
-        related = []
-        if event is not None:
-            related.append(
-                {
-                    "vibepiper.resource.id": f"vibepiper.event.{event.id}",
-                    "vibepiper.resource.role": "triggering-event",
-                    "vibepiper.resource.name": event.event,
-                }
-            )
-        triggering = None if event is None else event.model_dump(mode="json")
-        await lifecycle_events.emit(
-            self._connection,
-            f"vibepiper.automation.{kind}",
-            resource,
-            related=related,
-            payload={
-                "triggering_labels": labels,
-                "triggering_event": triggering,
-                "firing_id": str(firing_id),
-            },
-        )
-        actions = (
-            [*automation.actions, *automation.actions_on_trigger]
-            if kind == "triggered"
-            else list(automation.actions_on_resolve)
-        )
-        context = {
-            "automation_id": str(automation.id),
-            "automation_name": automation.name,
-            "firing_id": str(firing_id),
-            "kind": kind,
-            "event": triggering,
-            "labels": labels,
-        }
-        await state.insert_actions(
-            self._connection,
-            [
-                {
-                    "id": uuid7(),
-                    "firing_id": firing_id,
-                    "automation_id": automation.id,
-                    "position": position,
-                    "action": action.model_dump(mode="json"),
-                    "context": context,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt": now,
-                    "created": now,
-                    "updated": now,
-                }
-                for position, action in enumerate(actions)
-            ],
-        )
-        self._logs.append(
-            {
-                "id": uuid7(),
-                "automation_id": automation.id,
-                "occurred": now,
-                "kind": kind,
-                "event_id": None if event is None else event.id,
-                "bucket": key[2],
-                "message": f"{kind}: {len(actions)} action(s) queued",
-            }
-        )
-        self.fired += 1
-
-    async def save(self) -> None:
-        for key in sorted(self._buckets, key=lambda k: (str(k[0]), str(k[1]), k[2])):
-            bucket = self._buckets[key]
-            values = None if bucket is None else _values(bucket, self._events.get(key))
-            await state.save_bucket(self._connection, key, values, existed=key in self._existed)
-        await state.insert_log(self._connection, self._logs)
 
 
 _evaluators: weakref.WeakKeyDictionary[Database, Evaluator] = weakref.WeakKeyDictionary()
