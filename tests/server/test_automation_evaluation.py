@@ -191,3 +191,53 @@ def test_an_inferred_pause_automation_pauses_the_automation_itself(quiet: ApiCli
     # inferred from an event about no automation: the automation pauses itself (Prefect)
     assert run["status"] == "done", run
     assert ok(api.get(f"/api/automations/{automation['id']}"))["enabled"] is False
+
+
+def test_a_compound_trigger_fires_once_all_its_triggers_have(quiet: ApiClient) -> None:
+    api = quiet
+    kind = unique("both")
+    automation = _automation(
+        api,
+        {
+            "type": "compound",
+            "require": "all",
+            "within": 60,
+            "triggers": [
+                {"expect": [f"{kind}.extracted"]},
+                {"expect": [f"{kind}.validated"]},
+            ],
+        },
+    )
+    _evaluate(api)
+    _emit(api, f"{kind}.extracted", f"{kind}.file")
+    _emit(api, f"{kind}.extracted", f"{kind}.file")
+    assert _evaluate(api) == 0
+    _emit(api, f"{kind}.validated", f"{kind}.file")
+    assert _evaluate(api) == 1
+    resource = f"vibepiper.automation.{automation['id']}"
+    [triggered] = _events(api, "vibepiper.automation.triggered", resource)
+    assert triggered["resource"]["vibepiper.trigger-type"] == "compound"
+    log = [e["message"] for e in ok(api.get(f"/api/automations/{automation['id']}/log"))]
+    assert any("compound: 1 of 2" in m for m in log)
+    _emit(api, f"{kind}.validated", f"{kind}.file")  # the firing used up both
+    assert _evaluate(api) == 0
+
+
+def test_a_sequence_trigger_fires_only_in_order(quiet: ApiClient) -> None:
+    api = quiet
+    kind = unique("steps")
+    _automation(
+        api,
+        {
+            "type": "sequence",
+            "within": 60,
+            "triggers": [{"expect": [f"{kind}.first"]}, {"expect": [f"{kind}.second"]}],
+        },
+    )
+    _evaluate(api)
+    _emit(api, f"{kind}.second", f"{kind}.x")
+    assert _evaluate(api) == 0
+    _emit(api, f"{kind}.first", f"{kind}.x")
+    assert _evaluate(api) == 0  # second came before first: not in order
+    _emit(api, f"{kind}.second", f"{kind}.x")
+    assert _evaluate(api) == 1

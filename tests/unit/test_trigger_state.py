@@ -137,3 +137,20 @@ def test_a_proactive_replay_fires_each_empty_window_until_resolved() -> None:
         ("fire", 150),
         ("resolve", 200),
     ]
+
+
+def test_composites_count_recent_firings_and_sequences_need_their_order() -> None:
+    from vibepiper.orchestration.trigger_state import composite_fires
+    from vibepiper.schemas.automations import CompoundTrigger, SequenceTrigger
+
+    a, b, c = (EventTrigger(expect={name}) for name in ("a", "b", "c"))
+    two_of_three = CompoundTrigger(triggers=[a, b, c], require=2, within=60)
+    now = T0 + dt.timedelta(seconds=100)
+    old = T0  # 100 s ago: outside the 60 s window
+    assert composite_fires(two_of_three, {a.id: now, b.id: old}, now)[0] is False
+    fires, note = composite_fires(two_of_three, {a.id: now, c.id: now}, now)
+    assert fires and "2 of 2" in note
+    ordered = SequenceTrigger(triggers=[a, b], within=60)
+    early, late = now - dt.timedelta(seconds=5), now
+    assert composite_fires(ordered, {a.id: early, b.id: late}, now)[0] is True
+    assert composite_fires(ordered, {a.id: late, b.id: early}, now)[0] is False

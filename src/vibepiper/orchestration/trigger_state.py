@@ -19,12 +19,13 @@ bucket (the next `after` event opens a new one); without, a new window starts.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from vibepiper.orchestration.trigger_match import is_after, is_expected
-from vibepiper.schemas.automations import EventTrigger, Posture
+from vibepiper.schemas.automations import CompoundTrigger, EventTrigger, Posture, SequenceTrigger
 from vibepiper.schemas.events import Event
 
 Decision = Literal["fire", "resolve", "none"]
@@ -204,3 +205,32 @@ def _keep(
         buckets.pop(key, None)
     else:
         buckets[key] = bucket
+
+
+def composite_fires(
+    composite: CompoundTrigger | SequenceTrigger,
+    fired: dict[uuid.UUID, dt.datetime],
+    now: dt.datetime,
+) -> tuple[bool, str]:
+    """Whether a compound or sequence trigger fires, given when each of its triggers last
+    fired (`fired`, by trigger id), and why (a line for the evaluation log). Firings
+    older than `within` before `now` do not count."""
+    recent = {
+        child: at
+        for child, at in fired.items()
+        if composite.within is None or not composite.within or at >= now - composite.within
+    }
+    children = [child.id for child in composite.triggers]
+    if isinstance(composite, CompoundTrigger):
+        have = sum(1 for child in children if child in recent)
+        need = composite.num_expected_firings
+        return have >= need, f"compound: {have} of {need} required triggers have fired"
+    done = 0
+    previous: dt.datetime | None = None
+    for child in children:
+        at = recent.get(child)
+        if at is None or (previous is not None and at < previous):
+            break
+        previous = at
+        done += 1
+    return done == len(children), f"sequence: {done} of {len(children)} triggers fired in order"

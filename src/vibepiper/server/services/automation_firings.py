@@ -7,30 +7,52 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from vibepiper.orchestration.trigger_state import Bucket, Outcome
-from vibepiper.schemas.automations import AutomationRead, EventTrigger
+from vibepiper.orchestration.trigger_state import Bucket, Outcome, composite_fires
+from vibepiper.schemas.automations import (
+    AutomationRead,
+    CompoundTrigger,
+    EventTrigger,
+    SequenceTrigger,
+)
 from vibepiper.schemas.events import ReceivedEvent, uuid7
 from vibepiper.server.repositories import automation_state as state
 from vibepiper.server.services import lifecycle_events
 
+Composite = CompoundTrigger | SequenceTrigger
+FOREVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+"""The end of a window that never ends (a composite's record of a child's firing)."""
+
 
 @dataclass(frozen=True)
 class Watched:
-    """An enabled automation and its event triggers (compound/sequence/metric: none yet)."""
+    """An enabled automation, its event triggers at any depth, and the compound or
+    sequence trigger each nested trigger belongs to (metric triggers: not evaluated yet)."""
 
     automation: AutomationRead
     triggers: tuple[EventTrigger, ...]
+    parents: dict[uuid.UUID, Composite]
 
 
 def watched_of(automation: AutomationRead) -> Watched:
-    trigger = automation.trigger
-    triggers = (trigger,) if isinstance(trigger, EventTrigger) else ()
-    return Watched(automation, triggers)
+    leaves: list[EventTrigger] = []
+    parents: dict[uuid.UUID, Composite] = {}
+
+    def walk(trigger: Any) -> None:
+        if isinstance(trigger, EventTrigger):
+            leaves.append(trigger)
+        elif isinstance(trigger, CompoundTrigger | SequenceTrigger):
+            for child in trigger.triggers:
+                parents[child.id] = trigger
+                walk(child)
+
+    walk(automation.trigger)
+    return Watched(automation, tuple(leaves), parents)
 
 
 def bucket_key_of(
@@ -94,12 +116,18 @@ class Batch:
     async def fire(
         self,
         watched: Watched,
-        trigger: EventTrigger,
+        trigger: EventTrigger | Composite,
         key: state.BucketKey,
         labels: dict[str, str],
         event: ReceivedEvent | None,
         outcome: Outcome,
     ) -> None:
+        """`trigger` fired or resolved (`outcome.decision`): the automation does, or,
+        for a trigger inside a compound or sequence one, that one takes note."""
+        if trigger.id in watched.parents:
+            if outcome.decision == "fire":  # composites fire; they do not resolve
+                await self._child_fired(watched, trigger.id, labels, event)
+            return
         automation = watched.automation
         kind = "triggered" if outcome.decision == "fire" else "resolved"
         now = dt.datetime.now(dt.UTC)
@@ -121,8 +149,9 @@ class Batch:
             "vibepiper.resource.id": f"vibepiper.automation.{automation.id}",
             "vibepiper.resource.name": automation.name,
             "vibepiper.trigger-type": trigger.type,
-            "vibepiper.posture": trigger.posture.value,
         }
+        if isinstance(trigger, EventTrigger):
+            resource["vibepiper.posture"] = trigger.posture.value
         related = []
         if event is not None:
             related.append(
@@ -188,6 +217,45 @@ class Batch:
             }
         )
         self.fired += 1
+
+    async def _child_fired(
+        self,
+        watched: Watched,
+        child_id: uuid.UUID,
+        labels: dict[str, str],
+        event: ReceivedEvent | None,
+    ) -> None:
+        """Record that a trigger inside a compound or sequence trigger fired (a bucket of
+        the composite per child, holding when it last fired); the composite fires when
+        enough of them have (`composite_fires`), and tells its own parent in turn."""
+        parent = watched.parents[child_id]
+        automation_id = watched.automation.id
+        keys = {c.id: (automation_id, parent.id, f"child:{c.id}") for c in parent.triggers}
+        unknown = [key for key in keys.values() if key not in self._buckets]
+        if unknown:
+            rows = await state.buckets(self._connection, unknown)
+            for key in unknown:
+                found = rows.get(key)
+                self._buckets[key] = None if found is None else bucket_of(found)
+                if found is not None:
+                    self._existed.add(key)
+        now = dt.datetime.now(dt.UTC)
+        self._buckets[keys[child_id]] = Bucket(start=now, end=FOREVER, count=1)
+        self._events[keys[child_id]] = event
+        fired = {
+            child: bucket.start
+            for child, key in keys.items()
+            if (bucket := self._buckets.get(key)) is not None
+        }
+        fires, note = composite_fires(parent, fired, now)
+        self.log(watched, event, keys[child_id], note)
+        if not fires:
+            return
+        for key in keys.values():
+            self._buckets[key] = None
+        outcome = Outcome(None, "fire", note)
+        key = (automation_id, parent.id, "composite")
+        await self.fire(watched, parent, key, labels, event, outcome)
 
     async def save(self) -> None:
         for key in sorted(self._buckets, key=lambda k: (str(k[0]), str(k[1]), k[2])):
