@@ -241,3 +241,41 @@ def test_a_sequence_trigger_fires_only_in_order(quiet: ApiClient) -> None:
     assert _evaluate(api) == 0  # second came before first: not in order
     _emit(api, f"{kind}.second", f"{kind}.x")
     assert _evaluate(api) == 1
+
+
+def test_an_evaluator_behind_by_more_than_its_look_back_still_takes_every_event(
+    quiet: ApiClient,
+) -> None:
+    import time
+
+    from vibepiper.server.services.triggers import LATE_COMMIT, PAGE, Evaluator
+
+    api = quiet
+    kind = unique("burst")
+    automation = _automation(api, {"expect": [f"{kind}.tick"]})
+    late = Evaluator(api.database)
+    _evaluate(api, late)
+
+    def burst(count: int) -> None:
+        events = [
+            {
+                "id": str(uuid.uuid4()),
+                "event": f"{kind}.tick",
+                "resource": {ID: f"{kind}.r{i}"},
+                "occurred": dt.datetime.now(dt.UTC).isoformat(),
+            }
+            for i in range(count)
+        ]
+        assert api.post("/api/events", json=events).status_code == 204
+
+    burst(PAGE + 100)
+    time.sleep(LATE_COMMIT.total_seconds() + 0.5)  # the evaluator is now far behind
+    burst(PAGE + 100)
+    fired = sum(_evaluate(api, late) for _ in range(6))
+    assert fired == 2 * (PAGE + 100)
+    spec = {
+        "event": {"name": ["vibepiper.automation.triggered"]},
+        "resource": {"id": [f"vibepiper.automation.{automation['id']}"]},
+    }
+    page = ok(api.post("/api/events/filter", json={"filter": spec, "limit": 1}))
+    assert page["total"] == 2 * (PAGE + 100)

@@ -32,15 +32,35 @@ BucketKey = tuple[uuid.UUID, uuid.UUID, str]
 
 # --- events -------------------------------------------------------------------------------
 async def events_after(
-    connection: AsyncConnection, received: dt.datetime, limit: int
+    connection: AsyncConnection, after: tuple[dt.datetime, uuid.UUID], limit: int
 ) -> list[RowMapping]:
-    """Events received at or after `received`, oldest first (through `ix_event__received`)."""
+    """Events after `after` in (received, id) order, oldest first (a keyset page through
+    `ix_event__received`)."""
+    received, event_id = after
+    later = sa.or_(
+        _event.received > received, sa.and_(_event.received == received, _event.id > event_id)
+    )
+    statement = sa.select(t.event).where(later).order_by(_event.received, _event.id).limit(limit)
+    return list((await connection.execute(statement)).mappings())
+
+
+async def event_keys_between(
+    connection: AsyncConnection, since: dt.datetime, until: dt.datetime, limit: int
+) -> list[tuple[uuid.UUID, dt.datetime]]:
+    """(id, received) of the events received in [since, until], oldest first."""
     statement = (
-        sa.select(t.event)
-        .where(_event.received >= received)
+        sa.select(_event.id, _event.received)
+        .where(_event.received >= since, _event.received <= until)
         .order_by(_event.received, _event.id)
         .limit(limit)
     )
+    return [(row[0], row[1]) for row in await connection.execute(statement)]
+
+
+async def events_by_ids(connection: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[RowMapping]:
+    if not ids:
+        return []
+    statement = sa.select(t.event).where(_event.id.in_(list(ids)))
     return list((await connection.execute(statement)).mappings())
 
 
@@ -155,6 +175,53 @@ async def save_bucket(
         return
     row = {"automation_id": key[0], "trigger_id": key[1], "bucket": key[2], **values}
     await connection.execute(sa.insert(t.automation_bucket).values(**row))
+
+
+_BUCKET_FIELDS = ("start", "end", "count", "triggered_at", "last_event", "updated")
+
+
+async def save_buckets(
+    connection: AsyncConnection,
+    inserts: Sequence[dict[str, Any]],
+    updates: Sequence[dict[str, Any]],
+    deletes: Sequence[BucketKey],
+) -> None:
+    """Write many buckets at once (rows hold their key columns and `_BUCKET_FIELDS`; an
+    update without `last_event` keeps the stored one): one statement per kind, sent as
+    an executemany."""
+    now = dt.datetime.now(dt.UTC)
+    if inserts:
+        rows = [{"last_event": None, **row, "updated": now} for row in inserts]
+        await connection.execute(sa.insert(t.automation_bucket), rows)
+    by_shape: dict[bool, list[dict[str, Any]]] = {}
+    for row in updates:
+        by_shape.setdefault("last_event" in row, []).append(row)
+    for with_event, rows in by_shape.items():
+        fields = [f for f in _BUCKET_FIELDS if f != "last_event" or with_event]
+        statement = (
+            sa.update(t.automation_bucket)
+            .where(
+                _bucket.automation_id == sa.bindparam("k_automation_id"),
+                _bucket.trigger_id == sa.bindparam("k_trigger_id"),
+                _bucket.bucket == sa.bindparam("k_bucket"),
+            )
+            .values({f: sa.bindparam(f"v_{f}") for f in fields})
+        )
+        params = [
+            {
+                "k_automation_id": row["automation_id"],
+                "k_trigger_id": row["trigger_id"],
+                "k_bucket": row["bucket"],
+                **{f"v_{f}": row.get(f, now) if f == "updated" else row[f] for f in fields},
+            }
+            for row in rows
+        ]
+        await connection.execute(statement, params)
+    if deletes:
+        key = sa.tuple_(_bucket.automation_id, _bucket.trigger_id, _bucket.bucket)
+        for start in range(0, len(deletes), 200):
+            chunk = list(deletes[start : start + 200])
+            await connection.execute(sa.delete(t.automation_bucket).where(key.in_(chunk)))
 
 
 async def drop_buckets(connection: AsyncConnection, automation_id: uuid.UUID) -> None:

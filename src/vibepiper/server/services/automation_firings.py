@@ -258,8 +258,22 @@ class Batch:
         await self.fire(watched, parent, key, labels, event, outcome)
 
     async def save(self) -> None:
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        deletes: list[state.BucketKey] = []
         for key in sorted(self._buckets, key=lambda k: (str(k[0]), str(k[1]), k[2])):
             bucket = self._buckets[key]
-            values = None if bucket is None else bucket_values(bucket, self._events.get(key))
-            await state.save_bucket(self._connection, key, values, existed=key in self._existed)
+            existed = key in self._existed
+            if bucket is None:
+                if existed:
+                    deletes.append(key)
+                continue
+            row = {
+                "automation_id": key[0],
+                "trigger_id": key[1],
+                "bucket": key[2],
+                **bucket_values(bucket, self._events.get(key)),
+            }
+            (updates if existed else inserts).append(row)
+        await state.save_buckets(self._connection, inserts, updates, deletes)
         await state.insert_log(self._connection, self._logs)

@@ -50,6 +50,8 @@ LATE_COMMIT = dt.timedelta(seconds=5)
 """How long after it was received an event may still commit and be evaluated."""
 RESCAN_EVERY = 1.0
 """Seconds between looks back over the last `LATE_COMMIT`."""
+RESCAN_LIMIT = 100_000
+"""Most event keys one look back reads."""
 RELOAD_EVERY = 1.0
 """Seconds the list of enabled automations is kept before it is read again."""
 REMEMBERED = 200_000
@@ -113,14 +115,20 @@ class Evaluator:
                 last = await state.last_seen(connection)
                 start = (last or now) - LATE_COMMIT
                 self._cursor = (start, uuid.UUID(int=0))
-            rows = await state.events_after(connection, self._cursor[0], PAGE)
+            rows = await state.events_after(connection, self._cursor, PAGE)
+            if rows:
+                self._cursor = (rows[-1]["received"], rows[-1]["id"])
             if time.monotonic() - self._rescanned >= RESCAN_EVERY:
+                # events behind the cursor that committed after it passed them: those
+                # received in the last LATE_COMMIT that this replica has not handled
                 self._rescanned = time.monotonic()
-                rows += await state.events_after(connection, now - LATE_COMMIT, PAGE)
+                keys = await state.event_keys_between(
+                    connection, now - LATE_COMMIT, self._cursor[0], RESCAN_LIMIT
+                )
+                late = [event_id for event_id, _ in keys if event_id not in self._handled]
+                rows += await state.events_by_ids(connection, late[:PAGE])
         fresh = []
         for row in rows:
-            if (row["received"], row["id"]) > self._cursor:
-                self._cursor = (row["received"], row["id"])
             if row["id"] in self._handled:
                 continue
             self._remember(row["id"])
