@@ -20,9 +20,11 @@ async def every(
     what: str,
     logger: logging.Logger,
     report: Callable[[int], None] | None = None,
+    pause: Callable[[float], Awaitable[None]] | None = None,
 ) -> None:
     """Await `one_pass()` every `interval` seconds, forever (cancel the task to stop);
-    `report(count)` when a pass returns a count above zero."""
+    `report(count)` when a pass returns a count above zero; `pause(interval)` instead of
+    sleeping when given (a wait that something may cut short)."""
     while True:
         try:
             count = await one_pass()
@@ -34,7 +36,7 @@ async def every(
         else:
             if count and report is not None:
                 report(count)
-        await asyncio.sleep(interval)
+        await (asyncio.sleep(interval) if pause is None else pause(interval))
 
 
 def _transient(error: Exception) -> bool:

@@ -25,7 +25,7 @@ from vibepiper.schemas.automations import ActionTypes
 from vibepiper.schemas.events import ReceivedEvent, uuid7
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import automation_state as state
-from vibepiper.server.services import lifecycle_events
+from vibepiper.server.services import _wake, lifecycle_events
 from vibepiper.server.services._periodic import every
 from vibepiper.server.services.automation_context import ActionContext, ActionFailed
 from vibepiper.server.settings import ServerSettings
@@ -175,4 +175,7 @@ async def runner_loop(db: Database, settings: ServerSettings, *, interval: float
     async def tick() -> int:
         return await one_pass(db, settings)
 
-    await every(interval, tick, what="automation actions", logger=logger)
+    async def pause(seconds: float) -> None:
+        await _wake.pause(db, "actions", seconds)
+
+    await every(interval, tick, what="automation actions", logger=logger, pause=pause)

@@ -31,7 +31,14 @@ from vibepiper.server.database import Database
 from vibepiper.server.repositories import _dialect, events, flows, logs, states
 from vibepiper.server.repositories import flow_runs as flow_runs_repository
 from vibepiper.server.repositories.states import RunKind
-from vibepiper.server.services import _convert, flow_runs, run_states, state_events, task_runs
+from vibepiper.server.services import (
+    _convert,
+    _wake,
+    flow_runs,
+    run_states,
+    state_events,
+    task_runs,
+)
 from vibepiper.states import State
 from vibepiper.utilities.ids import new_id
 
@@ -59,6 +66,7 @@ async def apply(db: Database, operations: Sequence[b.BatchOperation]) -> b.Batch
         await batch.load(operations)
         outcomes = [await batch.apply(operation) for operation in operations]
         await batch.write()
+    _wake.wake(db, "events")  # state changes recorded their events
     return b.BatchResult(outcomes=outcomes)
 
 

@@ -24,6 +24,7 @@ from vibepiper.schemas import event_filters as f
 from vibepiper.schemas.events import Event, ReceivedEvent
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import events
+from vibepiper.server.services import _wake
 from vibepiper.server.services._errors import invalid
 
 Countable = Literal["day", "time", "event", "resource"]
@@ -44,6 +45,7 @@ async def record(db: Database, items: Sequence[Event]) -> None:
         index.extend(related)
     async with db.write() as connection:
         await events.insert(connection, rows, index)
+    _wake.wake(db, "events")
 
 
 def received_event(row: Any) -> ReceivedEvent:

@@ -32,6 +32,7 @@ from vibepiper.schemas.events import ReceivedEvent
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import automation_state as state
 from vibepiper.server.repositories import automations as automations_repo
+from vibepiper.server.services import _wake
 from vibepiper.server.services._periodic import every
 from vibepiper.server.services.automation_firings import (
     Batch,
@@ -170,7 +171,9 @@ class Evaluator:
                     labels = bucket_labels(trigger, event)
                     await batch.fire(watched, trigger, key, labels, event, outcome)
             await batch.save()
-            return batch.fired
+        if batch.fired:
+            _wake.wake(self._db, "actions")
+        return batch.fired
 
     # --- time ---------------------------------------------------------------------------
     async def _sweep(self, now: dt.datetime) -> int:
@@ -203,7 +206,9 @@ class Evaluator:
                     batch.log(watched, cause, key, outcome.note)
                     await batch.fire(watched, trigger, key, labels, cause, outcome)
             await batch.save()
-            return batch.fired
+        if batch.fired:
+            _wake.wake(self._db, "actions")
+        return batch.fired
 
     async def _open_watches(self, now: dt.datetime) -> None:
         """A proactive trigger with neither `after` nor `for_each` watches from the start:
@@ -278,4 +283,10 @@ def automations_changed(db: Database) -> None:
 
 async def automations_loop(db: Database, *, interval: float) -> None:
     """Evaluate automations every `interval` seconds, forever."""
-    await every(interval, evaluator(db).one_pass, what="automation evaluation", logger=logger)
+
+    async def pause(seconds: float) -> None:
+        await _wake.pause(db, "events", seconds)
+
+    await every(
+        interval, evaluator(db).one_pass, what="automation evaluation", logger=logger, pause=pause
+    )
