@@ -306,17 +306,20 @@ def test_automation(
 
     from vibepiper.cli.events import parse_since
     from vibepiper.orchestration.trigger_state import replay
-    from vibepiper.schemas.automations import EventTrigger
+    from vibepiper.schemas.automations import EventTrigger, MetricTrigger
 
     start = parse_since(since)
     end = dt.datetime.now(dt.UTC)
     with _client() as client:
         found = _find(client, automation)
         trigger = found.trigger
+        if isinstance(trigger, MetricTrigger):
+            _print_replay(found.name, client.replay_automation(found.id, start, end), as_json)
+            return
         if not isinstance(trigger, EventTrigger):
             _output.fail(
-                f"{found.name!r} has a {trigger.type} trigger: only event triggers can be "
-                "tested yet"
+                f"{found.name!r} has a {trigger.type} trigger: only event and metric triggers "
+                "can be tested"
             )
         events = _stored_events(client, trigger, start, end)
     firings, taken = replay(trigger, events, start=start, end=end)
@@ -356,6 +359,28 @@ def test_automation(
         bucket = f" [{', '.join(firing.labels)}]" if any(firing.labels) else ""
         console.print(
             f"{_output.local_datetime(firing.at)}  {verb}{bucket}: {firing.note}",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _print_replay(name: str, replayed: Any, as_json: bool) -> None:
+    """A metric trigger's dry run, as the server made it."""
+    if as_json:
+        _output.print_json({"automation": name, **replayed.model_dump(mode="json")})
+        return
+    console = _output.stdout_console()
+    console.print(
+        f"{name!r} measured over {replayed.runs_read} stored flow runs since "
+        f"{_output.local_datetime(replayed.since)}.",
+        highlight=False,
+    )
+    if not replayed.firings:
+        console.print("It would not have fired.", highlight=False)
+    for firing in replayed.firings:
+        verb = "fired" if firing.decision == "triggered" else "resolved"
+        console.print(
+            f"{_output.local_datetime(firing.at)}  {verb}: {firing.why}",
             highlight=False,
             markup=False,
         )

@@ -3,6 +3,7 @@ blocking, over one set of call descriptions."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
@@ -10,6 +11,7 @@ from urllib.parse import quote
 from vibepiper.client._layer import Call, _dump, _int, _list, _model, _none
 from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schemas import automations as wire
+from vibepiper.schemas.automation_log import MetricReplay, MetricReplayRequest
 
 if TYPE_CHECKING:
     from vibepiper.client._layer import Plan
@@ -53,6 +55,10 @@ def delete_automation(automation_id: uuid.UUID) -> Call[None]:
 def related_to(resource_id: str) -> Call[list[Automation]]:
     path = f"automations/related-to/{quote(resource_id, safe='')}"
     return Call("GET", path, _list(Automation))
+
+
+def replay(automation_id: uuid.UUID, request: MetricReplayRequest) -> Call[MetricReplay]:
+    return Call("POST", f"automations/{automation_id}/replay", _model(MetricReplay), _dump(request))
 
 
 def delete_owned_by(resource_id: str) -> Call[None]:
@@ -138,6 +144,13 @@ class Automations:
     async def delete_resource_owned_automations(self, resource_id: str) -> None:
         await self._send(delete_owned_by(resource_id))
 
+    async def replay_automation(
+        self, automation_id: uuid.UUID, since: dt.datetime, until: dt.datetime | None = None
+    ) -> MetricReplay:
+        """A metric trigger's dry run over the stored flow runs."""
+        request = MetricReplayRequest(since=since, until=until)
+        return await self._send(replay(automation_id, request))
+
 
 class SyncAutomations:
     """The blocking automation methods (the same as `Automations`)."""
@@ -182,3 +195,9 @@ class SyncAutomations:
 
     def delete_resource_owned_automations(self, resource_id: str) -> None:
         self._send(delete_owned_by(resource_id))
+
+    def replay_automation(
+        self, automation_id: uuid.UUID, since: dt.datetime, until: dt.datetime | None = None
+    ) -> MetricReplay:
+        """A metric trigger's dry run over the stored flow runs."""
+        return self._send(replay(automation_id, MetricReplayRequest(since=since, until=until)))

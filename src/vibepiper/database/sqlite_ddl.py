@@ -13,7 +13,7 @@ Existing databases at an older revision are always migrated by Alembic.
 
 from __future__ import annotations
 
-DDL_REVISION = "0009"
+DDL_REVISION = "0010"
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)",
@@ -83,6 +83,8 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX ix_automation_action_run__automation_id_created ON automation_action_run (automation_id, created)",
     "CREATE TABLE automation_log (\n\tid CHAR(36) NOT NULL, \n\tautomation_id CHAR(36) NOT NULL, \n\toccurred TEXT NOT NULL, \n\tkind VARCHAR NOT NULL, \n\tevent_id CHAR(36), \n\tbucket VARCHAR, \n\tmessage TEXT NOT NULL, \n\tCONSTRAINT pk_automation_log PRIMARY KEY (id)\n)",
     "CREATE INDEX ix_automation_log__automation_id_occurred ON automation_log (automation_id, occurred)",
+    "CREATE INDEX ix_flow_run__end_time ON flow_run (end_time)",
+    "CREATE INDEX ix_flow_run__expected_start_time ON flow_run (expected_start_time)",
 )
 """`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
 

@@ -164,6 +164,8 @@ flow_run = sa.Table(
     sa.Index(None, "state_type", "expected_start_time"),
     sa.Index(None, "deployment_id", "state_type"),
     sa.Index(None, "worker_name"),
+    sa.Index(None, "end_time"),  # metric triggers: runs that ended in a range
+    sa.Index(None, "expected_start_time"),  # and runs expected to start in one
     # a unique index rather than a constraint: SQLite adds it without rebuilding the table
     sa.Index(None, "flow_id", "idempotency_key", unique=True),
 )

@@ -45,3 +45,31 @@ class AutomationActionRun(BaseModel):
     error: str | None = None
     created: UtcDatetime
     updated: UtcDatetime
+
+
+class MetricReplayRequest(BaseModel):
+    """`POST /api/automations/{id}/replay`: the span of a metric trigger's dry run
+    (`until` defaults to now; at most 30 days)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: UtcDatetime
+    until: UtcDatetime | None = None
+
+
+class ReplayedFiring(BaseModel):
+    """When a dry run's trigger would have fired (`triggered`) or resolved, and why."""
+
+    at: UtcDatetime
+    decision: str
+    why: str
+
+
+class MetricReplay(BaseModel):
+    """A metric trigger's dry run over the stored flow runs: how many runs of its range
+    it measured and what it would have done."""
+
+    since: UtcDatetime
+    until: UtcDatetime
+    runs_read: int
+    firings: list[ReplayedFiring]

@@ -9,7 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from vibepiper.schemas import automations as wire
-from vibepiper.schemas.automation_log import AutomationActionRun, AutomationLogEntry
+from vibepiper.schemas.automation_log import (
+    AutomationActionRun,
+    AutomationLogEntry,
+    MetricReplay,
+    MetricReplayRequest,
+)
 from vibepiper.server.api.deps import DB
 from vibepiper.server.api.responses import NOT_FOUND
 from vibepiper.server.conflicts import RetryingRoute
@@ -65,6 +70,15 @@ async def read_automation_actions(
 ) -> list[AutomationActionRun]:
     """The actions its firings queued: status, attempts, result or the reason it failed."""
     return await automations.read_actions(db, automation_id, limit)
+
+
+@router.post("/{automation_id}/replay", responses=NOT_FOUND)
+async def replay_automation(
+    automation_id: uuid.UUID, body: MetricReplayRequest, db: DB
+) -> MetricReplay:
+    """A metric trigger's dry run over the stored flow runs: when it would have fired
+    or resolved between `since` and `until`, and why (nothing is run or changed)."""
+    return await automations.replay_metric(db, automation_id, body)
 
 
 @router.get("/{automation_id}", responses=NOT_FOUND)

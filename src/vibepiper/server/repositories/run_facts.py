@@ -3,11 +3,13 @@ pool and queue, parent task run (read in one query per kind of run)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.database import tables as t
@@ -106,3 +108,24 @@ async def task_runs(
         row["id"]: TaskRunFacts(row["name"], _tags(row["tags"]), row["flow_run_id"])
         for row in (await connection.execute(query)).mappings()
     }
+
+
+async def flow_runs_in_range(
+    connection: AsyncConnection,
+    column: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    limit: int,
+) -> list[RowMapping]:
+    """(id, state_type, start_time, end_time, expected_start_time) of the flow runs whose
+    `column` (`end_time` or `expected_start_time`, both indexed) is in [since, until],
+    the latest `limit` of them."""
+    fr = t.flow_run.c
+    at = fr[column]
+    statement = (
+        sa.select(fr.id, fr.state_type, fr.start_time, fr.end_time, fr.expected_start_time)
+        .where(at >= since, at <= until)
+        .order_by(at.desc())
+        .limit(limit)
+    )
+    return list((await connection.execute(statement)).mappings())

@@ -18,6 +18,7 @@ from vibepiper.schemas.automations import (
     AutomationRead,
     CompoundTrigger,
     EventTrigger,
+    MetricTrigger,
     SequenceTrigger,
 )
 from vibepiper.schemas.events import ReceivedEvent, uuid7
@@ -25,39 +26,47 @@ from vibepiper.server.repositories import automation_state as state
 from vibepiper.server.services import lifecycle_events
 
 Composite = CompoundTrigger | SequenceTrigger
+Leaf = EventTrigger | MetricTrigger
 FOREVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 """The end of a window that never ends (a composite's record of a child's firing)."""
 
 
 @dataclass(frozen=True)
 class Watched:
-    """An enabled automation, its event triggers at any depth, and the compound or
-    sequence trigger each nested trigger belongs to (metric triggers: not evaluated yet)."""
+    """An enabled automation, its event and metric triggers at any depth, and the
+    compound or sequence trigger each nested trigger belongs to."""
 
     automation: AutomationRead
     triggers: tuple[EventTrigger, ...]
     parents: dict[uuid.UUID, Composite]
+    metrics: tuple[MetricTrigger, ...] = ()
+
+    def leaf(self, trigger_id: uuid.UUID) -> Leaf | None:
+        """The event or metric trigger with this id."""
+        found: Leaf | None = next((t for t in self.triggers if t.id == trigger_id), None)
+        return found or next((t for t in self.metrics if t.id == trigger_id), None)
 
 
 def watched_of(automation: AutomationRead) -> Watched:
     leaves: list[EventTrigger] = []
+    metrics: list[MetricTrigger] = []
     parents: dict[uuid.UUID, Composite] = {}
 
     def walk(trigger: Any) -> None:
         if isinstance(trigger, EventTrigger):
             leaves.append(trigger)
+        elif isinstance(trigger, MetricTrigger):
+            metrics.append(trigger)
         elif isinstance(trigger, CompoundTrigger | SequenceTrigger):
             for child in trigger.triggers:
                 parents[child.id] = trigger
                 walk(child)
 
     walk(automation.trigger)
-    return Watched(automation, tuple(leaves), parents)
+    return Watched(automation, tuple(leaves), parents, tuple(metrics))
 
 
-def bucket_key_of(
-    watched: Watched, trigger: EventTrigger, values: tuple[str, ...]
-) -> state.BucketKey:
+def bucket_key_of(watched: Watched, trigger: Leaf, values: tuple[str, ...]) -> state.BucketKey:
     return (watched.automation.id, trigger.id, json.dumps(list(values)))
 
 
@@ -81,7 +90,7 @@ class Batch:
     """The bucket changes, log lines and firings of one evaluation transaction."""
 
     def __init__(self, connection: AsyncConnection, rows: dict[state.BucketKey, Any]) -> None:
-        self._connection = connection
+        self.connection = connection
         self._existed = set(rows)
         self._buckets: dict[state.BucketKey, Bucket | None] = {
             k: bucket_of(r) for k, r in rows.items()
@@ -116,7 +125,7 @@ class Batch:
     async def fire(
         self,
         watched: Watched,
-        trigger: EventTrigger | Composite,
+        trigger: Leaf | Composite,
         key: state.BucketKey,
         labels: dict[str, str],
         event: ReceivedEvent | None,
@@ -133,7 +142,7 @@ class Batch:
         now = dt.datetime.now(dt.UTC)
         firing_id = uuid7()
         await state.insert_firing(
-            self._connection,
+            self.connection,
             {
                 "id": firing_id,
                 "automation_id": automation.id,
@@ -150,7 +159,7 @@ class Batch:
             "vibepiper.resource.name": automation.name,
             "vibepiper.trigger-type": trigger.type,
         }
-        if isinstance(trigger, EventTrigger):
+        if isinstance(trigger, EventTrigger | MetricTrigger):
             resource["vibepiper.posture"] = trigger.posture.value
         related = []
         if event is not None:
@@ -163,7 +172,7 @@ class Batch:
             )
         triggering = None if event is None else event.model_dump(mode="json")
         await lifecycle_events.emit(
-            self._connection,
+            self.connection,
             f"vibepiper.automation.{kind}",
             resource,
             related=related,
@@ -187,7 +196,7 @@ class Batch:
             "labels": labels,
         }
         await state.insert_actions(
-            self._connection,
+            self.connection,
             [
                 {
                     "id": uuid7(),
@@ -233,7 +242,7 @@ class Batch:
         keys = {c.id: (automation_id, parent.id, f"child:{c.id}") for c in parent.triggers}
         unknown = [key for key in keys.values() if key not in self._buckets]
         if unknown:
-            rows = await state.buckets(self._connection, unknown)
+            rows = await state.buckets(self.connection, unknown)
             for key in unknown:
                 found = rows.get(key)
                 self._buckets[key] = None if found is None else bucket_of(found)
@@ -275,5 +284,5 @@ class Batch:
                 **bucket_values(bucket, self._events.get(key)),
             }
             (updates if existed else inserts).append(row)
-        await state.save_buckets(self._connection, inserts, updates, deletes)
-        await state.insert_log(self._connection, self._logs)
+        await state.save_buckets(self.connection, inserts, updates, deletes)
+        await state.insert_log(self.connection, self._logs)

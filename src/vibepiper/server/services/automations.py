@@ -11,6 +11,8 @@ for a deployment's triggers) is deleted with it (`delete_owned_by`).
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -20,12 +22,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vibepiper.exceptions import ObjectNotFound
 from vibepiper.orchestration.action_templates import check_action
 from vibepiper.orchestration.trigger_match import find_feedback_loop
+from vibepiper.orchestration.trigger_metrics import replay_metric as replay_metric_runs
 from vibepiper.schemas import automations as wire
-from vibepiper.schemas.automation_log import AutomationActionRun, AutomationLogEntry
+from vibepiper.schemas.automation_log import (
+    AutomationActionRun,
+    AutomationLogEntry,
+    MetricReplay,
+    MetricReplayRequest,
+    ReplayedFiring,
+)
 from vibepiper.schemas.events import canonical
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import automation_state
 from vibepiper.server.repositories import automations as repo
+from vibepiper.server.services import trigger_metrics
 from vibepiper.server.services._errors import invalid
 from vibepiper.server.services.triggers import automations_changed
 
@@ -199,3 +209,45 @@ async def read_actions(
         await _row(connection, automation_id)
         rows = await automation_state.read_actions(connection, automation_id, limit)
     return [AutomationActionRun.model_validate(dict(row)) for row in rows]
+
+
+MAX_REPLAY_SPAN = dt.timedelta(days=30)
+"""The longest span a metric trigger's dry run covers."""
+
+
+async def replay_metric(
+    db: Database, automation_id: uuid.UUID, request: MetricReplayRequest
+) -> MetricReplay:
+    """What the automation's metric trigger would have done between `since` and `until`
+    over the stored flow runs (at most `trigger_metrics.MAX_RUNS` of them; the
+    measurements are made in a thread, bounded by `REPLAY_WORK`)."""
+    until = request.until or dt.datetime.now(dt.UTC)
+    if request.since >= until:
+        raise invalid(("body", "since"), "`since` must be before `until`")
+    if until - request.since > MAX_REPLAY_SPAN:
+        raise invalid(("body", "since"), f"a dry run covers at most {MAX_REPLAY_SPAN.days} days")
+    async with db.read() as connection:
+        automation = _read(await _row(connection, automation_id))
+        trigger = automation.trigger
+        if not isinstance(trigger, wire.MetricTrigger):
+            raise invalid(
+                ("path", "automation_id"),
+                f"{automation.name!r} has a {trigger.type} trigger, not a metric trigger",
+            )
+        runs = await trigger_metrics.matched_runs(
+            connection, trigger, request.since - trigger.metric.range, until
+        )
+    firings, seen = await asyncio.to_thread(
+        replay_metric_runs, trigger, runs, start=request.since, end=until
+    )
+    return MetricReplay(
+        since=request.since,
+        until=until,
+        runs_read=seen,
+        firings=[
+            ReplayedFiring(
+                at=f.at, decision="triggered" if f.decision == "fire" else "resolved", why=f.note
+            )
+            for f in firings
+        ],
+    )

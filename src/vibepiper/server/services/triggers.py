@@ -12,7 +12,13 @@ Proactive buckets whose window ended are swept by time (`SKIP LOCKED` on Postgre
 each is fired by one replica). A firing records itself (`automation_firing`), queues its
 actions (`automation_action_run`, carried out by `automation_runner`), emits
 `vibepiper.automation.triggered` / `.resolved` and writes the evaluation log, all in the
-same transaction. Compound, sequence and metric triggers are not evaluated yet.
+same transaction. A trigger inside a compound or sequence trigger tells its parent,
+which fires when enough of its triggers have (`Batch`).
+
+Metric triggers are measured by the same sweep: each keeps one bucket whose window ends
+at its next measurement (every `trigger_metrics.MEASURE_EVERY`), so each measurement
+is taken by one replica, which reads the runs in range (`services.trigger_metrics`)
+and fires or resolves (`orchestration.trigger_metrics.on_measure`).
 """
 
 from __future__ import annotations
@@ -26,16 +32,18 @@ import uuid
 import weakref
 
 from vibepiper.orchestration.trigger_match import bucket_key, bucket_labels, event_matches
+from vibepiper.orchestration.trigger_metrics import on_measure
 from vibepiper.orchestration.trigger_state import Bucket, Outcome, on_event, on_tick
-from vibepiper.schemas.automations import AutomationRead, EventTrigger, Posture
+from vibepiper.schemas.automations import AutomationRead, EventTrigger, MetricTrigger, Posture
 from vibepiper.schemas.events import ReceivedEvent
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import automation_state as state
 from vibepiper.server.repositories import automations as automations_repo
-from vibepiper.server.services import _wake
+from vibepiper.server.services import _wake, trigger_metrics
 from vibepiper.server.services._periodic import every
 from vibepiper.server.services.automation_firings import (
     Batch,
+    Leaf,
     Watched,
     bucket_key_of,
     bucket_of,
@@ -192,9 +200,12 @@ class Evaluator:
             for row in rows:
                 key = (row["automation_id"], row["trigger_id"], row["bucket"])
                 watched = by_id.get(row["automation_id"])
-                trigger = None if watched is None else _trigger(watched, row["trigger_id"])
+                trigger = None if watched is None else watched.leaf(row["trigger_id"])
                 if watched is None or trigger is None:
                     batch.set(key, Outcome(None, "none", "gone"), None)
+                    continue
+                if isinstance(trigger, MetricTrigger):
+                    await self._measure(batch, watched, trigger, key, bucket_of(row), now)
                     continue
                 outcome = on_tick(trigger, bucket_of(row), now)
                 batch.set(key, outcome, None)
@@ -210,22 +221,44 @@ class Evaluator:
             _wake.wake(self._db, "actions")
         return batch.fired
 
+    async def _measure(
+        self,
+        batch: Batch,
+        watched: Watched,
+        trigger: MetricTrigger,
+        key: state.BucketKey,
+        bucket: Bucket,
+        now: dt.datetime,
+    ) -> None:
+        value = await trigger_metrics.measure(batch.connection, trigger, now)
+        outcome = on_measure(trigger, bucket, value, now)
+        batch.set(key, outcome, None)
+        if outcome.note:
+            batch.log(watched, None, key, outcome.note)
+        if outcome.decision != "none":
+            await batch.fire(watched, trigger, key, {}, None, outcome)
+
     async def _open_watches(self, now: dt.datetime) -> None:
         """A proactive trigger with neither `after` nor `for_each` watches from the start:
-        its one bucket opens when the automation is first seen."""
-        triggers = {
+        its one bucket opens when the automation is first seen. So does a metric
+        trigger's, due for its first measurement at once."""
+        triggers: dict[state.BucketKey, Leaf] = {
             bucket_key_of(watched, trigger, ()): trigger
             for watched in self._watched
             for trigger in watched.triggers
             if trigger.posture is Posture.Proactive and not trigger.after and not trigger.for_each
         }
+        for watched in self._watched:
+            triggers.update({bucket_key_of(watched, m, ()): m for m in watched.metrics})
         missing = set(triggers) - self._watching
         if not missing:
             return
         async with self._db.write() as connection:
             found = await state.buckets(connection, list(missing))
             for key in sorted(missing - set(found), key=lambda k: (str(k[0]), str(k[1]))):
-                bucket = Bucket(start=now, end=now + triggers[key].within)
+                trigger = triggers[key]
+                end = now if isinstance(trigger, MetricTrigger) else now + trigger.within
+                bucket = Bucket(start=now, end=end)
                 await state.save_bucket(connection, key, bucket_values(bucket, None), existed=False)
         self._watching |= missing
 
@@ -259,10 +292,6 @@ class _NameIndex:
         for watched, trigger in found:
             unique.setdefault((watched.automation.id, trigger.id), (watched, trigger))
         return list(unique.values())
-
-
-def _trigger(watched: Watched, trigger_id: uuid.UUID) -> EventTrigger | None:
-    return next((t for t in watched.triggers if t.id == trigger_id), None)
 
 
 _evaluators: weakref.WeakKeyDictionary[Database, Evaluator] = weakref.WeakKeyDictionary()

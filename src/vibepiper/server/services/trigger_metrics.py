@@ -1,0 +1,73 @@
+"""The flow runs a metric trigger measures, read from the database: those in its range
+(by end time, or by expected start time for lateness; both indexed) whose labels match
+its `match` and `match_related`, the labels their state events carry. At most
+`MAX_RUNS` (the latest) are measured, so a measurement costs a bounded query however
+many runs a range holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vibepiper.orchestration.state_events import flow_run_related, related_set
+from vibepiper.orchestration.trigger_metrics import MetricRun, metric_value, runs_matcher
+from vibepiper.schemas.automation_triggers import MetricName, MetricTrigger
+from vibepiper.server.repositories import run_facts
+
+MAX_RUNS = 10_000
+"""Most runs one measurement (or one dry run) reads."""
+
+
+async def matched_runs(
+    connection: AsyncConnection,
+    trigger: MetricTrigger,
+    since: dt.datetime,
+    until: dt.datetime,
+    *,
+    limit: int = MAX_RUNS,
+) -> list[MetricRun]:
+    """The runs of `trigger`'s metric between `since` and `until` that it covers."""
+    column = "expected_start_time" if trigger.metric.name is MetricName.lateness else "end_time"
+    rows = await run_facts.flow_runs_in_range(connection, column, since, until, limit)
+    if not rows:
+        return []
+    if trigger.match.root or trigger.related_specifications():
+        facts = await run_facts.flow_runs(connection, [row["id"] for row in rows])
+        matches = runs_matcher(trigger)
+        kept = []
+        for row in rows:
+            fact = facts.get(row["id"])
+            if fact is None:
+                continue
+            resource = {
+                "vibepiper.resource.id": f"vibepiper.flow-run.{row['id']}",
+                "vibepiper.resource.name": fact.name,
+            }
+            related = related_set(
+                flow_run_related(
+                    flow=fact.flow,
+                    tags=fact.tags,
+                    deployment=fact.deployment,
+                    work_queue=fact.work_queue,
+                    work_pool=fact.work_pool,
+                    parent_task_run=fact.parent_task_run,
+                )
+            )
+            if matches(resource, json.loads(related.json)):
+                kept.append(row)
+        rows = kept
+    return [
+        MetricRun(row["state_type"], row["start_time"], row["end_time"], row["expected_start_time"])
+        for row in rows
+    ]
+
+
+async def measure(
+    connection: AsyncConnection, trigger: MetricTrigger, now: dt.datetime
+) -> float | None:
+    """`trigger`'s metric at `now` (None: no runs to measure)."""
+    runs = await matched_runs(connection, trigger, now - trigger.metric.range, now)
+    return metric_value(trigger, runs, now)
