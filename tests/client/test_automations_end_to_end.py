@@ -176,3 +176,104 @@ def test_a_failed_run_notifies_and_starts_a_deployment(
         "vibepiper.automation.action.executed",
         "vibepiper.automation.triggered",
     ]
+
+
+RESULT_SCRIPT = """
+from vibepiper import flow
+from vibepiper.filesystems import LocalFileSystem
+
+STORAGE = LocalFileSystem(basepath={storage!r})
+
+@flow(name="daily-count", persist_result=True, result_serializer="json", result_storage=STORAGE)
+def daily() -> dict:
+    return {{"rows": 7, "source": "s3://bucket/2026-12-06"}}
+
+@flow(name="daily-pickled", persist_result=True, result_storage=STORAGE)
+def pickled() -> dict:
+    return {{"rows": 8}}
+
+daily()
+pickled()
+"""
+
+
+def test_the_triggering_runs_persisted_json_result_reaches_the_templates_typed(
+    running: Server, tmp_path: Path
+) -> None:
+    schema_body = {
+        "type": "object",
+        "properties": {
+            "rows": {"type": "integer"},
+            "source": {"type": "string"},
+            "whole": {"type": "object"},
+        },
+    }
+    deployment = _api(
+        running,
+        "POST",
+        "/deployments/",
+        json={
+            "name": f"publish-{uuid.uuid4().hex[:8]}",
+            "flow_name": "publish",
+            "parameter_openapi_schema": schema_body,
+            "enforce_parameter_schema": True,
+        },
+    )
+    automations = []
+    for flow_name in ("daily-count", "daily-pickled"):
+        automation = _api(
+            running,
+            "POST",
+            "/automations/",
+            json={
+                "name": f"after-{flow_name}-{uuid.uuid4().hex[:6]}",
+                "trigger": {
+                    "match": {"prefect.resource.id": "prefect.flow-run.*"},
+                    "match_related": {"prefect.resource.name": flow_name},
+                    "expect": ["prefect.flow-run.Completed"],
+                },
+                "actions": [
+                    {
+                        "type": "run-deployment",
+                        "deployment_id": deployment["id"],
+                        "parameters": {
+                            "rows": "{{ result.rows }}",
+                            "source": "{{ result.source }}",
+                            "whole": "{{ result }}",
+                        },
+                    }
+                ],
+            },
+        )
+        automations.append(automation)
+    script = RESULT_SCRIPT.format(storage=str(tmp_path / "results"))
+    (tmp_path / "daily.py").write_text(textwrap.dedent(script))
+    env = {**os.environ, "VIBEPIPER_API_URL": running.url, "VIBEPIPER_HOME": str(tmp_path)}
+    env.pop("VIBEPIPER_API_KEY", None)
+    done = subprocess.run(
+        [sys.executable, "daily.py"], cwd=tmp_path, env=env, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+    def started() -> list[dict[str, Any]]:
+        return [
+            r
+            for r in _api(running, "POST", "/flow_runs/filter", json={})
+            if r["deployment_id"] == deployment["id"]
+        ]
+
+    [run] = _until(started)
+    assert run["parameters"] == {
+        "rows": 7,
+        "source": "s3://bucket/2026-12-06",
+        "whole": {"rows": 7, "source": "s3://bucket/2026-12-06"},
+    }
+
+    # the server never unpickles a result: `result` is None there, so the integer
+    # parameter is refused against the deployment's schema, with the reason
+    def failed() -> list[dict[str, Any]]:
+        found = _api(running, "GET", f"/automations/{automations[1]['id']}/actions")
+        return [a for a in found if a["status"] == "failed"]
+
+    [refused] = _until(failed)
+    assert "parameter 'rows' is invalid: None is not of type 'integer'" in refused["error"]

@@ -78,12 +78,8 @@ from vibepiper.server.services import work_pools as pools
 from vibepiper.server.services._deadline import DeadlineExceeded, run_with_deadline
 from vibepiper.server.services._transitions import scheduled_details, transition
 from vibepiper.server.services.automation_context import ActionContext, ActionFailed
-from vibepiper.server.services.automation_targets import (
-    first_of_kind,
-    target,
-    template_context,
-    templated_text,
-)
+from vibepiper.server.services.automation_targets import first_of_kind, target, templated_text
+from vibepiper.server.services.automation_templates import template_context
 from vibepiper.server.settings import ServerSettings
 from vibepiper.states import State, StateType
 
@@ -218,7 +214,7 @@ async def _rendered(
     action_json = action.model_dump(mode="json")
     if not templated_text(action_json):
         return action_json
-    values = await template_context(db, action_json, context)
+    values = await template_context(db, context, [templated_text(action_json)])
     try:
         rendered: dict[str, Any] = await run_with_deadline(
             render_action,

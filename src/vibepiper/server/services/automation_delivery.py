@@ -2,13 +2,10 @@
 with its secrets, the templates filled in, and the message delivered.
 
 Templates are rendered with `orchestration.action_templates.render_action` in a child
-process (`_deadline.run_with_deadline`), 2 s at most. What they see (`template_context`):
-the triggering event; the automation; the flow run the event is about (its resource, or
-a related resource in role `flow-run`), as `GET /api/flow_runs/{id}` reads it, with the
-state the event reports; its flow, deployment, work pool and queue, and task run when
-the event is about one; its last 10 log lines (`ERROR boom`); the dashboard's address
-(`ActionContext.ui_base`, else the `server_ui_url` setting, `VIBEPIPER_SERVER_UI_URL`);
-and the variables the templates name.
+process (`_deadline.run_with_deadline`), 2 s at most, over what
+`automation_templates.template_context` reads for the firing (the flow run and its
+objects, its last log lines, its result, the variables named, the dashboard's address:
+the firing's, else the `server_ui_url` setting, `VIBEPIPER_SERVER_UI_URL`).
 
 What each block type sends is `orchestration.delivery`'s, which the SDK's blocks use too:
 Slack (`{"text": "*subject*\\nbody"}`), Teams (an Adaptive Card), a custom webhook (its
@@ -31,59 +28,41 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import os
-import re
 import smtplib
 import socket
 import ssl
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from vibepiper.exceptions import ConfigurationError, ObjectNotFound
-from vibepiper.orchestration import delivery
+from vibepiper.orchestration import action_templates, delivery
 from vibepiper.orchestration.action_templates import ActionTemplateError, render_action
 from vibepiper.orchestration.delivery import EmailPlan, HttpRequest
 from vibepiper.schemas import automation_actions
-from vibepiper.schemas import variables as variable_wire
-from vibepiper.schemas.api_filters import LogFilter, LogSort
 from vibepiper.schemas.automation_actions import CallWebhook, SendNotification
 from vibepiper.schemas.blocks import BlockDocumentRead
-from vibepiper.schemas.events import ReceivedEvent, canonical
 from vibepiper.server.database import Database
 from vibepiper.server.encryption import KeyRing, load_key_ring
 from vibepiper.server.services import (
     blocks,
-    deployments,
-    flow_runs,
-    flows,
-    logs,
-    task_runs,
-    variables,
-    work_pools,
 )
 from vibepiper.server.services._deadline import DeadlineExceeded, run_with_deadline
 from vibepiper.server.services.automation_context import ActionContext, ActionFailed
+from vibepiper.server.services.automation_templates import template_context
 from vibepiper.server.settings import ServerSettings, default_key_file, load_server_settings
 
-__all__ = ["call_webhook", "send_notification", "template_context"]
+__all__ = ["call_webhook", "send_notification"]
 
 RENDER_TIMEOUT = 2.0
 """Seconds an action's templates may take to render."""
 BACKSTOP = 10.0
 """Seconds more before the child is killed (a new child imports the module first)."""
-LOG_LINES = 10
-"""How many of the flow run's last log lines a template sees (`logs`)."""
-MAX_VARIABLES = 200
-"""Most variables read for a template that names none in particular."""
 
-T = TypeVar("T")
 
 _RETRY_STATUSES = frozenset({408, 425, 429})
-_VARIABLE = re.compile(r"variables\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*['\"]([^'\"]+)['\"]\s*\])")
-_KINDS = ("flow-run", "task-run", "flow", "deployment", "work-pool", "work-queue")
 
 
 # --- the actions ---------------------------------------------------------------------------
@@ -122,9 +101,11 @@ async def send_notification(
             )
         raise ActionFailed(f"{what} is not a notification block: it cannot send a message")
     template = action.model_dump(mode="json")
+    texts = [action.subject or action_templates.DEFAULT_NOTIFICATION_SUBJECT, action.body]
     if action.body == automation_actions.DEFAULT_NOTIFICATION_BODY:
         template["body"] = ""  # not given: the fuller default of `render_action`
-    rendered = await _render(db, template, context, settings, (action.subject, action.body))
+        texts[1] = action_templates.DEFAULT_NOTIFICATION_BODY
+    rendered = await _render(db, template, context, settings, texts)
     try:
         message = delivery.notification_request(
             slug, document.data, str(rendered["body"]), str(rendered["subject"])
@@ -237,7 +218,7 @@ async def _render(
     settings: ServerSettings | None,
     texts: Sequence[str],
 ) -> dict[str, Any]:
-    values = await template_context(db, context, settings=settings, templates=texts)
+    values = await template_context(db, context, texts, settings=settings)
     try:
         return await run_with_deadline(
             render_action,
@@ -249,115 +230,6 @@ async def _render(
         )
     except (ActionTemplateError, DeadlineExceeded) as exc:
         raise ActionFailed(str(exc)) from None
-
-
-async def template_context(
-    db: Database,
-    context: ActionContext,
-    *,
-    settings: ServerSettings | None = None,
-    templates: Sequence[str] = (),
-) -> dict[str, Any]:
-    """What the templates of an action of this firing see (`action_templates.TemplateContext`):
-    plain JSON values, the objects that no longer exist left out. `templates`: the
-    templates to be rendered, for the variables they name."""
-    values: dict[str, Any] = {"automation": context.automation()}
-    event = context.event
-    ids: dict[str, str] = {}
-    if event is not None:
-        values["event"] = event.model_dump(mode="json")
-        ids = _object_ids(event)
-    task_run = await _found(task_runs.read, db, _uuid(ids.get("task-run")))
-    run_id = _uuid(ids.get("flow-run")) or (task_run.flow_run_id if task_run else None)
-    flow_run = await _found(flow_runs.read, db, run_id)
-    flow = await _found(flows.read, db, _uuid(ids.get("flow")) or _get(flow_run, "flow_id"))
-    deployment = await _found(
-        deployments.read, db, _uuid(ids.get("deployment")) or _get(flow_run, "deployment_id")
-    )
-    pool_name = _get(flow_run, "work_pool_name") or _get(deployment, "work_pool_name")
-    pool_name = pool_name or ids.get("work-pool-name")
-    work_pool = await _found(work_pools.read_pool, db, pool_name)
-    queue_name = _get(flow_run, "work_queue_name") or _get(deployment, "work_queue_name")
-    work_queue = None
-    if pool_name and queue_name:
-        work_queue = await _found(
-            functools.partial(work_pools.read_queue, db, pool_name), queue_name
-        )
-    for name, found in (
-        ("flow_run", flow_run),
-        ("task_run", task_run),
-        ("flow", flow),
-        ("deployment", deployment),
-        ("work_pool", work_pool),
-        ("work_queue", work_queue),
-    ):
-        if found is not None:
-            values[name] = found.model_dump(mode="json")
-    if flow_run is not None:
-        values["logs"] = await _last_log_lines(db, flow_run.id)
-    ui_base = context.ui_base or (settings.server_ui_url if settings else None)
-    if ui_base:
-        values["ui_base"] = ui_base
-    values["variables"] = await _variables(db, templates)
-    return values
-
-
-def _object_ids(event: ReceivedEvent) -> dict[str, str]:
-    """`kind -> id` of the objects the event names: its resource, then the first related
-    resource in the role of each kind; `work-pool-name` from a work pool's name label."""
-    found: dict[str, str] = {}
-    for position, resource in enumerate([event.resource, *event.related]):
-        prefix, _, tail = canonical(resource.id).rpartition(".")
-        kind = prefix.removeprefix("vibepiper.")
-        if kind not in _KINDS or kind in found:
-            continue
-        if position and resource.get("vibepiper.resource.role") != kind:
-            continue
-        found[kind] = tail
-        if kind == "work-pool" and resource.name:
-            found["work-pool-name"] = resource.name
-    return found
-
-
-def _uuid(text: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text) if text else None
-    except ValueError:
-        return None
-
-
-def _get(model: Any, name: str) -> Any:
-    return getattr(model, name, None) if model is not None else None
-
-
-async def _found(read: Callable[..., Awaitable[T]], *args: Any) -> T | None:
-    """`read(*args)`, or None when the last argument is None or the object is gone."""
-    if args[-1] is None:
-        return None
-    try:
-        return await read(*args)
-    except ObjectNotFound:
-        return None
-
-
-async def _last_log_lines(db: Database, run_id: uuid.UUID) -> list[str]:
-    query = LogFilter(flow_run_id=[run_id], sort=LogSort.TIMESTAMP_DESC, limit=LOG_LINES)
-    lines = await logs.filter_logs(db, query)
-    return [f"{logging.getLevelName(line.level)} {line.message}" for line in reversed(lines)]
-
-
-async def _variables(db: Database, templates: Sequence[str]) -> dict[str, Any]:
-    """The variables the templates name (`variables.x`, `variables['x']`); the first
-    `MAX_VARIABLES` when they use `variables` otherwise (a loop over them)."""
-    text = "\n".join(templates)
-    if "variables" not in text:
-        return {}
-    names = sorted({a or b for a, b in _VARIABLE.findall(text)})
-    query: dict[str, Any] = {"limit": MAX_VARIABLES}
-    if names and len(names) <= MAX_VARIABLES:
-        query["variables"] = {"name": {"any_": names}}
-    found = await variables.search(db, variable_wire.VariableQuery.model_validate(query))
-    return {variable.name: variable.value for variable in found}
 
 
 # --- HTTP -------------------------------------------------------------------------------------

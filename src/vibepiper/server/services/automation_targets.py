@@ -8,11 +8,7 @@ use without an event), then the triggering event's resource, then its related
 resources in order. A resource id is `vibepiper.<kind>.<uuid>` (`prefect.` reads as
 `vibepiper.`); one whose tail is not a UUID is passed over.
 
-Templates (`template_context`): the objects the triggering event is about, as the API
-reads them (`flow_run` with its parameters, `flow`, `deployment`, `work_pool`,
-`work_queue`), the variables, the event and the automation. Only what the action's
-templates name is read, so an action with plain parameters costs no query at all. The
-flow run's flow, deployment and pool stand in when the event names none of them.
+What templates see is read by `automation_templates.template_context`.
 """
 
 from __future__ import annotations
@@ -22,18 +18,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from vibepiper.exceptions import ObjectNotFound
-from vibepiper.orchestration.action_templates import TemplateContext
 from vibepiper.schemas.api_filters import MAX_LIMIT
 from vibepiper.schemas.events import canonical
-from vibepiper.schemas.variables import VariableQuery
-from vibepiper.server.database import Database
-from vibepiper.server.repositories import deployments as deployment_rows
-from vibepiper.server.repositories import flow_runs, flows, variables, work_pools
-from vibepiper.server.services import deployments
-from vibepiper.server.services import work_pools as pools
-from vibepiper.server.services._convert import flow_read, flow_run_read
-from vibepiper.server.services._deployment_read import queue_read
 from vibepiper.server.services.automation_context import ActionContext, ActionFailed
 
 MAX_VARIABLES = MAX_LIMIT
@@ -91,57 +77,3 @@ def templated_text(action_json: Mapping[str, Any]) -> str:
     """The action's templated fields as JSON text ("" when none holds a template)."""
     text = json.dumps([action_json.get(name) for name in _TEMPLATED_FIELDS])
     return text if any(mark in text for mark in _TEMPLATE_MARKS) else ""
-
-
-async def template_context(
-    db: Database, action_json: Mapping[str, Any], context: ActionContext
-) -> TemplateContext:
-    """What the action's templates may use, read from the database (plain values that
-    pickle, for `render_action` in a child process). `result` is None: a run's persisted
-    result is not read yet."""
-    text = templated_text(action_json)
-    wanted = {name for name in _OBJECTS if name in text}  # "flow" also in "flow_run": fine
-    found: TemplateContext = {"automation": context.automation(), "result": None}
-    if context.event is not None:
-        found["event"] = context.event.model_dump(mode="json")
-    if context.ui_base:
-        found["ui_base"] = context.ui_base
-    pool_name: str | None = None
-    async with db.read() as connection:
-        run = None
-        if wanted & {"flow_run", "flow", "deployment", "work_pool"}:
-            run_id = first_of_kind(context, "flow-run")
-            run = await flow_runs.get(connection, run_id) if run_id else None
-            if run is not None and "flow_run" in wanted:
-                found["flow_run"] = flow_run_read(run).model_dump(mode="json")
-        if "flow" in wanted:
-            flow_id = first_of_kind(context, "flow") or (run["flow_id"] if run else None)
-            flow = await flows.get(connection, flow_id) if flow_id else None
-            if flow is not None:
-                found["flow"] = flow_read(flow).model_dump(mode="json")
-        if "deployment" in wanted:
-            deployment_id = first_of_kind(context, "deployment") or (
-                run["deployment_id"] if run else None
-            )
-            row = await deployment_rows.get(connection, deployment_id) if deployment_id else None
-            if row is not None:
-                read = await deployments.to_read(connection, row)
-                found["deployment"] = read.model_dump(mode="json")
-        if "work_pool" in wanted:
-            pool_id = first_of_kind(context, "work-pool")
-            pool = await work_pools.get_pool_by_id(connection, pool_id) if pool_id else None
-            pool_name = pool["name"] if pool else (run["work_pool_name"] if run else None)
-        if "work_queue" in wanted:
-            queue_id = first_of_kind(context, "work-queue")
-            queue = await work_pools.get_queue_by_id(connection, queue_id) if queue_id else None
-            if queue is not None:
-                found["work_queue"] = queue_read(queue).model_dump(mode="json")
-        if "variables" in text or "workspace_variable" in text:
-            rows = await variables.search(connection, VariableQuery(limit=MAX_VARIABLES))
-            found["variables"] = {row["name"]: row["value"] for row in rows}
-    if pool_name is not None:
-        try:
-            found["work_pool"] = (await pools.read_pool(db, pool_name)).model_dump(mode="json")
-        except ObjectNotFound:  # deleted meanwhile: the template sees no pool
-            pass
-    return found
