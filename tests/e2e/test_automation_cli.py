@@ -1,17 +1,22 @@
 """`vibepiper automation` as real processes, on the embedded store (no server): create
-from YAML and JSON files, list, inspect, disable/enable, update, delete, and one-line
-errors for what is wrong."""
+from YAML and JSON files, list, inspect, disable/enable, update, delete, dry runs, and
+one-line errors for what is wrong; and a metric trigger's dry run on a real server."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+
+from tests.client.conftest import Server
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +46,13 @@ automations:
 """
 
 
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(home: Path, *args: str, api_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The command on the embedded store at `home`, or on the server at `api_url`."""
     env = {**os.environ, "VIBEPIPER_HOME": str(home), "COLUMNS": "250"}  # tables unwrapped
     env.pop("VIBEPIPER_API_URL", None)
+    env.pop("VIBEPIPER_API_KEY", None)
+    if api_url is not None:
+        env["VIBEPIPER_API_URL"] = api_url
     return subprocess.run(
         [sys.executable, "-m", "vibepiper.cli", "automation", *args],
         env=env,
@@ -155,3 +164,90 @@ def test_a_dry_run_over_stored_events_says_when_it_would_have_fired(tmp_path: Pa
     text = _ok(_cli(home, "test", "two-failures", "--since", "1h"))
     assert "fired [orders.a]" in text
     _one_line_error(_cli(home, "test", "two-failures", "--since", "last tuesday"), "--since")
+
+
+METRIC_FILE = """
+name: {name}
+trigger:
+  type: metric
+  match: {{prefect.resource.id: prefect.flow-run.*}}
+  match_related: {{prefect.resource.id: prefect.flow.{flow_id}, prefect.resource.role: flow}}
+  metric: {{name: successes, operator: "<", threshold: 0.5, range: 600, firing_for: 120}}
+actions: [{{type: do-nothing}}]
+actions_on_resolve: [{{type: do-nothing}}]
+"""
+
+
+def _post(http: httpx.Client, url: str, body: Any) -> Any:
+    response = http.post(url, json=body)
+    assert response.is_success, f"POST {url}: {response.status_code} {response.text}"
+    return response.json()
+
+
+def _finished_run(http: httpx.Client, flow_id: str, state: str, ended: dt.datetime) -> None:
+    """A run of the flow that ran 30 s and ended `state` at `ended` (past states forced)."""
+    run = _post(http, "/flow_runs/", {"flow_id": flow_id})
+    started = ended - dt.timedelta(seconds=30)
+    for kind, at in (("RUNNING", started), (state, ended)):
+        body = {"state": {"type": kind, "timestamp": at.isoformat()}, "force": True}
+        assert _post(http, f"/flow_runs/{run['id']}/set_state", body)["status"] == "ACCEPT"
+
+
+def test_a_metric_triggers_dry_run_on_a_server_names_its_firing_and_resolution(
+    server: Server, tmp_path: Path
+) -> None:
+    """The success rate of a new flow's runs: failures from 50 to 32 minutes ago, then
+    successes; below 50% for 2 minutes it fires, and back at 50% it resolves."""
+    home = tmp_path / "home"
+    name = f"success-rate-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        flow_id = _post(http, "/flows/", {"name": f"nightly-{uuid.uuid4().hex[:8]}"})["id"]
+        (tmp_path / "metric.yaml").write_text(METRIC_FILE.format(name=name, flow_id=flow_id))
+        _ok(_cli(home, "create", "-f", str(tmp_path / "metric.yaml"), api_url=server.url))
+        now = dt.datetime.now(dt.UTC)
+        for minutes in range(50, 30, -2):  # 10 failures, 50 to 32 minutes ago
+            _finished_run(http, flow_id, "FAILED", now - dt.timedelta(minutes=minutes))
+        for minutes in range(30, 0, -2):  # then 15 successes, 30 to 2 minutes ago
+            _finished_run(http, flow_id, "COMPLETED", now - dt.timedelta(minutes=minutes))
+
+    report = json.loads(
+        _ok(_cli(home, "test", name, "--since", "1h", "--json", api_url=server.url))
+    )
+    assert (report["automation"], report["runs_read"]) == (name, 25)
+    assert [f["decision"] for f in report["firings"]] == ["triggered", "resolved"]
+    fired, resolved = report["firings"]
+    assert fired["why"].startswith("successes 0 (breaches at < 0.5) over 0:10:00")
+    assert "breaching since" in fired["why"] and fired["why"].endswith(": fired")
+    assert resolved["why"].endswith("no longer breaching: resolved")
+    # it fires about 2 minutes after the first failure (48 minutes ago), and resolves once
+    # half the runs of the last 10 minutes completed (about 26 minutes ago)
+    at = [dt.datetime.fromisoformat(f["at"]) for f in report["firings"]]
+    assert now - dt.timedelta(minutes=49) <= at[0] <= now - dt.timedelta(minutes=47), at
+    assert now - dt.timedelta(minutes=27) <= at[1] <= now - dt.timedelta(minutes=25), at
+
+    text = _ok(_cli(home, "test", name, "--since", "1h", api_url=server.url))
+    lines = text.strip().splitlines()
+    assert lines[0].startswith(f"'{name}' measured over 25 stored flow runs since "), text
+    assert len(lines) == 3, text
+    assert "  fired: successes 0 (breaches at < 0.5)" in lines[1], text
+    assert lines[2].endswith("no longer breaching: resolved"), text
+    assert "  resolved: " in lines[2], text
+
+
+def test_a_compound_trigger_cannot_be_dry_run(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (tmp_path / "compound.yaml").write_text(
+        "name: both-failed\n"
+        "trigger:\n"
+        "  type: compound\n"
+        "  require: all\n"
+        "  within: 600\n"
+        "  triggers:\n"
+        "    - {type: event, expect: [orders.failed]}\n"
+        "    - {type: event, expect: [invoices.failed]}\n"
+        "actions: [{type: do-nothing}]\n"
+    )
+    _ok(_cli(home, "create", "-f", str(tmp_path / "compound.yaml")))
+    _one_line_error(
+        _cli(home, "test", "both-failed", "--since", "1h"), "only event and metric triggers"
+    )

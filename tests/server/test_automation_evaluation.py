@@ -279,3 +279,24 @@ def test_an_evaluator_behind_by_more_than_its_look_back_still_takes_every_event(
     }
     page = ok(api.post("/api/events/filter", json={"filter": spec, "limit": 1}))
     assert page["total"] == 2 * (PAGE + 100)
+
+
+def test_last_firings_answers_for_many_automations_in_one_call(quiet: ApiClient) -> None:
+    api = quiet
+    kind = unique("bell")
+    fired = _automation(api, {"expect": [f"{kind}.rang"]})
+    never = _automation(api, {"expect": [f"{kind}.never"]})
+    _emit(api, f"{kind}.rang", f"{kind}.door")
+    for _ in range(10):  # the shared evaluator may be behind the earlier tests' events
+        _evaluate(api)
+    answer = ok(api.post("/api/automations/last-firings", json={"ids": [fired["id"], never["id"]]}))
+    assert [entry["automation_id"] for entry in answer] == [fired["id"]]
+    [triggered] = _events(
+        api, "vibepiper.automation.triggered", f"vibepiper.automation.{fired['id']}"
+    )
+    assert abs(
+        dt.datetime.fromisoformat(answer[0]["occurred"])
+        - dt.datetime.fromisoformat(triggered["occurred"])
+    ) < dt.timedelta(seconds=5)
+    too_many = {"ids": [str(uuid.uuid4()) for _ in range(201)]}
+    assert api.post("/api/automations/last-firings", json=too_many).status_code == 422

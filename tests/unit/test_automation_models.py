@@ -587,3 +587,19 @@ def test_resource_specification_helpers() -> None:
     narrower = ResourceSpecification({ID: "vibepiper.flow-run.*", "team": "data"})
     assert not narrower.matches_every_resource_of_kind("vibepiper.flow-run")
     assert ResourceSpecification.model_validate(runs.model_dump(mode="json")) == runs
+
+
+def test_vibepiper_events_offers_every_trigger_and_action_model() -> None:
+    """The names `vibepiper.events` loads on first use stay those of the triggers and
+    actions in `vibepiper.schemas.automations` (Prefect imports them from `prefect.events`)."""
+    import vibepiper.events as events
+    from vibepiper.schemas import automations
+
+    lazy = set(events.__all__[: events.__all__.index("Event")])
+    models = {
+        name
+        for name in automations.__all__
+        if not name.isupper() and (not name.startswith("Automation") or name == "AutomationCore")
+    }
+    assert lazy == models
+    assert all(getattr(events, name) is getattr(automations, name) for name in lazy)

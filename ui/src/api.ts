@@ -352,6 +352,11 @@ export type AutomationBody = Omit<Automation, "id" | "created" | "updated">;
 export type AutomationLogKind =
   | "evaluated" | "triggered" | "resolved" | "action-executed" | "action-retry" | "action-failed";
 
+export interface LastFiring {
+  automation_id: string;
+  occurred: string;
+}
+
 export interface AutomationLogEntry {
   id: string;
   occurred: string;

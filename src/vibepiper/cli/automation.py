@@ -300,11 +300,13 @@ def test_automation(
     ] = "24h",
     as_json: JsonOption = False,
 ) -> None:
-    """A dry run over stored events: when the trigger would have fired (or resolved) and
-    why, with the server's own decisions; nothing is run or changed."""
+    """A dry run: when the trigger would have fired (or resolved) and why, with the
+    server's own decisions, over the stored events (an event trigger) or the stored flow
+    runs (a metric trigger, replayed by the server); nothing is run or changed."""
     import datetime as dt
 
     from vibepiper.cli.events import parse_since
+    from vibepiper.client.errors import ApiValidationError
     from vibepiper.orchestration.trigger_state import replay
     from vibepiper.schemas.automations import EventTrigger, MetricTrigger
 
@@ -314,7 +316,11 @@ def test_automation(
         found = _find(client, automation)
         trigger = found.trigger
         if isinstance(trigger, MetricTrigger):
-            _print_replay(found.name, client.replay_automation(found.id, start, end), as_json)
+            try:
+                replayed = client.replay_automation(found.id, start, end)
+            except ApiValidationError as exc:
+                _refused(found.name, exc)
+            _print_replay(found.name, replayed, as_json)
             return
         if not isinstance(trigger, EventTrigger):
             _output.fail(

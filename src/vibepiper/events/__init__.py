@@ -50,6 +50,7 @@ __all__ = [
             "DeploymentTriggerTypes",
             "DoNothing",
             "EventTrigger",
+            "MetricName",
             "MetricTrigger",
             "MetricTriggerOperator",
             "MetricTriggerQuery",

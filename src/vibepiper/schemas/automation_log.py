@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from vibepiper.schemas.api import UtcDatetime
 
@@ -73,3 +73,18 @@ class MetricReplay(BaseModel):
     until: UtcDatetime
     runs_read: int
     firings: list[ReplayedFiring]
+
+
+class LastFiringsRequest(BaseModel):
+    """`POST /api/automations/last-firings`: the automations asked about (at most 200)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[uuid.UUID] = Field(max_length=200)
+
+
+class LastFiring(BaseModel):
+    """When an automation last fired."""
+
+    automation_id: uuid.UUID
+    occurred: UtcDatetime

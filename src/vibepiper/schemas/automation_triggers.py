@@ -359,7 +359,8 @@ class MetricTriggerOperator(enum.StrEnum):
 
 class MetricTriggerQuery(BaseModel):
     """A metric, a comparison that breaches, the range it is measured over, and how long
-    it must breach (or stop breaching) before the trigger fires (or resolves)."""
+    it must breach before the trigger fires (it resolves at the first measurement that
+    no longer breaches)."""
 
     model_config = ConfigDict(extra="forbid", ser_json_timedelta="float")
 

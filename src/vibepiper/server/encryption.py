@@ -18,15 +18,19 @@ The key itself is never written to the database, logged or answered.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibepiper.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from vibepiper.server.settings import ServerSettings
 
 __all__ = [
     "KEY_FILE_NAME",
@@ -214,3 +218,20 @@ def _write_private(path: Path, keys: list[bytes]) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.chmod(path, 0o600)
+
+
+def server_key_ring(settings: ServerSettings | None) -> KeyRing:
+    """The key ring of a server with `settings` (None: read from the environment): their
+    key, else their key file, else `$VIBEPIPER_HOME/encryption.key`. The one lookup the
+    API's routes and the automations' actions share; kept per (key, file)."""
+    from vibepiper.server.settings import default_key_file
+
+    environment = dict(os.environ)
+    key = settings.encryption_key if settings else environment.get("VIBEPIPER_ENCRYPTION_KEY")
+    key_file = settings.encryption_key_file if settings else ""
+    return _cached_ring(key or None, key_file or default_key_file(environment))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_ring(environment_key: str | None, key_file: str) -> KeyRing:
+    return load_key_ring(environment_key, Path(key_file) if key_file else None)

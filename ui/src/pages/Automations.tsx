@@ -2,20 +2,25 @@
 // an enabled switch (optimistic: flipped at once, put back with the server's reason if
 // it refuses), and delete with a confirmation.
 import { useEffect, useState } from "react";
-import { api, ApiError, type Automation, type AutomationLogEntry } from "../api";
+import { api, ApiError, type Automation, type LastFiring } from "../api";
 import { actionTypes, triggerSummary } from "../automations";
 import { Card, countText, Empty, ErrorNote, Pending, Tags } from "../components/common";
 import { formatTime, relative } from "../format";
 import { usePoll } from "../hooks";
 import { Link, navigate } from "../router";
 
-/** How far back the list looks for a firing in each automation's log. */
-export const LAST_FIRING_LOG_LIMIT = 50;
-const LOG_INTERVAL_MS = 5000;
+const LAST_FIRINGS_INTERVAL_MS = 5000;
 
 export function AutomationsPage() {
   const automations = usePoll(() => api.post<Automation[]>("/automations/filter", { sort: "NAME_ASC", limit: 200 }), [], 2000);
   const total = usePoll(() => api.post<number>("/automations/count", {}), [], 2000);
+  const ids = (automations.data ?? []).map((automation) => automation.id);
+  // one request for every row's last firing (not one per automation)
+  const firings = usePoll(
+    () => ids.length ? api.post<LastFiring[]>("/automations/last-firings", { ids }) : Promise.resolve([]),
+    [ids.join(",")], LAST_FIRINGS_INTERVAL_MS,
+  );
+  const lastFired = new Map((firings.data ?? []).map((firing) => [firing.automation_id, firing.occurred]));
   const [actionError, setActionError] = useState<string | null>(null);
   if (automations.error instanceof ApiError && (automations.error.status === 404 || automations.error.status === 405)) {
     return <div className="page"><h1>Automations</h1><Empty>This server has no automations API.</Empty></div>;
@@ -39,7 +44,8 @@ export function AutomationsPage() {
               <thead><tr><th>Name</th><th>Enabled</th><th>Trigger</th><th>Actions</th><th>Last firing</th><th></th></tr></thead>
               <tbody>
                 {automations.data.map((automation) => (
-                  <AutomationRow key={automation.id} automation={automation} onChanged={changed} onError={setActionError} />
+                  <AutomationRow key={automation.id} automation={automation} onChanged={changed} onError={setActionError}
+                    lastFired={firings.data === undefined ? undefined : lastFired.get(automation.id) ?? null} />
                 ))}
               </tbody>
             </table>
@@ -51,7 +57,12 @@ export function AutomationsPage() {
   );
 }
 
-function AutomationRow(props: { automation: Automation; onChanged: () => void; onError: (message: string | null) => void }) {
+function AutomationRow(props: {
+  automation: Automation;
+  onChanged: () => void;
+  onError: (message: string | null) => void;
+  lastFired: string | null | undefined; // undefined: not known yet; null: never
+}) {
   const { automation } = props;
   // what was asked, and the automation's `updated` when it was asked
   const [wanted, setWanted] = useState<{ enabled: boolean; since: string } | null>(null);
@@ -108,7 +119,7 @@ function AutomationRow(props: { automation: Automation; onChanged: () => void; o
       </td>
       <td className="trigger-summary" title={JSON.stringify(automation.trigger)}>{triggerSummary(automation.trigger)}</td>
       <td>{actionTypes(automation.actions) || <span className="muted">none</span>}</td>
-      <td><LastFiring id={automation.id} /></td>
+      <td><LastFired at={props.lastFired} /></td>
       <td><div className="row-actions">
         <Link to={page}>Details</Link>
         {confirming ? (
@@ -123,12 +134,10 @@ function AutomationRow(props: { automation: Automation; onChanged: () => void; o
   );
 }
 
-/** The newest `triggered` entry among the log's last entries, or "never". */
-function LastFiring(props: { id: string }) {
-  const log = usePoll(() => api.get<AutomationLogEntry[]>(`/automations/${props.id}/log?limit=${LAST_FIRING_LOG_LIMIT}`), [props.id], LOG_INTERVAL_MS);
-  if (log.data === undefined) return <span className="muted" data-testid="last-firing">{log.error ? "—" : "…"}</span>;
-  const fired = log.data.find((entry) => entry.kind === "triggered");
-  return fired
-    ? <span data-testid="last-firing" title={formatTime(fired.occurred)}>{relative(fired.occurred)}</span>
-    : <span data-testid="last-firing" className="muted" title={`no firing among its last ${LAST_FIRING_LOG_LIMIT} log entries`}>never</span>;
+/** When the automation last fired, or "never". */
+function LastFired(props: { at: string | null | undefined }) {
+  if (props.at === undefined) return <span className="muted" data-testid="last-firing">…</span>;
+  return props.at
+    ? <span data-testid="last-firing" title={formatTime(props.at)}>{relative(props.at)}</span>
+    : <span data-testid="last-firing" className="muted">never</span>;
 }

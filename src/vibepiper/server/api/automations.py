@@ -12,6 +12,8 @@ from vibepiper.schemas import automations as wire
 from vibepiper.schemas.automation_log import (
     AutomationActionRun,
     AutomationLogEntry,
+    LastFiring,
+    LastFiringsRequest,
     MetricReplay,
     MetricReplayRequest,
 )
@@ -53,6 +55,12 @@ async def delete_automations_owned_by_resource(resource_id: str, db: DB) -> None
 
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most entries to return.")]
+
+
+@router.post("/last-firings")
+async def read_last_firings(body: LastFiringsRequest, db: DB) -> list[LastFiring]:
+    """When each of these automations last fired (one entry per automation that has)."""
+    return await automations.last_firings(db, body)
 
 
 @router.get("/{automation_id}/log", responses=NOT_FOUND)

@@ -26,23 +26,11 @@ async def get_key_ring(request: Request) -> KeyRing:
     """The server's encryption keys, loaded (and the key file created) on first use."""
     ring: KeyRing | None = getattr(request.app.state, "key_ring", None)
     if ring is None:
-        from pathlib import Path
+        from vibepiper.server.encryption import server_key_ring
 
-        from vibepiper.server.encryption import load_key_ring
-
-        settings = request.app.state.settings
-        key_file = settings.encryption_key_file or _home_key_file()
-        ring = load_key_ring(settings.encryption_key, Path(key_file) if key_file else None)
+        ring = server_key_ring(request.app.state.settings)
         request.app.state.key_ring = ring
     return ring
-
-
-def _home_key_file() -> str:
-    from vibepiper.server.encryption import KEY_FILE_NAME
-    from vibepiper.settings import get_settings
-
-    settings = get_settings()
-    return "" if settings.home_is_memory else str(settings.home_path / KEY_FILE_NAME)
 
 
 KEYS = Annotated[KeyRing, Depends(get_key_ring)]

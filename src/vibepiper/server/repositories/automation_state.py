@@ -278,6 +278,21 @@ async def insert_log(connection: AsyncConnection, rows: Sequence[dict[str, Any]]
         await connection.execute(sa.insert(t.automation_log), list(rows))
 
 
+async def last_firings(
+    connection: AsyncConnection, automation_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dt.datetime]:
+    """When each of these automations last fired (those that ever did)."""
+    if not automation_ids:
+        return {}
+    firing = t.automation_firing.c
+    statement = (
+        sa.select(firing.automation_id, sa.func.max(firing.occurred))
+        .where(firing.automation_id.in_(list(automation_ids)), firing.kind == "triggered")
+        .group_by(firing.automation_id)
+    )
+    return {row[0]: row[1] for row in await connection.execute(statement)}
+
+
 async def read_log(
     connection: AsyncConnection, automation_id: uuid.UUID, limit: int
 ) -> list[RowMapping]:

@@ -116,16 +116,21 @@ async def flow_runs_in_range(
     since: dt.datetime,
     until: dt.datetime,
     limit: int,
+    *,
+    flow_ids: Sequence[uuid.UUID] = (),
+    deployment_ids: Sequence[uuid.UUID] = (),
 ) -> list[RowMapping]:
     """(id, state_type, start_time, end_time, expected_start_time) of the flow runs whose
     `column` (`end_time` or `expected_start_time`, both indexed) is in [since, until],
-    the latest `limit` of them."""
+    of these flows and deployments when given, the latest `limit` of them."""
     fr = t.flow_run.c
     at = fr[column]
-    statement = (
-        sa.select(fr.id, fr.state_type, fr.start_time, fr.end_time, fr.expected_start_time)
-        .where(at >= since, at <= until)
-        .order_by(at.desc())
-        .limit(limit)
-    )
+    statement = sa.select(
+        fr.id, fr.state_type, fr.start_time, fr.end_time, fr.expected_start_time
+    ).where(at >= since, at <= until)
+    if flow_ids:
+        statement = statement.where(fr.flow_id.in_(list(flow_ids)))
+    if deployment_ids:
+        statement = statement.where(fr.deployment_id.in_(list(deployment_ids)))
+    statement = statement.order_by(at.desc()).limit(limit)
     return list((await connection.execute(statement)).mappings())

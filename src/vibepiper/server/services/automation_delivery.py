@@ -27,14 +27,11 @@ results never hold a secret: a URL shows as its origin, secret values are masked
 from __future__ import annotations
 
 import asyncio
-import functools
-import os
 import smtplib
 import socket
 import ssl
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 from vibepiper.exceptions import ConfigurationError, ObjectNotFound
@@ -45,14 +42,14 @@ from vibepiper.schemas import automation_actions
 from vibepiper.schemas.automation_actions import CallWebhook, SendNotification
 from vibepiper.schemas.blocks import BlockDocumentRead
 from vibepiper.server.database import Database
-from vibepiper.server.encryption import KeyRing, load_key_ring
+from vibepiper.server.encryption import KeyRing, server_key_ring
 from vibepiper.server.services import (
     blocks,
 )
 from vibepiper.server.services._deadline import DeadlineExceeded, run_with_deadline
 from vibepiper.server.services.automation_context import ActionContext, ActionFailed
 from vibepiper.server.services.automation_templates import template_context
-from vibepiper.server.settings import ServerSettings, default_key_file, load_server_settings
+from vibepiper.server.settings import ServerSettings, load_server_settings
 
 __all__ = ["call_webhook", "send_notification"]
 
@@ -167,27 +164,13 @@ def _settings(given: ServerSettings | None) -> ServerSettings | None:
         return None
 
 
-def _server_keys(settings: ServerSettings | None) -> KeyRing:
-    """The key ring the API's routes use (`api.deps.get_key_ring`): the settings' key,
-    else their key file, else `$VIBEPIPER_HOME/encryption.key`."""
-    environment = dict(os.environ)
-    key = settings.encryption_key if settings else environment.get("VIBEPIPER_ENCRYPTION_KEY")
-    key_file = settings.encryption_key_file if settings else ""
-    return _ring(key or None, key_file or default_key_file(environment))
-
-
-@functools.lru_cache(maxsize=4)
-def _ring(environment_key: str | None, key_file: str) -> KeyRing:
-    return load_key_ring(environment_key, Path(key_file) if key_file else None)
-
-
 async def _document(
     db: Database, document_id: uuid.UUID, keys: KeyRing | None, settings: ServerSettings | None
 ) -> BlockDocumentRead:
     """The document with its secrets (as `api.deps.get_key_ring` finds the keys)."""
     try:
         if keys is None:
-            keys = await asyncio.to_thread(_server_keys, settings)
+            keys = await asyncio.to_thread(server_key_ring, settings)
         return await blocks.read_document(db, keys, document_id, include_secrets=True)
     except ObjectNotFound:
         raise ActionFailed(f"block document {document_id} does not exist") from None

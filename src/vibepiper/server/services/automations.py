@@ -27,6 +27,8 @@ from vibepiper.schemas import automations as wire
 from vibepiper.schemas.automation_log import (
     AutomationActionRun,
     AutomationLogEntry,
+    LastFiring,
+    LastFiringsRequest,
     MetricReplay,
     MetricReplayRequest,
     ReplayedFiring,
@@ -199,6 +201,13 @@ async def read_log(db: Database, automation_id: uuid.UUID, limit: int) -> list[A
         await _row(connection, automation_id)
         rows = await automation_state.read_log(connection, automation_id, limit)
     return [AutomationLogEntry.model_validate(dict(row)) for row in rows]
+
+
+async def last_firings(db: Database, request: LastFiringsRequest) -> list[LastFiring]:
+    """When each automation asked about last fired (those that never did left out)."""
+    async with db.read() as connection:
+        found = await automation_state.last_firings(connection, request.ids)
+    return [LastFiring(automation_id=key, occurred=at) for key, at in sorted(found.items())]
 
 
 async def read_actions(

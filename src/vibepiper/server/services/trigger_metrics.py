@@ -2,13 +2,16 @@
 (by end time, or by expected start time for lateness; both indexed) whose labels match
 its `match` and `match_related`, the labels their state events carry. At most
 `MAX_RUNS` (the latest) are measured, so a measurement costs a bounded query however
-many runs a range holds.
+many runs a range holds. A `match_related` that names flows or deployments by exact id
+(`vibepiper.flow.<id>`, `vibepiper.deployment.<id>`) is applied in the query, so the
+limit counts only those runs; other labels are matched on the runs read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,7 +34,15 @@ async def matched_runs(
 ) -> list[MetricRun]:
     """The runs of `trigger`'s metric between `since` and `until` that it covers."""
     column = "expected_start_time" if trigger.metric.name is MetricName.lateness else "end_time"
-    rows = await run_facts.flow_runs_in_range(connection, column, since, until, limit)
+    rows = await run_facts.flow_runs_in_range(
+        connection,
+        column,
+        since,
+        until,
+        limit,
+        flow_ids=_exact_ids(trigger, "flow"),
+        deployment_ids=_exact_ids(trigger, "deployment"),
+    )
     if not rows:
         return []
     if trigger.match.root or trigger.related_specifications():
@@ -71,3 +82,20 @@ async def measure(
     """`trigger`'s metric at `now` (None: no runs to measure)."""
     runs = await matched_runs(connection, trigger, now - trigger.metric.range, now)
     return metric_value(trigger, runs, now)
+
+
+def _exact_ids(trigger: MetricTrigger, kind: str) -> list[uuid.UUID]:
+    """The ids of `kind` one of the trigger's related specifications names exactly (each
+    value `vibepiper.<kind>.<uuid>`); empty when none does. A run must be related to one
+    of them to match, so the query may keep only those runs."""
+    prefix = f"vibepiper.{kind}."
+    for spec in trigger.related_specifications():
+        wanted = spec.root.get("vibepiper.resource.id")
+        values = wanted if isinstance(wanted, list) else [wanted] if wanted else []
+        try:
+            ids = [uuid.UUID(v.removeprefix(prefix)) for v in values if v.startswith(prefix)]
+        except ValueError:
+            continue
+        if values and len(ids) == len(values):
+            return ids
+    return []

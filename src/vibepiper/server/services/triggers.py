@@ -23,6 +23,7 @@ and fires or resolves (`orchestration.trigger_metrics.on_measure`).
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import datetime as dt
 import json
@@ -65,6 +66,8 @@ RELOAD_EVERY = 1.0
 """Seconds the list of enabled automations is kept before it is read again."""
 REMEMBERED = 200_000
 """Event ids a replica remembers having handled (more than `LATE_COMMIT` of events)."""
+BATCH_GAP = 0.01
+"""Seconds at least between two passes."""
 SEEN_KEPT = dt.timedelta(hours=1)
 LOG_KEPT = dt.timedelta(days=7)
 
@@ -78,6 +81,7 @@ class Evaluator:
         self._index = _NameIndex([])
         self._loaded = -RELOAD_EVERY
         self._cursor: tuple[dt.datetime, uuid.UUID] | None = None
+        self._idle = False  # a pass found no enabled automation
         self._rescanned = 0.0
         self._handled: collections.OrderedDict[uuid.UUID, None] = collections.OrderedDict()
         self._passes = 0
@@ -93,6 +97,11 @@ class Evaluator:
         (default: the clock); the number of firings."""
         now = now or dt.datetime.now(dt.UTC)
         await self._reload()
+        if not self._watched:
+            # nothing to evaluate: read no events; once automations are enabled, start
+            # from the events received from then on (less the late-commit allowance)
+            self._cursor, self._idle = None, True
+            return 0
         fired = await self._take(await self._new_events(now))
         fired += await self._sweep(now)
         self._passes += 1
@@ -121,9 +130,11 @@ class Evaluator:
     async def _new_events(self, now: dt.datetime) -> list[ReceivedEvent]:
         async with self._db.read() as connection:
             if self._cursor is None:
-                last = await state.last_seen(connection)
-                start = (last or now) - LATE_COMMIT
-                self._cursor = (start, uuid.UUID(int=0))
+                # from where this server left off, or, after a time with nothing to
+                # evaluate, from the events received from now on
+                last = None if self._idle else await state.last_seen(connection)
+                start = (last or dt.datetime.now(dt.UTC)) - LATE_COMMIT
+                self._cursor, self._idle = (start, uuid.UUID(int=0)), False
             rows = await state.events_after(connection, self._cursor, PAGE)
             if rows:
                 self._cursor = (rows[-1]["received"], rows[-1]["id"])
@@ -137,11 +148,13 @@ class Evaluator:
                 late = [event_id for event_id, _ in keys if event_id not in self._handled]
                 rows += await state.events_by_ids(connection, late[:PAGE])
         fresh = []
+        index = self._index
         for row in rows:
             if row["id"] in self._handled:
                 continue
             self._remember(row["id"])
-            fresh.append(row)
+            if index.candidates(row["event"]):  # no trigger covers its name: not parsed
+                fresh.append(row)
         from vibepiper.server.services.events import received_event
 
         return sorted(map(received_event, fresh), key=lambda e: (e.occurred, e.id))
@@ -314,7 +327,10 @@ async def automations_loop(db: Database, *, interval: float) -> None:
     """Evaluate automations every `interval` seconds, forever."""
 
     async def pause(seconds: float) -> None:
-        await _wake.pause(db, "events", seconds)
+        # at least BATCH_GAP between passes: under a stream of commits each pass takes
+        # the events of many, rather than a pass per commit
+        await asyncio.sleep(min(BATCH_GAP, seconds))
+        await _wake.pause(db, "events", max(0.0, seconds - BATCH_GAP))
 
     await every(
         interval, evaluator(db).one_pass, what="automation evaluation", logger=logger, pause=pause
