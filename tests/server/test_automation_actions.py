@@ -134,7 +134,7 @@ def test_run_deployment_renders_typed_parameters_and_runs_once_per_firing(api: A
     assert run["state_type"] == "SCHEDULED"
     due = dt.datetime.fromisoformat(run["expected_start_time"])
     assert before + dt.timedelta(minutes=59) < due < before + dt.timedelta(minutes=61)
-    assert run["idempotency_key"] == f"automation-{firing}-{deployment['id']}"
+    assert run["idempotency_key"] == f"automation-{firing}-0-{deployment['id']}"
     first = ok(api.get(f"/api/flow_runs/{run['id']}/states"))[0]
     assert first["state_details"]["job_variables"] == {
         "env": {"CAUSE": "vibepiper.flow-run.Failed"}
@@ -143,6 +143,17 @@ def test_run_deployment_renders_typed_parameters_and_runs_once_per_firing(api: A
     again = _run(api, action, event=event, firing_id=firing)  # a retried action
     assert (again["flow_run_id"], again["created"]) == (run["id"], False)
     assert len(_runs_of(api, deployment)) == 1
+
+
+def test_two_run_deployment_actions_of_one_firing_make_two_runs(api: ApiClient) -> None:
+    deployment = _enforcing(api)
+    action = {"type": "run-deployment", "deployment_id": deployment["id"], "parameters": {"n": 1}}
+    firing = uuid.uuid4()
+    first = _run(api, action, firing_id=firing, position=0)
+    second = _run(api, action, firing_id=firing, position=1)
+    assert first["created"] is True and second["created"] is True
+    assert first["flow_run_id"] != second["flow_run_id"]
+    assert len(_runs_of(api, deployment)) == 2
 
 
 def test_run_deployment_inferred_from_the_event(api: ApiClient) -> None:

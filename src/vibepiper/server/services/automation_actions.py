@@ -247,7 +247,7 @@ async def _run_deployment(
         parameters=parameters,
         job_variables=job_variables,
         scheduled_time=dt.datetime.now(dt.UTC) + action.schedule_after,
-        idempotency_key=f"automation-{context.firing_id}-{deployment_id}",
+        idempotency_key=f"automation-{context.firing_id}-{context.position}-{deployment_id}",
     )
     # merged over the defaults and checked against the schema (a 422 naming the
     # parameter) before anything is created

@@ -26,6 +26,7 @@ class ActionContext:
     event: ReceivedEvent | None = None
     labels: dict[str, str] = field(default_factory=dict)
     ui_base: str | None = None
+    position: int = 0  # the action's place among the firing's actions
 
     def automation(self) -> dict[str, Any]:
         """The automation as templates name it (`automation.name`, `automation.id`)."""

@@ -56,6 +56,7 @@ def _context(row: Any) -> ActionContext:
         kind=data.get("kind", "triggered"),
         event=None if event is None else ReceivedEvent.model_validate(event),
         labels=dict(data.get("labels") or {}),
+        position=row["position"],
     )
 
 
