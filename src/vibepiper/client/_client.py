@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import httpx
 
 from vibepiper.client import _compat, _layer
+from vibepiper.client._artifacts import Artifacts, SyncArtifacts
 from vibepiper.client._automations import Automations, SyncAutomations
 from vibepiper.client._config_methods import BlocksAndVariables, SyncBlocksAndVariables
 from vibepiper.client._events import Events, SyncEvents
@@ -47,7 +48,7 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
 
 
-class VibePiperClient(BlocksAndVariables, Events, Webhooks, Automations):
+class VibePiperClient(BlocksAndVariables, Events, Webhooks, Automations, Artifacts):
     """Async client of the REST API at `api_url` (e.g. `http://127.0.0.1:4200/api`).
 
     `get_client()` makes one; with no server URL it talks to the in-process API over the
@@ -587,7 +588,9 @@ class VibePiperClient(BlocksAndVariables, Events, Webhooks, Automations):
         return await self._send(_layer.release_lease(lease_id))
 
 
-class SyncVibePiperClient(SyncBlocksAndVariables, SyncEvents, SyncWebhooks, SyncAutomations):
+class SyncVibePiperClient(
+    SyncBlocksAndVariables, SyncEvents, SyncWebhooks, SyncAutomations, SyncArtifacts
+):
     """Blocking client of the REST API; the same calls as `VibePiperClient`."""
 
     def __init__(

@@ -13,7 +13,7 @@ Existing databases at an older revision are always migrated by Alembic.
 
 from __future__ import annotations
 
-DDL_REVISION = "0010"
+DDL_REVISION = "0011"
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)",
@@ -85,6 +85,11 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX ix_automation_log__automation_id_occurred ON automation_log (automation_id, occurred)",
     "CREATE INDEX ix_flow_run__end_time ON flow_run (end_time)",
     "CREATE INDEX ix_flow_run__expected_start_time ON flow_run (expected_start_time)",
+    'CREATE TABLE artifact (\n\tid CHAR(36) NOT NULL, \n\t"key" VARCHAR, \n\ttype VARCHAR, \n\tdescription TEXT, \n\tdata JSON, \n\tmetadata_ JSON, \n\tflow_run_id CHAR(36), \n\ttask_run_id CHAR(36), \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_artifact PRIMARY KEY (id)\n)',
+    'CREATE INDEX ix_artifact__key_created ON artifact ("key", created)',
+    "CREATE INDEX ix_artifact__flow_run_id ON artifact (flow_run_id)",
+    "CREATE INDEX ix_artifact__task_run_id ON artifact (task_run_id)",
+    "CREATE INDEX ix_artifact__created ON artifact (created)",
 )
 """`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
 

@@ -694,3 +694,27 @@ automation_log = sa.Table(
 )
 """Each automation's evaluation log: what its trigger took in, why it fired or not yet,
 and what its actions did (kept 7 days)."""
+
+artifact = sa.Table(
+    "artifact",
+    metadata,
+    _id(),
+    # a key's versions: the latest (by `created`) is what the key shows
+    sa.Column("key", sa.String(), nullable=True),
+    sa.Column("type", sa.String(), nullable=True),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("data", JSON, nullable=True),
+    # where a stored file or image is (storage, storage_key, filename, content_type, size)
+    sa.Column("metadata_", JSON, nullable=True),
+    # no foreign keys: an artifact may arrive before its run (batches), or stand alone;
+    # deleting a run deletes its artifacts explicitly
+    sa.Column("flow_run_id", UUID(), nullable=True),
+    sa.Column("task_run_id", UUID(), nullable=True),
+    _created(),
+    _updated(),
+    sa.Index(None, "key", "created"),
+    sa.Index(None, "flow_run_id"),
+    sa.Index(None, "task_run_id"),
+    sa.Index(None, "created"),
+)
+"""What runs publish for people to read: reports, tables, links, progress, files."""

@@ -28,6 +28,7 @@ from vibepiper.schemas.api import (
     StateRead,
     TaskRunCreate,
 )
+from vibepiper.schemas.artifacts import ArtifactCreate, ArtifactUpdate
 from vibepiper.schemas.events import Event
 
 MAX_BATCH_OPERATIONS = 5000
@@ -78,6 +79,22 @@ class CreateEvents(RequestModel):
     events: Annotated[list[Event], Field(max_length=MAX_BATCH_OPERATIONS)]
 
 
+class CreateArtifacts(RequestModel):
+    """Artifacts to record (one with an id recorded already is skipped)."""
+
+    op: Literal["create_artifacts"]
+    artifacts: Annotated[list[ArtifactCreate], Field(max_length=MAX_BATCH_OPERATIONS)]
+
+
+class UpdateArtifact(RequestModel):
+    """A new value for an artifact (a progress bar's), recorded or made earlier in the
+    batch."""
+
+    op: Literal["update_artifact"]
+    artifact_id: uuid.UUID
+    update: ArtifactUpdate
+
+
 BatchOperation = Annotated[
     CreateFlow
     | CreateFlowRun
@@ -85,7 +102,9 @@ BatchOperation = Annotated[
     | SetFlowRunState
     | SetTaskRunState
     | CreateLogs
-    | CreateEvents,
+    | CreateEvents
+    | CreateArtifacts
+    | UpdateArtifact,
     Field(discriminator="op"),
 ]
 

@@ -48,6 +48,8 @@ from vibepiper.store._sqlite_events import (
 # (MARK, threading.Event, runs_only)  set once everything queued before it is committed
 #                            (with runs_only, before the events made of it are)
 # (EMITTED, event)           a validated `vibepiper.events.Event`
+# (ARTIFACT, artifact)       a `vibepiper.schemas.artifacts.ArtifactCreate` with id and created
+# (ARTIFACT_UPDATE, id, update)  an `ArtifactUpdate` of an artifact queued or recorded
 CREATE_FLOW_RUN = 0
 FLOW_RUN_STATE = 1
 CREATE_TASK_RUN = 2
@@ -55,6 +57,8 @@ TASK_RUN_STATE = 3
 LOG = 4
 MARK = 5
 EMITTED = 6
+ARTIFACT = 7
+ARTIFACT_UPDATE = 8
 
 Event = tuple[Any, ...]
 
@@ -150,6 +154,11 @@ _STATEMENTS = {
         "ON CONFLICT (id) DO NOTHING",
     ),
     "log": _insert("log", "flow_run_id task_run_id name level message timestamp"),
+    "artifact": _insert(
+        "artifact",
+        "id key type description data metadata_ flow_run_id task_run_id created updated",
+        "ON CONFLICT (id) DO NOTHING",
+    ),
     "event": _insert(
         "event",
         "id occurred event resource_id resource related payload received follows",
@@ -194,6 +203,8 @@ class Batch:
             if not rows:
                 continue
             _insert_rows(con, head, tail, width, rows, max_vars)
+        for statement, *parameters in self.rows.get("artifact_update", ()):
+            con.execute(statement, parameters)
         # scripts' events: their related resources indexed one by one (a run's state
         # events share theirs, indexed once per run in `event_subject`)
         if self.rows.get("emitted_event"):
@@ -240,6 +251,8 @@ def build_batch(events: list[Event]) -> Batch:
     task_states: Rows = []
     inputs: Rows = []
     logs: Rows = []
+    artifacts: Rows = []
+    artifact_updates: Rows = []
     ids = _Text()
     pending = Pending(ids, now)
     noted = pending.items.append
@@ -272,6 +285,10 @@ def build_batch(events: list[Event]) -> Batch:
             flows[run.flow_id] = (ids.uuid(run.flow_id), run.flow_name, now)
         elif kind == EMITTED:
             noted((event, None))
+        elif kind == ARTIFACT:
+            artifacts.append(_artifact_row(event[1], ids, now))
+        elif kind == ARTIFACT_UPDATE:
+            artifact_updates.append(_artifact_update(event[1], event[2], ids, now))
     rows: dict[str, Rows] = {
         "flow": list(flows.values()),
         "flow_run": [_flow_run_row(e, ids, now) for e in flow_runs.values()],
@@ -280,6 +297,8 @@ def build_batch(events: list[Event]) -> Batch:
         "task_run_input": inputs,
         "task_run_state": task_states,
         "log": logs,
+        "artifact": artifacts,
+        "artifact_update": artifact_updates,
     }
     return Batch(rows, pending)
 
@@ -524,6 +543,38 @@ def _log_row(row: LogRecordRow, ids: _Text) -> tuple[Any, ...]:
         row.message,
         ids.ts(row.timestamp),
     )
+
+
+def _artifact_row(artifact: Any, ids: _Text, now: str) -> tuple[Any, ...]:
+    created = ids.ts(artifact.created) or now
+    return (
+        ids.uuid(artifact.id),
+        artifact.key,
+        artifact.type,
+        artifact.description,
+        None if artifact.data is None else encode_json(artifact.data),
+        None if artifact.metadata_ is None else encode_json(artifact.metadata_),
+        ids.optional(artifact.flow_run_id),
+        ids.optional(artifact.task_run_id),
+        created,
+        created,
+    )
+
+
+_ARTIFACT_JSON = frozenset({"data", "metadata_"})
+
+
+def _artifact_update(artifact_id: Any, update: Any, ids: _Text, now: str) -> tuple[Any, ...]:
+    """(UPDATE statement, its parameters...) for the fields `update` sets."""
+    names = sorted(update.model_fields_set)
+    values = [getattr(update, name) for name in names]
+    values = [
+        None if value is None else encode_json(value) if name in _ARTIFACT_JSON else value
+        for name, value in zip(names, values, strict=True)
+    ]
+    assignments = "".join(f"{name} = ?, " for name in names)
+    statement = f"UPDATE artifact SET {assignments}updated = ? WHERE id = ?"
+    return (statement, *values, now, ids.uuid(artifact_id))
 
 
 def _insert_rows(

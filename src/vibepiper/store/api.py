@@ -62,6 +62,7 @@ from vibepiper.orchestration.concurrency import check_limit_values
 from vibepiper.schemas import api, api_batch, events
 from vibepiper.schemas import api_concurrency as ac
 from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
+from vibepiper.schemas.artifacts import ArtifactCreate, ArtifactUpdate
 from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
 from vibepiper.schemas.serialization import to_jsonable
@@ -256,6 +257,15 @@ class ApiStore(StoreBase):
         """Queue `event` for the server (sent with the next batch; kept in the outbox
         while the server is away)."""
         self._put(("event", event.model_dump(mode="json")))
+
+    def write_artifact(self, artifact: ArtifactCreate) -> None:
+        """Queue `artifact` for the server (sent with the next batch)."""
+        self._put(("artifact", artifact.model_dump(mode="json", exclude_none=True)))
+
+    def update_artifact(self, artifact_id: uuid.UUID, update: ArtifactUpdate) -> None:
+        """Queue a change of an artifact (applied after what was queued before it)."""
+        body = update.model_dump(mode="json", exclude_unset=True)
+        self._put(("artifact_update", (artifact_id, body)))
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every write this process made reached the server, those it kept in
@@ -801,6 +811,14 @@ def _operations(batch: list[_Op]) -> list[dict[str, Any]]:
                 out[-1]["events"].append(payload)
             else:
                 out.append({"op": "create_events", "events": [payload]})
+        elif kind == "artifact":
+            if out and out[-1]["op"] == "create_artifacts":
+                out[-1]["artifacts"].append(payload)
+            else:
+                out.append({"op": "create_artifacts", "artifacts": [payload]})
+        elif kind == "artifact_update":
+            artifact_id, body = payload
+            out.append({"op": "update_artifact", "artifact_id": str(artifact_id), "update": body})
         elif kind == "flow":
             out.append({"op": "create_flow", "name": payload})
         elif kind == "flow_run":

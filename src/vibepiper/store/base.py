@@ -19,6 +19,7 @@ from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
 from vibepiper.states import TERMINAL_STATE_TYPES, State, StateType
 
 if TYPE_CHECKING:
+    from vibepiper.schemas.artifacts import ArtifactCreate, ArtifactUpdate
     from vibepiper.schemas.events import Event
 
 
@@ -38,6 +39,15 @@ class RunStore(Protocol):
     def write_log(self, row: LogRecordRow) -> None: ...
     def emit_event(self, event: Event) -> None:
         """Record an event (validated already); never blocks on the network."""
+        ...
+
+    def write_artifact(self, artifact: ArtifactCreate) -> None:
+        """Record an artifact (its `id` and `created` set by the caller), batched with
+        the run's other records; never blocks on the network."""
+        ...
+
+    def update_artifact(self, artifact_id: uuid.UUID, update: ArtifactUpdate) -> None:
+        """Change an artifact written earlier (a progress bar's value), in write order."""
         ...
 
     def flush(self, timeout: float | None = None) -> None:

@@ -43,6 +43,8 @@ from vibepiper.states import State, now
 from vibepiper.store import _sqlite_concurrency as slots
 from vibepiper.store import _sqlite_reads as reads
 from vibepiper.store._sqlite_batch import (
+    ARTIFACT,
+    ARTIFACT_UPDATE,
     CREATE_FLOW_RUN,
     CREATE_TASK_RUN,
     EMITTED,
@@ -61,6 +63,7 @@ from vibepiper.store.base import StoreBase
 
 if TYPE_CHECKING:
     from vibepiper.schemas import events
+    from vibepiper.schemas.artifacts import ArtifactCreate, ArtifactUpdate
 
 __all__ = ["EmbeddedStore"]
 
@@ -179,6 +182,18 @@ class EmbeddedStore(StoreBase):
     def write_log(self, row: LogRecordRow) -> None:
         queue = self._queue
         queue.append((LOG, row))
+        if len(queue) > WAKE_AT:
+            self._crowded()
+
+    def write_artifact(self, artifact: ArtifactCreate) -> None:
+        queue = self._queue
+        queue.append((ARTIFACT, artifact))
+        if len(queue) > WAKE_AT:
+            self._crowded()
+
+    def update_artifact(self, artifact_id: uuid.UUID, update: ArtifactUpdate) -> None:
+        queue = self._queue
+        queue.append((ARTIFACT_UPDATE, artifact_id, update))
         if len(queue) > WAKE_AT:
             self._crowded()
 

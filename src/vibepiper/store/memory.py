@@ -34,6 +34,7 @@ from vibepiper.store.convert import (
 )
 
 if TYPE_CHECKING:
+    from vibepiper.schemas.artifacts import ArtifactCreate, ArtifactUpdate
     from vibepiper.schemas.events import Event
 
 MAX_EVENTS = 10_000
@@ -52,6 +53,7 @@ class MemoryStore(StoreBase):
         self._limits: dict[str, ConcurrencyLimit] = {}
         self._leases: dict[str, list[SlotLease]] = {}  # by limit name
         self.events: collections.deque[Event] = collections.deque(maxlen=MAX_EVENTS)
+        self.artifacts: dict[uuid.UUID, ArtifactCreate] = {}
 
     # --- writes ---------------------------------------------------------------------
     def create_flow_run(self, run: FlowRun) -> None:
@@ -84,6 +86,19 @@ class MemoryStore(StoreBase):
     def write_log(self, row: LogRecordRow) -> None:
         with self._lock:
             self._logs.append(log_view(row))
+
+    def write_artifact(self, artifact: ArtifactCreate) -> None:
+        """Keep the artifact (by id; this store serves no API to read it back)."""
+        with self._lock:
+            if artifact.id is not None:
+                self.artifacts.setdefault(artifact.id, artifact)
+
+    def update_artifact(self, artifact_id: uuid.UUID, update: ArtifactUpdate) -> None:
+        with self._lock:
+            found = self.artifacts.get(artifact_id)
+            if found is not None:
+                changes = {name: getattr(update, name) for name in update.model_fields_set}
+                self.artifacts[artifact_id] = found.model_copy(update=changes)
 
     def flush(self, timeout: float | None = None) -> None:
         return None

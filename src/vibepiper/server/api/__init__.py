@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from vibepiper.server.api import (
+    artifacts,
     automations,
     batch,
     block_capabilities,
@@ -51,5 +52,6 @@ def api_router() -> APIRouter:
         protected.include_router(module.router)
     protected.include_router(webhooks.router)
     protected.include_router(automations.router)
+    protected.include_router(artifacts.router)
     router.include_router(protected)
     return router

@@ -97,7 +97,8 @@ async def count_runs(connection: AsyncConnection, query: FlowRunFilter) -> int:
 
 
 async def delete(connection: AsyncConnection, run_id: uuid.UUID) -> bool:
-    """Delete the run with its states, task runs (and theirs) and logs; False if absent.
+    """Delete the run with its states, task runs (and theirs), logs and artifacts; False
+    if absent.
 
     Deleted explicitly rather than by cascade: SQLite does not enforce foreign keys.
     """
@@ -106,6 +107,7 @@ async def delete(connection: AsyncConnection, run_id: uuid.UUID) -> bool:
         sa.delete(t.task_run_state).where(t.task_run_state.c.task_run_id.in_(task_runs)),
         sa.delete(t.task_run_input).where(t.task_run_input.c.task_run_id.in_(task_runs)),
         sa.delete(t.log).where(t.log.c.flow_run_id == run_id),
+        sa.delete(t.artifact).where(t.artifact.c.flow_run_id == run_id),
         sa.delete(t.task_run).where(t.task_run.c.flow_run_id == run_id),
         sa.delete(t.flow_run_state).where(t.flow_run_state.c.flow_run_id == run_id),
     ):

@@ -1,8 +1,9 @@
 """Deleting old rows, one bounded batch per call (the retention service loops over these).
 
-"Old" means no change since the cutoff: a run's `updated` (set on every state) and a
-log line's `timestamp`. Each call selects at most `limit` ids and deletes them with
-their dependent rows, so one transaction stays short however much is due.
+"Old" means no change since the cutoff: a run's `updated` (set on every state), a
+log line's `timestamp` and an artifact's `updated`. Each call selects at most `limit`
+ids and deletes them with their dependent rows, so one transaction stays short however
+much is due.
 
 Replicas: `claim_pass` lets one server replica at a time delete (a PostgreSQL advisory
 lock held until the batch's transaction ends), and the ids are selected with
@@ -68,8 +69,19 @@ async def delete_old_flow_runs(connection: AsyncConnection, cutoff: dt.datetime,
         sa.delete(t.task_run_state).where(t.task_run_state.c.task_run_id.in_(orphans)),
         sa.delete(t.task_run_input).where(t.task_run_input.c.task_run_id.in_(orphans)),
         sa.delete(t.task_run).where(t.task_run.c.flow_run_id.in_(found)),
+        sa.delete(t.artifact).where(t.artifact.c.flow_run_id.in_(found)),
         sa.delete(t.flow_run_state).where(t.flow_run_state.c.flow_run_id.in_(found)),
         sa.delete(t.flow_run).where(t.flow_run.c.id.in_(found)),
     ):
         await connection.execute(statement)
+    return len(found)
+
+
+async def delete_old_artifacts(connection: AsyncConnection, cutoff: dt.datetime, limit: int) -> int:
+    """Delete artifacts unchanged since `cutoff` (those of old runs went with the runs;
+    these are the ones made outside a run, or whose run is gone)."""
+    ids = sa.select(t.artifact.c.id).where(t.artifact.c.updated < cutoff).limit(limit)
+    found = await _claim_ids(connection, ids)
+    if found:
+        await connection.execute(sa.delete(t.artifact).where(t.artifact.c.id.in_(found)))
     return len(found)

@@ -47,6 +47,7 @@ from vibepiper.server.services import (
     work_pools,
 )
 from vibepiper.server.services._deployment_read import queue_read
+from vibepiper.server.services._stored import read_stored
 from vibepiper.server.services.automation_context import ActionContext
 from vibepiper.server.services.automation_targets import first_of_kind
 from vibepiper.server.settings import ServerSettings
@@ -193,21 +194,9 @@ async def _result(db: Database, context: ActionContext, flow_run: Any) -> Any:
 def _read_json_result(storage: str, key: str) -> Any:
     """The value stored at `key` in `storage`, if the `json` serializer wrote it and it
     is at most `MAX_RESULT_BYTES` (blocking: runs in a thread)."""
-    from vibepiper.result_storage import ResultStorage, decode
+    from vibepiper.result_storage import decode
 
-    where = ResultStorage(storage)
-    if where.url.startswith("object:"):
-        raise MissingResult("it is in a file system object of the process that wrote it")
-    path = where.path(key)
-    if where.is_local:
-        from pathlib import Path
-
-        size = Path(path).stat().st_size
-    else:
-        size = int(where._filesystem().size(path))
-    if size > MAX_RESULT_BYTES:
-        raise ValueError(f"it is {size} bytes, more than {MAX_RESULT_BYTES}")
-    header, payload = decode(where.read(key), repr(key))
+    header, payload = decode(read_stored(storage, key, MAX_RESULT_BYTES), repr(key))
     if header.get("serializer") != "json":
         kind = header.get("serializer")
         raise ValueError(f"it was serialized with {kind!r}; only 'json' results are read")

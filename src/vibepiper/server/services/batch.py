@@ -26,14 +26,17 @@ from vibepiper.database import tables as t
 from vibepiper.orchestration import propose
 from vibepiper.schemas import api
 from vibepiper.schemas import api_batch as b
+from vibepiper.schemas.artifacts import ArtifactUpdate
 from vibepiper.schemas.runs import flow_id_for
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import _dialect, events, flows, logs, states
+from vibepiper.server.repositories import artifacts as artifact_rows
 from vibepiper.server.repositories import flow_runs as flow_runs_repository
 from vibepiper.server.repositories.states import RunKind
 from vibepiper.server.services import (
     _convert,
     _wake,
+    artifacts,
     flow_runs,
     run_states,
     state_events,
@@ -95,6 +98,8 @@ class _Batch:
         self.events: list[dict[str, Any]] = []
         self.event_index: list[dict[str, Any]] = []
         self.received = dt.datetime.now(dt.UTC)
+        self.artifacts: dict[uuid.UUID, dict[str, Any]] = {}
+        self.artifact_updates: list[tuple[uuid.UUID, ArtifactUpdate]] = []
 
     async def load(self, operations: Sequence[b.BatchOperation]) -> None:
         """Read every run, flow and recorded state id the operations refer to."""
@@ -139,6 +144,13 @@ class _Batch:
             return self._set_state("flow_run", op.flow_run_id, op.state, op.force)
         if isinstance(op, b.SetTaskRunState):
             return self._set_state("task_run", op.task_run_id, op.state, op.force, op.run_details)
+        if isinstance(op, b.CreateArtifacts):
+            for body in op.artifacts:
+                row = artifacts.row_of(body, self.received)
+                self.artifacts.setdefault(row["id"], row)
+            return b.BatchOutcome(status="ok")
+        if isinstance(op, b.UpdateArtifact):
+            return await self._update_artifact(op.artifact_id, op.update)
         if isinstance(op, b.CreateEvents):
             for event in op.events:
                 row, index = events.rows_of(event, self.received)
@@ -146,6 +158,18 @@ class _Batch:
                 self.event_index.extend(index)
             return b.BatchOutcome(status="ok")
         self.logs.extend(line.model_dump() for line in op.logs)
+        return b.BatchOutcome(status="ok")
+
+    async def _update_artifact(
+        self, artifact_id: uuid.UUID, update: ArtifactUpdate
+    ) -> b.BatchOutcome:
+        new = self.artifacts.get(artifact_id)
+        if new is not None:  # made in this batch: its row takes the change
+            new.update({name: getattr(update, name) for name in update.model_fields_set})
+            return b.BatchOutcome(status="ok")
+        if await artifact_rows.get(self.connection, artifact_id) is None:
+            return _error(f"artifact {artifact_id} not found")
+        self.artifact_updates.append((artifact_id, update))
         return b.BatchOutcome(status="ok")
 
     async def _create_flow(self, name: str) -> b.BatchOutcome:
@@ -265,6 +289,10 @@ class _Batch:
             await logs.insert_many(connection, fresh)
         if self.events:
             await events.insert(connection, self.events, self.event_index)
+        if self.artifacts:
+            await artifact_rows.insert(connection, list(self.artifacts.values()))
+        for artifact_id, update in self.artifact_updates:
+            await artifacts.update_in(connection, artifact_id, update)
 
 
 def _error(message: str) -> b.BatchOutcome:

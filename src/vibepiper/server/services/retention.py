@@ -1,4 +1,4 @@
-"""Retention: a background loop deleting runs and logs older than a setting.
+"""Retention: a background loop deleting runs, logs and artifacts older than a setting.
 
 Each pass deletes in transactions of at most `batch_size` rows per table and yields to
 the event loop between them, so a server with millions of old rows stays responsive
@@ -31,6 +31,7 @@ _STEPS: tuple[Callable[[AsyncConnection, dt.datetime, int], Awaitable[int]], ...
     retention.delete_old_logs,
     retention.delete_old_task_runs,
     retention.delete_old_flow_runs,
+    retention.delete_old_artifacts,
 )
 
 
