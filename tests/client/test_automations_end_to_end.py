@@ -44,7 +44,11 @@ nightly(rows=42, return_state=True)
 def running(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    env = {"VIBEPIPER_SERVER_UI_URL": "https://vibepiper.example.com/ui"}
+    env = {
+        "VIBEPIPER_SERVER_UI_URL": "https://vibepiper.example.com/ui",
+        # the results the tests' flows store are under pytest's temporary directory
+        "VIBEPIPER_SERVER_READABLE_STORAGE": str(tmp_path_factory.getbasetemp()),
+    }
     with backend_server(request.param, tmp_path_factory.mktemp("server"), env) as server:
         yield server
 

@@ -144,8 +144,17 @@ def test_batches_create_artifacts_once_and_update_them(api: ApiClient) -> None:
     assert outcome["status"] == "error" and "not found" in outcome["detail"]
 
 
-def test_a_stored_files_content_is_served(api: ApiClient, tmp_path: Path) -> None:
+def test_a_stored_files_content_is_served_from_readable_storage_only(
+    database_url: str, tmp_path: Path
+) -> None:
+    from tests.server.conftest import make_settings
+    from vibepiper.server import create_app
+
     storage = tmp_path / "storage"
+    settings = make_settings(
+        database_url, server_services=False, server_readable_storage=str(storage)
+    )
+    api = ApiClient(create_app(settings))
     (storage / "artifacts" / "x").mkdir(parents=True)
     (storage / "artifacts" / "x" / "report.csv").write_bytes(b"a,b\n1,2\n")
     meta = {
@@ -167,3 +176,18 @@ def test_a_stored_files_content_is_served(api: ApiClient, tmp_path: Path) -> Non
     assert api.get(f"/api/artifacts/{plain['id']}/content").status_code == 404
     gone = _create(api, type="file", metadata_={**meta, "storage_key": "artifacts/x/missing.csv"})
     assert api.get(f"/api/artifacts/{gone['id']}/content").status_code == 404
+
+    # where a file is, a client says: the server reads only inside its readable storage
+    (tmp_path / "secret.txt").write_text("not for you")
+    outside = _create(
+        api, type="file", metadata_={**meta, "storage": str(tmp_path), "storage_key": "secret.txt"}
+    )
+    refused = api.get(f"/api/artifacts/{outside['id']}/content")
+    assert refused.status_code == 404 and "not storage this server may read" in refused.text
+    assert "not for you" not in refused.text
+    escaping = _create(api, type="file", metadata_={**meta, "storage_key": "../secret.txt"})
+    assert api.get(f"/api/artifacts/{escaping['id']}/content").status_code == 404
+    (storage / "link").symlink_to(tmp_path / "secret.txt")
+    linked = _create(api, type="file", metadata_={**meta, "storage_key": "link"})
+    assert api.get(f"/api/artifacts/{linked['id']}/content").status_code == 404
+    api.close()

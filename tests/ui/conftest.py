@@ -79,7 +79,11 @@ class Recorder:
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A `vibepiper server start` over its own SQLite file, serving the built dashboard."""
     server = new_server(tmp_path_factory.mktemp("ui-server"))
-    server.start({"VIBEPIPER_SERVER_SERVICES": "false"})
+    # the tests' stored artifact files are under pytest's temporary directory
+    readable = str(tmp_path_factory.getbasetemp())
+    server.start(
+        {"VIBEPIPER_SERVER_SERVICES": "false", "VIBEPIPER_SERVER_READABLE_STORAGE": readable}
+    )
     try:
         server.wait_healthy()
         yield server

@@ -99,6 +99,7 @@ def test_every_page_renders_under_the_policy_without_a_violation(
         (f"/deployments/{recorded['deployment']}", "[data-testid=schedules]"),
         ("/work-pools", "[data-testid=workers]"),
         ("/concurrency", "tr[data-limit='tag:csp'] .bar"),
+        ("/artifacts", "h1:has-text('Artifacts')"),
         ("/automations", "h1:has-text('Automations')"),
         ("/automations/new", "button:has-text('Create')"),
         ("/no-such-page", "h1:has-text('Not found')"),

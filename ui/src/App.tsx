@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 import { onUnauthorized } from "./api";
 import { Login } from "./components/Login";
+import { ArtifactKeyPage, ArtifactsPage } from "./pages/Artifacts";
 import { BlockCreatePage, BlockDocumentPage, BlocksPage } from "./pages/Blocks";
 import { AutomationCreatePage, AutomationEditPage, AutomationPage } from "./pages/Automation";
 import { AutomationsPage } from "./pages/Automations";
@@ -20,7 +21,8 @@ import { Link, useLocation } from "./router";
 const NAV: [string, string][] = [
   ["/", "Dashboard"], ["/runs", "Runs"], ["/flows", "Flows"], ["/deployments", "Deployments"],
   ["/work-pools", "Work pools"], ["/concurrency", "Concurrency"], ["/blocks", "Blocks"],
-  ["/variables", "Variables"], ["/events", "Events"], ["/automations", "Automations"],
+  ["/variables", "Variables"], ["/artifacts", "Artifacts"], ["/events", "Events"],
+  ["/automations", "Automations"],
 ];
 
 function route(path: string) {
@@ -37,6 +39,11 @@ function route(path: string) {
   }
   const block = path.match(/^\/blocks\/document\/([0-9a-f-]{36})(\/edit)?\/?$/);
   if (block) return <BlockDocumentPage key={block[1]} id={block[1]} editing={Boolean(block[2])} />;
+  const artifactKey = path.match(/^\/artifacts\/key\/([^/]+)\/?$/);
+  if (artifactKey) {
+    const key = decodeURIComponent(artifactKey[1]);
+    return <ArtifactKeyPage key={key} artifactKey={key} />;
+  }
   const newBlock = path.match(/^\/blocks\/new\/([^/]+)\/?$/);
   if (newBlock) {
     const slug = decodeURIComponent(newBlock[1]);
@@ -51,6 +58,7 @@ function route(path: string) {
     case "/concurrency": return <ConcurrencyPage />;
     case "/blocks": return <BlocksPage />;
     case "/variables": return <VariablesPage />;
+    case "/artifacts": return <ArtifactsPage />;
     case "/events": return <EventsPage />;
     case "/automations": return <AutomationsPage />;
     case "/automations/new": return <AutomationCreatePage />;

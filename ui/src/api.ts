@@ -380,6 +380,39 @@ export interface AutomationActionRun {
   updated: string;
 }
 
+/** What a run published for people: `data` depends on `type` (see components/Artifact.tsx). */
+export interface Artifact {
+  id: string;
+  created: string;
+  updated: string;
+  key: string | null;
+  type: string | null;
+  description: string | null;
+  data: unknown;
+  /** A stored file or image: `filename`, `content_type`, `size`, `storage_key`. */
+  metadata_: Record<string, string> | null;
+  flow_run_id: string | null;
+  task_run_id: string | null;
+}
+
+/** A key and its latest version (`id` and `latest_id` are the latest's). */
+export interface ArtifactCollection extends Artifact {
+  latest_id: string;
+}
+
+/** Body of `POST /artifacts/filter`, `/count` and their `/latest/` forms. */
+export interface ArtifactQuery {
+  artifacts?: {
+    key?: { any_?: string[]; like_?: string; exists_?: boolean };
+    type?: { any_?: string[]; not_any_?: string[] };
+    flow_run_id?: { any_: string[] };
+    task_run_id?: { any_: string[] };
+  };
+  sort?: "CREATED_DESC" | "CREATED_ASC" | "UPDATED_DESC" | "ID_DESC" | "KEY_DESC" | "KEY_ASC";
+  limit?: number;
+  offset?: number;
+}
+
 const KEY_STORAGE = "vibepiper.apiKey";
 
 export function storedApiKey(): string | null {
@@ -437,6 +470,25 @@ export async function request<T>(method: string, path: string, body?: unknown): 
     throw new ApiError(response.status, detail);
   }
   return data as T;
+}
+
+/** A file the API serves (an artifact's content) as a Blob: `<img src>` and download
+ * links cannot send the API key, so with a key set the dashboard fetches it itself. */
+export async function requestBlob(path: string): Promise<Blob> {
+  const key = storedApiKey();
+  const response = await fetch(`/api${path}`, { headers: key ? { Authorization: `Bearer ${key}` } : {} });
+  if (response.status === 401) unauthorizedListeners.forEach((listener) => listener());
+  if (!response.ok) {
+    const text = await response.text();
+    let detail: unknown = text;
+    try {
+      detail = (JSON.parse(text) as { detail?: unknown }).detail ?? text;
+    } catch {
+      // not JSON: the text is the explanation
+    }
+    throw new ApiError(response.status, detail);
+  }
+  return response.blob();
 }
 
 export const api = {

@@ -40,6 +40,7 @@ class ServerSettings:
     server_run_heartbeat_timeout: float = 10.0
     server_crash_detector_interval: float = 2.0
     server_ui_url: str | None = None
+    server_readable_storage: str = ""
     encryption_key: str | None = field(default=None, repr=False)
     encryption_key_file: str = ""
 
@@ -67,6 +68,10 @@ DESCRIPTIONS = {
     "server_ui_url": "The dashboard's address as its users reach it (e.g. "
     "'https://vibepiper.example.com'): automation notifications link runs under it "
     "(`{{ flow_run|ui_url }}`); unset, they carry no links.",
+    "server_readable_storage": "Comma-separated storage the server may read runs' stored "
+    "files from (artifact downloads, results for automation templates): paths or fsspec URL "
+    "prefixes; default: the result storage of the server's own environment "
+    "($VIBEPIPER_RESULTS_DEFAULT_STORAGE, else $VIBEPIPER_HOME/storage).",
     "encryption_key": "Fernet key(s) encrypting block documents, comma-separated (first "
     "encrypts); default: the key file.",
     "encryption_key_file": "File holding the key(s) when VIBEPIPER_ENCRYPTION_KEY is unset "

@@ -1,16 +1,18 @@
 // One flow run: state and duration, parameters, task graph, timeline, live logs, state
-// history, and the Retry / Cancel buttons. Polls every second while the run is going.
+// history, and the Retry / Cancel buttons; its artifacts on a second tab (`?tab=artifacts`).
+// Polls every second while the run is going.
 import { useEffect, useRef, useState } from "react";
 import {
   api, ApiError, type FlowRun, type FlowRunGraph, type LogLine, type StateRead, type TaskRun,
 } from "../api";
 import { Card, countText, Empty, ErrorNote, JsonView, Pending, StateBadge, Tags } from "../components/common";
+import { RunArtifacts, useRunArtifactCount } from "../components/RunArtifacts";
 import { TaskGraph } from "../components/TaskGraph";
 import { Timeline } from "../components/Timeline";
 import { durationOf, formatDuration, formatTime, LEVEL_NAMES } from "../format";
 import { eventsOfResource } from "../events";
 import { usePoll } from "../hooks";
-import { Link } from "../router";
+import { Link, navigate, useLocation } from "../router";
 
 const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
 
@@ -21,6 +23,8 @@ export function FlowRunPage(props: { id: string }) {
   const run = usePoll(() => api.get<FlowRun>(`/flow_runs/${id}`), [id], interval);
   const graph = usePoll(() => api.get<FlowRunGraph>(`/flow_runs/${id}/graph`), [id], interval);
   const states = usePoll(() => api.get<StateRead[]>(`/flow_runs/${id}/states`), [id], interval);
+  const artifactCount = useRunArtifactCount(id, interval);
+  const tab = useLocation().query.get("tab") === "artifacts" ? "artifacts" : "overview";
   const state = run.data?.state_type;
   useEffect(() => setLive(!state || !FINAL.has(state)), [state]);
 
@@ -52,53 +56,68 @@ export function FlowRunPage(props: { id: string }) {
         <RunActions run={flowRun} onChange={run.refresh} />
       </div>
       <ErrorNote error={run.error ?? graph.error ?? states.error} />
-      <div className="grid two">
-        <Card title="Parameters"><JsonView value={flowRun.parameters} /></Card>
-        <Card title="Details">
-          <dl className="details">
-            <dt>Run id</dt><dd><code>{flowRun.id}</code></dd>
-            <dt>Flow</dt><dd>{flowRun.flow_name}</dd>
-            <dt>Deployment</dt>
-            <dd>{flowRun.deployment_id ? <Link to={`/deployments/${flowRun.deployment_id}`}>{flowRun.deployment_id}</Link> : "—"}</dd>
-            <dt>Work pool</dt><dd>{flowRun.work_pool_name ?? "—"}</dd>
-            <dt>Worker</dt><dd>{flowRun.worker_name ?? "—"}</dd>
-            <dt>Run count</dt><dd>{flowRun.run_count}</dd>
-            <dt>Entrypoint</dt><dd>{flowRun.entrypoint ?? "—"}</dd>
-            <dt>Created</dt><dd>{formatTime(flowRun.created)}</dd>
-            <dt>Events</dt>
-            <dd>
-              <Link to={eventsOfResource(`vibepiper.flow-run.${flowRun.id}`, flowRun.created)} className="run-events-link">
-                this run's events
-              </Link>
-            </dd>
-          </dl>
-        </Card>
+      <div className="tabs" role="tablist" aria-label="Run views">
+        <button role="tab" aria-selected={tab === "overview"} onClick={() => navigate(`/runs/${id}`, true)}>
+          Overview
+        </button>
+        <button role="tab" aria-selected={tab === "artifacts"} data-testid="artifacts-tab"
+          onClick={() => navigate(`/runs/${id}?tab=artifacts`, true)}>
+          Artifacts{artifactCount.data !== undefined ? ` (${countText(artifactCount.data)})` : ""}
+        </button>
       </div>
-      <Card title={`Task graph (${countText(graph.data?.nodes.length, graph.error)} task runs)`} testId="graph-card">
-        {graph.data ? <TaskGraph graph={graph.data} /> : <Pending error={graph.error} />}
-      </Card>
-      <Card title="Timeline">
-        {graph.data ? <Timeline nodes={graph.data.nodes} now={Date.now()} /> : <Pending error={graph.error} />}
-      </Card>
-      <Card title="Logs" testId="logs-card">
-        <Logs runId={id} live={live} taskNames={taskNames} />
-      </Card>
-      <Card title="State history">
-        {states.data === undefined ? <Pending error={states.error} /> : (
-          <table className="states" data-testid="state-history">
-            <thead><tr><th>Time</th><th>State</th><th>Message</th></tr></thead>
-            <tbody>
-              {states.data.map((item) => (
-                <tr key={item.id}>
-                  <td>{formatTime(item.timestamp)}</td>
-                  <td><StateBadge type={item.type} name={item.name} /></td>
-                  <td>{item.message ?? ""}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </Card>
+      {tab === "artifacts" ? (
+        <RunArtifacts runId={id} interval={interval} taskNames={taskNames} total={artifactCount} />
+      ) : (
+        <>
+          <div className="grid two">
+            <Card title="Parameters"><JsonView value={flowRun.parameters} /></Card>
+            <Card title="Details">
+              <dl className="details">
+                <dt>Run id</dt><dd><code>{flowRun.id}</code></dd>
+                <dt>Flow</dt><dd>{flowRun.flow_name}</dd>
+                <dt>Deployment</dt>
+                <dd>{flowRun.deployment_id ? <Link to={`/deployments/${flowRun.deployment_id}`}>{flowRun.deployment_id}</Link> : "—"}</dd>
+                <dt>Work pool</dt><dd>{flowRun.work_pool_name ?? "—"}</dd>
+                <dt>Worker</dt><dd>{flowRun.worker_name ?? "—"}</dd>
+                <dt>Run count</dt><dd>{flowRun.run_count}</dd>
+                <dt>Entrypoint</dt><dd>{flowRun.entrypoint ?? "—"}</dd>
+                <dt>Created</dt><dd>{formatTime(flowRun.created)}</dd>
+                <dt>Events</dt>
+                <dd>
+                  <Link to={eventsOfResource(`vibepiper.flow-run.${flowRun.id}`, flowRun.created)} className="run-events-link">
+                    this run's events
+                  </Link>
+                </dd>
+              </dl>
+            </Card>
+          </div>
+          <Card title={`Task graph (${countText(graph.data?.nodes.length, graph.error)} task runs)`} testId="graph-card">
+            {graph.data ? <TaskGraph graph={graph.data} /> : <Pending error={graph.error} />}
+          </Card>
+          <Card title="Timeline">
+            {graph.data ? <Timeline nodes={graph.data.nodes} now={Date.now()} /> : <Pending error={graph.error} />}
+          </Card>
+          <Card title="Logs" testId="logs-card">
+            <Logs runId={id} live={live} taskNames={taskNames} />
+          </Card>
+          <Card title="State history">
+            {states.data === undefined ? <Pending error={states.error} /> : (
+              <table className="states" data-testid="state-history">
+                <thead><tr><th>Time</th><th>State</th><th>Message</th></tr></thead>
+                <tbody>
+                  {states.data.map((item) => (
+                    <tr key={item.id}>
+                      <td>{formatTime(item.timestamp)}</td>
+                      <td><StateBadge type={item.type} name={item.name} /></td>
+                      <td>{item.message ?? ""}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </Card>
+        </>
+      )}
     </div>
   );
 }

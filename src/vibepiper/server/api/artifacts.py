@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from vibepiper.schemas import artifacts as wire
 from vibepiper.server.api.deps import DB
@@ -66,9 +66,10 @@ async def read_latest_artifact(key: str, db: DB) -> wire.ArtifactRead:
 
 
 @router.get("/{artifact_id}/content", responses=NOT_FOUND)
-async def read_artifact_content(artifact_id: uuid.UUID, db: DB) -> Response:
-    """The stored file or image of the artifact, as a download (`inline` for images)."""
-    found = await artifacts.content(db, artifact_id)
+async def read_artifact_content(artifact_id: uuid.UUID, db: DB, request: Request) -> Response:
+    """The stored file or image of the artifact, as a download (`inline` for images);
+    only from storage the server may read (`VIBEPIPER_SERVER_READABLE_STORAGE`)."""
+    found = await artifacts.content(db, artifact_id, request.app.state.settings)
     disposition = "inline" if found.content_type.startswith("image/") else "attachment"
     name = quote(found.filename, safe="")
     return Response(

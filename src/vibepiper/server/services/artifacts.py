@@ -23,7 +23,8 @@ from vibepiper.schemas import artifacts as wire
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import artifacts as repo
 from vibepiper.server.services._errors import invalid
-from vibepiper.server.services._stored import read_stored
+from vibepiper.server.services._stored import read_stored, readable_roots
+from vibepiper.server.settings import ServerSettings
 
 MAX_CONTENT_BYTES = 200_000_000
 """The largest stored file the server serves."""
@@ -173,16 +174,20 @@ class Content:
         self.data, self.filename, self.content_type = data, filename, content_type
 
 
-async def content(db: Database, artifact_id: uuid.UUID) -> Content:
-    """The stored file or image of the artifact (ObjectNotFound when it has none or the
-    storage no longer holds it)."""
+async def content(
+    db: Database, artifact_id: uuid.UUID, settings: ServerSettings | None = None
+) -> Content:
+    """The stored file or image of the artifact (ObjectNotFound when it has none, the
+    storage no longer holds it, or it is not in storage this server may read:
+    `_stored.readable_roots` of `settings`)."""
     artifact = await read(db, artifact_id)
     meta = artifact.metadata_ or {}
     storage, key = meta.get("storage"), meta.get("storage_key")
     if not storage or not key:
         raise ObjectNotFound(f"artifact {artifact_id} has no stored content")
     try:
-        data = await asyncio.to_thread(read_stored, storage, key, MAX_CONTENT_BYTES)
+        roots = readable_roots(settings)
+        data = await asyncio.to_thread(read_stored, storage, key, MAX_CONTENT_BYTES, roots)
     except (MissingResult, OSError, ValueError) as exc:
         raise ObjectNotFound(f"artifact {artifact_id}: its content cannot be read: {exc}") from None
     filename = meta.get("filename") or key.rsplit("/", 1)[-1]

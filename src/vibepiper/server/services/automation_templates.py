@@ -14,7 +14,8 @@ Only what the templates name is read, so an action without templates costs no qu
 - `result`: the flow run's persisted result, beyond Prefect: the result of the state the
   event reports (a state event's id is its state's), else of the run's current state.
   It is read when the run persisted it with the `json` serializer to storage the server
-  can reach (a path or an fsspec URL) and it is at most `MAX_RESULT_BYTES`; otherwise
+  may read (`VIBEPIPER_SERVER_READABLE_STORAGE`, by default the result storage of its
+  own environment) and it is at most `MAX_RESULT_BYTES`; otherwise
   None, and the reason is in the server's log. The server never unpickles: a pickled
   result is code the server would run.
 - `event`, `automation`, `ui_base` (the firing's, else the `server_ui_url` setting).
@@ -30,7 +31,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from vibepiper.exceptions import MissingResult, ObjectNotFound
+from vibepiper.exceptions import ConfigurationError, MissingResult, ObjectNotFound
 from vibepiper.orchestration.action_templates import TemplateContext
 from vibepiper.schemas import variables as variable_wire
 from vibepiper.schemas.api_filters import LogFilter, LogSort
@@ -47,10 +48,10 @@ from vibepiper.server.services import (
     work_pools,
 )
 from vibepiper.server.services._deployment_read import queue_read
-from vibepiper.server.services._stored import read_stored
+from vibepiper.server.services._stored import read_stored, readable_roots
 from vibepiper.server.services.automation_context import ActionContext
 from vibepiper.server.services.automation_targets import first_of_kind
-from vibepiper.server.settings import ServerSettings
+from vibepiper.server.settings import ServerSettings, load_server_settings
 
 __all__ = ["LOG_LINES", "MAX_RESULT_BYTES", "MAX_VARIABLES", "template_context"]
 
@@ -131,7 +132,7 @@ async def template_context(
     if flow_run is not None and "logs" in named:
         values["logs"] = await _last_log_lines(db, flow_run.id)
     if flow_run is not None and "result" in named:
-        values["result"] = await _result(db, context, flow_run)
+        values["result"] = await _result(db, context, flow_run, settings)
     if "variables" in named or "workspace_variable" in named:
         values["variables"] = await _variables(db, text)
     return values
@@ -166,7 +167,9 @@ async def _variables(db: Database, text: str) -> dict[str, Any]:
     return {variable.name: variable.value for variable in found}
 
 
-async def _result(db: Database, context: ActionContext, flow_run: Any) -> Any:
+async def _result(
+    db: Database, context: ActionContext, flow_run: Any, settings: ServerSettings | None
+) -> Any:
     """The persisted result of the state the event reports (else the run's current
     state), when it is JSON the server can read; else None (the reason logged)."""
     state_ids = []
@@ -185,18 +188,26 @@ async def _result(db: Database, context: ActionContext, flow_run: Any) -> Any:
     if not isinstance(stored, dict) or not stored.get("storage") or not stored.get("key"):
         return None
     try:
-        return await asyncio.to_thread(_read_json_result, stored["storage"], stored["key"])
+        roots = readable_roots(settings or _environment_settings())
+        return await asyncio.to_thread(_read_json_result, stored["storage"], stored["key"], roots)
     except (MissingResult, ValueError, OSError) as exc:
         logger.info("flow run %s: its result is not shown to templates: %s", flow_run.id, exc)
         return None
 
 
-def _read_json_result(storage: str, key: str) -> Any:
+def _environment_settings() -> ServerSettings | None:
+    try:
+        return load_server_settings()
+    except ConfigurationError:
+        return None
+
+
+def _read_json_result(storage: str, key: str, roots: Sequence[str]) -> Any:
     """The value stored at `key` in `storage`, if the `json` serializer wrote it and it
     is at most `MAX_RESULT_BYTES` (blocking: runs in a thread)."""
     from vibepiper.result_storage import decode
 
-    header, payload = decode(read_stored(storage, key, MAX_RESULT_BYTES), repr(key))
+    header, payload = decode(read_stored(storage, key, MAX_RESULT_BYTES, roots), repr(key))
     if header.get("serializer") != "json":
         kind = header.get("serializer")
         raise ValueError(f"it was serialized with {kind!r}; only 'json' results are read")
