@@ -107,3 +107,37 @@ def test_the_api_store_sends_artifacts_in_batches(store: ApiStore, server: Serve
         "loading",
         {"rows": "0"},
     )
+
+
+def test_artifacts_written_while_the_server_is_away_arrive_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    import threading
+    import time
+
+    from tests.client.conftest import new_server
+
+    late = new_server(tmp_path)
+    store = ApiStore(late.url, home=tmp_path / "home", outbox_after=0.3)
+    starter = threading.Timer(1.5, late.start)  # up after the records went to disk
+    try:
+        written = _artifacts(uuid.uuid4())
+        for artifact in written:
+            store.write_artifact(artifact)
+        assert written[-1].id is not None
+        store.update_artifact(written[-1].id, ArtifactUpdate(data=60.0))
+        deadline = time.monotonic() + 10
+        while store.outbox is None or store.outbox.count() == 0:
+            assert time.monotonic() < deadline, "nothing was kept in the outbox"
+            time.sleep(0.05)
+        starter.start()
+        store.flush(60)
+        assert store.outbox is not None and store.outbox.count() == 0
+        read = httpx.get(f"{late.url}/artifacts/{written[-1].id}", timeout=10).json()
+        assert read["data"] == 60.0
+        spec = {"artifacts": {"id": {"any_": [str(a.id) for a in written]}}}
+        assert httpx.post(f"{late.url}/artifacts/count", json=spec, timeout=10).json() == 4
+    finally:
+        starter.cancel()
+        store.close()
+        late.stop()

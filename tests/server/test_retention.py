@@ -147,3 +147,31 @@ def test_concurrent_passes_of_two_replicas_delete_each_row_once(
     assert api.get(f"/api/task_runs/{tasks[-1]}").status_code == 200
     logs = api.post("/api/logs/filter", json={"flow_run_id": [*old_ids, fresh["id"]]}).json()
     assert [line["flow_run_id"] for line in logs] == [fresh["id"]] * 2
+
+
+def test_artifacts_go_with_their_old_runs_and_old_standalone_ones_go_too(
+    api: ApiClient, new_flow_run: NewRun
+) -> None:
+    from vibepiper.server.services.retention import delete_older_than
+
+    old_run = new_flow_run(unique("retention-art"), state={"type": "COMPLETED"})
+    fresh_run = new_flow_run(unique("retention-art"), state={"type": "COMPLETED"})
+
+    def artifact(**body: Any) -> str:
+        created = api.post("/api/artifacts/", json={"type": "markdown", "data": "x", **body})
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+    of_old_run = artifact(flow_run_id=old_run["id"])  # recent itself: goes with its run
+    of_fresh_run = artifact(flow_run_id=fresh_run["id"])
+    old_alone = artifact(key=unique("old-report"))
+    fresh_alone = artifact(key=unique("fresh-report"))
+    _age(api, "flow_run", "updated", [old_run["id"]])
+    _age(api, "artifact", "updated", [old_alone])
+
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    api.portal.call(lambda: delete_older_than(api.database, cutoff, batch_size=2))
+    for gone in (of_old_run, old_alone):
+        assert api.get(f"/api/artifacts/{gone}").status_code == 404
+    for kept in (of_fresh_run, fresh_alone):
+        assert api.get(f"/api/artifacts/{kept}").status_code == 200
