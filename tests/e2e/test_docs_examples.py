@@ -24,6 +24,7 @@ DOCS = [
     REPO / "docs" / "blocks.md",
     REPO / "docs" / "events.md",
     REPO / "docs" / "automations.md",
+    REPO / "docs" / "artifacts.md",
     REPO / "README.md",
 ]
 """The pages whose ```python blocks run with no server (```py blocks need one)."""

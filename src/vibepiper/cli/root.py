@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from vibepiper.cli import _output
+from vibepiper.cli.artifact import app as artifact_app
 from vibepiper.cli.automation import app as automation_app
 from vibepiper.cli.block import app as block_app
 from vibepiper.cli.concurrency_limit import app as concurrency_limit_app
@@ -87,6 +88,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(event_app, name="event")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(automation_app, name="automation")
+app.add_typer(artifact_app, name="artifact")
 
 
 @app.callback()
