@@ -28,7 +28,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from vibepiper.server import create_app
 
     path = tmp_path_factory.mktemp("schemathesis") / "vibepiper.db"
-    app = create_app(make_settings(f"sqlite+aiosqlite:///{path}"))
+    # the plugin starts and stops the app's lifespan around every test: without the
+    # background loops, each stop only closes the pool (the loops' own tests cover them)
+    app = create_app(make_settings(f"sqlite+aiosqlite:///{path}", server_services=False))
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
     schema.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],

@@ -86,6 +86,7 @@ def test_the_metadata_holds_every_table_with_named_constraints() -> None:
         "automation_firing",
         "automation_action_run",
         "automation_log",
+        "artifact",
     }
     for table in t.metadata.tables.values():
         assert table.primary_key.name == f"pk_{table.name}"
