@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -151,3 +152,19 @@ def api_target(api_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator
     yield api_url
     reset_store()
     in_process.shutdown()
+
+
+@pytest.fixture
+def store(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The process-wide store (an `ApiStore`), pointed at `server`."""
+    from vibepiper.settings import reload_settings
+    from vibepiper.store import get_store, reset_store
+    from vibepiper.store.api import ApiStore
+
+    monkeypatch.setenv("VIBEPIPER_API_URL", server.url)
+    reset_store()
+    reload_settings()
+    opened = get_store()
+    assert isinstance(opened, ApiStore)
+    yield opened
+    reset_store()

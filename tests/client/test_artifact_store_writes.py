@@ -7,18 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.client.conftest import Server
 from vibepiper.schemas.artifacts import ArtifactCreate, ArtifactUpdate
-from vibepiper.settings import reload_settings
 from vibepiper.store.api import ApiStore
 from vibepiper.store.embedded import EmbeddedStore
-from vibepiper.store.registry import get_store, reset_store
 
 
 def _artifacts(run_id: uuid.UUID) -> list[ArtifactCreate]:
@@ -74,17 +70,6 @@ def test_the_embedded_writer_records_artifacts_and_their_updates(tmp_path: Path)
     assert by_id[str(progress.id)][2:5] == (100, "loaded", '{"rows":"0"}')
     first = by_id[str(written[0].id)]
     assert (first[1], first[2], first[5]) == (written[0].key, '"# version 0"', str(run_id))
-
-
-@pytest.fixture
-def store(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiStore]:
-    monkeypatch.setenv("VIBEPIPER_API_URL", server.url)
-    reset_store()
-    reload_settings()
-    opened = get_store()
-    assert isinstance(opened, ApiStore)
-    yield opened
-    reset_store()
 
 
 def test_the_api_store_sends_artifacts_in_batches(store: ApiStore, server: Server) -> None:

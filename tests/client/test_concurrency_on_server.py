@@ -20,7 +20,6 @@ import textwrap
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,8 +33,6 @@ from vibepiper.exceptions import (
     ObjectAlreadyExists,
     ObjectNotFound,
 )
-from vibepiper.settings import reload_settings
-from vibepiper.store import get_store, reset_store
 from vibepiper.store.api import ApiStore
 
 pytestmark = pytest.mark.slow
@@ -43,18 +40,6 @@ pytestmark = pytest.mark.slow
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def store(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiStore]:
-    """The process-wide store, pointed at the server."""
-    monkeypatch.setenv("VIBEPIPER_API_URL", server.url)
-    reset_store()
-    reload_settings()
-    opened = get_store()
-    assert isinstance(opened, ApiStore)
-    yield opened
-    reset_store()
 
 
 def test_limits_are_managed_through_the_api_store(store: ApiStore) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -167,6 +167,3 @@ class ArtifactCollectionQuery(ArtifactQuery):
     version of each key."""
 
     sort: ArtifactSort = ArtifactSort.KEY_ASC
-
-
-BatchArtifactOp = Literal["create_artifacts", "update_artifact"]

@@ -14,7 +14,7 @@ from typing import Any
 from vibepiper.exceptions import ConfigurationError
 from vibepiper.settings import PREFIX, _parse, load_settings
 
-__all__ = ["DESCRIPTIONS", "ServerSettings", "load_server_settings"]
+__all__ = ["DESCRIPTIONS", "ServerSettings", "given_or_environment", "load_server_settings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,17 @@ DESCRIPTIONS = {
     "encryption_key_file": "File holding the key(s) when VIBEPIPER_ENCRYPTION_KEY is unset "
     "(default: $VIBEPIPER_HOME/encryption.key, created on first use, mode 0600).",
 }
+
+
+def given_or_environment(given: ServerSettings | None) -> ServerSettings | None:
+    """`given`, else the settings of this process's environment (None when those do not
+    parse): for code the server runs that may also be called without its settings."""
+    if given is not None:
+        return given
+    try:
+        return load_server_settings()
+    except ConfigurationError:
+        return None
 
 
 def load_server_settings(environ: dict[str, str] | None = None) -> ServerSettings:

@@ -174,10 +174,7 @@ class EmbeddedStore(StoreBase):
             self._crowded()
 
     def emit_event(self, event: events.Event) -> None:
-        queue = self._queue
-        queue.append((EMITTED, event))
-        if len(queue) > WAKE_AT:
-            self._crowded()
+        self._enqueue((EMITTED, event))
 
     def write_log(self, row: LogRecordRow) -> None:
         queue = self._queue
@@ -186,14 +183,15 @@ class EmbeddedStore(StoreBase):
             self._crowded()
 
     def write_artifact(self, artifact: ArtifactCreate) -> None:
-        queue = self._queue
-        queue.append((ARTIFACT, artifact))
-        if len(queue) > WAKE_AT:
-            self._crowded()
+        self._enqueue((ARTIFACT, artifact))
 
     def update_artifact(self, artifact_id: uuid.UUID, update: ArtifactUpdate) -> None:
+        self._enqueue((ARTIFACT_UPDATE, artifact_id, update))
+
+    def _enqueue(self, item: Event) -> None:
+        """Queue a write for the writer (the hot paths above inline this)."""
         queue = self._queue
-        queue.append((ARTIFACT_UPDATE, artifact_id, update))
+        queue.append(item)
         if len(queue) > WAKE_AT:
             self._crowded()
 

@@ -110,14 +110,7 @@ async def search_latest(
     offset: int,
 ) -> list[RowMapping]:
     """The latest version of each key, in `sort` order."""
-    statement = (
-        sa.select(t.artifact)
-        .where(_a.id.in_(_latest_ids(where)))
-        .order_by(*_ORDER[sort])
-        .limit(limit)
-        .offset(offset)
-    )
-    return list((await connection.execute(statement)).mappings())
+    return await search(connection, [_a.id.in_(_latest_ids(where))], sort, limit, offset)
 
 
 async def count_latest(connection: AsyncConnection, where: Sequence[sa.ColumnElement[bool]]) -> int:

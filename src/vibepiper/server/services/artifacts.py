@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -49,12 +48,6 @@ def row_of(body: wire.ArtifactCreate, now: dt.datetime) -> dict[str, Any]:
         "created": created,
         "updated": created,
     }
-
-
-async def insert(connection: AsyncConnection, bodies: Sequence[wire.ArtifactCreate]) -> None:
-    """Record `bodies` in the caller's transaction (a batch's `create_artifacts`)."""
-    now = dt.datetime.now(dt.UTC)
-    await repo.insert(connection, [row_of(body, now) for body in bodies])
 
 
 async def create(db: Database, body: wire.ArtifactCreate) -> wire.ArtifactRead:

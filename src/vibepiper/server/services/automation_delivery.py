@@ -49,7 +49,7 @@ from vibepiper.server.services import (
 from vibepiper.server.services._deadline import DeadlineExceeded, run_with_deadline
 from vibepiper.server.services.automation_context import ActionContext, ActionFailed
 from vibepiper.server.services.automation_templates import template_context
-from vibepiper.server.settings import ServerSettings, load_server_settings
+from vibepiper.server.settings import ServerSettings, given_or_environment
 
 __all__ = ["call_webhook", "send_notification"]
 
@@ -87,7 +87,7 @@ async def send_notification(
         ActionFailed: the block is missing or cannot notify, a template failed, or the
             message was not delivered (`retryable` when trying later may succeed).
     """
-    settings = _settings(settings)
+    settings = given_or_environment(settings)
     document = await _document(db, action.block_document_id, keys, settings)
     slug, what = _slug(document), _describe(document)
     if slug != delivery.EMAIL_BLOCK and slug not in delivery.HTTP_NOTIFICATION_BLOCKS:
@@ -135,7 +135,7 @@ async def call_webhook(
     Raises:
         ActionFailed: as for `send_notification`.
     """
-    settings = _settings(settings)
+    settings = given_or_environment(settings)
     document = await _document(db, action.block_document_id, keys, settings)
     what = _describe(document)
     if _slug(document) != delivery.WEBHOOK_BLOCK:
@@ -155,15 +155,6 @@ async def call_webhook(
 
 
 # --- the block document ----------------------------------------------------------------------
-def _settings(given: ServerSettings | None) -> ServerSettings | None:
-    if given is not None:
-        return given
-    try:
-        return load_server_settings()
-    except ConfigurationError:
-        return None
-
-
 async def _document(
     db: Database, document_id: uuid.UUID, keys: KeyRing | None, settings: ServerSettings | None
 ) -> BlockDocumentRead:

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from vibepiper.exceptions import ConfigurationError, MissingResult, ObjectNotFound
+from vibepiper.exceptions import MissingResult, ObjectNotFound
 from vibepiper.orchestration.action_templates import TemplateContext
 from vibepiper.schemas import variables as variable_wire
 from vibepiper.schemas.api_filters import LogFilter, LogSort
@@ -51,7 +51,7 @@ from vibepiper.server.services._deployment_read import queue_read
 from vibepiper.server.services._stored import read_stored, readable_roots
 from vibepiper.server.services.automation_context import ActionContext
 from vibepiper.server.services.automation_targets import first_of_kind
-from vibepiper.server.settings import ServerSettings, load_server_settings
+from vibepiper.server.settings import ServerSettings, given_or_environment
 
 __all__ = ["LOG_LINES", "MAX_RESULT_BYTES", "MAX_VARIABLES", "template_context"]
 
@@ -188,17 +188,10 @@ async def _result(
     if not isinstance(stored, dict) or not stored.get("storage") or not stored.get("key"):
         return None
     try:
-        roots = readable_roots(settings or _environment_settings())
+        roots = readable_roots(given_or_environment(settings))
         return await asyncio.to_thread(_read_json_result, stored["storage"], stored["key"], roots)
     except (MissingResult, ValueError, OSError) as exc:
         logger.info("flow run %s: its result is not shown to templates: %s", flow_run.id, exc)
-        return None
-
-
-def _environment_settings() -> ServerSettings | None:
-    try:
-        return load_server_settings()
-    except ConfigurationError:
         return None
 
 

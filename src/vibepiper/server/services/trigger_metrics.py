@@ -48,6 +48,9 @@ async def matched_runs(
     if trigger.match.root or trigger.related_specifications():
         facts = await run_facts.flow_runs(connection, [row["id"] for row in rows])
         matches = runs_matcher(trigger)
+        # runs of one flow, deployment, queue and pool with the same tags share their
+        # related resources: built and parsed once each
+        related_of: dict[tuple[object, ...], list[dict[str, str]]] = {}
         kept = []
         for row in rows:
             fact = facts.get(row["id"])
@@ -57,17 +60,11 @@ async def matched_runs(
                 "vibepiper.resource.id": f"vibepiper.flow-run.{row['id']}",
                 "vibepiper.resource.name": fact.name,
             }
-            related = related_set(
-                flow_run_related(
-                    flow=fact.flow,
-                    tags=fact.tags,
-                    deployment=fact.deployment,
-                    work_queue=fact.work_queue,
-                    work_pool=fact.work_pool,
-                    parent_task_run=fact.parent_task_run,
-                )
-            )
-            if matches(resource, json.loads(related.json)):
+            placement = fact[1:]  # all but the run's own name
+            related = related_of.get(placement)
+            if related is None:
+                related = related_of[placement] = _related(fact)
+            if matches(resource, related):
                 kept.append(row)
         rows = kept
     return [
@@ -82,6 +79,20 @@ async def measure(
     """`trigger`'s metric at `now` (None: no runs to measure)."""
     runs = await matched_runs(connection, trigger, now - trigger.metric.range, now)
     return metric_value(trigger, runs, now)
+
+
+def _related(fact: run_facts.FlowRunFacts) -> list[dict[str, str]]:
+    """The related resources of a flow run's state events, as labels."""
+    related = flow_run_related(
+        flow=fact.flow,
+        tags=fact.tags,
+        deployment=fact.deployment,
+        work_queue=fact.work_queue,
+        work_pool=fact.work_pool,
+        parent_task_run=fact.parent_task_run,
+    )
+    labels: list[dict[str, str]] = json.loads(related_set(related).json)
+    return labels
 
 
 def _exact_ids(trigger: MetricTrigger, kind: str) -> list[uuid.UUID]:
