@@ -32,8 +32,11 @@ ui:  ## rebuild the dashboard (ui/, needs Node.js) into the package: $(UI_BUILD)
 	cd ui && npm ci --no-audit --no-fund && npm run build
 	rm -rf $(UI_BUILD) && mkdir -p $(UI_BUILD) && cp -R ui/dist/. $(UI_BUILD)/
 
-test: $(STAMP)  ## the whole suite (what .ci/run runs)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+test: $(STAMP)  ## the whole suite (what .ci/run runs); tests that load the machine alone run last, one at a time
+	status=0; \
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not solo" $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python -m pytest -m solo $(PYTEST_ARGS) || status=$$?; \
+	exit $$status
 
 test-fast: $(STAMP)  ## everything but the slow subprocess tests
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"

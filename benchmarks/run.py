@@ -738,6 +738,88 @@ def bench_artifacts(r: Runner, reps: int) -> list[Row]:
     ]
 
 
+PAUSE_RESUME_TARGET_S = 0.300
+"""Resume -> the paused flow continues, p50."""
+
+
+def bench_pause_resume(r: Runner, reps: int) -> list[Row]:
+    rows = []
+    for mode in ("embedded", "server"):
+        name = f"pause_resume_{mode}"
+        try:
+            found = r.run("pause_resume.py", mode, str(reps)).result
+        except BenchError as exc:
+            rows.append(Row(name, "failed", "", False, str(exc)[-200:]))
+            continue
+        p50 = found["p50_ms"] / 1000
+        where = (
+            "no server: the resume goes through the in-process API to the SQLite file"
+            if mode == "embedded"
+            else "a real local server (SQLite): the paused flow long-polls it"
+        )
+        rows.append(
+            Row(
+                name,
+                f"p50 {ms(p50)}, p95 {ms(found['p95_ms'] / 1000)}",
+                f"<= {ms(PAUSE_RESUME_TARGET_S)} p50",
+                p50 <= PAUSE_RESUME_TARGET_S,
+                f"{found['n']} pauses of one flow, each resumed by another thread: from the "
+                f"resume call to pause_flow_run returning; {where}",
+                found,
+            )
+        )
+    return rows
+
+
+METRICS_SCRAPE_TARGET_S = 0.100
+"""`GET /api/metrics` with 100,000 runs stored on PostgreSQL, p50."""
+
+
+def bench_metrics_scrape(r: Runner, reps: int) -> list[Row]:
+    try:
+        found = r.run("metrics_scrape.py", "100000", str(reps), check=False).result
+    except BenchError as exc:
+        return [Row("metrics_scrape_postgres", "failed", "", False, str(exc)[-200:])]
+    p50 = found["p50_s"]
+    return [
+        Row(
+            "metrics_scrape_postgres",
+            f"p50 {ms(p50)}, p95 {ms(found['p95_s'])}",
+            f"<= {ms(METRICS_SCRAPE_TARGET_S)} p50",
+            p50 <= METRICS_SCRAPE_TARGET_S,
+            f"GET /api/metrics on a real server over PostgreSQL with {found['runs']:,} flow runs "
+            f"stored (4 pools, 8 workers, 3 limits): {found['series']} series, "
+            f"{found['bytes']:,} bytes; {found['scrapes']} scrapes",
+            found,
+        )
+    ]
+
+
+TRACING_ADDED_TARGET_US = 30.0
+"""What tracing on (OTLP export) adds to a task run, at most."""
+
+
+def bench_tracing_overhead(r: Runner, reps: int) -> list[Row]:
+    try:
+        found = r.run("tracing_overhead.py", "1000", str(reps), check=False).result
+    except BenchError as exc:
+        return [Row("tracing_overhead", "failed", "", False, str(exc)[-200:])]
+    added = found["added_per_task_us"]
+    return [
+        Row(
+            "tracing_overhead",
+            f"+{added:.0f} us/task",
+            f"<= +{TRACING_ADDED_TARGET_US:.0f} us/task",
+            added <= TRACING_ADDED_TARGET_US,
+            f"{found['n']:,} task runs of one flow, embedded store, best of {found['reps']}: "
+            f"{found['off_per_task_us']:.0f} us/task tracing off, "
+            f"{found['on_per_task_us']:.0f} us/task on (a span per run, exported over "
+            "OTLP/HTTP to a receiver in another process, flushed before the clock stops)",
+            found,
+        )
+    ]
+
+
 def bench_automations(r: Runner, reps: int) -> list[Row]:
     rows = []
     p50_target, p95_target = AUTOMATION_LATENCY_TARGET_S
@@ -784,6 +866,104 @@ def bench_automations(r: Runner, reps: int) -> list[Row]:
     return rows
 
 
+BACKGROUND_LATENCY_TARGET_S = (0.020, 0.100)  # p50, p95
+BACKGROUND_THROUGHPUT_TARGET = 500.0  # tasks/s, 4 serving processes on PostgreSQL
+
+
+def bench_background_tasks(r: Runner, reps: int) -> list[Row]:
+    rows = []
+    p50_target, p95_target = BACKGROUND_LATENCY_TARGET_S
+    try:
+        found = r.run("background_tasks.py", "latency", str(reps), check=False).result
+    except BenchError as exc:
+        rows.append(Row("background_tasks_latency", "failed", "", False, str(exc)[-200:]))
+    else:
+        p50, p95 = found["p50_ms"] / 1000, found["p95_ms"] / 1000
+        rows.append(
+            Row(
+                "background_tasks_latency",
+                f"p50 {ms(p50)}, p95 {ms(p95)}",
+                f"<= {ms(p50_target)} p50, <= {ms(p95_target)} p95",
+                p50 <= p50_target and p95 <= p95_target,
+                f"{found['n']} calls one at a time: delay() -> result() read back from result "
+                "storage; real server (SQLite) and one `vibepiper task serve`, default "
+                f"settings; max {found['max_ms']:.1f} ms",
+                {"samples_s": found["samples_s"]},
+            )
+        )
+    try:
+        found = r.run("background_tasks.py", "throughput", "2000", "4", check=False).result
+    except BenchError as exc:
+        rows.append(Row("background_tasks_throughput", "failed", "", False, str(exc)[-200:]))
+        return rows
+    checked = found["completed_runs"] >= found["n"] and found["queue_left"] == 0
+    rows.append(
+        Row(
+            "background_tasks_throughput",
+            f"{found['per_second']:,.0f} tasks/s",
+            f">= {BACKGROUND_THROUGHPUT_TARGET:,.0f} tasks/s",
+            found["per_second"] >= BACKGROUND_THROUGHPUT_TARGET and checked,
+            f"{found['n']:,} trivial tasks queued, then run by {found['workers']} "
+            "`vibepiper task serve` processes on a real server over PostgreSQL: first run "
+            f"started -> last run ended {found['seconds']:.2f} s (persisted times); queued "
+            f"with delay() from 4 threads at {found['delay_per_second']:,.0f}/s; every "
+            "run Completed once, queue empty",
+            found,
+        )
+    )
+    return rows
+
+
+ASSETS_RATIO_TARGET = 2.0
+"""A flow materializing 1,000 assets with one check each, against the same flow of plain
+tasks."""
+LINEAGE_RENDER_TARGET_S = 2.0
+
+
+def bench_assets(r: Runner, reps: int) -> list[Row]:
+    rows = []
+    for mode in ("embedded", "server"):
+        name = f"assets_overhead_{mode}"
+        try:
+            found = r.run("assets.py", mode, "1000", str(reps), check=mode == "embedded").result
+        except BenchError as exc:
+            rows.append(Row(name, "failed", "", False, str(exc)[-200:]))
+            continue
+        rows.append(
+            Row(
+                name,
+                f"{found['ratio']:.2f}x",
+                f"<= {ASSETS_RATIO_TARGET:.1f}x",
+                found["ratio"] <= ASSETS_RATIO_TARGET,
+                f"1,000 @materialize tasks with one @check each vs 1,000 plain tasks, one "
+                f"flow each, until stored ({found['store']}): "
+                f"{found['per_task_assets_ms'] * 1000:.0f} vs "
+                f"{found['per_task_plain_ms'] * 1000:.0f} us per task; CPU ratio "
+                f"{found['cpu_ratio']:.2f}",
+                found,
+            )
+        )
+    try:
+        found = r.run("assets_lineage.py", "500", "2000", "3", check=False).result
+    except BenchError as exc:
+        return [*rows, Row("assets_lineage_render", "failed", "", False, str(exc)[-200:])]
+    rendered = "render_s" in found
+    rows.append(
+        Row(
+            "assets_lineage_render",
+            f"{found['render_s']:.2f} s" if rendered else "no chromium",
+            f"<= {LINEAGE_RENDER_TARGET_S:.1f} s",
+            rendered and found["render_s"] <= LINEAGE_RENDER_TARGET_S,
+            f"/assets lineage with {found['assets']} assets and {found['edges']:,} edges in "
+            f"Chromium, until every node is drawn; GET /api/assets/lineage "
+            f"{found['lineage_api_s'] * 1000:.0f} ms; catalogue catch-up of the events "
+            f"{found['catch_up_s']:.2f} s",
+            found,
+        )
+    )
+    return rows
+
+
 # name -> (function, repetitions, runs in --quick)
 WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] = {
     "import": (bench_import, 10, True),
@@ -808,6 +988,11 @@ WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] 
     "events": (bench_events, 3, False),
     "automations": (bench_automations, 40, False),
     "artifacts": (bench_artifacts, 3, False),
+    "background_tasks": (bench_background_tasks, 100, False),
+    "pause_resume": (bench_pause_resume, 20, False),
+    "assets": (bench_assets, 3, False),
+    "metrics_scrape": (bench_metrics_scrape, 30, False),
+    "tracing_overhead": (bench_tracing_overhead, 7, False),
 }
 
 

@@ -40,14 +40,20 @@ STATES = [
 
 
 def fill(home: Path, runs: int) -> None:
+    path = home / "vibepiper.db"
+    fill_database(f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}", runs)
+
+
+def fill_database(url: str, sync_url: str, runs: int, pools: tuple[str, ...] = ()) -> None:
+    """Migrate the database at `url` and store `runs` flow runs in it (through
+    `sync_url`); runs not finished go to `pools` in turn when some are named."""
     import sqlalchemy as sa
 
     from vibepiper.database import tables as t
     from vibepiper.server.database import migrate_database
 
-    path = home / "vibepiper.db"
-    migrate_database(f"sqlite+aiosqlite:///{path}")
-    engine = sa.create_engine(f"sqlite:///{path}")
+    migrate_database(url)
+    engine = sa.create_engine(sync_url)
     rng = random.Random(7)
     now = dt.datetime.now(dt.UTC)
     flows = [{"id": uuid.uuid4(), "name": f"pipeline-{i}", "created": now} for i in range(5)]
@@ -76,6 +82,7 @@ def fill(home: Path, runs: int) -> None:
                     "start_time": started,
                     "end_time": started + dt.timedelta(seconds=3) if started else None,
                     "expected_start_time": created,
+                    "work_pool_name": pools[index % len(pools)] if pools else None,
                 }
             )
             if len(batch) == 5000:

@@ -23,10 +23,14 @@ if TYPE_CHECKING:
     from vibepiper.deployments import deploy as deploy
     from vibepiper.deployments import run_deployment as run_deployment
     from vibepiper.deployments import serve as serve
+    from vibepiper.flow_runs import pause_flow_run as pause_flow_run
+    from vibepiper.flow_runs import resume_flow_run as resume_flow_run
+    from vibepiper.flow_runs import suspend_flow_run as suspend_flow_run
 
 __version__ = "0.1.0"
 
 _DEPLOYMENTS = frozenset({"deploy", "run_deployment", "serve"})
+_FLOW_RUNS = frozenset({"pause_flow_run", "resume_flow_run", "suspend_flow_run"})
 
 
 def __getattr__(name: str) -> Any:
@@ -36,6 +40,10 @@ def __getattr__(name: str) -> Any:
         import vibepiper.deployments as deployments
 
         return getattr(deployments, name)
+    if name in _FLOW_RUNS:
+        import vibepiper.flow_runs as flow_runs
+
+        return getattr(flow_runs, name)
     if name == "get_client":
         from vibepiper.client.orchestration import get_client
 
@@ -52,9 +60,12 @@ __all__ = [
     "flow",
     "get_client",
     "get_run_logger",
+    "pause_flow_run",
     "quote",
+    "resume_flow_run",
     "run_deployment",
     "serve",
+    "suspend_flow_run",
     "tags",
     "task",
     "unmapped",

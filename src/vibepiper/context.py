@@ -184,6 +184,16 @@ class FlowRunContext(RunContext):
     detached: bool = False
     # the context of the parent flow run, when it runs in this process
     parent_context: FlowRunContext | None = field(default=None, repr=False, metadata=_INTERNAL)
+    # pausing (engine.pauses): the thread running the flow's body, a pause or suspension
+    # asked for from outside ("Pausing"/"Suspending", set by the request watcher), the
+    # number of pause/suspend calls so far (their default keys), the keys used before
+    thread_id: int | None = field(default=None, metadata=_INTERNAL)
+    pause_request: str | None = field(default=None, metadata=_INTERNAL)
+    pause_calls: int = field(default=0, metadata=_INTERNAL)
+    used_pause_keys: set[str] | None = field(default=None, metadata=_INTERNAL)
+    # asset lineage of the run (`vibepiper.engine.assets.RunAssets`), made by its first
+    # task run that reads or materializes assets; None: the engine's asset hook is off
+    assets: Any = field(default=None, metadata=_INTERNAL)
 
     __var__: ClassVar[contextvars.ContextVar[Any]] = _flow_run_var
     _serialized: ClassVar[tuple[str, ...]] = (

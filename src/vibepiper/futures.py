@@ -13,8 +13,9 @@ The classes are Prefect's:
 - `PrefectWrappedFuture`: one that wraps another future object (`wrapped_future`).
 - `PrefectConcurrentFuture(task_run_id, wrapped_future)`: wraps a
   `concurrent.futures.Future` whose result is the run's final state.
-- `PrefectDistributedFuture(task_run_id)`: waits for a task run recorded in the store
-  by any process (it polls the store: results must be persisted to be read back).
+- `PrefectDistributedFuture(task_run_id)`: waits for a task run recorded by any process
+  (what `task.delay()` returns; it long-polls the server, or the in-process API over
+  the embedded database: results must be persisted to be read back).
 - `PrefectFlowRunFuture(flow_run_id)`: the same for a flow run.
 
 Every task runner's `submit` returns a `PrefectConcurrentFuture` that also holds the
@@ -369,11 +370,15 @@ class _StoreFuture(PrefectFuture[R]):
 
 
 class PrefectDistributedFuture(_StoreFuture[R]):
-    """A task run run anywhere (another process, a worker), waited for by its id.
+    """A task run run anywhere (another process, a task worker), waited for by its id:
+    what `task.delay()` returns.
 
-    `wait` and `result` poll the store (or the server of `VIBEPIPER_API_URL`) until the
-    run is final; `result` reads a persisted value back, and raises `MissingResult` for
-    one that was not persisted.
+    `wait` and `result` long-poll the server (`GET /task_runs/{id}/wait`: answered as
+    soon as the run is final), or, with no `VIBEPIPER_API_URL`, the same API in this
+    process over the embedded database; a server that is away (restarting) is asked
+    again until the caller's timeout. A process recording into a store of its own (an
+    in-memory one) polls that store instead. `result` reads a persisted value back, and
+    raises `MissingResult` for one that was not persisted.
     """
 
     __slots__ = ()
@@ -382,8 +387,44 @@ class PrefectDistributedFuture(_StoreFuture[R]):
     def task_run_id(self) -> uuid.UUID:
         return self._run_id
 
+    def wait(self, timeout: float | None = None) -> None:
+        if self._final_state is not None:
+            return
+        if not _server_sees_the_store():
+            super().wait(timeout)
+            return
+        from vibepiper.client._background_tasks import wait_until_final
+
+        state = wait_until_final(self._run_id, timeout)
+        if state is not None:
+            self._final_state = state
+
+    async def wait_async(self, timeout: float | None = None) -> None:
+        import asyncio
+
+        await asyncio.to_thread(self.wait, timeout)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # travels to other processes (a background task's arguments) as its run id
+        return (type(self), (self._run_id,))
+
     def __repr__(self) -> str:
         return f"PrefectDistributedFuture(task_run_id={self._run_id})"
+
+
+def _server_sees_the_store() -> bool:
+    """Whether the API the client reaches holds what this process's store records (the
+    server's store, or the embedded database the in-process API opens), not a store of
+    the process's own (in memory, or one a test set)."""
+    from vibepiper.settings import get_settings
+    from vibepiper.store.registry import current_store
+
+    settings = get_settings()
+    store = current_store()
+    if store is None:
+        return bool(settings.api_url) or not settings.home_is_memory
+    kind = type(store).__name__
+    return kind == "ApiStore" or (kind == "EmbeddedStore" and not settings.api_url)
 
 
 class PrefectFlowRunFuture(_StoreFuture[R]):

@@ -51,7 +51,7 @@ def state_from_row(row: StateRow, what: str) -> State[Any]:
         message=row.message,
         data=data,
         timestamp=row.timestamp,
-        state_details=StateDetails(result=record),
+        state_details=StateDetails.from_json(details),
         id=row.id,
     )
 

@@ -55,9 +55,12 @@ class StateDetails:
         "cache_expiration",
         "cache_key",
         "flow_run_id",
+        "pause_key",
+        "pause_reschedule",
         "pause_timeout",
         "result",
         "retriable",
+        "run_input_keyset",
         "scheduled_time",
         "task_run_id",
         "untrackable_result",
@@ -74,6 +77,9 @@ class StateDetails:
         pause_timeout: _dt.datetime | None = None,
         untrackable_result: bool = False,
         result: dict[str, Any] | None = None,
+        pause_key: str | None = None,
+        pause_reschedule: bool = False,
+        run_input_keyset: dict[str, str] | None = None,
     ) -> None:
         self.flow_run_id = flow_run_id
         self.task_run_id = task_run_id
@@ -85,6 +91,12 @@ class StateDetails:
         self.untrackable_result = untrackable_result
         # where the state's value is persisted (a ResultRecord as JSON), if it is
         self.result = result
+        # a Paused state: which pause it is (a pause happens once per key), whether its
+        # process exits (Suspended: a worker or `flow-run resume` starts it again), and
+        # the flow-run-input keys of the input it waits for (schema, description, response)
+        self.pause_key = pause_key
+        self.pause_reschedule = pause_reschedule
+        self.run_input_keyset = run_input_keyset
 
     def to_json(self) -> dict[str, Any]:
         """The details as JSON-ready values; unset fields are left out."""
@@ -100,8 +112,44 @@ class StateDetails:
             out[name] = value
         return out
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StateDetails:
+        """Details read back from `to_json` (what does not parse is left unset)."""
+        details = cls(
+            flow_run_id=_uuid_or_none(data.get("flow_run_id")),
+            task_run_id=_uuid_or_none(data.get("task_run_id")),
+            scheduled_time=_datetime_or_none(data.get("scheduled_time")),
+            cache_expiration=_datetime_or_none(data.get("cache_expiration")),
+            pause_timeout=_datetime_or_none(data.get("pause_timeout")),
+            untrackable_result=data.get("untrackable_result") is True,
+            pause_reschedule=data.get("pause_reschedule") is True,
+        )
+        for name in ("cache_key", "pause_key"):
+            if isinstance(data.get(name), str):
+                setattr(details, name, data[name])
+        if isinstance(data.get("retriable"), bool):
+            details.retriable = data["retriable"]
+        for name in ("result", "run_input_keyset"):
+            if isinstance(data.get(name), dict):
+                setattr(details, name, data[name])
+        return details
+
     def __repr__(self) -> str:
         return f"StateDetails({self.to_json()!r})"
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _datetime_or_none(value: Any) -> _dt.datetime | None:
+    try:
+        return _dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 class State(Generic[R]):

@@ -4,7 +4,8 @@
     def extract(source: str) -> list[int]: ...
 
 Calling a task runs it now and returns its value; `.submit()` runs it on the flow's
-task runner and returns a future; `.map()` submits one run per item.
+task runner and returns a future; `.map()` submits one run per item; `.delay()` queues
+a run for a task worker (`.serve()`, `vibepiper task serve`) and returns a future.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from vibepiper.exceptions import (
     MappingMissingIterable,
     ParameterBindError,
 )
-from vibepiper.futures import PrefectFuture, PrefectFutureList
+from vibepiper.futures import PrefectDistributedFuture, PrefectFuture, PrefectFutureList
 from vibepiper.utilities import decorator_options
 from vibepiper.utilities.annotations import quote, unmapped
 from vibepiper.utilities.hashing import hash_objects
@@ -155,6 +156,7 @@ class Task(Generic[P, R]):
         retry_condition_fn: Callable[..., bool] | None = None,
         viz_return_value: Any = None,
         isolation_level: Any = None,
+        asset_deps: Iterable[Any] | None = None,
     ) -> None:
         checks = decorator_options
         decorated = fn
@@ -236,6 +238,12 @@ class Task(Generic[P, R]):
         self.retry_condition_fn = retry_condition_fn
         self.viz_return_value = viz_return_value
         self.isolation_level = isolation_level
+        # assets this task reads (`vibepiper.assets`); None: the engine skips its asset hook
+        self.asset_deps: list[Any] | None = None
+        if asset_deps is not None:
+            from vibepiper.assets.core import as_assets
+
+            self.asset_deps = as_assets(asset_deps, "asset_deps") or None
         self._signature = inspect.signature(fn)
         self._keyword_call = _signature_kinds(self._signature)
         self._options = {
@@ -268,6 +276,7 @@ class Task(Generic[P, R]):
             "retry_condition_fn": retry_condition_fn,
             "viz_return_value": viz_return_value,
             "isolation_level": isolation_level,
+            "asset_deps": asset_deps,
         }
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = self.name
@@ -494,6 +503,45 @@ class Task(Generic[P, R]):
         if return_state:  # as in Prefect: each run's final state, in order
             return [_final_state(future) for future in futures]  # type: ignore[return-value]
         return futures
+
+    # --- background runs (a task worker runs them) --------------------------------------
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> PrefectDistributedFuture[R]:
+        """Queue a run of this task for a task worker (`task.serve()`, `vibepiper task
+        serve`) and return at once; the same as `apply_async(args, kwargs)`.
+
+        Example:
+            >>> future = send_email.delay("ada@example.com")
+            >>> future.result(timeout=60)
+        """
+        return self.apply_async(args, kwargs)
+
+    def apply_async(
+        self,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        wait_for: Iterable[PrefectFuture[Any]] | None = None,
+    ) -> PrefectDistributedFuture[R]:
+        """Queue a run of this task (recorded Scheduled) for a task worker.
+
+        The run waits for the runs of `wait_for` first. Its arguments must be picklable
+        (the error names one that is not); its result is always persisted, so the
+        returned future reads it back from any process. Works with a server
+        (`VIBEPIPER_API_URL`) or without one (the queue is then in the embedded
+        database, shared with task workers using the same `VIBEPIPER_HOME`).
+        """
+        from vibepiper.engine.background import submit_background_run
+
+        if wait_for is not None:
+            self._check_wait_for(wait_for)
+        parameters = self.bind(tuple(args or ()), dict(kwargs or {}))
+        return submit_background_run(self, parameters, wait_for)
+
+    def serve(self, *, limit: int | None = 10, timeout: float | None = None) -> None:
+        """Run this task's background runs (`.delay()`) here until stopped (Ctrl-C,
+        SIGTERM): the same as `vibepiper.task_worker.serve(self)`."""
+        from vibepiper.task_worker import serve
+
+        serve(self, limit=limit, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"

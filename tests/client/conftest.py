@@ -62,7 +62,7 @@ class Server:
     def log(self) -> Path:
         return self.home / "server.log"
 
-    def wait_healthy(self, timeout: float = 30) -> None:
+    def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while True:
             assert self.process is not None and self.process.poll() is None, self.output()
@@ -71,7 +71,7 @@ class Server:
                     return
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "the server did not come up"
+            assert time.monotonic() < deadline, f"the server did not come up:\n{self.output()}"
             time.sleep(0.05)
 
     def stop(self) -> None:

@@ -176,6 +176,22 @@ def test_a_flow_recorded_on_the_server_matches_the_embedded_store(
     assert [log["message"].splitlines()[0] for log in logs][1] == "parent starts"
     assert sum("about to fail" in log["message"] for log in logs) == 3
 
+    # The server counted the runs' states and timed them (`vibepiper server metrics`): the
+    # client sends each run's Running and Completed in one batch
+    samples = cli(client_home, server.url, "server", "metrics", "--name", "vibepiper_")
+    seen = {(s["name"], tuple(sorted(s["labels"].items()))): s["value"] for s in samples}
+    done = (("state_type", "COMPLETED"),)
+    assert seen[("vibepiper_flow_run_state_changes_total", done)] >= 2  # parent, child
+    failed = (("state_type", "FAILED"),)
+    assert seen[("vibepiper_task_run_state_changes_total", failed)] >= 1  # flaky, for good
+    took = (("deployment", ""), ("flow", "parent"), ("state_type", "COMPLETED"))
+    assert seen[("vibepiper_flow_run_duration_seconds_count", took)] == 1
+    assert 0 < seen[("vibepiper_flow_run_duration_seconds_sum", took)] < 60
+    command = [sys.executable, "-m", "vibepiper.cli", "server", "metrics", "--name", "vibepiper_f"]
+    text = run(command, client_home, server.url).splitlines()
+    assert text[0].startswith("# HELP vibepiper_flow_run")  # the exposition, filtered
+    assert all("vibepiper_f" in line for line in text)
+
     # The typed clients see the same runs, and the graph holds the edges.
     with get_client(sync_client=True, api_url=server.url) as client:
         graph = client.read_flow_run_graph(remote_root.id)

@@ -92,6 +92,7 @@ def test_max_overlap_counts_open_spans() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.solo
 def test_eight_processes_never_run_more_than_the_limit_at_once(tmp_path: Path) -> None:
     home = tmp_path / "home"
     store = EmbeddedStore(home / "vibepiper.db")
@@ -114,11 +115,11 @@ def test_eight_processes_never_run_more_than_the_limit_at_once(tmp_path: Path) -
         assert proc.returncode == 0, err
     spans = [tuple(span) for out in outputs for span in json.loads(out.read_text())]
     assert len(spans) == PROCESSES * TASKS
-    assert max_overlap(spans) <= LIMIT  # type: ignore[arg-type]
+    assert max_overlap(spans) == LIMIT  # type: ignore[arg-type]
     busy = sum(end - start for start, end in spans)
     wall = max(end for _, end in spans) - min(start for start, _ in spans)
     # a correctness bound, not a benchmark: 3 at a time must beat one at a time clearly
-    assert wall < 0.6 * busy, (wall, busy)
+    assert wall < 0.75 * busy, (wall, busy)
     store = EmbeddedStore(home / "vibepiper.db")
     try:
         assert store.read_slot_leases("tag:shared-db") == []

@@ -47,6 +47,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.mark.slow
+@pytest.mark.solo
 def test_eight_processes_on_a_server_never_run_more_than_the_limit(
     server: Server, tmp_path: Path
 ) -> None:

@@ -25,7 +25,8 @@ The docs' conventions, which the test relies on:
 - in a console block, shown output starting with `Error:` means the command must exit
   1 with that message (ids aside); shown JSON must have the keys the command prints;
   any other command must exit 0;
-- `python NAME.py` runs the page's next ```python block, saved as NAME.py.
+- `python NAME.py` runs the page's next ```python or ```py block, saved as NAME.py
+  (```py: an example that needs the server).
 
 Commands that cannot run here are named below with the reason: SKIPPED (never run),
 BACKGROUND (started in the background, stopped after the page's last command) and
@@ -77,6 +78,13 @@ SKIPPED = {
         "runs tests/ui and rewrites docs/screenshots/"
     ),
     "pip install vibepiper[server]": "installs from the package index",
+    "pip install vibepiper[otel]": "installs from the package index",
+    "podman run --rm -d -p 16686:16686 -p 4318:4318 docker.io/jaegertracing/all-in-one:1.57": (
+        "pulls a Jaeger image from a registry"
+    ),
+    "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 OTEL_SERVICE_NAME=etl python traced.py": (
+        "exports to that Jaeger (tests/e2e/test_tracing_otlp.py exports to a real receiver)"
+    ),
     "vibepiper server start": _SERVES,
     "vibepiper server start --host 0.0.0.0 --port 8080": _SERVES,
     "vibepiper server start --port 4200 &": _SERVES,
@@ -92,6 +100,7 @@ SKIPPED = {
 BACKGROUND = {
     "vibepiper worker start --pool local": "runs the deployments' runs until stopped",
     "vibepiper worker start --pool local --limit 4": "runs the deployments' runs until stopped",
+    "vibepiper worker start --pool templated": "runs the job templates example's runs",
 }
 SCRATCH_DATABASE = {
     "vibepiper server database upgrade": "migrates",
@@ -224,8 +233,8 @@ def page_commands(path: Path) -> list[Command]:
 def python_block_after(path: Path, line: int) -> str:
     text = path.read_text()
     offset = sum(len(row) + 1 for row in text.splitlines()[:line])
-    match = re.compile(r"^```python\n(.*?)^```", re.S | re.M).search(text, offset)
-    assert match, f"{path.name}:{line}: no ```python block after this command"
+    match = re.compile(r"^```(?:python|py)\n(.*?)^```", re.S | re.M).search(text, offset)
+    assert match, f"{path.name}:{line}: no ```python or ```py block after this command"
     return match.group(1)
 
 
@@ -348,6 +357,8 @@ class Page:
         if command.key in SKIPPED:
             return
         text = self.rewrite(command.text)
+        # a process left running would outlive the suite and load every later test
+        assert not _backgrounds(text), f"{command}: list it in SKIPPED or BACKGROUND"
         words = shlex.split(text, comments=True)
         if words[0] == "export":
             name, _, value = words[1].partition("=")
@@ -496,6 +507,23 @@ def test_the_lists_name_commands_of_the_docs() -> None:
     keys = {command.key for commands in ALL_COMMANDS.values() for command in commands}
     listed = set(SKIPPED) | set(BACKGROUND) | set(SCRATCH_DATABASE)
     assert listed <= keys, f"no longer in the docs: {sorted(listed - keys)}"
+
+
+def _backgrounds(text: str) -> bool:
+    return bool(re.search(r"(?<!&)&\s*(#.*)?$", text.strip()))
+
+
+def test_no_unlisted_command_runs_in_the_background() -> None:
+    """`cmd &` would outlive the test run: such commands are skipped or run as BACKGROUND."""
+    unlisted = [
+        str(command)
+        for commands in ALL_COMMANDS.values()
+        for command in commands
+        if _backgrounds(command.text) and command.key not in {*SKIPPED, *BACKGROUND}
+    ]
+    assert not unlisted, "\n".join(unlisted)
+    assert _backgrounds("vibepiper server start --port 4200 &")
+    assert not _backgrounds("make a && make b")
 
 
 def test_shell_blocks_hold_commands_not_synopses() -> None:

@@ -25,6 +25,10 @@ DOCS = [
     REPO / "docs" / "events.md",
     REPO / "docs" / "automations.md",
     REPO / "docs" / "artifacts.md",
+    REPO / "docs" / "input.md",
+    REPO / "docs" / "pause.md",
+    REPO / "docs" / "background-tasks.md",
+    REPO / "docs" / "assets.md",
     REPO / "README.md",
 ]
 """The pages whose ```python blocks run with no server (```py blocks need one)."""

@@ -63,13 +63,14 @@ def _completed_runs(database: Path) -> list[tuple[str, str]]:
     return [(str(name), str(parameters)) for name, parameters in rows]
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
+def _nothing_listens_on(port: int) -> bool:
+    # a connection refused, not a bind: the server's closed connections may sit in
+    # TIME_WAIT on the port for a minute, and a plain bind fails on those
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
             return False
-    return True
+    except ConnectionRefusedError:
+        return True
 
 
 def test_serve_without_an_api_url_starts_a_server_and_runs_scheduled_runs(
@@ -127,4 +128,4 @@ def test_serve_without_an_api_url_starts_a_server_and_runs_scheduled_runs(
     runs = _completed_runs(home / "vibepiper.db")
     assert any("monday" in parameters for _, parameters in runs)
     assert any("tuesday" in parameters for _, parameters in runs)
-    assert _port_free(port)
+    assert _nothing_listens_on(port)

@@ -132,7 +132,8 @@ def test_health_answers_while_worst_case_schedules_and_a_big_backfill_are_in_fli
     assert made_answer.status_code == 201, made_answer.text
     assert backfill_answer.status_code == 200, backfill_answer.text
     assert backfill_answer.json()["created"] == 10_000
-    assert [w.status_code for w in writes] == [201] * 60
+    turned_away = [w.text for w in writes if w.status_code != 201]
+    assert not turned_away, (turned_away, server.output()[-3000:])
     assert not probe.failures
     assert len(probe.latencies) > 100
     assert probe.p99() < 0.1, f"p99 {probe.p99() * 1000:.0f} ms over {len(probe.latencies)}"

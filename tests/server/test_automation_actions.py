@@ -301,9 +301,14 @@ def test_suspend_then_resume_reschedules(api: ApiClient) -> None:
     _set(api, run["id"], "RUNNING")
     labels = {"prefect.resource.id": f"prefect.flow-run.{run['id']}"}  # a for_each bucket
     result = _run(api, {"type": "suspend-flow-run"}, labels=labels)
-    assert (result["state"], result["state_name"]) == ("PAUSED", "Suspended")
+    # still executing: the run's process acknowledges at its next task boundary
+    assert (result["state"], result["state_name"]) == ("RUNNING", "Suspending")
     states = ok(api.get(f"/api/flow_runs/{run['id']}/states"))
     assert states[-1]["state_details"]["pause_reschedule"] is True
+    assert states[-1]["state_details"]["pause_timeout_seconds"] == 3600
+    details = {"pause_reschedule": True, "pause_key": "suspend-1"}
+    body = {"state": {"type": "PAUSED", "name": "Suspended", "state_details": details}}
+    assert ok(api.post(f"/api/flow_runs/{run['id']}/set_state", json=body))["status"] == "ACCEPT"
 
     before = dt.datetime.now(dt.UTC)
     result = _run(api, {"type": "resume-flow-run"}, labels=labels)
@@ -313,7 +318,7 @@ def test_suspend_then_resume_reschedules(api: ApiClient) -> None:
     assert after["worker_name"] is None
 
     failed = _fails(api, {"type": "resume-flow-run"}, labels=labels)
-    assert "is not paused" in failed.reason and not failed.retryable
+    assert "resumed already" in failed.reason and not failed.retryable
 
 
 def test_resume_a_paused_run_to_running(api: ApiClient) -> None:

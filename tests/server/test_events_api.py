@@ -360,3 +360,35 @@ def test_websocket_out_backfills_then_streams_matching_events(tmp_path: Any) -> 
             assert getattr(closed.value, "code", None) == 1007
         bad = client.get("/api/events/stream", params={"filter": "{not json"})
         assert bad.status_code == 422
+
+
+@pytest.mark.timeout(60)  # a stream that stalls never sends the rest
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_websocket_out_streams_a_burst_of_thousands_of_events_whole_and_in_order(
+    tmp_path: Any,
+) -> None:
+    """More events in a minute than one page of the stream's reads (1,000): every one
+    arrives, in the order the server recorded them, none twice."""
+    from starlette.testclient import TestClient
+
+    from tests.server.conftest import make_settings
+    from vibepiper.server import create_app
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'burst.db'}"
+    with (
+        TestClient(create_app(make_settings(url))) as client,
+        client.websocket_connect("/api/events/out") as socket,
+    ):
+        socket.send_json(
+            {"type": "filter", "filter": {"event": {"prefix": ["burst."]}}, "backfill": 0}
+        )
+        # the stream is live once a first event comes through
+        assert client.post("/api/events", json=[_event("burst.go", "go")]).status_code == 204
+        assert socket.receive_json()["event"]["event"] == "burst.go"
+        for start in range(0, 2500, 500):
+            batch = [
+                _event("burst.x", f"b.{i}", payload={"i": i}) for i in range(start, start + 500)
+            ]
+            assert client.post("/api/events", json=batch).status_code == 204
+        got = [socket.receive_json()["event"]["payload"]["i"] for _ in range(2500)]
+    assert got == list(range(2500))

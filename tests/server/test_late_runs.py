@@ -87,3 +87,21 @@ def test_recent_and_plain_runs(quiet: ApiClient) -> None:
     assert late["name"] == "Late" and "nothing has started it" in late["message"]
     history = ok(quiet.get(f"/api/flow_runs/{plain['id']}/states"))
     assert [s["name"] for s in history] == ["Scheduled", "Late"]
+
+
+def test_a_backfill_of_past_runs_is_marked_over_several_short_transactions(
+    quiet: ApiClient,
+) -> None:
+    from vibepiper.server.services import late_runs
+
+    pool = new_pool(quiet, paused=True)
+    deployment = deploy(quiet, work_pool_name=pool)
+    count = 2 * late_runs._BATCH + 50
+    ids = [create_run(quiet, deployment, scheduled_time=PAST)["id"] for _ in range(count)]
+    marked = quiet.portal.call(lambda: late_runs.mark_late_runs(quiet.database, after_seconds=15))
+    assert marked >= count  # three transactions in one pass
+    body = {"deployment_id": [deployment["id"]], "limit": 2 * count}
+    runs = ok(quiet.post("/api/flow_runs/filter", json=body))
+    assert sorted(run["id"] for run in runs) == sorted(ids)
+    assert {run["state_name"] for run in runs} == {"Late"}
+    assert all(f"work pool '{pool}' is paused" in run["state"]["message"] for run in runs)

@@ -19,14 +19,15 @@ from tests.ui.conftest import Recorder, Tab, api
 
 pytestmark = pytest.mark.slow
 
-NOW = dt.datetime.now(dt.UTC)
 SCRIPT = "<script>window.__pwned = 1</script>"
 IMG = '<img src=x onerror="window.__pwned = 2">'
 BULK = 60
 
 
 def at(minutes_ago: float) -> str:
-    return (NOW - dt.timedelta(minutes=minutes_ago)).isoformat()
+    """A time that long before now (now, not at import: a long test run would push
+    events made from an import-time clock out of the page's last-hour range)."""
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)).isoformat()
 
 
 def event(name: str, resource: dict[str, str], minutes_ago: float, **extra: Any) -> dict[str, Any]:
@@ -115,9 +116,13 @@ def shown_ids(tab: Tab) -> list[str]:
     return [rows.nth(i).get_attribute("data-event-id") or "" for i in range(rows.count())]
 
 
-def bar_total(tab: Tab) -> int:
+def expect_bar_total(tab: Tab, total: int) -> None:
+    """The histogram, once loaded, says `total` and its bars add up to it (it loads apart
+    from the feed: the bars are read only after the total shows)."""
+    expect(tab.page.get_by_test_id("histogram-total")).to_have_text(f"{total:,} events")
     bars = tab.page.get_by_test_id("histogram-bar")
-    return sum(int(bars.nth(i).get_attribute("data-count") or "0") for i in range(bars.count()))
+    counts = [int(bars.nth(i).get_attribute("data-count") or "0") for i in range(bars.count())]
+    assert sum(counts) == total, counts
 
 
 def test_the_feed_lists_api_and_run_events_newest_first_with_a_matching_histogram(
@@ -147,8 +152,7 @@ def test_the_feed_lists_api_and_run_events_newest_first_with_a_matching_histogra
     expect(completed.and_(page.locator(f"[href='/runs/{seeded['run']}']"))).to_have_count(1)
 
     # the histogram counts the same events over the range
-    expect(page.get_by_test_id("histogram-total")).to_have_text(f"{len(expected)} events")
-    assert bar_total(tab) == len(expected)
+    expect_bar_total(tab, len(expected))
 
     # "More" loads the next page, and no event twice
     page.get_by_test_id("more-events").click()
@@ -170,15 +174,14 @@ def test_name_prefix_and_resource_filters_narrow_the_feed_and_the_histogram(
     expect(page).to_have_url(re.compile(r"event=ui\.order\."))
     expect(feed.locator("tbody tr")).to_have_count(3)
     assert shown_ids(tab) == [seeded[k]["id"] for k in ("other", "shipped", "created")]
-    expect(page.get_by_test_id("histogram-total")).to_have_text("3 events")
     expect(page.get_by_test_id("histogram-bar")).to_have_count(3)
-    assert bar_total(tab) == 3
+    expect_bar_total(tab, 3)
 
     page.locator("input[name='resource']").fill("ui.order.1")
     page.locator("button[type='submit']").click()
     expect(feed.locator("tbody tr")).to_have_count(2)
     assert shown_ids(tab) == [seeded["shipped"]["id"], seeded["created"]["id"]]
-    assert bar_total(tab) == 2
+    expect_bar_total(tab, 2)
 
     # a resource id prefix, with the name filter cleared
     page.goto(tab.base + "/events?range=1h&resource=ui.bulk.*")
@@ -194,13 +197,13 @@ def test_name_prefix_and_resource_filters_narrow_the_feed_and_the_histogram(
     expect(page).to_have_url(re.compile(r"since=.*until="))
     expect(feed.locator("tbody tr")).to_have_count(count)
     expect(page.locator("input[name='since']")).to_be_visible()
-    assert bar_total(tab) == count
+    expect_bar_total(tab, count)
 
     # two prefixes at once: the flow runs' state changes and the orders
     page.goto(tab.base + "/events?range=1h&event=vibepiper.flow-run.,ui.order.")
     expect(feed.locator("tr[data-event^='vibepiper.flow-run.']")).to_have_count(6)
     expect(feed.locator("tbody tr")).to_have_count(6 + 3)
-    assert bar_total(tab) == 9
+    expect_bar_total(tab, 9)
     tab.screenshot("events")
 
     # nothing matching: an empty feed and no bar
@@ -285,7 +288,7 @@ def test_a_flow_run_page_links_to_its_events_and_they_link_back(
     assert shown_ids(tab) == expected
     expect(feed.locator("tr[data-event='vibepiper.flow-run.Running']")).to_have_count(1)
     expect(feed.locator("tr[data-event^='vibepiper.task-run.']").first).to_be_visible()
-    assert bar_total(tab) == len(expected)
+    expect_bar_total(tab, len(expected))
 
     # only the run's own events
     page.locator("input[name='own']").check()

@@ -10,8 +10,6 @@ import httpx
 
 from tests.client.conftest import Server, server  # noqa: F401 - the parametrized fixture
 
-NOW = dt.datetime.now(dt.UTC)
-
 
 def new_run(client: httpx.Client, flow: str, state: str, **extra: Any) -> dict[str, Any]:
     flow_id = client.post("/flows/", json={"name": flow}).json()["id"]
@@ -40,7 +38,7 @@ def test_history_counts_runs_per_state_in_equal_buckets(server: Server) -> None:
             json={"flow_run_id": parent["id"], "name": "sub", "task_key": "sub"},
         ).json()
         new_run(client, flow, "COMPLETED", parent_task_run_id=proxy["id"])
-        since = (NOW - dt.timedelta(hours=1)).isoformat()
+        since = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
         until = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)).isoformat()
 
         buckets = history(client, since=since, until=until, buckets=4, flow_name=[flow])

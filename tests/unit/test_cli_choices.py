@@ -53,7 +53,10 @@ STATES = [
     "Retrying",
     "Cached",
     "TimedOut",
+    "Pausing",
+    "Suspending",
     "Suspended",
+    "Resuming",
 ]
 
 
@@ -108,3 +111,18 @@ def test_types_are_case_insensitive() -> None:
 
 def _squeeze(text: str) -> str:
     return re.sub(r"\s+", " ", text)
+
+
+def test_the_template_types_are_those_with_a_default_template() -> None:
+    from vibepiper.cli import choices
+    from vibepiper.orchestration.job_templates import default_base_job_template
+
+    for pool_type in choices.JOB_TEMPLATE_TYPES:
+        assert default_base_job_template(pool_type)["variables"]["properties"]
+    with pytest.raises(ValueError, match="known: docker, process"):
+        default_base_job_template("kubernetes")
+    assert_usage_error(
+        invoke("work-pool", "get-default-base-job-template", "--type", "kubernetes"),
+        "'kubernetes'",
+        "docker",
+    )

@@ -87,6 +87,14 @@ def test_the_metadata_holds_every_table_with_named_constraints() -> None:
         "automation_action_run",
         "automation_log",
         "artifact",
+        "flow_run_input",
+        "task_run_queue",
+        "asset",
+        "asset_materialization",
+        "asset_check_result",
+        "asset_edge",
+        "asset_deletion",
+        "asset_projection",
     }
     for table in t.metadata.tables.values():
         assert table.primary_key.name == f"pk_{table.name}"

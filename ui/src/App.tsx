@@ -3,6 +3,8 @@ import { useEffect, useState } from "react";
 import { onUnauthorized } from "./api";
 import { Login } from "./components/Login";
 import { ArtifactKeyPage, ArtifactsPage } from "./pages/Artifacts";
+import { AssetPage } from "./pages/Asset";
+import { AssetsPage } from "./pages/Assets";
 import { BlockCreatePage, BlockDocumentPage, BlocksPage } from "./pages/Blocks";
 import { AutomationCreatePage, AutomationEditPage, AutomationPage } from "./pages/Automation";
 import { AutomationsPage } from "./pages/Automations";
@@ -21,11 +23,11 @@ import { Link, useLocation } from "./router";
 const NAV: [string, string][] = [
   ["/", "Dashboard"], ["/runs", "Runs"], ["/flows", "Flows"], ["/deployments", "Deployments"],
   ["/work-pools", "Work pools"], ["/concurrency", "Concurrency"], ["/blocks", "Blocks"],
-  ["/variables", "Variables"], ["/artifacts", "Artifacts"], ["/events", "Events"],
+  ["/variables", "Variables"], ["/artifacts", "Artifacts"], ["/assets", "Assets"], ["/events", "Events"],
   ["/automations", "Automations"],
 ];
 
-function route(path: string) {
+function route(path: string, query: URLSearchParams) {
   const run = path.match(/^\/runs\/([0-9a-f-]{36})\/?$/);
   if (run) return <FlowRunPage key={run[1]} id={run[1]} />;
   const deployment = path.match(/^\/deployments\/([0-9a-f-]{36})\/?$/);
@@ -59,6 +61,11 @@ function route(path: string) {
     case "/blocks": return <BlocksPage />;
     case "/variables": return <VariablesPage />;
     case "/artifacts": return <ArtifactsPage />;
+    case "/assets": {
+      // an asset's page: /assets?key=<key> (see assetPath in urls.ts)
+      const key = query.get("key");
+      return key ? <AssetPage key={key} assetKey={key} /> : <AssetsPage />;
+    }
     case "/events": return <EventsPage />;
     case "/automations": return <AutomationsPage />;
     case "/automations/new": return <AutomationCreatePage />;
@@ -67,7 +74,7 @@ function route(path: string) {
 }
 
 export function App() {
-  const { path } = useLocation();
+  const { path, query } = useLocation();
   const [needsKey, setNeedsKey] = useState(false);
   const [generation, setGeneration] = useState(0);
   useEffect(() => onUnauthorized(() => setNeedsKey(true)), []);
@@ -84,7 +91,7 @@ export function App() {
         ))}
         <a href="/api/docs" className="api-link">API docs</a>
       </nav>
-      <main key={generation}>{route(path)}</main>
+      <main key={generation}>{route(path, query)}</main>
     </div>
   );
 }

@@ -413,6 +413,90 @@ export interface ArtifactQuery {
   offset?: number;
 }
 
+export type AssetHealth = "healthy" | "warning" | "failing" | "unknown";
+export type FreshnessStatus = "fresh" | "warn" | "stale";
+
+/** An asset's freshness policy (seconds; `cron` in `timezone`). */
+export interface FreshnessPolicy {
+  within_seconds: number | null;
+  warn_within_seconds: number | null;
+  cron: string | null;
+  timezone: string | null;
+}
+
+/** A catalogued asset: its properties and its health from the latest materialization. */
+export interface Asset {
+  key: string;
+  name: string | null;
+  url: string | null;
+  description: string | null;
+  owners: string[];
+  /** The latest materialization's metadata. */
+  metadata: Record<string, unknown>;
+  last_materialized: string | null;
+  last_status: "succeeded" | "failed" | null;
+  last_flow_run_id: string | null;
+  last_task_run_id: string | null;
+  last_flow_name: string | null;
+  materialized_by: string | null;
+  freshness: FreshnessPolicy | null;
+  /** null until a running server has evaluated the policy. */
+  freshness_status: FreshnessStatus | null;
+  /** The latest materialization's check results. */
+  checks: { passed: number; failed: number; warned: number };
+  health: AssetHealth;
+  created: string;
+  updated: string;
+}
+
+export interface AssetMaterialization {
+  id: string;
+  key: string;
+  occurred: string;
+  status: "succeeded" | "failed";
+  flow_run_id: string | null;
+  task_run_id: string | null;
+  flow_name: string | null;
+  by: string | null;
+  metadata: Record<string, unknown>;
+  upstream: string[];
+  error: string | null;
+}
+
+export interface AssetCheckResult {
+  id: string;
+  key: string;
+  check: string;
+  passed: boolean;
+  severity: "error" | "warn";
+  blocking: boolean;
+  description: string | null;
+  metadata: Record<string, unknown>;
+  occurred: string;
+  flow_run_id: string | null;
+  task_run_id: string | null;
+}
+
+/** `GET /assets/detail?key=`: the asset, its neighbours, its latest history. */
+export interface AssetDetail {
+  asset: Asset;
+  upstream: string[];
+  downstream: string[];
+  materializations: AssetMaterialization[];
+  checks: AssetCheckResult[];
+}
+
+export interface AssetEdge { upstream: string; downstream: string }
+
+/** `GET /assets/lineage`: every asset and every upstream → downstream edge. */
+export interface AssetLineage { nodes: Asset[]; edges: AssetEdge[] }
+
+/** Body of `POST /assets/filter` and `/assets/count`. */
+export interface AssetQuery { search?: string | null; limit?: number; offset?: number }
+
+/** Answer of `POST /assets/materialize?key=`. */
+export interface AssetMaterializeRun { flow_run_id: string; deployment_id: string }
+
 const KEY_STORAGE = "vibepiper.apiKey";
 
 export function storedApiKey(): string | null {

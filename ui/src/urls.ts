@@ -10,3 +10,10 @@ export function loadableImage(src: string): boolean {
     return false;
   }
 }
+
+/** An asset's page. Keys are URIs with slashes, so the key travels in the query string (as
+ * the API takes it): the server answers any path under `/assets/` from the build's hashed
+ * files (server/ui.py), so `/assets/<key>` could not be reloaded or shared. */
+export function assetPath(key: string): string {
+  return `/assets?key=${encodeURIComponent(key)}`;
+}

@@ -30,9 +30,12 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return data
 
 
-def parse_params(pairs: list[str], params_json: str | None) -> dict[str, Any]:
+def parse_params(
+    pairs: list[str], params_json: str | None, *, option: str = "--param"
+) -> dict[str, Any]:
     """`--params '{...}'` overlaid with each `--param key=value` (a value is JSON when it
-    parses as JSON, else the plain string: `n=3` is 3, `day=monday` is "monday")."""
+    parses as JSON, else the plain string: `n=3` is 3, `day=monday` is "monday");
+    `option` names the pairs' option in errors."""
     out: dict[str, Any] = {}
     if params_json:
         try:
@@ -45,7 +48,7 @@ def parse_params(pairs: list[str], params_json: str | None) -> dict[str, Any]:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
-            _output.fail(f"--param {pair!r} must be KEY=VALUE")
+            _output.fail(f"{option} {pair!r} must be KEY=VALUE")
         try:
             value: Any = json.loads(raw)
         except ValueError:

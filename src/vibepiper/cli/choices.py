@@ -23,7 +23,17 @@ from vibepiper.states import StateType
 
 # `flow-run ls --state`: every state type, then the state names that are not simply
 # their type's (`TimedOut` is FAILED, `Cached` is COMPLETED, ...).
-STATE_NAMES = ("Late", "AwaitingRetry", "Retrying", "Cached", "TimedOut", "Suspended")
+STATE_NAMES = (
+    "Late",
+    "AwaitingRetry",
+    "Retrying",
+    "Cached",
+    "TimedOut",
+    "Pausing",
+    "Suspending",
+    "Suspended",
+    "Resuming",
+)
 FLOW_RUN_STATES = (*(state.value for state in StateType), *STATE_NAMES)
 
 # `server start --log-level`: uvicorn's levels.
@@ -31,6 +41,10 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 # `worker start --type`, `work-pool create --type`.
 WORKER_TYPES = ("process",)
+
+# `work-pool get-default-base-job-template --type`: the types with a default template
+# (`orchestration.job_templates.default_base_job_template`).
+JOB_TEMPLATE_TYPES = ("docker", "process")
 
 
 def one_of(values: Sequence[str], *, help: str, metavar: str) -> dict[str, Any]:

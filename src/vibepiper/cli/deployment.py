@@ -231,6 +231,15 @@ def run(
         list[str] | None,
         typer.Option("--tag", help="A tag of the run (default: the deployment's)."),
     ] = None,
+    job_variable: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--job-variable",
+            "-jv",
+            help="A job variable of the run, KEY=VALUE (VALUE parsed as JSON if it is), "
+            "laid over the deployment's (`env` merges name by name).",
+        ),
+    ] = None,
     watch: Annotated[
         bool,
         typer.Option("--watch", help="Follow the run to its end; exit 1 unless it completed."),
@@ -244,8 +253,13 @@ def run(
     from vibepiper.schemas.deployments import DeploymentFlowRunCreate
 
     parameters = _api.parse_params(param or [], params)
+    job_variables = _api.parse_params(job_variable or [], None, option="--job-variable")
     body = DeploymentFlowRunCreate.model_validate(
-        {"parameters": parameters, **({"tags": tag} if tag else {})}
+        {
+            "parameters": parameters,
+            **({"tags": tag} if tag else {}),
+            **({"job_variables": job_variables} if job_variables else {}),
+        }
     )
     with _api.client() as client:
         deployment = _read(client, name)

@@ -1,4 +1,5 @@
-"""`vibepiper flow-run`: list flow runs, inspect one, print its logs, retry or cancel one.
+"""`vibepiper flow-run`: list flow runs, inspect one, print its logs, retry or cancel one;
+pause, suspend and resume one (`flow_run_pause`).
 
 Reads go through `vibepiper.store.get_store()` and the `RunStore` protocol only, so the
 same commands work on the embedded store and on a server; `cancel` needs a server.
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from vibepiper.store import RunStore
 
 app = typer.Typer(
-    help="List, inspect, read the logs of, retry and cancel flow runs.",
+    help="List, inspect, read the logs of, retry, cancel, pause, suspend and resume flow runs.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -123,6 +124,11 @@ def retry_flow_run(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False) 
         state = retry(run_id, warn=_warn)
     except RetryRefused as exc:
         _output.fail(str(exc))
+    print_final(run_id, state, as_json)
+
+
+def print_final(run_id: uuid.UUID, state: Any, as_json: bool) -> None:
+    """Say how a run this command ran ended; exit 1 unless it completed."""
     if as_json:
         _output.print_json(
             {
@@ -173,6 +179,15 @@ def cancel_flow_run(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False)
         if not as_json:
             _output.fail(f"flow run {run.id} already ended in state {run.state_name}")
         raise typer.Exit(1)
+
+
+def _register_pauses() -> None:
+    from vibepiper.cli import flow_run_pause
+
+    flow_run_pause.register(app)
+
+
+_register_pauses()
 
 
 def parse_flow_run_id(text: str) -> uuid.UUID:

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from vibepiper.cli import _output
 from vibepiper.cli.artifact import app as artifact_app
+from vibepiper.cli.asset import app as asset_app
 from vibepiper.cli.automation import app as automation_app
 from vibepiper.cli.block import app as block_app
 from vibepiper.cli.concurrency_limit import app as concurrency_limit_app
@@ -25,6 +26,7 @@ from vibepiper.cli.flow_run import app as flow_run_app
 from vibepiper.cli.global_concurrency_limit import app as global_concurrency_limit_app
 from vibepiper.cli.outbox import app as outbox_app
 from vibepiper.cli.server import app as server_app
+from vibepiper.cli.task import app as task_app
 from vibepiper.cli.variable import app as variable_app
 from vibepiper.cli.webhook import app as webhook_app
 from vibepiper.cli.work_pool import app as work_pool_app
@@ -89,6 +91,8 @@ app.add_typer(event_app, name="event")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(automation_app, name="automation")
 app.add_typer(artifact_app, name="artifact")
+app.add_typer(asset_app, name="asset")
+app.add_typer(task_app, name="task")
 
 
 @app.callback()

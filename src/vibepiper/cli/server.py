@@ -72,6 +72,49 @@ def start(
     _serve(application, host, port, log_level)
 
 
+@app.command("metrics")
+def metrics(
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Only the metrics whose name starts with this."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the server's Prometheus metrics (`GET /api/metrics`, VIBEPIPER_API_URL).
+
+    Text: the exposition as Prometheus scrapes it. `--json`: one object per sample
+    ({name, labels, value}).
+    """
+    from vibepiper.cli import _api
+
+    text = _api.client().read_metrics()
+    if not as_json:
+        lines = text.splitlines()
+        if name:
+            lines = [line for line in lines if _metric_line_name(line).startswith(name)]
+        typer.echo("\n".join(lines))
+        return
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        _output.fail("--json needs prometheus_client: pip install 'vibepiper[server]'")
+    samples = [
+        {"name": sample.name, "labels": sample.labels, "value": sample.value}
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not name or sample.name.startswith(name)
+    ]
+    _output.print_json(samples)
+
+
+def _metric_line_name(line: str) -> str:
+    """The metric a line of the exposition is about (`# HELP name ...` included)."""
+    if line.startswith("# "):
+        parts = line.split(" ", 3)
+        return parts[2] if len(parts) > 2 else ""
+    return line.split("{", 1)[0].split(" ", 1)[0]
+
+
 def _check_port_free(host: str, port: int) -> None:
     """Fail in one line when `host:port` cannot be bound (checked on every address the
     server would listen on, with the same SO_REUSEADDR), before anything else happens."""

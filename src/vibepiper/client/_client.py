@@ -30,9 +30,12 @@ import httpx
 
 from vibepiper.client import _compat, _layer
 from vibepiper.client._artifacts import Artifacts, SyncArtifacts
+from vibepiper.client._assets import Assets, SyncAssets
 from vibepiper.client._automations import Automations, SyncAutomations
+from vibepiper.client._background_tasks import BackgroundTasks, SyncBackgroundTasks
 from vibepiper.client._config_methods import BlocksAndVariables, SyncBlocksAndVariables
 from vibepiper.client._events import Events, SyncEvents
+from vibepiper.client._flow_run_inputs import FlowRunInputs, SyncFlowRunInputs
 from vibepiper.client._layer import Call, Plan, RetryPolicy
 from vibepiper.client._webhooks import SyncWebhooks, Webhooks
 from vibepiper.client.schemas import filters, objects, sorting
@@ -48,7 +51,16 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
 
 
-class VibePiperClient(BlocksAndVariables, Events, Webhooks, Automations, Artifacts):
+class VibePiperClient(
+    BlocksAndVariables,
+    Events,
+    Webhooks,
+    Automations,
+    Artifacts,
+    FlowRunInputs,
+    BackgroundTasks,
+    Assets,
+):
     """Async client of the REST API at `api_url` (e.g. `http://127.0.0.1:4200/api`).
 
     `get_client()` makes one; with no server URL it talks to the in-process API over the
@@ -128,6 +140,10 @@ class VibePiperClient(BlocksAndVariables, Events, Webhooks, Automations, Artifac
 
     async def version(self) -> api.VersionInfo:
         return await self._send(_layer.version())
+
+    async def read_metrics(self) -> str:
+        """The server's Prometheus metrics, as text (`GET /api/metrics`)."""
+        return await self._send(_layer.read_metrics())
 
     async def create_flow(self, name: str) -> objects.Flow:
         """The flow named `name` (created if new)."""
@@ -589,7 +605,14 @@ class VibePiperClient(BlocksAndVariables, Events, Webhooks, Automations, Artifac
 
 
 class SyncVibePiperClient(
-    SyncBlocksAndVariables, SyncEvents, SyncWebhooks, SyncAutomations, SyncArtifacts
+    SyncBlocksAndVariables,
+    SyncEvents,
+    SyncWebhooks,
+    SyncAutomations,
+    SyncArtifacts,
+    SyncFlowRunInputs,
+    SyncBackgroundTasks,
+    SyncAssets,
 ):
     """Blocking client of the REST API; the same calls as `VibePiperClient`."""
 
@@ -666,6 +689,10 @@ class SyncVibePiperClient(
 
     def version(self) -> api.VersionInfo:
         return self._send(_layer.version())
+
+    def read_metrics(self) -> str:
+        """The server's Prometheus metrics, as text (`GET /api/metrics`)."""
+        return self._send(_layer.read_metrics())
 
     def create_flow(self, name: str) -> objects.Flow:
         """The flow named `name` (created if new)."""

@@ -220,6 +220,11 @@ def version() -> Call[api.VersionInfo]:
     return Call("GET", "version", _model(api.VersionInfo))
 
 
+def read_metrics() -> Call[str]:
+    """`GET /metrics`: the Prometheus text exposition."""
+    return Call("GET", "metrics", lambda response: response.text)
+
+
 def create_flow(name: str) -> Call[objects.Flow]:
     return Call("POST", "flows/", _model(objects.Flow), _dump(api.FlowCreate(name=name)))
 

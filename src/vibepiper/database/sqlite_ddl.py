@@ -13,7 +13,7 @@ Existing databases at an older revision are always migrated by Alembic.
 
 from __future__ import annotations
 
-DDL_REVISION = "0011"
+DDL_REVISION = "0013"
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)",
@@ -90,6 +90,19 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX ix_artifact__flow_run_id ON artifact (flow_run_id)",
     "CREATE INDEX ix_artifact__task_run_id ON artifact (task_run_id)",
     "CREATE INDEX ix_artifact__created ON artifact (created)",
+    'CREATE TABLE flow_run_input (\n\tid CHAR(36) NOT NULL, \n\tflow_run_id CHAR(36) NOT NULL, \n\t"key" VARCHAR NOT NULL, \n\tvalue TEXT NOT NULL, \n\tsender VARCHAR, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_flow_run_input PRIMARY KEY (id), \n\tCONSTRAINT fk_flow_run_input__flow_run_id__flow_run FOREIGN KEY(flow_run_id) REFERENCES flow_run (id) ON DELETE CASCADE, \n\tCONSTRAINT uq_flow_run_input__flow_run_id_key UNIQUE (flow_run_id, "key")\n)',
+    "CREATE TABLE task_run_queue (\n\ttask_run_id CHAR(36) NOT NULL, \n\ttask_key VARCHAR NOT NULL, \n\tparameters TEXT NOT NULL, \n\tscheduled_time TEXT NOT NULL, \n\tclaimed_by VARCHAR, \n\tlease_until TEXT, \n\tdeliveries INTEGER NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_task_run_queue PRIMARY KEY (task_run_id), \n\tCONSTRAINT fk_task_run_queue__task_run_id__task_run FOREIGN KEY(task_run_id) REFERENCES task_run (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_task_run_queue__task_key_scheduled_time ON task_run_queue (task_key, scheduled_time)",
+    'CREATE TABLE asset (\n\t"key" VARCHAR NOT NULL, \n\tname VARCHAR, \n\turl VARCHAR, \n\tdescription TEXT, \n\towners JSON NOT NULL, \n\tmetadata_ JSON NOT NULL, \n\tlast_event_id CHAR(36), \n\tlast_materialized TEXT, \n\tlast_status VARCHAR, \n\tlast_flow_run_id CHAR(36), \n\tlast_task_run_id CHAR(36), \n\tlast_flow_name VARCHAR, \n\tlast_deployment_id CHAR(36), \n\tmaterialized_by VARCHAR, \n\tlast_succeeded TEXT, \n\tchecks JSON NOT NULL, \n\tfreshness JSON, \n\tfreshness_status VARCHAR, \n\tfreshness_evaluated TEXT, \n\tcreated TEXT NOT NULL, \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_asset PRIMARY KEY ("key")\n)',
+    "CREATE INDEX ix_asset__freshness_evaluated ON asset (freshness_evaluated)",
+    'CREATE TABLE asset_materialization (\n\tid CHAR(36) NOT NULL, \n\t"key" VARCHAR NOT NULL, \n\toccurred TEXT NOT NULL, \n\tstatus VARCHAR NOT NULL, \n\tflow_run_id CHAR(36), \n\ttask_run_id CHAR(36), \n\tflow_name VARCHAR, \n\tdeployment_id CHAR(36), \n\t"by" VARCHAR, \n\tmetadata_ JSON NOT NULL, \n\tupstream JSON NOT NULL, \n\terror TEXT, \n\tCONSTRAINT pk_asset_materialization PRIMARY KEY (id)\n)',
+    'CREATE INDEX ix_asset_materialization__key_occurred ON asset_materialization ("key", occurred)',
+    'CREATE TABLE asset_check_result (\n\tid CHAR(36) NOT NULL, \n\t"key" VARCHAR NOT NULL, \n\t"check" VARCHAR NOT NULL, \n\tpassed BOOLEAN NOT NULL, \n\tseverity VARCHAR NOT NULL, \n\tblocking BOOLEAN NOT NULL, \n\tdescription TEXT, \n\tmetadata_ JSON NOT NULL, \n\toccurred TEXT NOT NULL, \n\tflow_run_id CHAR(36), \n\ttask_run_id CHAR(36), \n\tCONSTRAINT pk_asset_check_result PRIMARY KEY (id)\n)',
+    'CREATE INDEX ix_asset_check_result__key_occurred ON asset_check_result ("key", occurred)',
+    "CREATE TABLE asset_edge (\n\tupstream_key VARCHAR NOT NULL, \n\tdownstream_key VARCHAR NOT NULL, \n\tcreated TEXT NOT NULL, \n\tCONSTRAINT pk_asset_edge PRIMARY KEY (upstream_key, downstream_key)\n)",
+    "CREATE INDEX ix_asset_edge__downstream_key ON asset_edge (downstream_key)",
+    'CREATE TABLE asset_deletion (\n\t"key" VARCHAR NOT NULL, \n\tdeleted TEXT NOT NULL, \n\tCONSTRAINT pk_asset_deletion PRIMARY KEY ("key")\n)',
+    "CREATE TABLE asset_projection (\n\tname VARCHAR NOT NULL, \n\treceived TEXT, \n\tevent_id CHAR(36), \n\tupdated TEXT NOT NULL, \n\tCONSTRAINT pk_asset_projection PRIMARY KEY (name)\n)",
 )
 """`CREATE` statements in `sqlite_master` order, `alembic_version` first."""
 

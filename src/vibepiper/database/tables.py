@@ -17,10 +17,17 @@ import datetime as dt
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from vibepiper.database.types import JSON, UUID, Timestamp
 
 __all__ = [
+    "asset",
+    "asset_check_result",
+    "asset_deletion",
+    "asset_edge",
+    "asset_materialization",
+    "asset_projection",
     "block_document",
     "block_document_reference",
     "block_schema",
@@ -718,3 +725,157 @@ artifact = sa.Table(
     sa.Index(None, "created"),
 )
 """What runs publish for people to read: reports, tables, links, progress, files."""
+
+flow_run_input = sa.Table(
+    "flow_run_input",
+    metadata,
+    _id(),
+    sa.Column(
+        "flow_run_id",
+        UUID(),
+        sa.ForeignKey("flow_run.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("key", sa.String(), nullable=False),
+    # the JSON text of the value, as it was sent
+    sa.Column("value", sa.Text(), nullable=False),
+    sa.Column("sender", sa.String(), nullable=True),
+    _created(),
+    _updated(),
+    sa.UniqueConstraint("flow_run_id", "key"),
+)
+"""Keyed values sent to a flow run: a paused run's input schema and the answer, and
+`send_input` / `receive_input` messages between runs."""
+
+task_run_queue = sa.Table(
+    "task_run_queue",
+    metadata,
+    sa.Column(
+        "task_run_id",
+        UUID(),
+        sa.ForeignKey("task_run.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # which task workers take it: those serving this task key
+    sa.Column("task_key", sa.String(), nullable=False),
+    # the call's arguments, serialized by the caller (the server never reads them)
+    sa.Column("parameters", sa.Text(), nullable=False),
+    sa.Column("scheduled_time", Timestamp(), nullable=False),
+    # the task worker holding it until `lease_until` (renewed while it runs)
+    sa.Column("claimed_by", sa.String(), nullable=True),
+    sa.Column("lease_until", Timestamp(), nullable=True),
+    sa.Column("deliveries", sa.Integer(), nullable=False, default=0),
+    _created(),
+    sa.Index(None, "task_key", "scheduled_time"),
+)
+"""Background task runs (`task.delay()`) waiting for, or held by, a task worker; a row
+leaves the queue when its run is final."""
+
+# None is SQL NULL here (not JSON `null`), so "has a freshness policy" is `IS NOT NULL`
+_NULLABLE_JSON = sa.JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
+
+asset = sa.Table(
+    "asset",
+    metadata,
+    # the catalogue: a projection of the `vibepiper.asset.*` events
+    # (`server.services.asset_catalogue`); no foreign keys to runs, which may be deleted
+    sa.Column("key", sa.String(), primary_key=True),
+    sa.Column("name", sa.String(), nullable=True),
+    sa.Column("url", sa.String(), nullable=True),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("owners", JSON, nullable=False, default=list),
+    # the latest materialization (succeeded or failed): its event, run and metadata
+    sa.Column("metadata_", JSON, nullable=False, default=dict),
+    sa.Column("last_event_id", UUID(), nullable=True),
+    sa.Column("last_materialized", Timestamp(), nullable=True),
+    sa.Column("last_status", sa.String(), nullable=True),
+    sa.Column("last_flow_run_id", UUID(), nullable=True),
+    sa.Column("last_task_run_id", UUID(), nullable=True),
+    sa.Column("last_flow_name", sa.String(), nullable=True),
+    sa.Column("last_deployment_id", UUID(), nullable=True),
+    sa.Column("materialized_by", sa.String(), nullable=True),
+    # the latest successful materialization (what freshness measures)
+    sa.Column("last_succeeded", Timestamp(), nullable=True),
+    # the latest result of each check of the latest materialization, by check name
+    sa.Column("checks", JSON, nullable=False, default=dict),
+    sa.Column("freshness", _NULLABLE_JSON, nullable=True),
+    sa.Column("freshness_status", sa.String(), nullable=True),
+    sa.Column("freshness_evaluated", Timestamp(), nullable=True),
+    _created(),
+    _updated(),
+    sa.Index(None, "freshness_evaluated"),
+)
+"""Data assets: properties, the latest materialization, its checks, freshness."""
+
+asset_materialization = sa.Table(
+    "asset_materialization",
+    metadata,
+    # the id of the event it was projected from (so an event is recorded once)
+    sa.Column("id", UUID(), primary_key=True),
+    sa.Column("key", sa.String(), nullable=False),
+    sa.Column("occurred", Timestamp(), nullable=False),
+    sa.Column("status", sa.String(), nullable=False),  # succeeded | failed
+    sa.Column("flow_run_id", UUID(), nullable=True),
+    sa.Column("task_run_id", UUID(), nullable=True),
+    sa.Column("flow_name", sa.String(), nullable=True),
+    sa.Column("deployment_id", UUID(), nullable=True),
+    sa.Column("by", sa.String(), nullable=True),
+    sa.Column("metadata_", JSON, nullable=False, default=dict),
+    sa.Column("upstream", JSON, nullable=False, default=list),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Index(None, "key", "occurred"),
+)
+"""Every materialization of an asset, succeeded or failed."""
+
+asset_check_result = sa.Table(
+    "asset_check_result",
+    metadata,
+    # the id of the event it was projected from
+    sa.Column("id", UUID(), primary_key=True),
+    sa.Column("key", sa.String(), nullable=False),
+    sa.Column("check", sa.String(), nullable=False),
+    sa.Column("passed", sa.Boolean(), nullable=False),
+    sa.Column("severity", sa.String(), nullable=False),  # error | warn
+    sa.Column("blocking", sa.Boolean(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("metadata_", JSON, nullable=False, default=dict),
+    sa.Column("occurred", Timestamp(), nullable=False),
+    sa.Column("flow_run_id", UUID(), nullable=True),
+    sa.Column("task_run_id", UUID(), nullable=True),
+    sa.Index(None, "key", "occurred"),
+)
+"""Every result of a data-quality check of an asset."""
+
+asset_edge = sa.Table(
+    "asset_edge",
+    metadata,
+    # `upstream_key` was read to materialize `downstream_key` (in any run of any flow)
+    sa.Column("upstream_key", sa.String(), primary_key=True),
+    sa.Column("downstream_key", sa.String(), primary_key=True),
+    _created(),
+    sa.Index(None, "downstream_key"),
+)
+"""The lineage graph: which asset was read to make which."""
+
+asset_deletion = sa.Table(
+    "asset_deletion",
+    metadata,
+    # events about `key` received until `deleted` are not applied again (a late commit
+    # looked back on, or a replay, would otherwise bring a deleted asset back)
+    sa.Column("key", sa.String(), primary_key=True),
+    sa.Column("deleted", Timestamp(), nullable=False),
+)
+"""When each asset was deleted from the catalogue."""
+
+asset_projection = sa.Table(
+    "asset_projection",
+    metadata,
+    # one row per projection: how far into `event` (by received, id) it has read
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("received", Timestamp(), nullable=True),
+    sa.Column("event_id", UUID(), nullable=True),
+    _updated(),
+)
+"""Where the asset catalogue's catch-up stopped reading events."""

@@ -124,6 +124,10 @@ def run_deployment(
 
     from vibepiper.schemas.deployments import DeploymentFlowRunCreate
     from vibepiper.schemas.serialization import to_jsonable
+    from vibepiper.telemetry.tracing import with_traceparent
+
+    # the run's process continues the caller's trace (tracing on): see telemetry.tracing
+    job_variables = with_traceparent(job_variables)
 
     body: dict[str, Any] = {"parameters": to_jsonable(dict(parameters or {}))}
     for key, value in (

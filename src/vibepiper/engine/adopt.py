@@ -126,6 +126,16 @@ def adopt_flow_run(flow: Flow[..., Any], run: FlowRunRead) -> AdoptedFlowRunEngi
     engine = AdoptedFlowRunEngine(flow, dict(run.parameters))
     engine.flow_run = flow_run_from_read(run, current, this_process())
     engine.state = current
+    if run.run_count > 0:
+        # it ran before (resumed after a suspension, or re-run): its completed tasks'
+        # persisted results are reused, as `flow-run retry` does
+        from vibepiper.store import get_store
+
+        engine.previous_task_runs = {
+            (t.task_key, t.dynamic_key): t for t in get_store().read_task_runs(run.id)
+        }
+        engine.attempts_before = run.run_count
+        engine.resuming = True
     return engine
 
 

@@ -22,6 +22,7 @@ from vibepiper.context import (
     current_tags,
     use_flow_run_context,
 )
+from vibepiper.engine import pauses
 from vibepiper.engine.drivers import drive_async, drive_sync, lazy_asyncio
 from vibepiper.engine.entrypoints import this_process
 from vibepiper.engine.hooks import run_hooks, run_hooks_async
@@ -42,6 +43,8 @@ from vibepiper.engine.threads import call_with_deadline
 from vibepiper.exceptions import (
     FlowRunTimeoutError,
     ParameterTypeError,
+    Pause,
+    PausedRun,
     TerminationSignal,
     UpstreamTaskError,
 )
@@ -60,6 +63,7 @@ from vibepiper.states import (
     StateType,
     now,
 )
+from vibepiper.telemetry import tracing
 from vibepiper.utilities.ids import new_id
 
 if TYPE_CHECKING:
@@ -115,6 +119,8 @@ class FlowRunEngine:
         # attempts made before a retry resumed this flow run: they stay in its history
         # and `run_count`, but do not use up the retries of the resumed attempt
         self.attempts_before = 0
+        # a suspended run started again: its first attempt here is Running, not Retrying
+        self.resuming = False
 
     def _pick_store(self) -> RunStore:
         if self.parent_flow_ctx is not None:
@@ -240,7 +246,8 @@ class FlowRunEngine:
     def start_attempt(self) -> bool:
         run = self.flow_run
         run.run_count += 1
-        state = self._set(Running() if run.run_count == 1 else Retrying())
+        first = run.run_count == 1 or (self.resuming and run.run_count == self.attempts_before + 1)
+        state = self._set(Running() if first else Retrying())
         if state.type is not StateType.RUNNING:
             return False
         if run.run_count == 1:
@@ -293,6 +300,7 @@ class FlowRunEngine:
         args, kwargs = flow.call_arguments(self.validated)
         ctx = self.new_context()
         with use_flow_run_context(ctx), ctx.task_runner:
+            pauses.watch(ctx)
             try:
                 if flow.timeout_seconds is None:
                     return flow.fn(*args, **kwargs)
@@ -304,6 +312,7 @@ class FlowRunEngine:
                     FlowRunTimeoutError,
                 )
             finally:
+                pauses.unwatch(ctx)
                 self.wait_for_submitted()
 
     async def call_async(self) -> Any:
@@ -312,6 +321,7 @@ class FlowRunEngine:
         args, kwargs = flow.call_arguments(self.validated)
         ctx = self.new_context()
         with use_flow_run_context(ctx), ctx.task_runner:
+            pauses.watch(ctx)
             try:
                 if flow.timeout_seconds is None:
                     return await flow.fn(*args, **kwargs)
@@ -322,6 +332,7 @@ class FlowRunEngine:
                 except TimeoutError:
                     raise self._timeout_error(flow.timeout_seconds) from None
             finally:
+                pauses.unwatch(ctx)
                 await (
                     lazy_asyncio().get_running_loop().run_in_executor(None, self.wait_for_submitted)
                 )
@@ -368,7 +379,15 @@ class FlowRunEngine:
         value = self.return_value
         if value is not _NOTHING and not isinstance(value, State):
             return value
-        return self.state.result(_sync=True)
+        try:
+            return self.state.result(_sync=True)
+        except PausedRun as exc:  # suspended: uncaught, one line instead of a traceback
+            if self.is_top_level:
+                from vibepiper.engine.interrupts import note_interrupted
+
+                run = self.flow_run
+                note_interrupted(exc, run.name, self.state.name, f"Flow run {run.name!r}: {exc}")
+            raise
 
     def _retry_delay(self) -> float | None:
         """Seconds before the next attempt if the flow's retries allow one, else None."""
@@ -427,6 +446,9 @@ class FlowRunEngine:
             self._set(Cancelled(message=f"The flow run was cancelled: its process received {name}"))
             self.logger.warning("Flow run cancelled: the process received %s", name)
             return None
+        if isinstance(exc, Pause) and exc.state is not None:
+            self._suspend(exc.state)
+            return None
         if not isinstance(exc, Exception):
             self._set(Crashed(message=interrupted_message(exc), data=exc))
             return None
@@ -444,6 +466,42 @@ class FlowRunEngine:
         self._set(state)
         return None
 
+    def _suspend(self, state: State[Any]) -> None:
+        """Record the suspension its body asked for, once the tasks it started ended."""
+        run = self.flow_run
+        if state.message is None:
+            if run.deployment_id is not None:
+                state.message = "Suspended: a worker starts it again once it is resumed"
+            else:
+                state.message = (
+                    f"Suspended: resume it with `vibepiper flow-run resume {run.id}`, which "
+                    "runs it again here"
+                )
+        self._set(state)
+        self.logger.info("%s", state.message)
+        context = self.context
+        if context is not None and context.previous_task_runs is None:
+            self._warn_unpersisted()
+
+    def _warn_unpersisted(self) -> None:
+        """Tasks completed without a persisted result run again when the run resumes."""
+        try:
+            rows = self.store.read_task_runs(self.flow_run.id)
+        except Exception:
+            return
+        again = [
+            row.name
+            for row in rows
+            if row.state_type == StateType.COMPLETED.value and not row.details.get("result")
+        ]
+        if again:
+            self.logger.warning(
+                "%d completed task run(s) did not persist their results (%s) and run again "
+                "when the flow run resumes; set persist_result=True to keep them",
+                len(again),
+                ", ".join(again[:5]) + (", ..." if len(again) > 5 else ""),
+            )
+
     # --- the end ----------------------------------------------------------------------------
     def _hooks_for_final_state(self) -> list[Callable[..., Any]]:
         flow = self.flow
@@ -459,7 +517,8 @@ class FlowRunEngine:
         return []
 
     def _log_final(self) -> None:
-        level = logging.INFO if self.state.type is StateType.COMPLETED else logging.ERROR
+        quiet = (StateType.COMPLETED, StateType.PAUSED)
+        level = logging.INFO if self.state.type in quiet else logging.ERROR
         self.logger.log(level, "Finished in state %s", self.state)
 
     def finish(self) -> None:
@@ -483,8 +542,18 @@ class FlowRunEngine:
 
 def run_flow_sync(engine: FlowRunEngine) -> State[Any]:
     """Drive a created run to its final state in this thread (see `drivers`)."""
+    if tracing.TRACER is not None:  # on, or not decided yet
+        return tracing.trace_flow_sync(engine, _run_flow_sync)
+    return _run_flow_sync(engine)
+
+
+def _run_flow_sync(engine: FlowRunEngine) -> State[Any]:
     try:
         return drive_sync(engine)
+    except Pause:
+        if engine.is_top_level:  # suspended: calling the flow raises PausedRun
+            return engine.state
+        raise
     except BaseException as exc:
         _note_interrupt(engine, exc)
         raise
@@ -492,8 +561,18 @@ def run_flow_sync(engine: FlowRunEngine) -> State[Any]:
 
 async def run_flow_async(engine: FlowRunEngine) -> State[Any]:
     """Drive a created run to its final state on the current event loop (see `drivers`)."""
+    if tracing.TRACER is not None:  # on, or not decided yet
+        return await tracing.trace_flow_async(engine, _run_flow_async)
+    return await _run_flow_async(engine)
+
+
+async def _run_flow_async(engine: FlowRunEngine) -> State[Any]:
     try:
         return await drive_async(engine)
+    except Pause:
+        if engine.is_top_level:
+            return engine.state
+        raise
     except BaseException as exc:
         _note_interrupt(engine, exc)
         raise

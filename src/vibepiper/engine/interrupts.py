@@ -18,14 +18,19 @@ from __future__ import annotations
 import sys
 from types import TracebackType
 
+from vibepiper.exceptions import PausedRun
+
 _MARK = "__vibepiper_interrupted__"
 _CHAIN_DEPTH = 5
 
 
-def note_interrupted(exc: BaseException, flow_run_name: str, state_name: str) -> None:
-    """Mark `exc` as the interrupt that ended top-level flow run `flow_run_name`."""
+def note_interrupted(
+    exc: BaseException, flow_run_name: str, state_name: str, line: str | None = None
+) -> None:
+    """Mark `exc` as the interrupt that ended top-level flow run `flow_run_name` (or, with
+    `line`, the PausedRun of a suspended one: uncaught, it prints `line`)."""
     try:
-        setattr(exc, _MARK, f"Interrupted: flow run {flow_run_name!r} is {state_name}")
+        setattr(exc, _MARK, line or f"Interrupted: flow run {flow_run_name!r} is {state_name}")
     except AttributeError:  # pragma: no cover - exceptions take attributes
         return
     if getattr(sys.excepthook, _MARK, False):
@@ -35,11 +40,13 @@ def note_interrupted(exc: BaseException, flow_run_name: str, state_name: str) ->
     def excepthook(
         kind: type[BaseException], value: BaseException, traceback: TracebackType | None
     ) -> None:
-        line = _line(value) if isinstance(value, KeyboardInterrupt) else None
+        line = _line(value) if isinstance(value, (KeyboardInterrupt, PausedRun)) else None
         if line is None:
             previous(kind, value, traceback)
             return
         print(line, file=sys.stderr, flush=True)
+        if isinstance(value, PausedRun):
+            return
         # uncaught: the process is stopping, so the store does not wait long at exit (a
         # script that catches the interrupt and goes on never gets here)
         from vibepiper.store.registry import mark_signal_exit

@@ -39,9 +39,7 @@ def retry_flow_run(
     `warn` receives a one-line warning when importing the flow's module ran flow runs
     (default: the retried run's logger, at WARNING).
     """
-    from vibepiper.engine.entrypoints import load_entrypoint, process_is_gone
-    from vibepiper.engine.flow_engine import FlowRunEngine, recording_flow_runs, run_flow_sync
-    from vibepiper.flows import Flow
+    from vibepiper.engine.entrypoints import process_is_gone
     from vibepiper.runs import state_from_row
     from vibepiper.store import get_store
 
@@ -52,22 +50,7 @@ def retry_flow_run(
     if not history:
         raise RetryRefused(f"Flow run {run_id} has no recorded state")
     current = state_from_row(history[-1], f"flow run {run_id}")
-    flow_run = FlowRun(
-        id=view.id,
-        name=view.name,
-        flow_id=view.flow_id,
-        flow_name=view.flow_name,
-        parameters=dict(view.parameters),
-        tags=list(view.tags),
-        run_count=view.run_count,
-        parent_task_run_id=view.parent_task_run_id,
-        state=current,
-        created=view.created,
-        start_time=view.start_time,
-        end_time=view.end_time,
-        entrypoint=view.entrypoint,
-        infrastructure_pid=view.infrastructure_pid,
-    )
+    flow_run = flow_run_of(view, current)
     if current.type in (StateType.RUNNING, StateType.PENDING):
         gone = process_is_gone(view.infrastructure_pid)
         if not gone:
@@ -87,6 +70,32 @@ def retry_flow_run(
         )
     if view.parent_task_run_id is not None:
         raise RetryRefused(f"Flow run {run_id} is a subflow; retry its parent flow run instead")
+    engine = _engine_for(view, flow_run, current, store, warn)
+    accepted = engine._set(AwaitingRetry(message="Retry requested: resuming from the failure"))
+    if accepted.type is not StateType.SCHEDULED:
+        raise RetryRefused(f"Flow run {run_id} could not be moved to AwaitingRetry")
+    engine.logger.info(
+        "Retrying flow run %r: %d task run(s) from earlier attempts",
+        flow_run.name,
+        len(engine.previous_task_runs),
+    )
+    return _drive(engine)
+
+
+def _engine_for(
+    view: Any,
+    flow_run: FlowRun,
+    current: State[Any],
+    store: Any,
+    warn: Callable[[str], None] | None,
+) -> Any:
+    """An engine continuing `flow_run` (loaded from its entrypoint) as its next attempt,
+    with the task runs of its earlier attempts to reuse."""
+    from vibepiper.engine.entrypoints import load_entrypoint, this_process
+    from vibepiper.engine.flow_engine import FlowRunEngine, recording_flow_runs
+    from vibepiper.flows import Flow
+
+    run_id = flow_run.id
     if not view.entrypoint:
         raise RetryRefused(
             f"Flow run {run_id} recorded no entrypoint (its flow was defined inside a "
@@ -99,31 +108,73 @@ def retry_flow_run(
         raise RetryRefused(f"Cannot load flow run {run_id}'s flow: {exc}") from None
     if not isinstance(flow, Flow):
         raise RetryRefused(f"Entrypoint {view.entrypoint} is not a flow")
-    if flow.isasync:
-        raise RetryRefused("Retrying async flows is not supported yet")
-
     engine = FlowRunEngine(flow, dict(view.parameters))
     engine.flow_run = flow_run
     engine.attempts_before = flow_run.run_count
     engine.previous_task_runs = {
         (t.task_key, t.dynamic_key): t for t in store.read_task_runs(run_id)
     }
-    from vibepiper.engine.entrypoints import this_process
-
     flow_run.infrastructure_pid = this_process()
     engine.state = flow_run.state or current
     if started_by_import:
         (warn or engine.logger.warning)(
             import_time_runs_warning(view.entrypoint, len(started_by_import))
         )
-    accepted = engine._set(AwaitingRetry(message="Retry requested: resuming from the failure"))
-    if accepted.type is not StateType.SCHEDULED:
-        raise RetryRefused(f"Flow run {run_id} could not be moved to AwaitingRetry")
+    return engine
+
+
+def flow_run_of(view: Any, current: State[Any]) -> FlowRun:
+    """The engine's run record of a run read back from the store."""
+    return FlowRun(
+        id=view.id,
+        name=view.name,
+        flow_id=view.flow_id,
+        flow_name=view.flow_name,
+        parameters=dict(view.parameters),
+        tags=list(view.tags),
+        run_count=view.run_count,
+        parent_task_run_id=view.parent_task_run_id,
+        state=current,
+        created=view.created,
+        start_time=view.start_time,
+        end_time=view.end_time,
+        entrypoint=view.entrypoint,
+        infrastructure_pid=view.infrastructure_pid,
+    )
+
+
+def continue_resumed_flow_run(
+    flow_run_id: uuid.UUID, *, warn: Callable[[str], None] | None = None
+) -> State[Any]:
+    """Run here a suspended flow run the server just handed to this process (Pending
+    "Resuming", see `flow_run_pauses.resume` with `run_here`): from the top, completed
+    tasks' persisted results reused; returns its final state."""
+    from vibepiper.runs import state_from_row
+    from vibepiper.store import get_store
+
+    store = get_store()
+    view = store.read_flow_run(flow_run_id)
+    history = store.read_flow_run_states(flow_run_id)
+    current = state_from_row(history[-1], f"flow run {flow_run_id}")
+    engine = _engine_for(view, flow_run_of(view, current), current, store, warn)
+    engine.resuming = True
     engine.logger.info(
-        "Retrying flow run %r: %d task run(s) from earlier attempts",
-        flow_run.name,
+        "Resuming flow run %r: %d task run(s) from before its suspension",
+        view.name,
         len(engine.previous_task_runs),
     )
+    return _drive(engine)
+
+
+def _drive(engine: Any) -> State[Any]:
+    """Run the engine's flow to its end here: a sync flow in this thread, an async one on
+    a new event loop."""
+    from vibepiper.engine.flow_engine import run_flow_async, run_flow_sync
+
+    if engine.flow.isasync:
+        import asyncio
+
+        return asyncio.run(run_flow_async(engine))
     return run_flow_sync(engine)
 
 

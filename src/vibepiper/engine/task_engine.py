@@ -55,6 +55,7 @@ from vibepiper.states import (
     StateType,
     now,
 )
+from vibepiper.telemetry import tracing
 from vibepiper.utilities.ids import new_id
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class TaskRunEngine:
         "_lease",
         "_logger",
         "_plan",
+        "assets",
         "attempts_before",
         "flow_ctx",
         "invoke",
@@ -122,6 +124,8 @@ class TaskRunEngine:
         # attempts made before a flow-run retry resumed this task run: they stay in its
         # history and `run_count`, but do not use up the retries of this flow-run attempt
         self.attempts_before = 0
+        # the run's assets (vibepiper.engine.assets), for a task that reads or makes some
+        self.assets: Any = None
 
     # --- bookkeeping -------------------------------------------------------------------
     @property
@@ -140,6 +144,10 @@ class TaskRunEngine:
         task = self.task
         flow_ctx = self.flow_ctx
         if flow_ctx is not None:
+            if flow_ctx.pause_request is not None:  # asked from outside to pause
+                from vibepiper.engine.pauses import at_task_boundary
+
+                at_task_boundary(flow_ctx)
             dynamic_key = flow_ctx.next_dynamic_key(task.task_key)
             flow_run_id: uuid.UUID | None = flow_ctx.flow_run.id
         else:
@@ -200,7 +208,7 @@ class TaskRunEngine:
             run.state = self.state = State(
                 StateType.COMPLETED,
                 name=previous.state_name,
-                message="Result reused from the attempt before the retry",
+                message="Result reused from an earlier attempt of the flow run",
                 data=record,
             )
             self.resumed = True
@@ -220,7 +228,7 @@ class TaskRunEngine:
     def prepare(self) -> bool:
         """Resolve inputs, name the run, consult the cache. False: nothing to run."""
         if self.resumed:
-            self.logger.info("Reusing the persisted result of the attempt before the retry")
+            self.logger.info("Reusing the persisted result of an earlier attempt of the flow run")
             return False
         if self._waits_for_itself():
             return False
@@ -232,6 +240,13 @@ class TaskRunEngine:
             self.logger.warning("Task run did not start: %s", exc)
             return False
         task = self.task
+        if task.asset_deps is not None or (
+            self.flow_ctx is not None and self.flow_ctx.assets is not None
+        ):
+            from vibepiper.engine import assets
+
+            if not assets.begin(self):
+                return False
         if task.task_run_name is not None:
             try:
                 with use_task_run_context(self._context()):
@@ -408,6 +423,12 @@ class TaskRunEngine:
                 delay = self._retry_returned_failure(value)
                 if delay is not None:
                     return delay
+            if self.assets is not None:
+                from vibepiper.engine import assets
+
+                failed_check = assets.after_body(self, value)
+                if failed_check is not None:
+                    return self._record_failure(failed_check)
             self._record_success(value)
             return None
         finally:
@@ -561,6 +582,10 @@ class TaskRunEngine:
         self._release_key()
         if self.txn is not None:
             task_transactions.close(self)
+        if self.assets is not None:
+            from vibepiper.engine import assets
+
+            assets.finish(self)
         if self.resumed:
             return  # its hooks ran in the attempt that produced the result
         hooks = self._hooks_for_final_state()
@@ -572,6 +597,10 @@ class TaskRunEngine:
         self._release_key()
         if self.txn is not None:
             await task_transactions.close_async(self)
+        if self.assets is not None:
+            from vibepiper.engine import assets
+
+            assets.finish(self)
         if self.resumed:
             return
         hooks = self._hooks_for_final_state()
@@ -591,9 +620,13 @@ async def _await(awaitable: Any) -> Any:
 
 def run_task_sync(engine: TaskRunEngine) -> State[Any]:
     """Drive a created run to its final state in this thread (see `drivers`)."""
-    return drive_sync(engine)
+    if tracing.TRACER is None:  # off: the one check tracing costs a task run
+        return drive_sync(engine)
+    return tracing.trace_task_sync(engine, drive_sync)
 
 
 async def run_task_async(engine: TaskRunEngine) -> State[Any]:
     """Drive a created run to its final state on the current event loop (see `drivers`)."""
-    return await drive_async(engine)
+    if tracing.TRACER is None:
+        return await drive_async(engine)
+    return await tracing.trace_task_async(engine, drive_async)

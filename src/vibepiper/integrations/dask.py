@@ -30,6 +30,7 @@ from vibepiper.engine.remote_call import deliver, pack_call, run_packed_call
 from vibepiper.engine.threads import DaemonThreadPool
 from vibepiper.exceptions import TaskRunTimeoutError
 from vibepiper.task_runners import TaskRunner
+from vibepiper.telemetry import tracing
 
 if TYPE_CHECKING:
     from vibepiper.context import TaskRunContext
@@ -163,8 +164,10 @@ class DaskTaskRunner(TaskRunner):
         ctx: TaskRunContext,
     ) -> Any:
         payload = pack_call(fn, args, kwargs, ctx, deadline=timeout)
+        # under the task run's span over there too, while tracing is on
+        call, call_args = tracing.carry(run_packed_call, payload)
         future = self.client.submit(
-            run_packed_call, payload, pure=False, key=f"{ctx.task_run.name}-{uuid.uuid4().hex}"
+            call, *call_args, pure=False, key=f"{ctx.task_run.name}-{uuid.uuid4().hex}"
         )
         try:
             answer = future.result(timeout=timeout)

@@ -22,6 +22,7 @@ from vibepiper.engine.remote_call import deliver, pack_call, run_packed_call
 from vibepiper.engine.threads import DaemonThreadPool
 from vibepiper.exceptions import TaskRunTimeoutError
 from vibepiper.task_runners import TaskRunner
+from vibepiper.telemetry import tracing
 
 if TYPE_CHECKING:
     from vibepiper.context import TaskRunContext
@@ -49,7 +50,7 @@ class RayTaskRunner(TaskRunner):
     `shutdown()` (the end of the flow run) only if this runner initialised it.
     """
 
-    _transient = ("_threads", "_remote", "_keeper")
+    _transient = ("_threads", "_remote", "_traced", "_keeper")
 
     def __init__(self, address: str | None = None, init_kwargs: dict[str, Any] | None = None):
         super().__init__()
@@ -59,6 +60,7 @@ class RayTaskRunner(TaskRunner):
         self._ray_lock = threading.Lock()  # held while Ray starts
         self._threads: DaemonThreadPool | None = None
         self._remote: Any = None
+        self._traced: Any = None
         self._keeper: _RuntimeKeeper | None = None
 
     def duplicate(self) -> Self:
@@ -80,6 +82,8 @@ class RayTaskRunner(TaskRunner):
                     self._keeper = _RuntimeKeeper(self._init_kwargs())
                 # retries are the engine's: a failed call is never re-run by Ray
                 self._remote = ray.remote(max_retries=0)(run_packed_call)
+                # the same call under the task run's span (tracing on: `tracing.carry`)
+                self._traced = ray.remote(max_retries=0)(tracing.in_trace)
             return self._remote
 
     def _init_kwargs(self) -> dict[str, Any]:
@@ -106,7 +110,10 @@ class RayTaskRunner(TaskRunner):
         remote = self._ensure_ray()
         payload = pack_call(fn, args, kwargs, ctx)
         options = {**(_remote_options.get() or {}), "name": ctx.task_run.name}
-        ref = remote.options(**options).remote(payload)
+        call, call_args = tracing.carry(run_packed_call, payload)
+        if call is not run_packed_call:
+            remote = self._traced
+        ref = remote.options(**options).remote(*call_args)
         try:
             answer = ray.get(ref, timeout=timeout)
         except GetTimeoutError:
@@ -126,7 +133,7 @@ class RayTaskRunner(TaskRunner):
     def shutdown(self) -> None:
         with self._ray_lock, self._lock:
             threads, keeper = self._threads, self._keeper
-            self._threads, self._remote, self._keeper = None, None, None
+            self._threads, self._remote, self._traced, self._keeper = None, None, None, None
         if threads is not None:
             threads.shutdown()
         if keeper is not None:

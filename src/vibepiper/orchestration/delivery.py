@@ -182,7 +182,7 @@ def placeholders(value: Any) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
         for match in PLACEHOLDER.finditer(value):
             yield match.group(0), match.group(1)
-    elif isinstance(value, dict):
+    elif isinstance(value, Mapping):
         for item in value.values():
             yield from placeholders(item)
     elif isinstance(value, list | tuple):

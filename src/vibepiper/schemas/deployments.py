@@ -190,20 +190,27 @@ class BackfillResult(BaseModel):
 
 
 # --- work pools and queues ------------------------------------------------------------
+_TEMPLATE_HELP = (
+    'Prefect\'s base job template: {"job_configuration": {...}, "variables": {JSON schema}}; '
+    "every `{{ name }}` in `job_configuration` must be declared in `variables.properties`. "
+    "Empty: the default template of the pool's type."
+)
+
+
 class WorkPoolCreate(RequestModel):
     name: Name
     type: Literal["process"] = "process"
     description: Text | None = None
     paused: bool = False
     concurrency_limit: Slots | None = None
-    base_job_template: JsonDict = Field(default_factory=dict)
+    base_job_template: JsonDict = Field(default_factory=dict, description=_TEMPLATE_HELP)
 
 
 class WorkPoolUpdate(RequestModel):
     description: Text | None = None
     paused: bool | None = None
     concurrency_limit: Slots | None = None
-    base_job_template: JsonDict | None = None
+    base_job_template: JsonDict | None = Field(default=None, description=_TEMPLATE_HELP)
 
 
 class WorkPoolRead(_Read):
@@ -282,6 +289,11 @@ class ClaimRequest(RequestModel):
 class ClaimedRun(BaseModel):
     flow_run: FlowRunRead
     deployment: DeploymentRead
+    job_variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The run's own job variables (from the request that made it), laid "
+        "over the deployment's when the worker renders the pool's base job template.",
+    )
 
 
 class HeartbeatRequest(RequestModel):

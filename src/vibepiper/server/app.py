@@ -19,6 +19,7 @@ from vibepiper.server.database import Database, migrate_database
 from vibepiper.server.errors import install_error_handlers
 from vibepiper.server.headers import SecurityHeaders
 from vibepiper.server.limits import BodySizeLimit
+from vibepiper.server.request_metrics import RequestMetrics
 from vibepiper.server.services import _notify
 from vibepiper.server.services._deadline import start_children, stop_children
 from vibepiper.server.services.builtin_blocks import register_builtin_blocks
@@ -54,6 +55,8 @@ def create_app(settings: ServerSettings | None = None, *, preload: bool = True) 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    if settings.server_metrics_enabled:
+        app.add_middleware(RequestMetrics)  # outermost: times the whole answer
     return app
 
 

@@ -8,7 +8,9 @@ end; `write()` yields one in a transaction that commits when the block exits cle
 On SQLite the server's own writers also queue on an asyncio lock before they take a
 connection: SQLite lets one writer in at a time anyway, and a second connection
 asking for the lock would be put to sleep by SQLite's busy handler (1, 2, 5, 10, ...
-ms), which made every contended write cost tens of milliseconds.
+ms), which made every contended write cost tens of milliseconds. Bulk writers (a
+backfill's or a scheduler pass's chunks; the late-run, retention and lease-reaper
+passes) yield that queue to requests (`write_slot.py`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vibepiper.database.async_engine import SQLITE_BEGIN_OPTION, create_async_engine
 from vibepiper.database.migration_lock import migration_lock
+from vibepiper.server.write_slot import WriteSlot
 
 __all__ = ["Database", "downgrade_database", "migrate_database", "redacted", "reset_database"]
 
@@ -42,7 +45,7 @@ class Database:
         self._pool_timeout = pool_timeout
         # one queue per event loop (a server has one; test harnesses may drive an app
         # from several, and an asyncio lock must never be shared between loops)
-        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        self._write_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriteSlot] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -58,13 +61,16 @@ class Database:
             yield connection
 
     @contextlib.asynccontextmanager
-    async def write(self, *, wait: float | None = None) -> AsyncIterator[AsyncConnection]:
+    async def write(
+        self, *, wait: float | None = None, bulk: bool = False
+    ) -> AsyncIterator[AsyncConnection]:
         """A connection in a transaction committed when the block exits without error.
 
         `wait`: seconds to wait for a write slot and a pooled connection before
         `sqlalchemy.exc.TimeoutError` (a 503); the pool timeout unless given. The long
         operations that write in chunks (backfills, scheduler passes) wait longer: one
         of their chunks queued behind a slow commit must not fail the whole operation.
+        `bulk`: one such chunk; on SQLite, requests waiting to write go first.
         """
         budget = self._pool_timeout if wait is None else max(wait, self._pool_timeout)
         deadline = asyncio.get_running_loop().time() + budget
@@ -73,12 +79,12 @@ class Database:
                 yield connection
             return
         loop = asyncio.get_running_loop()
-        lock = self._write_locks.get(loop)
-        if lock is None:
-            lock = self._write_locks[loop] = asyncio.Lock()
+        slot = self._write_slots.get(loop)
+        if slot is None:
+            slot = self._write_slots[loop] = WriteSlot()
         try:
             async with asyncio.timeout_at(deadline):
-                await lock.acquire()
+                await slot.acquire(bulk=bulk)
         except TimeoutError:
             raise sa.exc.TimeoutError(f"no database write slot within {budget:g} s") from None
         try:
@@ -87,7 +93,7 @@ class Database:
                 async with connection.begin():
                     yield connection
         finally:
-            lock.release()
+            slot.release()
 
     @contextlib.asynccontextmanager
     async def _connect(self, deadline: float) -> AsyncIterator[AsyncConnection]:

@@ -41,6 +41,7 @@ class ServerSettings:
     server_crash_detector_interval: float = 2.0
     server_ui_url: str | None = None
     server_readable_storage: str = ""
+    server_metrics_enabled: bool = True
     encryption_key: str | None = field(default=None, repr=False)
     encryption_key_file: str = ""
 
@@ -68,6 +69,7 @@ DESCRIPTIONS = {
     "server_ui_url": "The dashboard's address as its users reach it (e.g. "
     "'https://vibepiper.example.com'): automation notifications link runs under it "
     "(`{{ flow_run|ui_url }}`); unset, they carry no links.",
+    "server_metrics_enabled": "Serve Prometheus metrics at /api/metrics (behind the API key).",
     "server_readable_storage": "Comma-separated storage the server may read runs' stored "
     "files from (artifact downloads, results for automation templates): paths or fsspec URL "
     "prefixes; default: the result storage of the server's own environment "

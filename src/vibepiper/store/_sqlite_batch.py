@@ -493,9 +493,12 @@ _PLAIN_DETAILS = {"flow_run_id", "task_run_id"}
 _DETAILS_FAST = set(StateDetails.__slots__) == _PLAIN_DETAILS | {
     "cache_expiration",
     "cache_key",
+    "pause_key",
+    "pause_reschedule",
     "pause_timeout",
     "result",
     "retriable",
+    "run_input_keyset",
     "scheduled_time",
     "untrackable_result",
 }
@@ -509,6 +512,7 @@ def _details_json(details: StateDetails, ids: _Text) -> str:
         and details.cache_expiration is None
         and details.retriable is None
         and details.pause_timeout is None
+        and details.pause_key is None
         and details.result is None
         and not details.untrackable_result
     ):

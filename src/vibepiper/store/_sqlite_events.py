@@ -192,12 +192,16 @@ def task_run_related(
 class StateEventRows:
     """The `event` rows of one batch (`Batch.write` indexes their related resources)."""
 
-    __slots__ = ("emitted", "events", "subjects")
+    __slots__ = ("_json", "emitted", "events", "subjects")
 
     def __init__(self) -> None:
         self.events: Rows = []  # state events
         self.emitted: Rows = []  # scripts' events
         self.subjects: Rows = []
+        # the JSON of each resource object the batch's emitted events hold, by identity
+        # (the events keep them alive for the batch): a materializing flow's events
+        # share their run's related resources, encoded once instead of once per event
+        self._json: dict[int, str] = {}
 
     def of_run(
         self,
@@ -217,23 +221,28 @@ class StateEventRows:
 
     def add_emitted(self, event: Any, received: str) -> None:
         """An event a script emitted (a validated `vibepiper.events.Event`)."""
-        event_id = str(event.id)
-        occurred = encode_timestamp(event.occurred)
-        resource = dict(event.resource.root)
-        related = [dict(item.root) for item in event.related]
+        resource = event.resource
         self.emitted.append(
             (
-                event_id,
-                occurred,
+                str(event.id),
+                encode_timestamp(event.occurred),
                 event.event,
-                resource[_ID_LABEL],
-                encode_json(resource),
-                encode_json(related),
+                resource.root[_ID_LABEL],
+                self._encoded(resource),
+                "[" + ",".join([self._encoded(item) for item in event.related]) + "]",
                 encode_json(event.payload),
                 received,
                 None if event.follows is None else str(event.follows),
             )
         )
+
+    def _encoded(self, resource: Any) -> str:
+        """The JSON of a `Resource` or `RelatedResource` (its labels)."""
+        key = id(resource)
+        text = self._json.get(key)
+        if text is None:
+            text = self._json[key] = encode_json(resource.root)
+        return text
 
 
 class RunEventRows:

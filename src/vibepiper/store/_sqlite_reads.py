@@ -106,18 +106,27 @@ def read_states(con: sqlite3.Connection, kind: str, run_id: uuid.UUID) -> list[S
     if found is None:
         noun = kind.replace("_", " ")
         raise ObjectNotFound(f"No {noun} with id {run_id}")
-    return [
-        StateRow(
-            id=decode_uuid(state_id),
-            run_id=run_id,
-            type=type_,
-            name=name,
-            message=message,
-            timestamp=decode_timestamp(timestamp),
-            details=decode_json(details),
-        )
-        for state_id, type_, name, message, timestamp, details in rows
-    ]
+    return [_state_row(run_id, *row) for row in rows]
+
+
+def _state_row(
+    run_id: uuid.UUID,
+    state_id: str,
+    type_: str,
+    name: str,
+    message: str | None,
+    timestamp: str,
+    details: str,
+) -> StateRow:
+    return StateRow(
+        id=decode_uuid(state_id),
+        run_id=run_id,
+        type=type_,
+        name=name,
+        message=message,
+        timestamp=decode_timestamp(timestamp),
+        details=decode_json(details),
+    )
 
 
 def read_logs(
@@ -196,3 +205,21 @@ def _task_run_view(
         task_inputs=task_inputs,
         details=decode_json(row[16]),
     )
+
+
+def current_flow_run_states(
+    con: sqlite3.Connection, run_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, StateRow]:
+    """The current state of each of `run_ids` that exists and has one."""
+    marks = ",".join("?" * len(run_ids))
+    rows = con.execute(
+        "SELECT r.id, s.id, s.type, s.name, s.message, s.timestamp, s.details "
+        "FROM flow_run AS r JOIN flow_run_state AS s ON s.id = r.state_id "
+        f"WHERE r.id IN ({marks})",
+        [str(run_id) for run_id in run_ids],
+    ).fetchall()
+    found: dict[uuid.UUID, StateRow] = {}
+    for run_id, *state in rows:
+        key = decode_uuid(run_id)
+        found[key] = _state_row(key, *state)
+    return found

@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -84,6 +84,8 @@ BATCH_WAIT = 0.05
 `BATCH_SIZE` (not waited for while someone flushes)."""
 FLUSH_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 10.0
+MAX_STATE_WAIT = 10.0
+"""Seconds one long poll for flow-run state changes may wait on the server."""
 SIGNAL_EXIT_WAIT = 0.3
 """Seconds a process stopping on a signal waits for the server at exit."""
 JOIN_TIMEOUT = 2.0
@@ -139,6 +141,8 @@ class ApiStore(StoreBase):
         self._flows: set[str] = set()
         self._force = threading.local()
         self._limit_reads = _SharedRead[list[ac.ConcurrencyLimitRead]]()
+        self._wait_client: SyncVibePiperClient | None = None
+        self._urgent = False  # `send_soon`: send without waiting to fill a batch
         _open_stores.add(self)
 
     def _new_client(self) -> SyncVibePiperClient:
@@ -157,6 +161,7 @@ class ApiStore(StoreBase):
         self._thread = None
         self._stop = False
         self._client = self._new_client()
+        self._wait_client = None
         self._limit_reads = _SharedRead()
 
     # --- writes ----------------------------------------------------------------------
@@ -287,6 +292,14 @@ class ApiStore(StoreBase):
         """The same as `flush`: the server records a state's event with the state."""
         self.flush(timeout)
 
+    def send_soon(self) -> None:
+        """Send what is queued now, without waiting to fill a batch, and return at once
+        (a task worker's finished run: the waiting caller learns of it within a round trip,
+        and the worker's slot is free meanwhile)."""
+        with self._cond:
+            self._urgent = True
+            self._cond.notify_all()
+
     def _wait_sent(self, wait: float, give_up_early: bool) -> None:
         """Wait up to `wait` seconds for the writes to reach the server; with
         `give_up_early`, no longer once the server has been away for `outbox_after`. A
@@ -336,6 +349,8 @@ class ApiStore(StoreBase):
             self._keep(left)
         self._report_kept()
         self._client.close()
+        if self._wait_client is not None:
+            self._wait_client.close()
 
     def close_after_signal(self) -> None:
         """`close` for a process stopping on a signal: wait at most `SIGNAL_EXIT_WAIT`."""
@@ -480,12 +495,13 @@ class ApiStore(StoreBase):
         )
 
     def _batch_ready(self) -> bool:
-        return len(self._ops) >= BATCH_SIZE or self._stop or self._flushing > 0
+        return len(self._ops) >= BATCH_SIZE or self._stop or self._flushing > 0 or self._urgent
 
     def _take(self) -> list[_Op]:
         """The next `BATCH_SIZE` queued writes at most (one request)."""
         count = min(BATCH_SIZE, len(self._ops))
         batch = [self._ops.popleft() for _ in range(count)]
+        self._urgent = False
         self._cond.notify_all()  # room for blocked writers
         return batch
 
@@ -562,6 +578,27 @@ class ApiStore(StoreBase):
     def read_flow_run_states(self, flow_run_id: uuid.UUID) -> list[StateRow]:
         states = self._read(lambda: self._client.read_flow_run_states(flow_run_id))
         return [_state_row(flow_run_id, state) for state in states]
+
+    def wait_for_flow_run_states(
+        self,
+        known: Mapping[uuid.UUID, uuid.UUID | None],
+        timeout: float,
+        *,
+        poll_seconds: float | None = None,
+    ) -> dict[uuid.UUID, StateRow]:
+        from vibepiper.client._pauses import wait_for_states
+
+        wait = min(max(timeout, 0.0), MAX_STATE_WAIT)
+        client = self._waits_client()
+        answer = client._send(wait_for_states(known, wait))
+        return {item.flow_run_id: _state_row(item.flow_run_id, item.state) for item in answer}
+
+    def _waits_client(self) -> SyncVibePiperClient:
+        """A client of its own for long polls, so they never hold up the writer's."""
+        with self._cond:
+            if self._wait_client is None:
+                self._wait_client = self._new_client()
+            return self._wait_client
 
     def read_task_run_states(self, task_run_id: uuid.UUID) -> list[StateRow]:
         states = self._read(lambda: self._client.read_task_run_states(task_run_id))

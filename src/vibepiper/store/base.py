@@ -9,7 +9,7 @@ backend only implements the writes and reads.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from vibepiper.orchestration import propose
@@ -77,6 +77,19 @@ class RunStore(Protocol):
     def read_logs(
         self, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None
     ) -> list[LogView]: ...
+    def wait_for_flow_run_states(
+        self,
+        known: Mapping[uuid.UUID, uuid.UUID | None],
+        timeout: float,
+        *,
+        poll_seconds: float | None = None,
+    ) -> dict[uuid.UUID, StateRow]:
+        """The current state of each run in `known` (runs not found are left out),
+        returned once one's state id differs from the one given, or after `timeout`
+        seconds. It reads what others wrote (a resume, a pause request) and does not
+        wait for this process's own writes. A store that must poll to notice a change
+        looks every `poll_seconds` (its own short default when None)."""
+        ...
 
     # --- concurrency limits and slots (synchronous, never buffered) -------------------
     # Names are limit names: a tag limit is `tag:<tag>` (see schemas.concurrency).

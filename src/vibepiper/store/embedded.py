@@ -30,9 +30,11 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -77,6 +79,7 @@ MAX_QUEUED = 50_000  # producers wait for the writer beyond this
 BATCH_MAX = 20_000  # events per transaction
 CLOSE_TIMEOUT_S = 60.0
 COMMITS_AHEAD = 4  # built transactions that may wait for the committer
+STATE_POLL_SECONDS = 0.05  # a paused run looks for its resume this often
 
 
 class EmbeddedStore(StoreBase):
@@ -370,6 +373,29 @@ class EmbeddedStore(StoreBase):
 
     def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRunView:
         return self._read(lambda con: reads.read_flow_run(con, flow_run_id))
+
+    def wait_for_flow_run_states(
+        self,
+        known: Mapping[uuid.UUID, uuid.UUID | None],
+        timeout: float,
+        *,
+        poll_seconds: float | None = None,
+    ) -> dict[uuid.UUID, StateRow]:
+        # another process writes what this waits for (the file is the only channel):
+        # look every STATE_POLL_SECONDS, without flushing this process's writes
+        ids = list(known)
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            with self._read_lock:
+                if self._closed:
+                    raise RuntimeError(f"{self!r} is closed")
+                current = with_lock_retry(
+                    partial(reads.current_flow_run_states, self._reader_con, ids)
+                )
+            left = deadline - time.monotonic()
+            if left <= 0 or any(row.id != known.get(key) for key, row in current.items()):
+                return current
+            time.sleep(min(left, poll_seconds or STATE_POLL_SECONDS))
 
     def read_flow_runs(
         self,

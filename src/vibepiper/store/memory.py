@@ -10,7 +10,7 @@ import collections
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vibepiper.exceptions import ObjectAlreadyExists, ObjectNotFound
@@ -43,6 +43,9 @@ MAX_EVENTS = 10_000
 
 class MemoryStore(StoreBase):
     """Keeps runs, states and logs in dictionaries; nothing survives the process."""
+
+    shared = False
+    """No other process sees these runs (nothing can resume a paused one)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -148,6 +151,19 @@ class MemoryStore(StoreBase):
             if flow_run_id not in self._flow_runs:
                 raise ObjectNotFound(f"No flow run with id {flow_run_id}")
             return list(self._states.get(flow_run_id, []))
+
+    def wait_for_flow_run_states(
+        self,
+        known: Mapping[uuid.UUID, uuid.UUID | None],
+        timeout: float,
+        *,
+        poll_seconds: float | None = None,
+    ) -> dict[uuid.UUID, StateRow]:
+        """Nothing outside this process changes these runs: the current states, at once."""
+        with self._lock:
+            return {
+                run_id: self._states[run_id][-1] for run_id in known if self._states.get(run_id)
+            }
 
     def read_task_run_states(self, task_run_id: uuid.UUID) -> list[StateRow]:
         with self._lock:

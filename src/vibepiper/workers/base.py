@@ -27,6 +27,7 @@ and retried with capped backoff; runs keep running meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import socket
 import subprocess
@@ -37,6 +38,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vibepiper.telemetry import tracing
+from vibepiper.workers.job_configuration import (
+    FLOW_RUN_ID_ENV,
+    PREFECT_FLOW_RUN_ID_ENV,
+    PoolTemplate,
+    RunSetup,
+    job_configuration,
+    run_setup,
+)
 from vibepiper.workers.process import (
     SourceError,
     SparePool,
@@ -50,8 +60,6 @@ from vibepiper.workers.process import (
 )
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from vibepiper.client._client import SyncVibePiperClient
     from vibepiper.schemas.deployments import ClaimedRun
 
@@ -73,26 +81,6 @@ def print_line(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
-def job_environment(job_variables: dict[str, Any], workdir: Path) -> tuple[dict[str, str], Path]:
-    """The extra environment variables and the directory of a run, from its deployment's
-    job variables (`env`: a mapping of names to values; `working_dir`: absolute, or
-    relative to the deployment's directory), as Prefect's process workers read them.
-
-    Raises:
-        SourceError: a job variable of the wrong shape (the run fails, naming it).
-    """
-    env = job_variables.get("env") or {}
-    if not isinstance(env, dict):
-        raise SourceError(f"job variable 'env' must be a mapping, got {type(env).__name__}")
-    extra = {str(name): "" if value is None else str(value) for name, value in env.items()}
-    working_dir = job_variables.get("working_dir")
-    if working_dir is None:
-        return extra, workdir
-    if not isinstance(working_dir, str):
-        raise SourceError("job variable 'working_dir' must be a path")
-    return extra, workdir / working_dir
-
-
 @dataclass
 class HeldRun:
     """A claimed run the loop is responsible for until its process ends."""
@@ -103,6 +91,7 @@ class HeldRun:
     cancelling: bool = False
     killer: threading.Timer | None = None
     pid_reported: bool = False  # the server has recorded the run process's host:pid
+    setup: RunSetup | None = None  # where and with what the run process started
 
     @property
     def id(self) -> uuid.UUID:
@@ -207,6 +196,9 @@ class RunLoop:
             api_url, api_key=api_key, retry=RetryPolicy(max_attempts=1)
         )
         self._spares = SparePool(self.env, size=spares) if spares > 0 else None
+        self._pool_template = PoolTemplate(
+            None if work_pool_name is None else self._read_pool_template
+        )
         self._inbox: queue.Queue[ClaimedRun] = queue.Queue()
         self._held: dict[uuid.UUID, HeldRun] = {}
         self._lock = threading.Condition()
@@ -223,6 +215,8 @@ class RunLoop:
         """Claim and run until `stop` is set (or, with `run_once`, one claim has finished)."""
         if self._spares is not None:
             self._spares.fill()
+        with contextlib.suppress(Exception):  # read again when the first run starts
+            self._pool_template.get()
         claimer = threading.Thread(target=self._claim_loop, name="vibepiper-claimer", daemon=True)
         beater = threading.Thread(
             target=self._heartbeat_loop, name="vibepiper-heartbeat", daemon=True
@@ -268,18 +262,24 @@ class RunLoop:
         from vibepiper.client.errors import ApiError
 
         try:
-            job_variables = self._resolved(deployment.job_variables)
+            configuration = self._resolved(self._job_configuration(claimed))
+        except SourceError as exc:
+            message = f"Could not build the run's job configuration: {exc}"
+            self._set_state(run.id, "FAILED", message)
+            self.echo(f"Failed {held.label}: {message}")
+            self._release()
+            return
         except (ValueError, ApiError) as exc:  # a missing variable or block, say
-            message = f"Could not resolve the deployment's job variables: {exc}"
+            message = f"Could not resolve the run's job variables: {exc}"
             self._set_state(run.id, "FAILED", message)
             self.echo(f"Failed {held.label}: {message}")
             self._release()
             return
         try:
             held.workdir = prepare_workdir(deployment.source, deployment.path)
-            extra_env, cwd = job_environment(job_variables, held.workdir.path)
-            if not cwd.is_dir():
-                raise SourceError(f"directory {cwd} does not exist")
+            setup = run_setup(configuration, held.workdir.path)
+            if not setup.cwd.is_dir():
+                raise SourceError(f"directory {setup.cwd} does not exist")
         except SourceError as exc:
             self._set_state(run.id, "FAILED", f"Could not fetch the deployment's code: {exc}")
             self.echo(f"Failed {held.label}: {exc}")
@@ -287,14 +287,29 @@ class RunLoop:
                 held.workdir.remove()
             self._release()
             return
+        # the trace of the `run_deployment` call that made the run, while tracing is on
+        traceparent = tracing.run_process_env(lambda: self.client.read_flow_run_states(run.id))
+        env = setup.environment({**self.env, **traceparent})
         try:
             process = None
-            if self._spares is not None and not extra_env:
-                # a spare's environment is fixed when it starts: runs with their own
-                # variables pay a cold start
-                process = self._spares.hand(run, cwd)
+            if self._spares is not None and setup.plain and not traceparent:
+                # a spare's environment and output are fixed when it starts: runs with
+                # their own variables, command or output pay a cold start
+                process = self._spares.hand(run, setup.cwd)
             if process is None:
-                process = start_run_process(run.id, cwd, {**self.env, **extra_env})
+                if setup.command is not None:
+                    env = {
+                        **env,
+                        FLOW_RUN_ID_ENV: str(run.id),
+                        PREFECT_FLOW_RUN_ID_ENV: str(run.id),
+                    }
+                process = start_run_process(
+                    run.id,
+                    setup.cwd,
+                    env,
+                    command=setup.command,
+                    stream_output=setup.stream_output,
+                )
         except OSError as exc:
             self._set_state(run.id, "CRASHED", f"Could not start the flow run process: {exc}")
             self.echo(f"Crashed {held.label}: could not start its process: {exc}")
@@ -302,6 +317,7 @@ class RunLoop:
             self._release()
             return
         held.process = process
+        held.setup = setup
         with self._lock:
             self._held[run.id] = held
         self._beat_now.set()
@@ -311,15 +327,32 @@ class RunLoop:
         if self._spares is not None:
             self._spares.fill()
 
-    def _resolved(self, job_variables: dict[str, Any]) -> dict[str, Any]:
-        """The job variables with their variable and block placeholders resolved now, as
-        the run starts (what is stored keeps the placeholders; secrets reach only the
+    def _job_configuration(self, claimed: ClaimedRun) -> dict[str, Any]:
+        """The run's job configuration: the pool's template filled with the deployment's
+        and the run's job variables (see `job_configuration`).
+
+        Raises:
+            SourceError: the pool's template could not be read or used.
+        """
+        try:
+            template = self._pool_template.get()
+        except Exception as exc:
+            raise SourceError(f"could not read work pool {self.work_pool_name!r}: {exc}") from None
+        return job_configuration(template, claimed.deployment.job_variables, claimed.job_variables)
+
+    def _read_pool_template(self) -> dict[str, Any]:
+        assert self.work_pool_name is not None
+        return dict(self.client.read_work_pool(self.work_pool_name).base_job_template or {})
+
+    def _resolved(self, configuration: dict[str, Any]) -> dict[str, Any]:
+        """The job configuration with its variable and block placeholders resolved now,
+        as the run starts (what is stored keeps the placeholders; secrets reach only the
         run process's environment)."""
         from vibepiper.utilities.templating import contains_template, render_with_client
 
-        if not contains_template(job_variables):
-            return job_variables
-        resolved: dict[str, Any] = render_with_client(job_variables, self.client)
+        if not contains_template(configuration):
+            return configuration
+        resolved: dict[str, Any] = render_with_client(configuration, self.client)
         return resolved
 
     def _give_back(self, claimed: ClaimedRun) -> None:
@@ -467,7 +500,8 @@ class RunLoop:
             if held.workdir is not None:
                 held.workdir.remove()
             with self._lock:
-                self._held.pop(held.id, None)
+                if self._held.get(held.id) is held:  # not a later attempt's (a resume)
+                    del self._held[held.id]
             self._release()
 
     def _settle(self, held: HeldRun, returncode: int) -> None:
@@ -487,6 +521,11 @@ class RunLoop:
         if run.state_type in TERMINAL_STATE_TYPES:
             self.echo(f"Finished {held.label}: {run.state_name}")
             return
+        if run.state_type is StateType.PAUSED or self._suspended_by(held):
+            # suspended: once resumed, a worker starts it again (maybe already has: the
+            # run's state now is the next attempt's, not this process's to settle)
+            self.echo(f"Stopped {held.label}: suspended")
+            return
         how = describe_exit(returncode)
         if held.cancelling or run.state_type is StateType.CANCELLING:
             message = f"Cancelled: the flow run process {how} before it recorded a final state"
@@ -499,9 +538,28 @@ class RunLoop:
         if accepted and held.workdir is not None:
             self._run_hooks(held, held.workdir)
 
+    def _suspended_by(self, held: HeldRun) -> bool:
+        """Whether the run was suspended since this worker claimed it (its process
+        recorded Suspended and ended; a resume may have moved it on before we looked)."""
+        from vibepiper.states import StateType
+
+        claim = held.claimed.flow_run.state
+        if claim is None:
+            return False
+        states = self.client.read_flow_run_states(held.id)
+        ids = [state.id for state in states]
+        if claim.id not in ids:
+            return False
+        later = states[ids.index(claim.id) + 1 :]
+        return any(state.type is StateType.PAUSED for state in later)
+
     def _run_hooks(self, held: HeldRun, workdir: Workdir) -> None:
         """The flow's on_crashed / on_cancellation hooks, in a process of their own."""
-        process = run_hooks_process(held.id, workdir.path, self.env)
+        # where the run ran and with its variables: the entrypoint is found the same way
+        setup = held.setup
+        cwd = workdir.path if setup is None else setup.cwd
+        env = self.env if setup is None else setup.environment(self.env)
+        process = run_hooks_process(held.id, cwd, env)
         try:
             code = process.wait(timeout=HOOKS_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:

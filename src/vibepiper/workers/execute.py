@@ -3,6 +3,7 @@
     python -m vibepiper.workers.execute FLOW_RUN_ID            run the flow run
     python -m vibepiper.workers.execute --stdin                 wait for the run first
     python -m vibepiper.workers.execute --hooks FLOW_RUN_ID     run the final state's hooks
+    python -m vibepiper.workers.execute                         run $VIBEPIPER__FLOW_RUN_ID
 
 The run is read from the server (`VIBEPIPER_API_URL`), its flow loaded from the
 entrypoint (relative to the working directory the worker chose), the variable and block
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from vibepiper.schemas.api import FlowRunRead
 
 USAGE = "usage: python -m vibepiper.workers.execute [--hooks] FLOW_RUN_ID | --stdin"
+FLOW_RUN_ID_ENV = "VIBEPIPER__FLOW_RUN_ID"
+"""The run a worker started a job's `command` for: what no FLOW_RUN_ID means."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         handover = json.loads(line)
         _enter(handover["directory"])
         return execute(_claimed_run(handover["flow_run"]), client)
+    if not args and os.environ.get(FLOW_RUN_ID_ENV):
+        args = [os.environ[FLOW_RUN_ID_ENV]]  # a job's `command` was started for this run
     hooks = bool(args) and args[0] == "--hooks"
     if hooks:
         args = args[1:]
@@ -151,7 +156,8 @@ def execute(run: FlowRunRead, client: SyncVibePiperClient) -> int:
         state = engine.state
     finally:
         store.flush()
-    return 0 if state.type is StateType.COMPLETED else 1
+    # suspended: the run stops here on purpose, to start again once resumed
+    return 0 if state.type in (StateType.COMPLETED, StateType.PAUSED) else 1
 
 
 def _resolved(run: FlowRunRead, client: SyncVibePiperClient) -> FlowRunRead:

@@ -137,10 +137,19 @@ def _popen(args: list[str], cwd: Path, env: dict[str, str], **kwargs: Any) -> su
 
 
 def start_run_process(
-    flow_run_id: uuid.UUID, cwd: Path, env: dict[str, str]
+    flow_run_id: uuid.UUID,
+    cwd: Path,
+    env: dict[str, str],
+    *,
+    command: list[str] | None = None,
+    stream_output: bool = True,
 ) -> subprocess.Popen[Any]:
-    """A cold run process (see the module docstring)."""
-    return _popen([*EXECUTE, str(flow_run_id)], cwd, env, stdin=subprocess.DEVNULL)
+    """A cold run process (see the module docstring): `command` instead of the default
+    one when given (it finds the run in its environment); its output goes to the
+    worker's unless `stream_output` is False."""
+    args = command if command is not None else [*EXECUTE, str(flow_run_id)]
+    output = {} if stream_output else {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    return _popen(args, cwd, env, stdin=subprocess.DEVNULL, **output)
 
 
 def run_hooks_process(

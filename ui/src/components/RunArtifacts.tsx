@@ -1,6 +1,7 @@
 // The Artifacts tab of a flow run: what the run (and its tasks) published, newest first,
 // each rendered by its type. Polled like the rest of the run page, so a progress bar
-// moves while the run goes on.
+// moves while the run goes on. Artifacts are not events: this keeps polling (every second
+// while the run goes) whether or not the page's event stream is up.
 import { type Artifact, type ArtifactQuery, api, ApiError } from "../api";
 import { type Polled, usePoll } from "../hooks";
 import { ArtifactCard } from "./Artifact";

@@ -1,10 +1,12 @@
 // A table of flow runs, shared by the Runs page, the Dashboard and the Deployments page.
 import type { FlowRun } from "../api";
 import { durationOf, formatDuration, formatTime } from "../format";
+import { useClock } from "../hooks";
 import { Link } from "../router";
 import { StateBadge, Tags } from "./common";
 
 export function RunTable(props: { runs: FlowRun[]; showExpected?: boolean; testId?: string }) {
+  useClock(props.runs.some((run) => run.state_type === "RUNNING") ? 1000 : null); // durations tick
   return (
     <table className="runs" data-testid={props.testId ?? "run-table"}>
       <thead>

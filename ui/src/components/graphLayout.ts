@@ -13,6 +13,36 @@ export interface PlacedNode { node: GraphNode; x: number; y: number }
 export interface PlacedEdge { from: PlacedNode; to: PlacedNode; key: string }
 export interface Layout { nodes: PlacedNode[]; edges: PlacedEdge[]; width: number; height: number }
 
+/** Each node's layer: the length of its longest path from a source, computed
+ * iteratively (deep chains must not overflow the stack); a cycle is cut where it is met.
+ * Linear in nodes + edges. `upstream` maps a node to the nodes it depends on. */
+export function longestPathDepths(ids: string[], upstream: Map<string, string[]>): Map<string, number> {
+  const depth = new Map<string, number>();
+  const visiting = new Set<string>();
+  for (const start of ids) {
+    if (depth.has(start)) continue;
+    const stack: [string, number][] = [[start, 0]];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const [id, index] = top;
+      const parents = upstream.get(id) ?? [];
+      if (index === 0) visiting.add(id);
+      if (index < parents.length) {
+        top[1] = index + 1;
+        const parent = parents[index];
+        if (!depth.has(parent) && !visiting.has(parent)) stack.push([parent, 0]);
+        continue;
+      }
+      let level = 0;
+      for (const parent of parents) level = Math.max(level, (depth.get(parent) ?? -1) + 1);
+      depth.set(id, level);
+      visiting.delete(id);
+      stack.pop();
+    }
+  }
+  return depth;
+}
+
 export function layoutGraph(graph: FlowRunGraph): Layout {
   const byId = new Map<string, GraphNode>();
   // A subflow's run id stands for the task run that started it.
@@ -40,30 +70,7 @@ export function layoutGraph(graph: FlowRunGraph): Layout {
     else upstream.set(to, [from]);
   }
 
-  // Longest path from a source, iteratively (no recursion: deep chains must not overflow).
-  const depth = new Map<string, number>();
-  const visiting = new Set<string>();
-  for (const start of graph.nodes) {
-    if (depth.has(start.id)) continue;
-    const stack: [string, number][] = [[start.id, 0]];
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const [id, index] = top;
-      const parents = upstream.get(id) ?? [];
-      if (index === 0) visiting.add(id);
-      if (index < parents.length) {
-        top[1] = index + 1;
-        const parent = parents[index];
-        if (!depth.has(parent) && !visiting.has(parent)) stack.push([parent, 0]);
-        continue;
-      }
-      let level = 0;
-      for (const parent of parents) level = Math.max(level, (depth.get(parent) ?? -1) + 1);
-      depth.set(id, level);
-      visiting.delete(id);
-      stack.pop();
-    }
-  }
+  const depth = longestPathDepths(graph.nodes.map((node) => node.id), upstream);
 
   const layers: GraphNode[][] = [];
   for (const node of graph.nodes) {

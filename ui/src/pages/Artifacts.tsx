@@ -21,7 +21,7 @@ function firstLine(text: string | null): string {
 }
 
 /** The names of these flow runs, in one request (not one per row). */
-function useRunNames(ids: (string | null)[]): Map<string, string> {
+export function useRunNames(ids: (string | null)[]): Map<string, string> {
   const unique = [...new Set(ids.filter((id): id is string => id !== null))].sort();
   const runs = usePoll(
     () => unique.length ? api.post<FlowRun[]>("/flow_runs/filter", { id: unique, limit: unique.length }) : Promise.resolve([]),
@@ -30,7 +30,7 @@ function useRunNames(ids: (string | null)[]): Map<string, string> {
   return new Map((runs.data ?? []).map((run) => [run.id, run.name]));
 }
 
-function RunLink(props: { id: string | null; names: Map<string, string> }) {
+export function RunLink(props: { id: string | null; names: Map<string, string> }) {
   if (!props.id) return <span className="muted">none</span>;
   return <Link to={`/runs/${props.id}`} className="artifact-run">{props.names.get(props.id) ?? props.id.slice(0, 8)}</Link>;
 }

@@ -1,10 +1,12 @@
-// The Dashboard: runs by state over time, recent failures, late runs.
+// The Dashboard: runs by state over time, recent failures, late runs; reloaded on each
+// flow run state change (see live.ts).
 import { useState } from "react";
 import { api, type FlowRun, type HistoryBucket } from "../api";
 import { Card, countText, Empty, ErrorNote, Pending } from "../components/common";
 import { HistoryChart } from "../components/HistoryChart";
 import { RunTable } from "../components/RunTable";
 import { usePoll } from "../hooks";
+import { FLOW_RUN_EVENTS } from "../live";
 import { Link } from "../router";
 
 const WINDOWS: Record<string, [number, number]> = {
@@ -20,13 +22,13 @@ export function DashboardPage() {
     return api.post<HistoryBucket[]>("/ui/flow_runs/history", {
       since: since.toISOString(), until: until.toISOString(), buckets, root_only: true,
     });
-  }, [window_], 2000);
+  }, [window_], 2000, FLOW_RUN_EVENTS);
   const failures = usePoll(() => api.post<FlowRun[]>("/flow_runs/filter", {
     state_type: ["FAILED", "CRASHED"], sort: "CREATED_DESC", limit: 10,
-  }), [], 2000);
+  }), [], 2000, FLOW_RUN_EVENTS);
   const late = usePoll(() => api.post<FlowRun[]>("/flow_runs/filter", {
     state_name: ["Late"], sort: "CREATED_DESC", limit: 10,
-  }), [], 2000);
+  }), [], 2000, FLOW_RUN_EVENTS);
   // The counts exist only once the history has answered: until then each shows "…".
   const totals = history.data === undefined ? undefined : totalsByState(history.data);
   const count = (...states: string[]) =>

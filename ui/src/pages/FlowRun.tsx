@@ -1,17 +1,21 @@
 // One flow run: state and duration, parameters, task graph, timeline, live logs, state
-// history, and the Retry / Cancel buttons; its artifacts on a second tab (`?tab=artifacts`).
-// Polls every second while the run is going.
-import { useEffect, useRef, useState } from "react";
+// history, and the Retry / Cancel buttons; when paused, what it waits for and the Resume
+// form; its artifacts on a second tab (`?tab=artifacts`).
+// Live from the event stream: each state change of the run or its task runs reloads what
+// it touches (see live.ts); while the stream is down it polls every second instead.
+import { useEffect, useMemo, useRef, useState } from "react";
 import {
   api, ApiError, type FlowRun, type FlowRunGraph, type LogLine, type StateRead, type TaskRun,
 } from "../api";
 import { Card, countText, Empty, ErrorNote, JsonView, Pending, StateBadge, Tags } from "../components/common";
+import { PausedRun } from "../components/ResumeForm";
 import { RunArtifacts, useRunArtifactCount } from "../components/RunArtifacts";
 import { TaskGraph } from "../components/TaskGraph";
 import { Timeline } from "../components/Timeline";
 import { durationOf, formatDuration, formatTime, LEVEL_NAMES } from "../format";
 import { eventsOfResource } from "../events";
-import { usePoll } from "../hooks";
+import { COALESCE_MS, useClock, usePoll } from "../hooks";
+import { flowRunEvents, type StreamStatus, useLive } from "../live";
 import { Link, navigate, useLocation } from "../router";
 
 const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
@@ -20,13 +24,16 @@ export function FlowRunPage(props: { id: string }) {
   const { id } = props;
   const [live, setLive] = useState(true);
   const interval = live ? 1000 : 5000;
-  const run = usePoll(() => api.get<FlowRun>(`/flow_runs/${id}`), [id], interval);
-  const graph = usePoll(() => api.get<FlowRunGraph>(`/flow_runs/${id}/graph`), [id], interval);
-  const states = usePoll(() => api.get<StateRead[]>(`/flow_runs/${id}/states`), [id], interval);
+  const stream = useMemo(() => flowRunEvents(id), [id]);
+  const run = usePoll(() => api.get<FlowRun>(`/flow_runs/${id}`), [id], interval, stream);
+  const graph = usePoll(() => api.get<FlowRunGraph>(`/flow_runs/${id}/graph`), [id], interval, stream);
+  const states = usePoll(() => api.get<StateRead[]>(`/flow_runs/${id}/states`), [id], interval, stream);
   const artifactCount = useRunArtifactCount(id, interval);
+  const streamStatus = useLive(stream, () => undefined);
   const tab = useLocation().query.get("tab") === "artifacts" ? "artifacts" : "overview";
   const state = run.data?.state_type;
   useEffect(() => setLive(!state || !FINAL.has(state)), [state]);
+  useClock(live ? 1000 : null); // the duration and the timeline's running bars grow
 
   if (run.error && !run.data) {
     return <div className="page"><h1>Flow run</h1><ErrorNote error={run.error} /></div>;
@@ -48,7 +55,7 @@ export function FlowRunPage(props: { id: string }) {
             <span>started {formatTime(flowRun.start_time)}</span>
             {flowRun.end_time ? <span>ended {formatTime(flowRun.end_time)}</span> : null}
             <Tags tags={flowRun.tags} />
-            {live ? <span className="live" title="updates every second">● live</span> : null}
+            {live ? <LiveMark status={streamStatus} /> : null}
           </div>
           {flowRun.state?.message ? <div className="state-message">{flowRun.state.message}</div> : null}
           <ParentLink run={flowRun} />
@@ -56,6 +63,7 @@ export function FlowRunPage(props: { id: string }) {
         <RunActions run={flowRun} onChange={run.refresh} />
       </div>
       <ErrorNote error={run.error ?? graph.error ?? states.error} />
+      {flowRun.state_type === "PAUSED" ? <PausedRun run={flowRun} history={states.data} onResumed={() => { run.refresh(); states.refresh(); }} /> : null}
       <div className="tabs" role="tablist" aria-label="Run views">
         <button role="tab" aria-selected={tab === "overview"} onClick={() => navigate(`/runs/${id}`, true)}>
           Overview
@@ -122,6 +130,21 @@ export function FlowRunPage(props: { id: string }) {
   );
 }
 
+const LIVE_TITLES: Record<StreamStatus, string> = {
+  open: "updates as the run's events arrive",
+  busy: "many events: updates as they arrive and every second",
+  connecting: "updates every second until the event stream is up",
+  down: "the event stream is unavailable: updates every second",
+};
+
+function LiveMark(props: { status: StreamStatus }) {
+  return (
+    <span className="live" data-testid="live-mark" data-stream={props.status} title={LIVE_TITLES[props.status]}>
+      ● live{props.status === "open" ? "" : " (polling)"}
+    </span>
+  );
+}
+
 function ParentLink(props: { run: FlowRun }) {
   const parent = props.run.parent_task_run_id;
   const task = usePoll(
@@ -178,7 +201,9 @@ function RunActions(props: { run: FlowRun; onChange: () => void }) {
 }
 
 /** The run's log lines, fetched incrementally: each poll asks for lines from a little
- * before the newest one seen (lines can arrive late, in batches) and merges by id. */
+ * before the newest one seen (lines can arrive late, in batches) and merges by id. Log
+ * lines are not events, so while the run goes this polls every second even with the
+ * stream up; the run's events fetch too (at most one fetch per COALESCE_MS). */
 function Logs(props: { runId: string; live: boolean; taskNames: Map<string, string> }) {
   const [lines, setLines] = useState<LogLine[]>([]);
   const [loaded, setLoaded] = useState(false);
@@ -186,6 +211,8 @@ function Logs(props: { runId: string; live: boolean; taskNames: Map<string, stri
   const seen = useRef(new Map<number, LogLine>());
   const newest = useRef<string | null>(null);
   const box = useRef<HTMLDivElement>(null);
+  const wake = useRef<() => void>(() => undefined);
+  useLive(useMemo(() => flowRunEvents(props.runId), [props.runId]), () => wake.current());
 
   useEffect(() => {
     seen.current = new Map();
@@ -197,7 +224,17 @@ function Logs(props: { runId: string; live: boolean; taskNames: Map<string, stri
   useEffect(() => {
     let cancelled = false;
     let timer: number | undefined;
+    let busy = false;
+    let again = false;
+    let lastStart = 0;
     const poll = async () => {
+      timer = undefined;
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      lastStart = Date.now();
       try {
         const after = newest.current
           ? new Date(Date.parse(newest.current) - 10_000).toISOString() : undefined;
@@ -222,13 +259,28 @@ function Logs(props: { runId: string; live: boolean; taskNames: Map<string, stri
         setError(null);
       } catch (caught) {
         if (!cancelled) setError(caught instanceof Error ? caught : new Error(String(caught)));
+      } finally {
+        busy = false;
       }
-      if (!cancelled) timer = window.setTimeout(poll, props.live ? 1000 : 5000);
+      if (cancelled) return;
+      const delay = again ? Math.max(0, COALESCE_MS - (Date.now() - lastStart)) : props.live ? 1000 : 5000;
+      again = false;
+      timer = window.setTimeout(poll, delay);
+    };
+    wake.current = () => {
+      if (cancelled) return;
+      if (busy) {
+        again = true;
+        return;
+      }
+      window.clearTimeout(timer);
+      timer = window.setTimeout(poll, Math.max(0, COALESCE_MS - (Date.now() - lastStart)));
     };
     void poll();
     return () => {
       cancelled = true;
       window.clearTimeout(timer);
+      wake.current = () => undefined;
     };
   }, [props.runId, props.live]);
 

@@ -1,11 +1,13 @@
 // Runs: every flow run, filtered server-side. The URL's query string is the filter, so
-// a filtered view can be bookmarked and the back button restores it.
+// a filtered view can be bookmarked and the back button restores it. Live: any flow run's
+// state change reloads the page of runs and the count (see live.ts).
 import { type FormEvent, useEffect, useState } from "react";
 import { api, type Flow, type FlowRun, type RunFilter, STATE_TYPES, type StateType } from "../api";
 import { Card, Empty, ErrorNote, Pending } from "../components/common";
 import { Pager } from "../components/Pager";
 import { RunTable } from "../components/RunTable";
 import { usePoll } from "../hooks";
+import { FLOW_RUN_EVENTS } from "../live";
 import { navigate, useLocation } from "../router";
 
 export const PAGE_SIZE = 25;
@@ -50,9 +52,9 @@ export function RunsPage() {
     () => api.post<FlowRun[]>("/flow_runs/filter", {
       ...filter, sort: "CREATED_DESC", limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE,
     }),
-    [key],
+    [key], undefined, FLOW_RUN_EVENTS,
   );
-  const total = usePoll(() => api.post<number>("/flow_runs/count", filter), [key], 2000);
+  const total = usePoll(() => api.post<number>("/flow_runs/count", filter), [key], 2000, FLOW_RUN_EVENTS);
   const flows = usePoll(() => api.post<Flow[]>("/flows/filter", { limit: 1000 }), [], 10000);
 
   const update = (changes: Record<string, string | null>) => {

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidat
 from vibepiper.schemas import api
 from vibepiper.schemas import deployments as dep
 from vibepiper.schemas.blocks import BlockDocumentRead, BlockSchemaRead, BlockTypeRead
+from vibepiper.schemas.flow_run_input import FlowRunInput
 from vibepiper.schemas.variables import VariableRead
 from vibepiper.states import State, StateDetails, StateType
 
@@ -32,6 +33,7 @@ __all__ = [
     "Deployment",
     "Flow",
     "FlowRun",
+    "FlowRunInput",
     "Log",
     "State",
     "StateDetails",
@@ -63,31 +65,11 @@ def state_from_read(read: api.StateRead) -> State[Any]:
         message=read.message,
         data=data,
         timestamp=read.timestamp,
-        state_details=StateDetails(
-            flow_run_id=_uuid(details.get("flow_run_id")),
-            task_run_id=_uuid(details.get("task_run_id")),
-            scheduled_time=_datetime(details.get("scheduled_time")),
-            cache_key=details.get("cache_key")
-            if isinstance(details.get("cache_key"), str)
-            else None,
-            result=record if isinstance(record, dict) else None,
+        state_details=StateDetails.from_json(
+            {**details, "result": record if isinstance(record, dict) else None}
         ),
         id=read.id,
     )
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
-def _datetime(value: Any) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def _to_state(value: Any) -> State[Any] | None:

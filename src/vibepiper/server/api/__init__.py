@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends
 
 from vibepiper.server.api import (
     artifacts,
+    assets,
     automations,
+    background_tasks,
     batch,
     block_capabilities,
     block_documents,
@@ -18,9 +20,12 @@ from vibepiper.server.api import (
     concurrency_limits,
     deployments,
     events,
+    flow_run_inputs,
+    flow_run_pauses,
     flow_runs,
     flows,
     logs,
+    metrics,
     system,
     task_runs,
     variables,
@@ -42,7 +47,19 @@ def api_router() -> APIRouter:
     protected = APIRouter(
         dependencies=[Depends(require_api_key)], responses={**UNAUTHORIZED, **COMMON}
     )
-    for module in (system, flows, flow_runs, task_runs, logs, batch, concurrency_limits):
+    # first: the background-task routes are on every delayed run's path (routes are
+    # matched in order)
+    protected.include_router(background_tasks.router)
+    for module in (
+        system,
+        flows,
+        flow_runs,
+        flow_run_pauses,
+        task_runs,
+        logs,
+        batch,
+        concurrency_limits,
+    ):
         protected.include_router(module.router)
     protected.include_router(events.router)
     router.include_router(events.sockets)
@@ -53,5 +70,8 @@ def api_router() -> APIRouter:
     protected.include_router(webhooks.router)
     protected.include_router(automations.router)
     protected.include_router(artifacts.router)
+    protected.include_router(assets.router)
+    protected.include_router(flow_run_inputs.router)
+    protected.include_router(metrics.router)
     router.include_router(protected)
     return router

@@ -16,7 +16,8 @@ CONFLICT: Responses = {409: {"model": ErrorBody, "description": "The name is tak
 
 @router.post("/", status_code=201, responses=CONFLICT)
 async def create_work_pool(body: wire.WorkPoolCreate, db: DB) -> wire.WorkPoolRead:
-    """A new pool, with a queue named "default" (priority 1)."""
+    """A new pool, with a queue named "default" (priority 1) and its type's default base
+    job template unless one is given (a template naming undeclared variables: 422)."""
     return await work_pools.create_pool(db, body)
 
 
@@ -32,6 +33,8 @@ async def read_work_pool(name: str, db: DB) -> wire.WorkPoolRead:
 
 @router.patch("/{name}", responses=NOT_FOUND)
 async def update_work_pool(name: str, body: wire.WorkPoolUpdate, db: DB) -> wire.WorkPoolRead:
+    """Change the given fields; a `base_job_template` is checked as on create (`{}`: the
+    type's default)."""
     return await work_pools.update_pool(db, name, _set(body))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,6 +52,20 @@ def _sqlite_json_array_has(
 ) -> sa.ColumnElement[bool]:
     items = sa.func.json_each(column).table_valued("value")
     return sa.exists(sa.select(sa.literal(1)).select_from(items).where(items.c.value.in_(values)))
+
+
+def not_in_strings(
+    connection: AsyncConnection, column: sa.ColumnElement[Any], values: Sequence[str]
+) -> sa.ColumnElement[bool]:
+    """`column` is none of `values`, bound as one parameter however many there are (the
+    drivers cap a statement's parameters at ~32k)."""
+    if not values:
+        return sa.true()
+    if connection.dialect.name == "postgresql":
+        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.Text()))
+        return column != sa.all_(array)
+    items = sa.func.json_each(sa.bindparam(None, json.dumps(list(values)))).table_valued("value")
+    return column.not_in(sa.select(items.c.value))
 
 
 def locked(connection: AsyncConnection, query: sa.Select[Any]) -> sa.Select[Any]:

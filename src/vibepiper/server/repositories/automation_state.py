@@ -19,6 +19,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.database import tables as t
+from vibepiper.server import metrics
 from vibepiper.server.repositories._dialect import insert_ignoring_conflicts
 
 _bucket = t.automation_bucket.c
@@ -233,6 +234,7 @@ async def drop_buckets(connection: AsyncConnection, automation_id: uuid.UUID) ->
 # --- firings, actions and the log -----------------------------------------------------------
 async def insert_firing(connection: AsyncConnection, values: dict[str, Any]) -> None:
     await connection.execute(sa.insert(t.automation_firing).values(**values))
+    metrics.FIRINGS.inc()
 
 
 async def insert_actions(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vibepiper.database import tables as t
 from vibepiper.schemas import event_filters as f
 from vibepiper.schemas.events import ID_LABEL, ROLE_LABEL, Event
+from vibepiper.server.metrics import count_events
 from vibepiper.server.repositories._dialect import insert_ignoring_conflicts
 
 E = t.event
@@ -60,6 +61,7 @@ async def insert(
     connection: AsyncConnection, rows: Sequence[dict[str, Any]], index: Sequence[dict[str, Any]]
 ) -> None:
     """Insert events (one whose id is stored already is skipped) and their index rows."""
+    count_events(rows)
     for start in range(0, len(rows), _CHUNK):
         chunk = list(rows[start : start + _CHUNK])
         await connection.execute(insert_ignoring_conflicts(connection, E), chunk)
@@ -77,6 +79,7 @@ async def insert_prepared(connection: AsyncConnection, rows: Sequence[dict[str, 
     parsed and serialized again."""
     if not rows:
         return
+    count_events(rows)
     postgres = connection.dialect.name == "postgresql"
     values: dict[str, Any] = {}
     for name in _JSON_TEXT:
@@ -280,6 +283,26 @@ async def read(
                 )
             )
     query = _ordered(query, spec.order).limit(limit)
+    return list((await connection.execute(query)).mappings())
+
+
+async def read_received(
+    connection: AsyncConnection,
+    spec: f.EventFilter,
+    since: dt.datetime,
+    limit: int,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+) -> list[RowMapping]:
+    """Events matching `spec` the server recorded at or after `since`, in the order it
+    recorded them, after the (received, id) `after` (what a live stream follows;
+    `ix_event__received` bounds the scan)."""
+    query = sa.select(E).where(*conditions(connection, spec), E.c.received >= since)
+    if after is not None:
+        received, event_id = after
+        query = query.where(
+            sa.or_(E.c.received > received, sa.and_(E.c.received == received, E.c.id > event_id))
+        )
+    query = query.order_by(E.c.received.asc(), E.c.id.asc()).limit(limit)
     return list((await connection.execute(query)).mappings())
 
 

@@ -108,6 +108,7 @@ async def delete(connection: AsyncConnection, run_id: uuid.UUID) -> bool:
         sa.delete(t.task_run_input).where(t.task_run_input.c.task_run_id.in_(task_runs)),
         sa.delete(t.log).where(t.log.c.flow_run_id == run_id),
         sa.delete(t.artifact).where(t.artifact.c.flow_run_id == run_id),
+        sa.delete(t.flow_run_input).where(t.flow_run_input.c.flow_run_id == run_id),
         sa.delete(t.task_run).where(t.task_run.c.flow_run_id == run_id),
         sa.delete(t.flow_run_state).where(t.flow_run_state.c.flow_run_id == run_id),
     ):

@@ -51,6 +51,7 @@ async def delete_old_task_runs(connection: AsyncConnection, cutoff: dt.datetime,
         for statement in (
             sa.delete(t.task_run_state).where(t.task_run_state.c.task_run_id.in_(found)),
             sa.delete(t.task_run_input).where(t.task_run_input.c.task_run_id.in_(found)),
+            sa.delete(t.task_run_queue).where(t.task_run_queue.c.task_run_id.in_(found)),
             sa.delete(t.task_run).where(t.task_run.c.id.in_(found)),
         ):
             await connection.execute(statement)
@@ -68,8 +69,10 @@ async def delete_old_flow_runs(connection: AsyncConnection, cutoff: dt.datetime,
     for statement in (
         sa.delete(t.task_run_state).where(t.task_run_state.c.task_run_id.in_(orphans)),
         sa.delete(t.task_run_input).where(t.task_run_input.c.task_run_id.in_(orphans)),
+        sa.delete(t.task_run_queue).where(t.task_run_queue.c.task_run_id.in_(orphans)),
         sa.delete(t.task_run).where(t.task_run.c.flow_run_id.in_(found)),
         sa.delete(t.artifact).where(t.artifact.c.flow_run_id.in_(found)),
+        sa.delete(t.flow_run_input).where(t.flow_run_input.c.flow_run_id.in_(found)),
         sa.delete(t.flow_run_state).where(t.flow_run_state.c.flow_run_id.in_(found)),
         sa.delete(t.flow_run).where(t.flow_run.c.id.in_(found)),
     ):

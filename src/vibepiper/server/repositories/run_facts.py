@@ -25,6 +25,8 @@ class FlowRunFacts(NamedTuple):
     work_queue: tuple[str, str] | None
     work_pool: tuple[str, str, str] | None
     parent_task_run: Named | None
+    start_time: dt.datetime | None = None
+    expected_start_time: dt.datetime | None = None
 
 
 class TaskRunFacts(NamedTuple):
@@ -61,6 +63,8 @@ async def flow_runs(
             wp.c.type.label("pool_type"),
             fr.c.parent_task_run_id,
             tr.c.name.label("parent_name"),
+            fr.c.start_time,
+            fr.c.expected_start_time,
         )
         .select_from(fr)
         .join(f, f.c.id == fr.c.flow_id, isouter=True)
@@ -90,6 +94,8 @@ async def flow_runs(
             None
             if row["parent_task_run_id"] is None
             else (str(row["parent_task_run_id"]), row["parent_name"]),
+            row["start_time"],
+            row["expected_start_time"],
         )
     return found
 

@@ -68,3 +68,23 @@ async def details_of(connection: AsyncConnection, kind: RunKind, state_id: uuid.
     table = _TABLES[kind]
     statement = sa.select(table.c.details).where(table.c.id == state_id)
     return (await connection.execute(statement)).scalar_one_or_none()
+
+
+async def flow_run_job_variables(
+    connection: AsyncConnection, run_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Each run's own job variables: the `job_variables` of its earliest state that has
+    them (the request that made a deployment's run puts them in its first state)."""
+    table = t.flow_run_state
+    found: dict[uuid.UUID, dict[str, Any]] = {}
+    for start in range(0, len(run_ids), _CHUNK):
+        statement = (
+            sa.select(table.c.flow_run_id, table.c.details)
+            .where(table.c.flow_run_id.in_(run_ids[start : start + _CHUNK]))
+            .order_by(table.c.timestamp, table.c.id)
+        )
+        for run_id, details in (await connection.execute(statement)).all():
+            variables = (details or {}).get("job_variables")
+            if run_id not in found and isinstance(variables, dict):
+                found[run_id] = variables
+    return found

@@ -7,6 +7,9 @@ waiting claim also re-checks the database every `RECHECK_SECONDS` for their runs
 for runs that simply came due. A stopping server `drain`s: waiting claims answer at
 once with what they have (nothing) instead of being cut off at the end of the shutdown
 grace period with a 500.
+
+A second notifier per database wakes the long-polls that wait for flow-run states to
+change (a paused run waiting to be resumed, a run watching for a pause request).
 """
 
 from __future__ import annotations
@@ -56,6 +59,25 @@ def runs_changed(db: Database) -> None:
 async def wait_for_runs(db: Database, timeout: float) -> None:
     """Return when `runs_changed(db)` is called or after `timeout` seconds."""
     await _notifier(db).wait(max(0.0, min(timeout, RECHECK_SECONDS)))
+
+
+_state_notifiers: weakref.WeakKeyDictionary[Database, _Notifier] = weakref.WeakKeyDictionary()
+
+
+def states_changed(db: Database) -> None:
+    """Wake the flow-run state waits on `db` in this process (a resume, a pause
+    request): after the commit."""
+    notifier = _state_notifiers.get(db)
+    if notifier is not None:
+        notifier.notify()
+
+
+async def wait_for_states(db: Database, timeout: float) -> None:
+    """Return when `states_changed(db)` is called or after `timeout` seconds."""
+    notifier = _state_notifiers.get(db)
+    if notifier is None:
+        notifier = _state_notifiers[db] = _Notifier()
+    await notifier.wait(max(0.0, timeout))
 
 
 def drain(db: Database) -> None:

@@ -65,23 +65,23 @@ from vibepiper.server.conflicts import lost_to_another
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import deployments as deployment_rows
 from vibepiper.server.repositories import flow_runs as run_rows
-from vibepiper.server.repositories import states, work_pools
+from vibepiper.server.repositories import work_pools
 from vibepiper.server.services import (
     automations,
     cancellation,
     deployment_runs,
     deployments,
+    flow_run_pauses,
     flow_runs,
     run_states,
 )
 from vibepiper.server.services import work_pools as pools
 from vibepiper.server.services._deadline import DeadlineExceeded, run_with_deadline
-from vibepiper.server.services._transitions import scheduled_details, transition
 from vibepiper.server.services.automation_context import ActionContext, ActionFailed
 from vibepiper.server.services.automation_targets import first_of_kind, target, templated_text
 from vibepiper.server.services.automation_templates import template_context
 from vibepiper.server.settings import ServerSettings
-from vibepiper.states import State, StateType
+from vibepiper.states import State
 
 __all__ = ["RENDER_SECONDS", "SUSPEND_TIMEOUT", "execute"]
 
@@ -314,50 +314,29 @@ async def _set_state(db: Database, run_id: uuid.UUID, state: api.StateCreate) ->
 
 
 async def _suspend(db: Database, context: ActionContext) -> dict[str, Any]:
+    """Ask the run to suspend at its next task (Suspending until its process does)."""
     run_id = target(context, "flow-run", None)
-    timeout = dt.datetime.now(dt.UTC) + SUSPEND_TIMEOUT
-    state = api.StateCreate(
-        type=StateType.PAUSED,
-        name="Suspended",
-        message=f"Suspended by {_by(context)}",
-        state_details={"pause_timeout": timeout.isoformat(), "pause_reschedule": True},
+    result = await flow_run_pauses.request(
+        db,
+        run_id,
+        reschedule=True,
+        timeout_seconds=SUSPEND_TIMEOUT.total_seconds(),
+        by=_by(context),
     )
-    return await _set_state(db, run_id, state)
+    if result.status != "ACCEPT":
+        raise ActionFailed(f"flow run {run_id} was not suspended: {result.reason}")
+    return _moved(run_id, result.state)
 
 
 async def _resume(db: Database, context: ActionContext) -> dict[str, Any]:
     run_id = target(context, "flow-run", None)
-    message = f"Resumed by {_by(context)}"
-    async with db.write() as connection:
-        row = await run_rows.get_for_update(connection, run_id)
-        if row is None:
-            raise ActionFailed(f"flow run {run_id} not found")
-        if row["state_type"] != StateType.PAUSED.value:
-            now = row["state_name"] or row["state_type"] or "no state"
-            raise ActionFailed(f"flow run {run_id} is not paused ({now})")
-        details = await states.details_of(connection, "flow_run", row["state_id"]) or {}
-        if details.get("pause_reschedule") or row["state_name"] == "Suspended":
-            # its process exited: a worker starts it again
-            due = dt.datetime.now(dt.UTC)
-            state: State[Any] = State(StateType.SCHEDULED, name="Resuming", message=message)
-            extra = {"expected_start_time": due, **run_rows.RELEASED_HOLDER}
-            decision = await transition(
-                connection,
-                row,
-                state,
-                extra=extra,
-                expect_type=StateType.PAUSED.value,
-                details=scheduled_details(due),
-            )
-        else:  # the paused process waits for Running; a resume is not a new attempt
-            state = State(StateType.RUNNING, message=message)
-            extra = {"run_count": row["run_count"]}
-            decision = await transition(
-                connection, row, state, extra=extra, expect_type=StateType.PAUSED.value
-            )
-    if not decision.accepted:
-        raise ActionFailed(f"flow run {run_id} was not resumed: {decision.reason}")
-    return _moved(run_id, decision.state)
+    try:
+        result = await flow_run_pauses.resume(db, run_id, by=_by(context))
+    except HTTPException as exc:  # the pause waits for input an automation cannot give
+        raise ActionFailed(f"flow run {run_id} was not resumed: {exc.detail}") from None
+    if result.status != "ACCEPT":
+        raise ActionFailed(f"flow run {run_id} was not resumed: {result.reason}")
+    return _moved(run_id, result.state)
 
 
 async def _change_state(

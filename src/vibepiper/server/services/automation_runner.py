@@ -23,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from vibepiper.schemas.automations import ActionTypes
 from vibepiper.schemas.events import ReceivedEvent, uuid7
+from vibepiper.server import metrics
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import automation_state as state
 from vibepiper.server.services import _wake, lifecycle_events
@@ -143,6 +144,7 @@ async def _finish(
             )
         else:
             values = {"status": "failed", "error": failure.reason}
+            metrics.FAILED_ACTIONS.inc((str(action.get("type") or "unknown"),))
             name, kind, message = (
                 "failed",
                 "action-failed",

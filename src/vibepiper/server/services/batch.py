@@ -29,12 +29,13 @@ from vibepiper.schemas import api_batch as b
 from vibepiper.schemas.artifacts import ArtifactUpdate
 from vibepiper.schemas.runs import flow_id_for
 from vibepiper.server.database import Database
-from vibepiper.server.repositories import _dialect, events, flows, logs, states
+from vibepiper.server.repositories import _dialect, events, flows, logs, states, task_queue
 from vibepiper.server.repositories import artifacts as artifact_rows
 from vibepiper.server.repositories import flow_runs as flow_runs_repository
 from vibepiper.server.repositories.states import RunKind
 from vibepiper.server.services import (
     _convert,
+    _task_notify,
     _wake,
     artifacts,
     flow_runs,
@@ -69,7 +70,11 @@ async def apply(db: Database, operations: Sequence[b.BatchOperation]) -> b.Batch
         await batch.load(operations)
         outcomes = [await batch.apply(operation) for operation in operations]
         await batch.write()
+        finished = _task_notify.finished_runs(batch.changes["task_run"])
+        await task_queue.delete(connection, finished)  # final runs leave the task queue
     _wake.wake(db, "events")  # state changes recorded their events
+    if finished:
+        _task_notify.notify(db, "finished")
     return b.BatchResult(outcomes=outcomes)
 
 

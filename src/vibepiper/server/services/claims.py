@@ -22,7 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.schemas import deployments as wire
 from vibepiper.server.database import Database
-from vibepiper.server.repositories import claims, deployments, flow_runs, work_pools, workers
+from vibepiper.server.repositories import (
+    claims,
+    deployments,
+    flow_runs,
+    states,
+    work_pools,
+    workers,
+)
 from vibepiper.server.repositories.claims import Scope
 from vibepiper.server.services import _notify, lifecycle_events
 from vibepiper.server.services._convert import flow_run_read
@@ -142,6 +149,7 @@ async def _claimed_runs(
 ) -> list[wire.ClaimedRun]:
     out: list[wire.ClaimedRun] = []
     reads: dict[uuid.UUID, wire.DeploymentRead] = {}
+    job_variables = await states.flow_run_job_variables(connection, run_ids) if run_ids else {}
     for run_id in run_ids:
         row = await flow_runs.get(connection, run_id)
         assert row is not None
@@ -150,7 +158,13 @@ async def _claimed_runs(
             deployment = await deployments.get(connection, deployment_id)
             assert deployment is not None
             reads[deployment_id] = await to_read(connection, deployment)
-        out.append(wire.ClaimedRun(flow_run=flow_run_read(row), deployment=reads[deployment_id]))
+        out.append(
+            wire.ClaimedRun(
+                flow_run=flow_run_read(row),
+                deployment=reads[deployment_id],
+                job_variables=job_variables.get(run_id, {}),
+            )
+        )
     return out
 
 

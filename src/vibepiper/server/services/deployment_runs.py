@@ -5,8 +5,10 @@ Every such run starts Scheduled at its time and carries what a worker needs to r
 it: the deployment, its pool and queue, its entrypoint. Parameters are the
 deployment's defaults overridden by the request's (or the schedule's) and, when the
 deployment enforces it, must satisfy its parameter JSON schema: a failure is a 422
-naming the parameter, and nothing is created. A run with an idempotency key is made
-at most once per flow (a unique index; a second insert is ignored, not an error).
+naming the parameter, and nothing is created. A run's own job variables (kept in its
+first state's details) must fit its pool's variables schema (`job_templates`). A run
+with an idempotency key is made at most once per flow (a unique index; a second insert
+is ignored, not an error).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from vibepiper.server.services._convert import flow_run_read
 from vibepiper.server.services._errors import invalid
 from vibepiper.server.services._transitions import scheduled, scheduled_details
 from vibepiper.server.services.deployments import read_row
+from vibepiper.server.services.job_templates import check_run_job_variables
 from vibepiper.states import State, StateType
 from vibepiper.utilities.ids import new_id
 from vibepiper.utilities.names import generate_run_name
@@ -131,6 +134,7 @@ async def create_flow_run(
         state: State[Any] = run_states.to_state(body.state) if body.state else scheduled()
         details = dict(body.state.state_details) if body.state else scheduled_details(when)
         if body.job_variables:
+            await check_run_job_variables(connection, deployment, body.job_variables)
             details["job_variables"] = body.job_variables
         row = run_row(
             deployment,
@@ -233,7 +237,7 @@ async def backfill(
                 deployment, row_of_schedule, when[start : start + CHUNK_RUNS]
             )
             check_parameters(deployment, rows[0]["parameters"])
-            async with db.write(wait=CHUNK_WAIT) as connection:
+            async with db.write(wait=CHUNK_WAIT, bulk=True) as connection:
                 await read_row(connection, deployment_id)  # not deleted meanwhile
                 inserted = set(await insert_runs(connection, rows, details))
                 created.extend(row["id"] for row in rows if row["id"] in inserted)

@@ -28,6 +28,7 @@ from vibepiper.server.services._deployment_read import SETTABLE_FIELDS, deployme
 from vibepiper.server.services._errors import invalid
 from vibepiper.server.services._parameters import check_defaults, check_schema, enforced_schema
 from vibepiper.server.services.deployment_schedules import replace_schedules
+from vibepiper.server.services.job_templates import check_deployment_job_variables
 
 
 def _now() -> dt.datetime:
@@ -58,7 +59,8 @@ async def create_or_replace(
     flow_id = flow_id_for(body.flow_name)
     values = {name: getattr(body, name) for name in SETTABLE_FIELDS}
     async with db.write() as connection:
-        await _check_pool(connection, values)
+        pool = await _check_pool(connection, values)
+        check_deployment_job_variables(pool, values["job_variables"])
         await flows.insert_if_missing(connection, flow_id, body.flow_name)
         existing = await deployments.get_by_name(connection, flow_id, body.name)
         if existing is None:
@@ -126,13 +128,21 @@ async def update(
             if "parameter_openapi_schema" in changes:
                 after["parameter_openapi_schema"] = changes["parameter_openapi_schema"]
             check_defaults(enforced_schema(after), after["parameters"], body.schedules)
-        if "work_pool_name" in changes or "work_queue_name" in changes:
+        placed = "work_pool_name" in changes or "work_queue_name" in changes
+        if placed:
             merged = {
                 "work_pool_name": changes.get("work_pool_name", row["work_pool_name"]),
                 "work_queue_name": changes.get("work_queue_name", row["work_queue_name"]),
             }
-            await _check_pool(connection, merged)
+            pool = await _check_pool(connection, merged)
             changes.update(merged)
+        if placed or "job_variables" in changes:
+            if not placed:  # the deployment's pool, as it is
+                name = row["work_pool_name"]
+                pool = None if name is None else await work_pools.get_pool(connection, name)
+            check_deployment_job_variables(
+                pool, changes.get("job_variables", row["job_variables"] or {})
+            )
         await deployments.update(connection, deployment_id, changes)
         if body.schedules is not None:
             await replace_schedules(connection, deployment_id, body.schedules)
@@ -204,13 +214,14 @@ def _check_schema(schema: dict[str, Any] | None) -> None:
     check_schema(schema)
 
 
-async def _check_pool(connection: AsyncConnection, values: dict[str, Any]) -> None:
-    """The pool must exist; a queue it lacks is created (after its other queues)."""
+async def _check_pool(connection: AsyncConnection, values: dict[str, Any]) -> RowMapping | None:
+    """The pool's row (None for none): it must exist; a queue it lacks is created (after
+    its other queues)."""
     pool_name, queue_name = values.get("work_pool_name"), values.get("work_queue_name")
     if pool_name is None:
         if queue_name is not None:
             raise invalid(["body", "work_queue_name"], "a work queue needs a work_pool_name")
-        return
+        return None
     pool = await work_pools.get_pool(connection, pool_name)
     if pool is None:
         raise ObjectNotFound(f"work pool {pool_name!r} not found")
@@ -224,3 +235,4 @@ async def _check_pool(connection: AsyncConnection, values: dict[str, Any]) -> No
             pool["id"],
             {"name": queue_name, "priority": priority, "paused": False, "description": None},
         )
+    return pool

@@ -102,7 +102,7 @@ async def _in_batches(
     because another replica holds the retention pass."""
     total = 0
     while True:
-        async with db.write() as connection:
+        async with db.write(bulk=True) as connection:
             if not await retention.claim_pass(connection):
                 return total, False
             deleted = await delete(connection, *args, **kwargs)

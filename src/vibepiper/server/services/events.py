@@ -162,10 +162,15 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
-LIVE_LOOKBACK = dt.timedelta(seconds=60)
-"""How far back in `occurred` a live stream looks for events received since its last
-look (a client's batch or clock may deliver an event this late and still be streamed)."""
+RECEIVED_LOOKBACK = dt.timedelta(seconds=2)
+"""How far before the newest event it has seen a live stream looks again: a transaction
+that stamped its events earlier may commit after one that stamped later (the stream
+follows the server's `received` stamp, not the events' own time, so a client's late
+batch or skewed clock is streamed all the same)."""
 POLL_SECONDS = 0.5
+PAGE = 1000
+MAX_PAGES = 50
+"""At most this many pages a look (50,000 events); the rest follow at the next."""
 MAX_BACKFILL = 500
 
 
@@ -185,6 +190,8 @@ async def follow(
             seen.popitem(last=False)
         return True
 
+    # before the backfill's read: what is recorded meanwhile is streamed, not lost
+    started = dt.datetime.now(dt.UTC)
     if backfill > 0:
         recent = spec.model_copy(update={"order": f.EventOrder.DESC})
         async with db.read() as connection:
@@ -193,20 +200,33 @@ async def follow(
             event = received_event(row)
             if fresh(event):
                 yield event
-    since = started = dt.datetime.now(dt.UTC)
+    live = spec.model_copy(
+        update={
+            "occurred": f.EventOccurredFilter(
+                since=spec.occurred.since, until=started + dt.timedelta(days=3650)
+            ),
+            "order": f.EventOrder.ASC,
+        }
+    )
+    newest = started
     while True:
-        now = dt.datetime.now(dt.UTC)
-        window = f.EventOccurredFilter(
-            since=max(spec.occurred.since, since - LIVE_LOOKBACK),
-            until=now + dt.timedelta(days=1),
-        )
-        live = spec.model_copy(update={"occurred": window, "order": f.EventOrder.ASC})
-        async with db.read() as connection:
-            rows = await events.read(connection, live, 1000)
-        for row in rows:
-            event = received_event(row)
-            # recorded before the stream began: that was the backfill's to give
-            if event.received >= started and fresh(event):
-                yield event
-        since = now
+        # what was recorded since the last look, page after page (a burst of thousands
+        # of events is streamed whole), looking back RECEIVED_LOOKBACK for events of
+        # transactions that committed after later ones (the ids seen are skipped)
+        after: tuple[dt.datetime, uuid.UUID] | None = None
+        since = newest - RECEIVED_LOOKBACK
+        for _ in range(MAX_PAGES):
+            async with db.read() as connection:
+                rows = await events.read_received(connection, live, since, PAGE, after)
+            for row in rows:
+                event = received_event(row)
+                # recorded before the stream began: that was the backfill's to give
+                if event.received >= started and fresh(event):
+                    yield event
+            if rows:
+                last = rows[-1]
+                after = (last["received"], last["id"])
+                newest = max(newest, _aware(last["received"]))
+            if len(rows) < PAGE:
+                break
         await asyncio.sleep(poll)

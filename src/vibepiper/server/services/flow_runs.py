@@ -10,7 +10,7 @@ from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schemas import api
 from vibepiper.schemas.api_filters import FlowRunFilter
 from vibepiper.server.database import Database
-from vibepiper.server.repositories import flow_runs, flows
+from vibepiper.server.repositories import flow_runs, flows, states
 from vibepiper.server.services import run_states
 from vibepiper.server.services._convert import flow_run_read
 from vibepiper.states import State
@@ -73,11 +73,19 @@ def new_row(body: api.FlowRunCreate, run_id: uuid.UUID) -> tuple[dict[str, Any],
 
 
 async def read(db: Database, run_id: uuid.UUID) -> api.FlowRunRead:
+    """One run, its current state with its details (a pause's key and input keyset, a
+    scheduled time), which lists leave out."""
     async with db.read() as connection:
         row = await flow_runs.get(connection, run_id)
-    if row is None:
-        raise ObjectNotFound(f"flow run {run_id} not found")
-    return flow_run_read(row)
+        if row is None:
+            raise ObjectNotFound(f"flow run {run_id} not found")
+        details = None
+        if row["state_id"] is not None:
+            details = await states.details_of(connection, "flow_run", row["state_id"])
+    read = flow_run_read(row)
+    if read.state is not None and details:
+        read.state.state_details = dict(details)
+    return read
 
 
 async def filter_runs(db: Database, query: FlowRunFilter) -> list[api.FlowRunRead]:

@@ -32,14 +32,35 @@ logger = logging.getLogger("vibepiper.server.late_runs")
 
 _r = t.flow_run.c
 _LATE_LOCK_KEY = 0x76_70_5F_6C_61_74_65
-_BATCH = 500
+_BATCH = 50
+_PASS_RUNS = 1000
 
 
 async def mark_late_runs(
     db: Database, *, after_seconds: float, now: dt.datetime | None = None
 ) -> int:
-    """Mark Late the Scheduled runs due more than `after_seconds` ago; how many."""
+    """Mark Late the Scheduled runs due more than `after_seconds` ago; how many.
+
+    At most `_PASS_RUNS` a pass, `_BATCH` a transaction: a backfill of thousands of past
+    runs is marked over several short writes (bulk ones, which requests go before), never
+    one that holds SQLite's write lock for seconds."""
     now = now or dt.datetime.now(dt.UTC)
+    marked = 0
+    for _ in range(_PASS_RUNS // _BATCH):
+        async with db.write(bulk=True) as connection:
+            if not await try_advisory_xact_lock(connection, _LATE_LOCK_KEY):
+                return marked
+            found, accepted = await _mark_batch(connection, after_seconds, now)
+        marked += accepted
+        if found < _BATCH:
+            break
+    return marked
+
+
+async def _mark_batch(
+    connection: AsyncConnection, after_seconds: float, now: dt.datetime
+) -> tuple[int, int]:
+    """One transaction's runs: (how many were found, how many were marked)."""
     query = (
         sa.select(t.flow_run)
         .where(
@@ -50,25 +71,25 @@ async def mark_late_runs(
         .order_by(_r.expected_start_time)
         .limit(_BATCH)
     )
+    rows = (await connection.execute(locked_skipping(connection, query))).mappings().all()
+    reasons: dict[tuple[Any, ...], str] = {}  # the same obstacle holds a batch's siblings
     marked = 0
-    async with db.write() as connection:
-        if not await try_advisory_xact_lock(connection, _LATE_LOCK_KEY):
-            return 0
-        rows = (await connection.execute(locked_skipping(connection, query))).mappings().all()
-        for row in rows:
-            reason = await late_reason(connection, row, now)
-            late = (now - row["expected_start_time"]).total_seconds()
-            message = f"not started {late:.0f} s after its scheduled time: {reason}"
-            details = scheduled_details(row["expected_start_time"])
-            decision = await transition(
-                connection,
-                row,
-                scheduled("Late", message),
-                expect_type="SCHEDULED",
-                details=details,
-            )
-            marked += decision.accepted
-    return marked
+    for row in rows:
+        where = (row["deployment_id"], row["work_pool_name"], row["work_queue_name"])
+        if where not in reasons:
+            reasons[where] = await late_reason(connection, row, now)
+        late = (now - row["expected_start_time"]).total_seconds()
+        message = f"not started {late:.0f} s after its scheduled time: {reasons[where]}"
+        details = scheduled_details(row["expected_start_time"])
+        decision = await transition(
+            connection,
+            row,
+            scheduled("Late", message),
+            expect_type="SCHEDULED",
+            details=details,
+        )
+        marked += decision.accepted
+    return len(rows), marked
 
 
 async def late_reason(connection: AsyncConnection, run: Mapping[Any, Any], now: dt.datetime) -> str:

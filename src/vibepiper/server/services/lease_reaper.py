@@ -31,7 +31,7 @@ async def reap_expired_leases(db: Database, *, batch_size: int = REAP_BATCH_SIZE
     total = 0
     while True:
         now = dt.datetime.now(dt.UTC)
-        async with db.write() as connection:
+        async with db.write(bulk=True) as connection:
             deleted = await concurrency.delete_expired_leases(connection, now, batch_size)
         total += deleted
         if deleted < batch_size:

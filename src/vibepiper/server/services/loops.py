@@ -1,5 +1,6 @@
-"""The loops the server runs: scheduler, late runs, crash detector, lease reaper, the
-automations' evaluator and the runner of their actions.
+"""The loops the server runs: scheduler, late runs, crash detector, lease reaper, pause
+timeouts, the automations' evaluator and the runner of their actions, the asset
+catalogue's projection and the assets' freshness.
 
 All off with `VIBEPIPER_SERVER_SERVICES=false` (tests that need a quiet server).
 """
@@ -10,8 +11,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from vibepiper.server.database import Database
+from vibepiper.server.services.asset_catalogue import catalogue_loop
+from vibepiper.server.services.asset_freshness import freshness_loop
 from vibepiper.server.services.automation_runner import runner_loop
 from vibepiper.server.services.crash_detector import crash_detector_loop
+from vibepiper.server.services.flow_run_pauses import pause_timeouts_loop
 from vibepiper.server.services.late_runs import late_runs_loop
 from vibepiper.server.services.lease_reaper import lease_reaper_loop
 from vibepiper.server.services.lifecycle_events import readiness_loop
@@ -50,6 +54,12 @@ def orchestration_loops(
             ),
         ),
         ("vibepiper-lease-reaper", lease_reaper_loop(db)),
+        (
+            "vibepiper-pause-timeouts",
+            pause_timeouts_loop(db, interval=settings.server_late_runs_interval),
+        ),
         ("vibepiper-automations", automations_loop(db, interval=AUTOMATIONS_INTERVAL)),
         ("vibepiper-automation-actions", runner_loop(db, settings, interval=AUTOMATIONS_INTERVAL)),
+        ("vibepiper-asset-catalogue", catalogue_loop(db)),
+        ("vibepiper-asset-freshness", freshness_loop(db)),
     ]

@@ -44,7 +44,7 @@ async def delete_older_than(db: Database, cutoff: dt.datetime, *, batch_size: in
     total = 0
     for step in _STEPS:
         while True:
-            async with db.write() as connection:
+            async with db.write(bulk=True) as connection:
                 if not await retention.claim_pass(connection):
                     logger.debug("another replica is deleting old rows; this pass ends")
                     return total

@@ -18,9 +18,9 @@ from vibepiper.exceptions import ObjectNotFound
 from vibepiper.orchestration import propose
 from vibepiper.schemas import api
 from vibepiper.server.database import Database
-from vibepiper.server.repositories import flow_runs, states, task_runs
+from vibepiper.server.repositories import flow_runs, states, task_queue, task_runs
 from vibepiper.server.repositories.states import RunKind
-from vibepiper.server.services import _convert, _wake, state_events
+from vibepiper.server.services import _convert, _task_notify, _wake, state_events
 from vibepiper.states import TERMINAL_STATE_TYPES, State, StateType
 
 _LABELS = {"flow_run": "flow run", "task_run": "task run"}
@@ -78,7 +78,12 @@ async def set_state(
         run_count = values.get("run_count", row["run_count"])
         await record(connection, kind, run_id, decision.state, details, current, run_count)
         await repository.update(connection, run_id, values)
+        finished = kind == "task_run" and decision.state.type in TERMINAL_STATE_TYPES
+        if finished:
+            await task_queue.delete(connection, [run_id])  # a final run leaves the task queue
     _wake.wake(db, "events")  # the state's event
+    if finished:
+        _task_notify.notify(db, "finished")
     return api.OrchestrationResult(status="ACCEPT", state=state_read(decision.state, details))
 
 

@@ -244,7 +244,7 @@ async def _write_plan(
     made = 0
     for index, chunk in enumerate(chunks):
         final = index == len(chunks) - 1
-        async with db.write(wait=CHUNK_WAIT) as connection:
+        async with db.write(wait=CHUNK_WAIT, bulk=True) as connection:
             row = await _schedule_row(connection, planned_from["id"], lock=skip_locked)
             if row is None or not _unchanged(row, planned_from, mark):
                 return made  # another replica or a request moved it: plan again next pass

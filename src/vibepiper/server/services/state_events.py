@@ -25,6 +25,7 @@ from vibepiper.orchestration.state_events import (
     task_run_related,
 )
 from vibepiper.schemas import api
+from vibepiper.server import metrics
 from vibepiper.server.repositories import events, run_facts
 from vibepiper.server.repositories.states import RunKind
 from vibepiper.states import State
@@ -76,6 +77,7 @@ async def record(
                 }
     await events.insert_prepared(connection, rows)
     await events.insert_subjects(connection, list(subjects.values()))
+    metrics.observe_state_changes(kind, changes, flows)
 
 
 def _event(

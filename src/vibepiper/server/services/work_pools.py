@@ -2,7 +2,8 @@
 
 A pool is created with a queue named "default" (priority 1), which cannot be deleted:
 a deployment that names no queue sends its runs there. A pool is READY when one of
-its workers heartbeated within the last minute.
+its workers heartbeated within the last minute. Its base job template is checked, or
+defaulted to its type's, in `job_templates`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schemas import deployments as wire
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import work_pools, workers
-from vibepiper.server.services import _notify, lifecycle_events
+from vibepiper.server.services import _notify, job_templates, lifecycle_events
 from vibepiper.server.services._deployment_read import pool_read, queue_read, worker_read
 from vibepiper.server.services._errors import conflict
 
@@ -49,10 +50,12 @@ async def _pool_read(connection: AsyncConnection, row: RowMapping) -> wire.WorkP
 
 
 async def create_pool(db: Database, body: wire.WorkPoolCreate) -> wire.WorkPoolRead:
+    values = body.model_dump()
+    values["base_job_template"] = job_templates.pool_template(body.type, body.base_job_template)
     async with db.write() as connection:
         if await work_pools.get_pool(connection, body.name) is not None:
             raise conflict(f"work pool {body.name!r} exists already")
-        pool_id = await work_pools.insert_pool(connection, body.model_dump())
+        pool_id = await work_pools.insert_pool(connection, values)
         default = {"name": wire.DEFAULT_QUEUE, "priority": 1, "paused": False}
         await work_pools.insert_queue(connection, pool_id, default)
         row = await pool_row(connection, body.name)
@@ -77,7 +80,11 @@ async def read_pool(db: Database, name: str) -> wire.WorkPoolRead:
 async def update_pool(db: Database, name: str, changes: dict[str, Any]) -> wire.WorkPoolRead:
     """Set the given fields (`changes` holds only fields the request set)."""
     async with db.write() as connection:
-        await pool_row(connection, name)
+        before = await pool_row(connection, name)
+        if "base_job_template" in changes:
+            changes["base_job_template"] = job_templates.pool_template(
+                before["type"], changes["base_job_template"]
+            )
         if changes:
             await work_pools.update_pool(connection, name, changes)
         row = await pool_row(connection, name)

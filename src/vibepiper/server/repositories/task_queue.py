@@ -1,0 +1,180 @@
+"""The queries of the background-task queue (`task_run_queue`).
+
+A row is *claimable* when its scheduled time has come and nobody holds it: never
+claimed, released, or its holder's lease ran out. Claims lock the rows they take
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent claimers on several replicas
+take different rows; on SQLite the claim's write transaction excludes every other
+writer) and then set the holder with a conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vibepiper.database import tables as t
+from vibepiper.server.repositories._dialect import locked_skipping
+from vibepiper.states import TERMINAL_STATE_TYPES
+
+_q = t.task_run_queue.c
+_r = t.task_run.c
+_FINAL = [kind.value for kind in TERMINAL_STATE_TYPES]
+_CHUNK = 5000
+
+
+async def insert(connection: AsyncConnection, values: dict[str, Any]) -> None:
+    await connection.execute(sa.insert(t.task_run_queue).values(**values))
+
+
+def _claimable(task_keys: Sequence[str], now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+    return [
+        _q.task_key.in_(list(task_keys)),
+        _q.scheduled_time <= now,
+        sa.or_(_q.lease_until.is_(None), _q.lease_until < now),
+    ]
+
+
+async def any_claimable(
+    connection: AsyncConnection, task_keys: Sequence[str], now: dt.datetime
+) -> bool:
+    """Whether a row is claimable (a cheap read before a write transaction)."""
+    statement = sa.select(_q.task_run_id).where(*_claimable(task_keys, now)).limit(1)
+    return (await connection.execute(statement)).first() is not None
+
+
+async def lock_claimable(
+    connection: AsyncConnection, task_keys: Sequence[str], now: dt.datetime, limit: int
+) -> list[RowMapping]:
+    """Up to `limit` claimable rows, oldest first, locked until the transaction ends
+    (rows other claimers hold locked are skipped)."""
+    statement = (
+        sa.select(t.task_run_queue)
+        .where(*_claimable(task_keys, now))
+        .order_by(_q.scheduled_time, _q.created)
+        .limit(limit)
+    )
+    return list((await connection.execute(locked_skipping(connection, statement))).mappings())
+
+
+async def hold(
+    connection: AsyncConnection,
+    run_ids: Sequence[uuid.UUID],
+    worker: str,
+    lease_until: dt.datetime,
+    now: dt.datetime,
+) -> list[uuid.UUID]:
+    """Make `worker` the holder of those of `run_ids` that are still claimable (the
+    condition repeats the claim's, so a row taken meanwhile is not taken twice)."""
+    if not run_ids:
+        return []
+    statement = (
+        sa.update(t.task_run_queue)
+        .where(
+            _q.task_run_id.in_(list(run_ids)),
+            sa.or_(_q.lease_until.is_(None), _q.lease_until < now),
+        )
+        .values(claimed_by=worker, lease_until=lease_until, deliveries=_q.deliveries + 1)
+        .returning(_q.task_run_id)
+    )
+    return list((await connection.execute(statement)).scalars())
+
+
+async def delete(connection: AsyncConnection, run_ids: Sequence[uuid.UUID]) -> None:
+    for start in range(0, len(run_ids), _CHUNK):
+        chunk = list(run_ids[start : start + _CHUNK])
+        await connection.execute(sa.delete(t.task_run_queue).where(_q.task_run_id.in_(chunk)))
+
+
+async def renew(
+    connection: AsyncConnection,
+    worker: str,
+    run_ids: Sequence[uuid.UUID],
+    lease_until: dt.datetime,
+) -> list[uuid.UUID]:
+    """Extend `worker`'s leases on those of `run_ids` it still holds; which ones."""
+    renewed: list[uuid.UUID] = []
+    for start in range(0, len(run_ids), _CHUNK):
+        statement = (
+            sa.update(t.task_run_queue)
+            .where(
+                _q.task_run_id.in_(list(run_ids[start : start + _CHUNK])),
+                _q.claimed_by == worker,
+            )
+            .values(lease_until=lease_until)
+            .returning(_q.task_run_id)
+        )
+        renewed.extend((await connection.execute(statement)).scalars())
+    return renewed
+
+
+async def release(connection: AsyncConnection, worker: str, run_ids: Sequence[uuid.UUID]) -> int:
+    """Give back `worker`'s holds on `run_ids` (claimable at once); how many."""
+    count = 0
+    for start in range(0, len(run_ids), _CHUNK):
+        statement = (
+            sa.update(t.task_run_queue)
+            .where(
+                _q.task_run_id.in_(list(run_ids[start : start + _CHUNK])),
+                _q.claimed_by == worker,
+            )
+            .values(claimed_by=None, lease_until=None)
+        )
+        count += (await connection.execute(statement)).rowcount
+    return count
+
+
+async def remove_final(
+    connection: AsyncConnection, worker: str, run_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Delete `worker`'s rows of `run_ids` whose task run is final; which ones."""
+    removed: list[uuid.UUID] = []
+    for start in range(0, len(run_ids), _CHUNK):
+        final = sa.select(_r.id).where(
+            _r.id.in_(list(run_ids[start : start + _CHUNK])), _r.state_type.in_(_FINAL)
+        )
+        statement = (
+            sa.delete(t.task_run_queue)
+            .where(_q.task_run_id.in_(final), _q.claimed_by == worker)
+            .returning(_q.task_run_id)
+        )
+        removed.extend((await connection.execute(statement)).scalars())
+    return removed
+
+
+async def queued_ids(connection: AsyncConnection, run_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of `run_ids` are in the queue."""
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(run_ids), _CHUNK):
+        statement = sa.select(_q.task_run_id).where(
+            _q.task_run_id.in_(list(run_ids[start : start + _CHUNK]))
+        )
+        found.update((await connection.execute(statement)).scalars())
+    return found
+
+
+async def count(connection: AsyncConnection, task_key: str | None = None) -> int:
+    statement = sa.select(sa.func.count()).select_from(t.task_run_queue)
+    if task_key is not None:
+        statement = statement.where(_q.task_key == task_key)
+    return int((await connection.execute(statement)).scalar_one())
+
+
+async def run_with_state_details(
+    connection: AsyncConnection, run_id: uuid.UUID
+) -> RowMapping | None:
+    """The task run's row and, as `state_details`, its current state's details (where a
+    persisted result is), in one query."""
+    history = t.task_run_state
+    statement = (
+        sa.select(t.task_run, history.c.details.label("state_details"))
+        .select_from(t.task_run.outerjoin(history, history.c.id == _r.state_id))
+        .where(_r.id == run_id)
+    )
+    row: RowMapping | None = (await connection.execute(statement)).mappings().first()
+    return row
