@@ -226,3 +226,44 @@ def test_cancel_and_heartbeat(api: ApiClient, pool: str) -> None:
         api.post("/api/flow_runs/", json={"flow_id": flow_id, "state": {"type": "PENDING"}}), 201
     )
     assert ok(api.post(f"/api/flow_runs/{pending['id']}/cancel"))["status"] == "CANCELLED"
+
+
+def test_a_cancellation_watch_answers_when_a_held_run_is_cancelled(
+    api: ApiClient, pool: str
+) -> None:
+    deployment = deploy(api, work_pool_name=pool)
+    held = create_run(api, deployment)
+    assert _claim(api, pool, worker_name="ww") == [held["id"]]
+    started = time.monotonic()
+    quiet = ok(
+        api.post(
+            "/api/workers/cancellations",
+            json={"flow_run_ids": [held["id"]], "wait_seconds": 0.3},
+        )
+    )
+    assert quiet == {"cancel": [], "gone": []} and time.monotonic() - started >= 0.3
+    answer: dict[str, Any] = {}
+
+    def watch() -> None:
+        body = {"flow_run_ids": [held["id"]], "wait_seconds": 30}
+        answer["watch"] = ok(api.post("/api/workers/cancellations", json=body))
+        answer["at"] = time.monotonic()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    time.sleep(0.5)
+    assert ok(api.post(f"/api/flow_runs/{held['id']}/cancel"))["status"] == "CANCELLING"
+    asked = time.monotonic()
+    watcher.join(40)
+    assert answer["watch"] == {"cancel": [held["id"]], "gone": []}
+    assert answer["at"] - asked < 10, "the watch waited out its 30 s"
+    _set(api, held["id"], "CANCELLED")
+    unknown = "00000000-0000-0000-0000-000000000000"
+    body = {"flow_run_ids": [held["id"], unknown], "wait_seconds": 30}
+    assert ok(api.post("/api/workers/cancellations", json=body)) == {
+        "cancel": [],
+        "gone": [held["id"], unknown],
+    }
+    for bad in ({"flow_run_ids": []}, {"flow_run_ids": [held["id"]], "wait_seconds": 61}):
+        response = api.post("/api/workers/cancellations", json=bad)
+        assert response.status_code == 422, response.text

@@ -532,6 +532,10 @@ class VibePiperClient(
         """Report the worker alive with the runs it holds; the answer says which to cancel."""
         return await self._send(_layer.heartbeat(body))
 
+    async def watch_cancellations(self, body: dep.CancellationWatch) -> dep.HeartbeatResponse:
+        """Wait (a long poll) until one of the held runs is asked to cancel, or is gone."""
+        return await self._send(_layer.watch_cancellations(body))
+
     async def cancel_flow_run(self, flow_run_id: uuid.UUID) -> dep.CancelResult:
         """Cancel a run: at once when not started, else Cancelling until its holder stops it."""
         return await self._send(_layer.cancel_flow_run(flow_run_id))
@@ -1078,6 +1082,10 @@ class SyncVibePiperClient(
     def heartbeat(self, body: dep.HeartbeatRequest) -> dep.HeartbeatResponse:
         """Report the worker alive with the runs it holds; the answer says which to cancel."""
         return self._send(_layer.heartbeat(body))
+
+    def watch_cancellations(self, body: dep.CancellationWatch) -> dep.HeartbeatResponse:
+        """Wait (a long poll) until one of the held runs is asked to cancel, or is gone."""
+        return self._send(_layer.watch_cancellations(body))
 
     def cancel_flow_run(self, flow_run_id: uuid.UUID) -> dep.CancelResult:
         """Cancel a run: at once when not started, else Cancelling until its holder stops it."""

@@ -486,6 +486,10 @@ def heartbeat(body: dep.HeartbeatRequest) -> Call[dep.HeartbeatResponse]:
     return Call("POST", "workers/heartbeat", _model(dep.HeartbeatResponse), _dump(body))
 
 
+def watch_cancellations(body: dep.CancellationWatch) -> Call[dep.HeartbeatResponse]:
+    return Call("POST", "workers/cancellations", _model(dep.HeartbeatResponse), _dump(body))
+
+
 def cancel_flow_run(flow_run_id: uuid.UUID) -> Call[dep.CancelResult]:
     return Call("POST", f"flow_runs/{flow_run_id}/cancel", _model(dep.CancelResult))
 

@@ -311,6 +311,14 @@ class HeartbeatRequest(RequestModel):
     )
 
 
+class CancellationWatch(RequestModel):
+    """`POST /api/workers/cancellations`: wait until one of these held runs is asked to
+    cancel (or is final or gone), at most `wait_seconds`."""
+
+    flow_run_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=10_000)]
+    wait_seconds: Annotated[float, Field(ge=0, le=60)] = 10.0
+
+
 class HeartbeatResponse(BaseModel):
     cancel: list[uuid.UUID] = Field(
         description="Held runs that were asked to cancel (state Cancelling): stop them."

@@ -10,6 +10,8 @@ asyncio; none of them runs user code, which lives in the run processes):
   run that comes due is claimed at once, and hands claimed runs to the main thread;
 - a *heartbeater* reports the held runs every `heartbeat_seconds`; the answer names
   runs to cancel, which get SIGTERM, then SIGKILL after `cancel_grace` seconds;
+- a *cancellation watcher* keeps a long poll (`POST /workers/cancellations`) open while
+  runs are held, so a cancel reaches its run at once rather than at the next beat;
 - one *waiter* per run waits for its process and settles the end: a process that
   exited without a final state is marked Crashed ("flow run process exited with
   signal 9 (SIGKILL)"), or Cancelled if it was being cancelled, and the flow's
@@ -69,6 +71,9 @@ for the claim in flight (a run it returns is handed back, not lost), so this bou
 long Ctrl-C takes on an idle worker. The server re-checks for due runs every 100 ms
 during the wait anyway, so a shorter poll adds little to its load."""
 HEARTBEAT_SECONDS = 2.0
+WATCH_SECONDS = 5.0
+"""How long one cancellation watch waits on the server. A run started meanwhile joins
+the next watch; until then its heartbeat (every `HEARTBEAT_SECONDS`) carries a cancel."""
 CANCEL_GRACE_SECONDS = 3.0
 MAX_BACKOFF_SECONDS = 10.0
 CLAIM_BATCH = 10
@@ -195,6 +200,9 @@ class RunLoop:
         self._beat_client = SyncVibePiperClient(
             api_url, api_key=api_key, retry=RetryPolicy(max_attempts=1)
         )
+        self._watch_client = SyncVibePiperClient(
+            api_url, api_key=api_key, timeout=WATCH_SECONDS + 10, retry=RetryPolicy(max_attempts=1)
+        )
         self._spares = SparePool(self.env, size=spares) if spares > 0 else None
         self._pool_template = PoolTemplate(
             None if work_pool_name is None else self._read_pool_template
@@ -221,8 +229,12 @@ class RunLoop:
         beater = threading.Thread(
             target=self._heartbeat_loop, name="vibepiper-heartbeat", daemon=True
         )
+        watcher = threading.Thread(
+            target=self._cancel_watch_loop, name="vibepiper-cancel-watch", daemon=True
+        )
         claimer.start()
         beater.start()
+        watcher.start()
         stopping = False
         try:
             while True:
@@ -254,6 +266,7 @@ class RunLoop:
             beater.join(timeout=1.0 if self._connection.down else self.heartbeat_seconds + 5)
             self._claim_client.close()
             self._beat_client.close()
+            self._watch_client.close()  # a watch in flight ends with an error, ignored
 
     def _start(self, claimed: ClaimedRun) -> None:
         held = HeldRun(claimed)
@@ -320,6 +333,7 @@ class RunLoop:
         held.setup = setup
         with self._lock:
             self._held[run.id] = held
+            self._lock.notify_all()  # the cancellation watch takes it in
         self._beat_now.set()
         threading.Thread(
             target=self._wait_for, args=(held,), name=f"vibepiper-run-{run.id}", daemon=True
@@ -460,6 +474,39 @@ class RunLoop:
                     self.cancel(run_id, "cancellation was requested")
             self._beat_now.wait(_beat_wait(self.heartbeat_seconds, failures))
             self._beat_now.clear()
+
+    def _cancel_watch_loop(self) -> None:
+        """Keep a cancellation watch open on the server while runs are held, so a cancel
+        reaches its run at once; the heartbeat still carries cancels if the watch fails."""
+        from vibepiper.schemas.deployments import CancellationWatch
+
+        answered_gone: set[uuid.UUID] = set()  # final on the server, still settling here
+
+        def watched() -> list[uuid.UUID]:
+            answered_gone.intersection_update(self._held)
+            return [
+                run_id
+                for run_id, held in self._held.items()
+                if held.process is not None and not held.cancelling and run_id not in answered_gone
+            ]
+
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self._finished.is_set() or bool(watched()))
+                if self._finished.is_set():
+                    return
+                run_ids = watched()
+            try:
+                answer = self._watch_client.watch_cancellations(
+                    CancellationWatch(flow_run_ids=run_ids, wait_seconds=WATCH_SECONDS)
+                )
+            except Exception:  # the heartbeat reports connection trouble
+                self._finished.wait(self.heartbeat_seconds)
+                continue
+            with self._lock:
+                answered_gone.update(answer.gone)
+            for run_id in answer.cancel:
+                self.cancel(run_id, "cancellation was requested")
 
     def cancel(self, flow_run_id: uuid.UUID, why: str) -> None:
         """SIGTERM the run's process (it ends Cancelled); SIGKILL it after the grace period."""

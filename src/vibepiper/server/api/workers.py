@@ -27,6 +27,15 @@ async def heartbeat(body: wire.HeartbeatRequest, db: DB) -> wire.HeartbeatRespon
     return await claims.heartbeat(db, body)
 
 
+@router.post("/cancellations")
+async def watch_cancellations(body: wire.CancellationWatch, db: DB) -> wire.HeartbeatResponse:
+    """Long poll: answers as soon as one of the held runs is asked to cancel (`cancel`)
+    or is final or deleted (`gone`), or after `wait_seconds` with both empty. Workers
+    keep one open while they run something, so a cancel reaches them at once rather
+    than at their next heartbeat."""
+    return await claims.watch_cancellations(db, body)
+
+
 @router.get("/")
 async def list_workers(db: DB) -> list[wire.WorkerRead]:
     return await work_pools.list_workers(db)

@@ -1,4 +1,5 @@
-"""Claiming due runs (`POST /api/workers/claim`) and heartbeats (`POST /api/workers/heartbeat`).
+"""Claiming due runs (`POST /api/workers/claim`), heartbeats (`POST /api/workers/heartbeat`)
+and cancellation watches (`POST /api/workers/cancellations`).
 
 A claim takes due runs of a pool (its unpaused queues, by priority then start time)
 or of a serve process's deployments, within the pool's, queues' and deployments'
@@ -31,7 +32,7 @@ from vibepiper.server.repositories import (
     workers,
 )
 from vibepiper.server.repositories.claims import Scope
-from vibepiper.server.services import _notify, lifecycle_events
+from vibepiper.server.services import _notify, _task_notify, lifecycle_events
 from vibepiper.server.services._convert import flow_run_read
 from vibepiper.server.services._errors import invalid
 from vibepiper.server.services._transitions import transition
@@ -183,12 +184,39 @@ async def heartbeat(db: Database, body: wire.HeartbeatRequest) -> wire.Heartbeat
         runs = await workers.runs_by_id(connection, body.flow_run_ids) if body.flow_run_ids else {}
         await workers.touch_runs(connection, body.flow_run_ids, now)
         await workers.record_processes(connection, body.infrastructure_pids)
+    cancel, gone = _to_stop_or_forget(body.flow_run_ids, runs)
+    return wire.HeartbeatResponse(cancel=cancel, gone=gone)
+
+
+WATCH_RECHECK_SECONDS = 0.5
+"""How often a cancellation watch reads its runs again: a cancel recorded by another
+replica wakes no watch here, so it is seen at the latest this long after."""
+
+
+async def watch_cancellations(db: Database, body: wire.CancellationWatch) -> wire.HeartbeatResponse:
+    """Answer as soon as one of the runs is Cancelling, final or gone; else after
+    `wait_seconds` with empty lists. Reads only: the heartbeat keeps the runs alive."""
+    deadline = time.monotonic() + body.wait_seconds
+    while True:
+        async with db.read() as connection:
+            runs = await workers.runs_by_id(connection, body.flow_run_ids)
+        cancel, gone = _to_stop_or_forget(body.flow_run_ids, runs)
+        remaining = deadline - time.monotonic()
+        if cancel or gone or remaining <= 0:
+            return wire.HeartbeatResponse(cancel=cancel, gone=gone)
+        await _task_notify.wait(db, "cancelling", remaining, recheck=WATCH_RECHECK_SECONDS)
+
+
+def _to_stop_or_forget(
+    run_ids: list[uuid.UUID], runs: dict[uuid.UUID, Any]
+) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """The held runs asked to cancel, and those already final or deleted."""
     cancel, gone = [], []
-    for run_id in body.flow_run_ids:
+    for run_id in run_ids:
         row = runs.get(run_id)
         kind = row["state_type"] if row is not None else None
         if row is None or (kind is not None and StateType(kind) in TERMINAL_STATE_TYPES):
             gone.append(run_id)
-        elif row["state_type"] == StateType.CANCELLING.value:
+        elif kind == StateType.CANCELLING.value:
             cancel.append(run_id)
-    return wire.HeartbeatResponse(cancel=cancel, gone=gone)
+    return cancel, gone

@@ -84,6 +84,8 @@ async def set_state(
     _wake.wake(db, "events")  # the state's event
     if finished:
         _task_notify.notify(db, "finished")
+    elif kind == "flow_run" and decision.state.type is StateType.CANCELLING:
+        _task_notify.notify(db, "cancelling")
     return api.OrchestrationResult(status="ACCEPT", state=state_read(decision.state, details))
 
 
