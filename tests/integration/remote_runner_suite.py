@@ -204,7 +204,7 @@ class RemoteRunnerSuite:
 
         state_type, state_name, elapsed = pipeline()
         assert (state_type, state_name) == ("FAILED", "TimedOut")
-        assert elapsed < 2.0
+        assert elapsed < 10, f"the 1 s limit ended a 30 s task after {elapsed:.1f} s"
 
     def test_cache_hit_does_not_call_the_function_again(
         self, remote_runner: RunnerFactory, tmp_path: Path

@@ -244,7 +244,7 @@ def test_process_pool_timeout_kills_the_process(store: MemoryStore, tmp_path: Pa
 
     state_type, state_name, elapsed, later_pid = pipeline()
     assert (state_type, state_name) == ("FAILED", "TimedOut")
-    assert elapsed < 0.5 + 1.0
+    assert elapsed < 10, f"the 0.5 s limit ended a 30 s task after {elapsed:.1f} s"
     stuck_pid = int(pid_file.read_text())
     assert not _process_alive(stuck_pid)
     # a fresh worker takes the killed one's place
