@@ -75,7 +75,7 @@ logger = logging.getLogger("vibepiper.store")
 
 # Queue sizes, in events (a task run makes about four).
 WAKE_AT = 5_000  # wake the writer early
-MAX_QUEUED = 50_000  # producers wait for the writer beyond this
+MAX_QUEUED = 10_000  # producers wait for the writer beyond this (bounds memory: see HISTORY.md)
 BATCH_MAX = 20_000  # events per transaction
 CLOSE_TIMEOUT_S = 60.0
 COMMITS_AHEAD = 4  # built transactions that may wait for the committer
