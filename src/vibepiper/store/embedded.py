@@ -76,9 +76,9 @@ logger = logging.getLogger("vibepiper.store")
 # Queue sizes, in events (a task run makes about four).
 WAKE_AT = 5_000  # wake the writer early
 MAX_QUEUED = 10_000  # producers wait for the writer beyond this (bounds memory: see HISTORY.md)
-BATCH_MAX = 20_000  # events per transaction
+BATCH_MAX = 5_000  # records per transaction (bounds what is in flight: see HISTORY.md)
 CLOSE_TIMEOUT_S = 60.0
-COMMITS_AHEAD = 4  # built transactions that may wait for the committer
+COMMITS_AHEAD = 2  # built transactions that may wait for the committer
 STATE_POLL_SECONDS = 0.05  # a paused run looks for its resume this often
 
 
