@@ -148,7 +148,9 @@ class Flow(Generic[P, R]):
         unknown = set(options) - set(self._options)
         if unknown:
             raise TypeError(f"with_options() got unknown option(s): {', '.join(sorted(unknown))}")
-        changed = Flow(self._decorated, **{**self._options, **options})
+        changed = Flow(
+            self._decorated, **decorator_options.with_options(self, self._options, options)
+        )
         changed._deployment_origin = self._deployment_origin
         changed._bound_to = self._bound_to
         return changed

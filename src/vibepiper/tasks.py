@@ -288,7 +288,9 @@ class Task(Generic[P, R]):
         unknown = set(options) - set(self._options)
         if unknown:
             raise TypeError(f"with_options() got unknown option(s): {', '.join(sorted(unknown))}")
-        changed = Task(self._decorated, **{**self._options, **options})
+        changed = Task(
+            self._decorated, **decorator_options.with_options(self, self._options, options)
+        )
         changed._bound_to = self._bound_to
         return changed
 

@@ -219,6 +219,31 @@ def test_hooks_given_through_with_options(store: MemoryStore) -> None:
     assert hooks.labels() == ["completion"]
 
 
+def test_hooks_added_by_decorator_survive_with_options(store: MemoryStore) -> None:
+    """As in Prefect: `with_options` keeps the hooks registered with `@x.on_completion`
+    (given ones replace them, per kind)."""
+    hooks = HookCalls()
+
+    @flow
+    def ok_flow() -> None:
+        ok_task.with_options(name="renamed")()
+
+    @task
+    def ok_task() -> None:
+        return None
+
+    ok_flow.on_completion(hooks.hook("flow completion"))
+    ok_task.on_completion(hooks.hook("task completion"))
+    ok_flow.with_options(name="renamed-flow")()
+    assert hooks.labels() == ["task completion", "flow completion"]
+    replaced = HookCalls()
+    ok_flow.with_options(on_completion=[replaced.hook("given")])()
+    assert replaced.labels() == ["given"]
+    assert hooks.labels() == ["task completion", "flow completion", "task completion"]
+    ok_flow.with_options(on_completion=None)()  # None keeps them
+    assert hooks.labels()[-2:] == ["task completion", "flow completion"]
+
+
 # --- task hooks ------------------------------------------------------------------------------
 
 

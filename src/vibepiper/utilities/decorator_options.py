@@ -44,6 +44,20 @@ def check_hooks(kind: str, hooks: dict[str, Any]) -> dict[str, list[Callable[...
     return checked
 
 
+def with_options(obj: Any, options: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The options for `obj.with_options(**given)`: those `obj` was made with, its hooks
+    as they are now (hooks added since with `@x.on_completion` and the like are kept, as
+    in Prefect), then `given` (a hook kind given as None keeps the current hooks)."""
+    merged = dict(options)
+    for name in options:
+        if name.startswith("on_"):
+            merged[name] = list(getattr(obj, f"{name}_hooks"))
+    for name, value in given.items():
+        if not (name.startswith("on_") and value is None):
+            merged[name] = value
+    return merged
+
+
 def check_name(kind: str, name: Any) -> None:
     if name is not None and not isinstance(name, str):
         hint = (
