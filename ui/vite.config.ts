@@ -1,5 +1,5 @@
 // Builds the dashboard into dist/; `make ui` copies it into src/vibepiper/server/ui.
-// `npm run dev` proxies /api to a server on 127.0.0.1:4200.
+// `npm run dev` proxies /api (websockets included) to a server on 127.0.0.1:4200.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -37,5 +37,6 @@ function swaggerUi(): Plugin {
 export default defineConfig({
   plugins: [react(), swaggerUi()],
   build: { outDir: "dist", emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 400 },
-  server: { proxy: { "/api": "http://127.0.0.1:4200" } },
+  // ws: the live event stream (/api/events/out) is a websocket
+  server: { proxy: { "/api": { target: "http://127.0.0.1:4200", ws: true } } },
 });
