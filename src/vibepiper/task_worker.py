@@ -33,12 +33,11 @@ import asyncio
 import contextlib
 import copy
 import os
-import signal
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -175,7 +174,10 @@ class TaskWorker:
     # --- starting and stopping -------------------------------------------------------
     def start(self, timeout: float | None = None) -> None:
         """Serve until stopped (Ctrl-C, SIGTERM, `stop()`) or for `timeout` seconds."""
-        with _stop_on_signals(self):
+        from vibepiper.workers.serve import stop_on_signals
+
+        # the first signal stops gracefully, a second releases the running runs at once
+        with stop_on_signals(self._stop, act=self.stop, first=_first_stop_signal):
             asyncio.run(self.astart(timeout))
 
     def stop(self) -> None:
@@ -520,29 +522,12 @@ def _in_daemon_thread(fn: Callable[..., None], *args: Any) -> asyncio.Future[Non
     return done
 
 
-@contextlib.contextmanager
-def _stop_on_signals(worker: TaskWorker) -> Iterator[None]:
-    """Stop `worker` on SIGINT/SIGTERM while inside (the first gracefully, the second at
-    once); only the main thread can catch signals."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _first_stop_signal() -> None:
+    from vibepiper.store.registry import mark_signal_exit
+    from vibepiper.workers.serve import print_stopping
 
-    def handler(signum: int, frame: Any) -> None:
-        if not worker._stop.is_set():
-            from vibepiper.store.registry import mark_signal_exit
-            from vibepiper.workers.serve import print_stopping
-
-            print_stopping()
-            mark_signal_exit()  # at exit, wait for an unreachable server only briefly
-        worker.stop()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    print_stopping()
+    mark_signal_exit()  # at exit, wait for an unreachable server only briefly
 
 
 def serve(

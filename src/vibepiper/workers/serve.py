@@ -17,7 +17,7 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -62,17 +62,22 @@ def serve_deployments(
 
 
 @contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Set `stop` on SIGINT/SIGTERM while inside, saying "stopping..." on the first (only
-    the main thread can catch signals)."""
+def stop_on_signals(
+    stop: threading.Event,
+    *,
+    act: Callable[[], None] | None = None,
+    first: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Set `stop` (or call `act`) on SIGINT/SIGTERM while inside, saying "stopping..."
+    (or calling `first`) on the first (only the main thread can catch signals)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
         if not stop.is_set():
-            print_stopping()
-        stop.set()
+            (first or print_stopping)()
+        (act or stop.set)()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
