@@ -98,24 +98,23 @@ async def renew(
     lease_until: dt.datetime,
 ) -> list[uuid.UUID]:
     """Extend `worker`'s leases on those of `run_ids` it still holds; which ones."""
-    renewed: list[uuid.UUID] = []
-    for start in range(0, len(run_ids), _CHUNK):
-        statement = (
-            sa.update(t.task_run_queue)
-            .where(
-                _q.task_run_id.in_(list(run_ids[start : start + _CHUNK])),
-                _q.claimed_by == worker,
-            )
-            .values(lease_until=lease_until)
-            .returning(_q.task_run_id)
-        )
-        renewed.extend((await connection.execute(statement)).scalars())
-    return renewed
+    return await _update_held(connection, worker, run_ids, {"lease_until": lease_until})
 
 
 async def release(connection: AsyncConnection, worker: str, run_ids: Sequence[uuid.UUID]) -> int:
     """Give back `worker`'s holds on `run_ids` (claimable at once); how many."""
-    count = 0
+    values = {"claimed_by": None, "lease_until": None}
+    return len(await _update_held(connection, worker, run_ids, values))
+
+
+async def _update_held(
+    connection: AsyncConnection,
+    worker: str,
+    run_ids: Sequence[uuid.UUID],
+    values: dict[str, Any],
+) -> list[uuid.UUID]:
+    """Set `values` on `worker`'s rows among `run_ids` (in chunks); which ones it held."""
+    updated: list[uuid.UUID] = []
     for start in range(0, len(run_ids), _CHUNK):
         statement = (
             sa.update(t.task_run_queue)
@@ -123,10 +122,11 @@ async def release(connection: AsyncConnection, worker: str, run_ids: Sequence[uu
                 _q.task_run_id.in_(list(run_ids[start : start + _CHUNK])),
                 _q.claimed_by == worker,
             )
-            .values(claimed_by=None, lease_until=None)
+            .values(**values)
+            .returning(_q.task_run_id)
         )
-        count += (await connection.execute(statement)).rowcount
-    return count
+        updated.extend((await connection.execute(statement)).scalars())
+    return updated
 
 
 async def remove_final(
