@@ -1,10 +1,12 @@
-"""In-process wake-ups for the background-task queue's long polls.
+"""In-process wake-ups for long polls.
 
-Two topics per database: "queued" (a run became claimable here: `delay()`, a release),
-which wakes waiting claims, and "finished" (a task run reached a final state here: a
-batch, a `set_state`), which wakes waiting `wait` calls. Other replicas cannot wake
-them: every long poll also re-checks the database every `RECHECK_SECONDS`, so nothing
-depends on a wake-up, it only makes the common case (one server) answer at once.
+Three topics per database: "queued" (a background task run became claimable here:
+`delay()`, a release), which wakes waiting claims; "finished" (a task run reached a
+final state here: a batch, a `set_state`), which wakes waiting `wait` calls; and
+"cancelling" (a flow run became Cancelling here), which wakes the workers' cancellation
+watches. Other replicas cannot wake them: every long poll also re-checks the database
+(every `RECHECK_SECONDS` unless it says otherwise), so nothing depends on a wake-up, it
+only makes the common case (one server) answer at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from vibepiper.states import TERMINAL_STATE_TYPES
 
 RECHECK_SECONDS = 0.1
 
-Topic = Literal["queued", "finished"]
+Topic = Literal["queued", "finished", "cancelling"]
 
 
 class _Generation:
@@ -61,9 +63,11 @@ def notify(db: Database, topic: Topic) -> None:
     _generation(db, topic).notify()
 
 
-async def wait(db: Database, topic: Topic, timeout: float) -> None:
-    """Return on `notify(db, topic)`, after `RECHECK_SECONDS`, or after `timeout`."""
-    await _generation(db, topic).wait(max(0.0, min(timeout, RECHECK_SECONDS)))
+async def wait(
+    db: Database, topic: Topic, timeout: float, *, recheck: float = RECHECK_SECONDS
+) -> None:
+    """Return on `notify(db, topic)`, after `recheck` seconds, or after `timeout`."""
+    await _generation(db, topic).wait(max(0.0, min(timeout, recheck)))
 
 
 def finished_runs(changes: Iterable[StateChange]) -> list[uuid.UUID]:
