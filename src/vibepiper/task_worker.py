@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from vibepiper.engine.background import BackgroundTaskRunEngine, queue_key, unpack_call
 from vibepiper.exceptions import ConfigurationError
 from vibepiper.tasks import Task
+from vibepiper.utilities.waits import wait_within
 
 if TYPE_CHECKING:
     from vibepiper.client._client import VibePiperClient
@@ -468,8 +469,7 @@ def _is_async(held: _Held) -> bool:
 async def _nap(event: asyncio.Event | None, seconds: float) -> None:
     """Sleep `seconds`, or less when `event` is set (then clear it)."""
     assert event is not None
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
+    await wait_within(event.wait(), seconds)
     event.clear()
 
 

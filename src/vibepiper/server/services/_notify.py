@@ -18,6 +18,7 @@ import asyncio
 import weakref
 
 from vibepiper.server.database import Database
+from vibepiper.utilities.waits import wait_within
 
 RECHECK_SECONDS = 0.1
 
@@ -35,10 +36,7 @@ class _Notifier:
 
     async def wait(self, timeout: float) -> None:
         event = self._event
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
+        await wait_within(event.wait(), timeout)
 
 
 _notifiers: weakref.WeakKeyDictionary[Database, _Notifier] = weakref.WeakKeyDictionary()

@@ -20,6 +20,7 @@ from typing import Literal
 from vibepiper.server.database import Database
 from vibepiper.server.services.state_events import StateChange
 from vibepiper.states import TERMINAL_STATE_TYPES
+from vibepiper.utilities.waits import wait_within
 
 RECHECK_SECONDS = 0.1
 
@@ -39,10 +40,7 @@ class _Generation:
         self._event = asyncio.Event()
 
     async def wait(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            pass
+        await wait_within(self._event.wait(), timeout)
 
 
 _topics: weakref.WeakKeyDictionary[Database, dict[Topic, _Generation]] = weakref.WeakKeyDictionary()

@@ -10,6 +10,7 @@ import weakref
 from typing import Literal
 
 from vibepiper.server.database import Database
+from vibepiper.utilities.waits import wait_within
 
 Topic = Literal["events", "actions"]
 
@@ -36,8 +37,5 @@ def wake(db: Database, topic: Topic) -> None:
 async def pause(db: Database, topic: Topic, seconds: float) -> None:
     """Sleep `seconds`, or less when `wake(db, topic)` is called meanwhile."""
     event = _event(db, topic)
-    try:
-        await asyncio.wait_for(event.wait(), seconds)
-    except TimeoutError:
-        pass
+    await wait_within(event.wait(), seconds)
     event.clear()

@@ -89,9 +89,8 @@ async def _carry_out(db: Database, row: Any, settings: ServerSettings | None) ->
         )
         return
     try:
-        result = await asyncio.wait_for(
-            execute(db, action, context, settings=settings), ACTION_TIMEOUT
-        )
+        async with asyncio.timeout(ACTION_TIMEOUT):  # wait_for could lose a shutdown's cancel
+            result = await execute(db, action, context, settings=settings)
     except ActionFailed as failed:
         await _finish(db, row, None, failed, attempt)
     except TimeoutError:

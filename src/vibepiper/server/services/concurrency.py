@@ -23,7 +23,6 @@ only keeps the table small.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import time
 import uuid
@@ -48,6 +47,7 @@ from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import concurrency as repo
 from vibepiper.server.services import lifecycle_events
+from vibepiper.utilities.waits import wait_within
 
 RECHECK_S = 0.25
 """How often a waiting slot request looks again without being woken."""
@@ -196,8 +196,7 @@ class _Releases:
         entry = (frozenset(names), future)
         self._waiters.append(entry)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(future, seconds)
+            await wait_within(future, seconds)
         finally:
             if entry in self._waiters:
                 self._waiters.remove(entry)
