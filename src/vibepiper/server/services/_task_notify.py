@@ -1,12 +1,10 @@
-"""In-process wake-ups for long polls.
+"""In-process wake-ups for the background-task queue's long polls.
 
-Three topics per database: "queued" (a background task run became claimable here:
-`delay()`, a release), which wakes waiting claims; "finished" (a task run reached a
-final state here: a batch, a `set_state`), which wakes waiting `wait` calls; and
-"cancelling" (a flow run became Cancelling here), which wakes the workers' cancellation
-watches. Other replicas cannot wake them: every long poll also re-checks the database
-(every `RECHECK_SECONDS` unless it says otherwise), so nothing depends on a wake-up, it
-only makes the common case (one server) answer at once.
+Two topics per database: "queued" (a run became claimable here: `delay()`, a release),
+which wakes waiting claims, and "finished" (a task run reached a final state here: a
+batch, a `set_state`), which wakes waiting `wait` calls. Other replicas cannot wake
+them: every long poll also re-checks the database every `RECHECK_SECONDS`, so nothing
+depends on a wake-up, it only makes the common case (one server) answer at once.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from vibepiper.utilities.waits import wait_within
 
 RECHECK_SECONDS = 0.1
 
-Topic = Literal["queued", "finished", "cancelling"]
+Topic = Literal["queued", "finished"]
 
 
 class _Generation:
@@ -61,11 +59,9 @@ def notify(db: Database, topic: Topic) -> None:
     _generation(db, topic).notify()
 
 
-async def wait(
-    db: Database, topic: Topic, timeout: float, *, recheck: float = RECHECK_SECONDS
-) -> None:
-    """Return on `notify(db, topic)`, after `recheck` seconds, or after `timeout`."""
-    await _generation(db, topic).wait(max(0.0, min(timeout, recheck)))
+async def wait(db: Database, topic: Topic, timeout: float) -> None:
+    """Return on `notify(db, topic)`, after `RECHECK_SECONDS`, or after `timeout`."""
+    await _generation(db, topic).wait(max(0.0, min(timeout, RECHECK_SECONDS)))
 
 
 def finished_runs(changes: Iterable[StateChange]) -> list[uuid.UUID]:

@@ -67,7 +67,7 @@ from vibepiper.server.repositories import deployments as deployment_rows
 from vibepiper.server.repositories import flow_runs as run_rows
 from vibepiper.server.repositories import work_pools
 from vibepiper.server.services import (
-    _task_notify,
+    _notify,
     automations,
     cancellation,
     deployment_runs,
@@ -301,7 +301,7 @@ async def _cancel(db: Database, context: ActionContext) -> dict[str, Any]:
             raise ActionFailed(f"flow run {run_id} not found")
         outcome = await cancellation.cancel_row(connection, row, f"Cancelled by {_by(context)}")
     if outcome == "CANCELLING":
-        _task_notify.notify(db, "cancelling")
+        _notify.states_changed(db)
     if outcome == "ALREADY_FINAL":
         now = row["state_name"] or row["state_type"]
         raise ActionFailed(f"flow run {run_id} has already ended ({now})")

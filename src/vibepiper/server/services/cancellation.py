@@ -3,7 +3,7 @@
 A run nothing has started yet (Scheduled or Late, Paused, Pending without a worker
 holding it) is Cancelled at once. A claimed or running one becomes Cancelling: the
 worker holding it learns so at once (its cancellation watch, woken by
-`notify(db, "cancelling")`) or at the latest from its next heartbeat, stops the run and proposes
+`_notify.states_changed`) or at the latest from its next heartbeat, stops the run and proposes
 Cancelled (or, if the worker is dead, the crash detector ends it Cancelled). A run in
 a final state is left as it is.
 """
@@ -20,7 +20,7 @@ from vibepiper.exceptions import ObjectNotFound
 from vibepiper.schemas import deployments as wire
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import flow_runs
-from vibepiper.server.services import _task_notify
+from vibepiper.server.services import _notify
 from vibepiper.server.services._convert import flow_run_read
 from vibepiper.server.services._transitions import transition
 from vibepiper.states import TERMINAL_STATE_TYPES, State, StateType
@@ -59,6 +59,6 @@ async def cancel(db: Database, run_id: uuid.UUID) -> wire.CancelResult:
         status = await cancel_row(connection, row, "cancelled by request")
         updated = await flow_runs.get(connection, run_id)
     if status == "CANCELLING":
-        _task_notify.notify(db, "cancelling")
+        _notify.states_changed(db)
     assert updated is not None
     return wire.CancelResult(flow_run=flow_run_read(updated), status=status)

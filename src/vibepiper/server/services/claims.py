@@ -32,7 +32,7 @@ from vibepiper.server.repositories import (
     workers,
 )
 from vibepiper.server.repositories.claims import Scope
-from vibepiper.server.services import _notify, _task_notify, lifecycle_events
+from vibepiper.server.services import _notify, lifecycle_events
 from vibepiper.server.services._convert import flow_run_read
 from vibepiper.server.services._errors import invalid
 from vibepiper.server.services._transitions import transition
@@ -195,16 +195,17 @@ replica wakes no watch here, so it is seen at the latest this long after."""
 
 async def watch_cancellations(db: Database, body: wire.CancellationWatch) -> wire.HeartbeatResponse:
     """Answer as soon as one of the runs is Cancelling, final or gone; else after
-    `wait_seconds` with empty lists. Reads only: the heartbeat keeps the runs alive."""
+    `wait_seconds` (or at once when the server is stopping) with empty lists. Woken by
+    `_notify.states_changed`. Reads only: the heartbeat keeps the runs alive."""
     deadline = time.monotonic() + body.wait_seconds
     while True:
         async with db.read() as connection:
             runs = await workers.runs_by_id(connection, body.flow_run_ids)
         cancel, gone = _to_stop_or_forget(body.flow_run_ids, runs)
         remaining = deadline - time.monotonic()
-        if cancel or gone or remaining <= 0:
+        if cancel or gone or remaining <= 0 or _notify.draining(db):
             return wire.HeartbeatResponse(cancel=cancel, gone=gone)
-        await _task_notify.wait(db, "cancelling", remaining, recheck=WATCH_RECHECK_SECONDS)
+        await _notify.wait_for_states(db, min(remaining, WATCH_RECHECK_SECONDS))
 
 
 def _to_stop_or_forget(

@@ -20,7 +20,7 @@ from vibepiper.schemas import api
 from vibepiper.server.database import Database
 from vibepiper.server.repositories import flow_runs, states, task_queue, task_runs
 from vibepiper.server.repositories.states import RunKind
-from vibepiper.server.services import _convert, _task_notify, _wake, state_events
+from vibepiper.server.services import _convert, _notify, _task_notify, _wake, state_events
 from vibepiper.states import TERMINAL_STATE_TYPES, State, StateType
 
 _LABELS = {"flow_run": "flow run", "task_run": "task run"}
@@ -85,7 +85,7 @@ async def set_state(
     if finished:
         _task_notify.notify(db, "finished")
     elif kind == "flow_run" and decision.state.type is StateType.CANCELLING:
-        _task_notify.notify(db, "cancelling")
+        _notify.states_changed(db)  # wakes the workers' cancellation watches
     return api.OrchestrationResult(status="ACCEPT", state=state_read(decision.state, details))
 
 
