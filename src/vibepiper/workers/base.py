@@ -1,11 +1,16 @@
 """The loop shared by `vibepiper worker start` and `serve()`: claim, run, heartbeat, supervise.
 
+Where a run runs is the loop's `infrastructure` (`infrastructure.py`): a subprocess of
+the worker (process pools, `serve()`) or a container (docker pools); the loop sees each
+started run only through its `RunHandle`.
+
 Threads (the loop does blocking HTTP and waits on processes, so threads rather than
 asyncio; none of them runs user code, which lives in the run processes):
 
 - the *main* thread (the one calling `RunLoop.run`) starts every run process: a run
   process dies with the thread that started it (`PR_SET_PDEATHSIG`), and this thread
-  lives as long as the loop;
+  lives as long as the loop (a container, which may need its image pulled first, is
+  started on its run's waiter thread instead);
 - a *claimer* long-polls `POST /workers/claim` while a slot is free (`limit`), so a
   run that comes due is claimed at once, and hands claimed runs to the main thread;
 - a *heartbeater* reports the held runs every `heartbeat_seconds`; the answer names
@@ -31,8 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -41,25 +44,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vibepiper.telemetry import tracing
-from vibepiper.workers.job_configuration import (
-    FLOW_RUN_ID_ENV,
-    PREFECT_FLOW_RUN_ID_ENV,
-    PoolTemplate,
-    RunSetup,
-    job_configuration,
-    run_setup,
+from vibepiper.workers.infrastructure import (
+    ExitReport,
+    Infrastructure,
+    ProcessInfrastructure,
+    RunHandle,
+    RunRequest,
+    StartFailed,
 )
-from vibepiper.workers.process import (
-    SourceError,
-    SparePool,
-    Workdir,
-    describe_exit,
-    kill_group,
-    prepare_workdir,
-    run_env,
-    run_hooks_process,
-    start_run_process,
-)
+from vibepiper.workers.job_configuration import PoolTemplate, job_configuration
+from vibepiper.workers.process import SourceError, run_env
 
 if TYPE_CHECKING:
     from vibepiper.client._client import SyncVibePiperClient
@@ -78,7 +72,6 @@ CANCEL_GRACE_SECONDS = 3.0
 MAX_BACKOFF_SECONDS = 10.0
 CLAIM_BATCH = 10
 """Most runs one claim asks for when the loop has no `limit`."""
-HOOKS_TIMEOUT_SECONDS = 120.0
 
 
 def print_line(message: str) -> None:
@@ -88,15 +81,13 @@ def print_line(message: str) -> None:
 
 @dataclass
 class HeldRun:
-    """A claimed run the loop is responsible for until its process ends."""
+    """A claimed run the loop is responsible for until its process (or container) ends."""
 
     claimed: ClaimedRun
-    process: subprocess.Popen[Any] | None = None
-    workdir: Workdir | None = None
+    handle: RunHandle | None = None  # None until the run has started
     cancelling: bool = False
     killer: threading.Timer | None = None
-    pid_reported: bool = False  # the server has recorded the run process's host:pid
-    setup: RunSetup | None = None  # where and with what the run process started
+    pid_reported: bool = False  # the server has recorded the run's host:pid
 
     @property
     def id(self) -> uuid.UUID:
@@ -168,6 +159,7 @@ class RunLoop:
         wait_seconds: float = LONG_POLL_SECONDS,
         cancel_grace: float = CANCEL_GRACE_SECONDS,
         spares: int = 1,
+        infrastructure: Infrastructure | None = None,
     ) -> None:
         from vibepiper.client._client import SyncVibePiperClient
         from vibepiper.client._layer import RetryPolicy
@@ -203,7 +195,9 @@ class RunLoop:
         self._watch_client = SyncVibePiperClient(
             api_url, api_key=api_key, timeout=WATCH_SECONDS + 10, retry=RetryPolicy(max_attempts=1)
         )
-        self._spares = SparePool(self.env, size=spares) if spares > 0 else None
+        self.infrastructure: Infrastructure = infrastructure or ProcessInfrastructure(
+            self.env, spares=spares
+        )
         self._pool_template = PoolTemplate(
             None if work_pool_name is None else self._read_pool_template
         )
@@ -221,8 +215,7 @@ class RunLoop:
     # --- the main thread --------------------------------------------------------------
     def run(self) -> None:
         """Claim and run until `stop` is set (or, with `run_once`, one claim has finished)."""
-        if self._spares is not None:
-            self._spares.fill()
+        self.infrastructure.open()
         with contextlib.suppress(Exception):  # read again when the first run starts
             self._pool_template.get()
         claimer = threading.Thread(target=self._claim_loop, name="vibepiper-claimer", daemon=True)
@@ -260,8 +253,7 @@ class RunLoop:
             self._beat_now.set()
             with self._lock:
                 self._lock.notify_all()
-            if self._spares is not None:
-                self._spares.close()
+            self.infrastructure.close()
             # a heartbeat to a server that went away may be retrying: not worth waiting for
             beater.join(timeout=1.0 if self._connection.down else self.heartbeat_seconds + 5)
             self._claim_client.close()
@@ -270,7 +262,7 @@ class RunLoop:
 
     def _start(self, claimed: ClaimedRun) -> None:
         held = HeldRun(claimed)
-        run, deployment = claimed.flow_run, claimed.deployment
+        run = claimed.flow_run
         self.echo(f"Claimed {held.label}")
         from vibepiper.client.errors import ApiError
 
@@ -288,58 +280,73 @@ class RunLoop:
             self.echo(f"Failed {held.label}: {message}")
             self._release()
             return
-        try:
-            held.workdir = prepare_workdir(deployment.source, deployment.path)
-            setup = run_setup(configuration, held.workdir.path)
-            if not setup.cwd.is_dir():
-                raise SourceError(f"directory {setup.cwd} does not exist")
-        except SourceError as exc:
-            self._set_state(run.id, "FAILED", f"Could not fetch the deployment's code: {exc}")
-            self.echo(f"Failed {held.label}: {exc}")
-            if held.workdir is not None:
-                held.workdir.remove()
-            self._release()
-            return
         # the trace of the `run_deployment` call that made the run, while tracing is on
         traceparent = tracing.run_process_env(lambda: self.client.read_flow_run_states(run.id))
-        env = setup.environment({**self.env, **traceparent})
-        try:
-            process = None
-            if self._spares is not None and setup.plain and not traceparent:
-                # a spare's environment and output are fixed when it starts: runs with
-                # their own variables, command or output pay a cold start
-                process = self._spares.hand(run, setup.cwd)
-            if process is None:
-                if setup.command is not None:
-                    env = {
-                        **env,
-                        FLOW_RUN_ID_ENV: str(run.id),
-                        PREFECT_FLOW_RUN_ID_ENV: str(run.id),
-                    }
-                process = start_run_process(
-                    run.id,
-                    setup.cwd,
-                    env,
-                    command=setup.command,
-                    stream_output=setup.stream_output,
-                )
-        except OSError as exc:
-            self._set_state(run.id, "CRASHED", f"Could not start the flow run process: {exc}")
-            self.echo(f"Crashed {held.label}: could not start its process: {exc}")
-            held.workdir.remove()
-            self._release()
-            return
-        held.process = process
-        held.setup = setup
+        request = RunRequest(
+            claimed,
+            configuration,
+            self.env,
+            traceparent,
+            self.name,
+            self.work_pool_name,
+        )
+        if self.infrastructure.start_on_main_thread:
+            try:
+                held.handle = self.infrastructure.start(request)
+            except StartFailed as failed:
+                self._start_failed(held, failed)
+                return
+            self._hold(held)
+            waiter: Callable[..., None] = self._wait_for
+            args: tuple[Any, ...] = (held,)
+        else:
+            self._hold(held)
+            waiter, args = self._start_and_wait, (held, request)
+        threading.Thread(
+            target=waiter, args=args, name=f"vibepiper-run-{run.id}", daemon=True
+        ).start()
+
+    def _hold(self, held: HeldRun) -> None:
         with self._lock:
-            self._held[run.id] = held
+            self._held[held.id] = held
             self._lock.notify_all()  # the cancellation watch takes it in
         self._beat_now.set()
-        threading.Thread(
-            target=self._wait_for, args=(held,), name=f"vibepiper-run-{run.id}", daemon=True
-        ).start()
-        if self._spares is not None:
-            self._spares.fill()
+
+    def _start_failed(self, held: HeldRun, failed: StartFailed) -> None:
+        details = None if failed.report is None else failed.report.details()
+        self._set_state(held.id, failed.final, failed.message, details=details)
+        self.echo(f"{failed.final.title()} {held.label}: {failed.message}")
+        self._release()
+
+    def _start_and_wait(self, held: HeldRun, request: RunRequest) -> None:
+        """Start a run whose start may take long (an image pull) on its own thread, then
+        supervise it as `_wait_for` does."""
+        try:
+            handle = self.infrastructure.start(request)
+        except StartFailed as failed:
+            with self._lock:
+                self._held.pop(held.id, None)
+            self._start_failed(held, failed)
+            return
+        except Exception as exc:  # a bug or an engine answer nobody expected
+            with self._lock:
+                self._held.pop(held.id, None)
+            self._start_failed(held, StartFailed("CRASHED", f"Could not start the run: {exc}"))
+            return
+        with self._lock:
+            held.handle = handle
+            cancelled_meanwhile = held.cancelling
+            self._lock.notify_all()
+        self._beat_now.set()
+        if cancelled_meanwhile:
+            held.cancelling = False
+            self.cancel(held.id, "cancellation was requested while it started")
+        self._wait_for(held)
+
+    def held_run_ids(self) -> set[uuid.UUID]:
+        """The runs this loop holds now (any thread)."""
+        with self._lock:
+            return set(self._held)
 
     def _job_configuration(self, claimed: ClaimedRun) -> dict[str, Any]:
         """The run's job configuration: the pool's template filled with the deployment's
@@ -443,9 +450,9 @@ class RunLoop:
                 # each run process is reported once (until a heartbeat carrying it is
                 # answered), not on every beat
                 pids = {
-                    run_id: f"{socket.gethostname()}:{held.process.pid}"
+                    run_id: held.handle.infrastructure_pid
                     for run_id, held in self._held.items()
-                    if held.process is not None and not held.pid_reported
+                    if held.handle is not None and not held.pid_reported
                 }
             try:
                 answer = self._beat_client.heartbeat(
@@ -487,7 +494,7 @@ class RunLoop:
             return [
                 run_id
                 for run_id, held in self._held.items()
-                if held.process is not None and not held.cancelling and run_id not in answered_gone
+                if held.handle is not None and not held.cancelling and run_id not in answered_gone
             ]
 
         while True:
@@ -509,19 +516,19 @@ class RunLoop:
                 self.cancel(run_id, "cancellation was requested")
 
     def cancel(self, flow_run_id: uuid.UUID, why: str) -> None:
-        """SIGTERM the run's process (it ends Cancelled); SIGKILL it after the grace period."""
+        """SIGTERM the run's process (it ends Cancelled); SIGKILL it after the grace period.
+        A run still starting is stopped as soon as it has started."""
         with self._lock:
             held = self._held.get(flow_run_id)
-            if held is None or held.cancelling or held.process is None:
+            if held is None or held.cancelling:
                 return
             held.cancelling = True
+            handle = held.handle
         self.echo(f"Cancelling {held.label}: {why}")
-        process = held.process
-        try:
-            process.terminate()
-        except ProcessLookupError:
-            return
-        held.killer = threading.Timer(self.cancel_grace, _kill_if_running, args=(process,))
+        if handle is None:
+            return  # `_start_and_wait` cancels it once started
+        handle.terminate()
+        held.killer = threading.Timer(self.cancel_grace, _kill_if_running, args=(handle,))
         held.killer.daemon = True
         held.killer.start()
 
@@ -534,9 +541,8 @@ class RunLoop:
 
     # --- the end of a run -------------------------------------------------------------
     def _wait_for(self, held: HeldRun) -> None:
-        assert held.process is not None
-        returncode = held.process.wait()
-        kill_group(held.process)  # what the run started and left behind
+        assert held.handle is not None
+        returncode = held.handle.wait()
         if held.killer is not None:
             held.killer.cancel()
         try:
@@ -544,8 +550,7 @@ class RunLoop:
         except Exception as exc:  # the waiter must always release the slot
             self.echo(f"Could not settle {held.label}: {exc}")
         finally:
-            if held.workdir is not None:
-                held.workdir.remove()
+            held.handle.release()
             with self._lock:
                 if self._held.get(held.id) is held:  # not a later attempt's (a resume)
                     del self._held[held.id]
@@ -555,11 +560,12 @@ class RunLoop:
         """Record how a run whose process ended finished, if its process did not."""
         from vibepiper.states import TERMINAL_STATE_TYPES, StateType
 
+        assert held.handle is not None
+        report = held.handle.exit_report(returncode)
         if self.stop.is_set() and self._connection.down:
             # stopping without a server: its run process kept what it recorded (the
             # outbox), and the crash detector ends a run left unfinished
-            how = describe_exit(returncode)
-            self.echo(f"Stopped with {held.label} ({how}): the server does not answer")
+            self.echo(f"Stopped with {held.label} ({report.how}): the server does not answer")
             return
         run = self._read_run(held.id)
         if run is None:
@@ -573,17 +579,20 @@ class RunLoop:
             # run's state now is the next attempt's, not this process's to settle)
             self.echo(f"Stopped {held.label}: suspended")
             return
-        how = describe_exit(returncode)
+        noun, how = held.handle.noun, report.how
         if held.cancelling or run.state_type is StateType.CANCELLING:
-            message = f"Cancelled: the flow run process {how} before it recorded a final state"
+            message = f"Cancelled: the {noun} {how} before it recorded a final state"
             final = "CANCELLED"
         else:
-            message = f"Crashed: the flow run process {how} without recording a final state"
+            message = f"Crashed: the {noun} {how} without recording a final state"
             final = "CRASHED"
-        accepted = self._set_state(held.id, final, message)
+        message += _last_lines(report)
+        accepted = self._set_state(held.id, final, message, details=report.details())
         self.echo(f"Finished {held.label}: {final.title()} ({how})")
-        if accepted and held.workdir is not None:
-            self._run_hooks(held, held.workdir)
+        if accepted:
+            problem = held.handle.run_hooks()
+            if problem is not None:
+                self.echo(f"The hooks of {held.label} {problem}")
 
     def _suspended_by(self, held: HeldRun) -> bool:
         """Whether the run was suspended since this worker claimed it (its process
@@ -599,23 +608,6 @@ class RunLoop:
             return False
         later = states[ids.index(claim.id) + 1 :]
         return any(state.type is StateType.PAUSED for state in later)
-
-    def _run_hooks(self, held: HeldRun, workdir: Workdir) -> None:
-        """The flow's on_crashed / on_cancellation hooks, in a process of their own."""
-        # where the run ran and with its variables: the entrypoint is found the same way
-        setup = held.setup
-        cwd = workdir.path if setup is None else setup.cwd
-        env = self.env if setup is None else setup.environment(self.env)
-        process = run_hooks_process(held.id, cwd, env)
-        try:
-            code = process.wait(timeout=HOOKS_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            kill_group(process)
-            process.wait()
-            self.echo(f"The hooks of {held.label} did not finish in {HOOKS_TIMEOUT_SECONDS:g} s")
-            return
-        if code != 0:
-            self.echo(f"The hooks of {held.label} could not run ({describe_exit(code)})")
 
     # --- small API helpers ----------------------------------------------------------
     def _read_run(self, flow_run_id: uuid.UUID) -> Any:
@@ -634,14 +626,21 @@ class RunLoop:
         raise RuntimeError(f"the server did not answer about flow run {flow_run_id}")
 
     def _set_state(
-        self, flow_run_id: uuid.UUID, kind: str, message: str, *, force: bool = False
+        self,
+        flow_run_id: uuid.UUID,
+        kind: str,
+        message: str,
+        *,
+        force: bool = False,
+        details: dict[str, Any] | None = None,
     ) -> bool:
         from vibepiper.client.errors import ApiError
         from vibepiper.exceptions import ObjectNotFound
         from vibepiper.schemas.api import SetState, StateCreate
         from vibepiper.states import StateType
 
-        body = SetState(state=StateCreate(type=StateType(kind), message=message), force=force)
+        state = StateCreate(type=StateType(kind), message=message, state_details=details or {})
+        body = SetState(state=state, force=force)
         try:
             result = self.client.set_flow_run_state(flow_run_id, body)
         except (ApiError, ObjectNotFound) as exc:
@@ -656,6 +655,13 @@ class RunLoop:
             self._lock.notify_all()
 
 
-def _kill_if_running(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        kill_group(process)
+def _kill_if_running(handle: RunHandle) -> None:
+    if handle.running():
+        handle.kill()
+
+
+def _last_lines(report: ExitReport) -> str:
+    """The last lines the run printed, for a Crashed or Cancelled message."""
+    if not report.last_lines:
+        return ""
+    return ".\nLast lines of its output:\n" + "\n".join(report.last_lines)
