@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.env", "tests.fixtures.db"]
+pytest_plugins = ["tests.fixtures.env", "tests.fixtures.db", "tests.fixtures.containers"]
