@@ -40,7 +40,7 @@ FLOW_RUN_STATES = (*(state.value for state in StateType), *STATE_NAMES)
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 # `worker start --type`, `work-pool create --type`.
-WORKER_TYPES = ("process",)
+WORKER_TYPES = ("docker", "process")
 
 # `work-pool get-default-base-job-template --type`: the types with a default template
 # (`orchestration.job_templates.default_base_job_template`).

@@ -49,26 +49,33 @@ def start(
         ),
     ] = None,
     worker_type: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--type",
             "-t",
-            **choices.one_of(choices.WORKER_TYPES, help="The worker type.", metavar="TYPE"),
+            **choices.one_of(
+                choices.WORKER_TYPES,
+                help="The worker type (default: the pool's; a new pool is a process pool).",
+                metavar="TYPE",
+            ),
+            show_default=False,
         ),
-    ] = "process",
+    ] = None,
     run_once: Annotated[
         bool, typer.Option("--run-once", help="Claim once, wait for those runs, then exit.")
     ] = False,
 ) -> None:
-    """Claim the pool's due flow runs and run each in a subprocess, until Ctrl-C/SIGTERM.
+    """Claim the pool's due flow runs and run each in a subprocess (process pools) or a
+    container (docker pools), until Ctrl-C/SIGTERM.
 
     Stopping cancels the runs still going (they end Cancelled).
     """
     from vibepiper.cli import _output
     from vibepiper.client._client import SyncVibePiperClient
     from vibepiper.settings import get_settings
+    from vibepiper.workers.infrastructure import InfrastructureUnavailable
     from vibepiper.workers.serve import stop_on_signals
-    from vibepiper.workers.worker import ProcessWorker
+    from vibepiper.workers.worker import Worker
 
     settings = get_settings()
     if not settings.api_url:
@@ -78,9 +85,10 @@ def start(
         )
     assert settings.api_url is not None
     with SyncVibePiperClient(settings.api_url, api_key=settings.api_key) as client:
-        worker = ProcessWorker(
+        worker = Worker(
             client,
             pool,
+            worker_type=worker_type,
             api_key=settings.api_key,
             name=name,
             limit=limit,
@@ -88,4 +96,10 @@ def start(
             run_once=run_once,
         )
         with stop_on_signals(worker.loop.stop):
-            worker.start()
+            try:
+                worker.start()
+            except (
+                InfrastructureUnavailable,
+                ValueError,
+            ) as exc:  # no engine; a pool of another type
+                _output.fail(str(exc))

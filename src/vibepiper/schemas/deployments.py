@@ -199,7 +199,7 @@ _TEMPLATE_HELP = (
 
 class WorkPoolCreate(RequestModel):
     name: Name
-    type: Literal["process"] = "process"
+    type: Literal["process", "docker"] = "process"
     description: Text | None = None
     paused: bool = False
     concurrency_limit: Slots | None = None

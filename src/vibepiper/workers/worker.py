@@ -1,8 +1,9 @@
-"""`ProcessWorker`: the worker of a `process` work pool (`vibepiper worker start`).
+"""`Worker`: the worker of a work pool (`vibepiper worker start`).
 
 It makes sure its pool (and the queues it was told to poll) exist, as Prefect's
 worker does, then runs the shared claim/run/heartbeat loop (`base.RunLoop`) over the
-pool until stopped.
+pool until stopped, on the pool type's infrastructure: a subprocess per run for
+`process` pools, a container per run for `docker` pools (`workers.docker`).
 """
 
 from __future__ import annotations
@@ -23,16 +24,19 @@ def default_worker_name() -> str:
     return f"worker-{socket.gethostname()}-{os.getpid()}"
 
 
-class ProcessWorker:
-    """Runs the flow runs of one work pool, each in a subprocess."""
+class Worker:
+    """Runs the flow runs of one work pool, each in a subprocess or a container.
 
-    type = "process"
+    `worker_type` None takes the pool's type (a pool created here is a process pool);
+    given, it must match the pool's.
+    """
 
     def __init__(
         self,
         client: SyncVibePiperClient,
         work_pool_name: str,
         *,
+        worker_type: str | None = None,
         api_key: str | None = None,
         name: str | None = None,
         limit: int | None = None,
@@ -42,6 +46,8 @@ class ProcessWorker:
         echo: Callable[[str], None] = print_line,
     ) -> None:
         self.client = client
+        self.type = worker_type or "process"
+        self._asked_type = worker_type
         self.work_pool_name = work_pool_name
         self.work_queue_names = list(work_queue_names or [])
         self.name = name or default_worker_name()
@@ -60,7 +66,8 @@ class ProcessWorker:
         )
 
     def ensure_pool(self) -> None:
-        """Create the pool (type process) and the named queues if they do not exist."""
+        """Create the pool (of this worker's type) and the named queues if they do not
+        exist; an existing pool sets the worker's type."""
         from vibepiper.client.errors import ApiError
         from vibepiper.exceptions import ObjectNotFound
         from vibepiper.schemas.deployments import WorkPoolCreate, WorkQueueCreate
@@ -70,16 +77,18 @@ class ProcessWorker:
         except ObjectNotFound:
             try:
                 self.client.create_work_pool(
-                    WorkPoolCreate(name=self.work_pool_name, type="process")
+                    WorkPoolCreate(name=self.work_pool_name, type=self.type)  # type: ignore[arg-type]
                 )
-                self.echo(f"Created work pool {self.work_pool_name!r} (type process)")
+                self.echo(f"Created work pool {self.work_pool_name!r} (type {self.type})")
             except ApiError:
                 pass  # another worker created it first
         else:
-            if pool.type != self.type:
+            if self._asked_type is not None and pool.type != self._asked_type:
                 raise ValueError(
-                    f"work pool {self.work_pool_name!r} is of type {pool.type!r}, not {self.type!r}"
+                    f"work pool {self.work_pool_name!r} is of type {pool.type!r}, "
+                    f"not {self._asked_type!r}"
                 )
+            self.type = pool.type
         existing = {q.name for q in self.client.read_work_queues(self.work_pool_name)}
         for queue_name in self.work_queue_names:
             if queue_name not in existing:
@@ -95,10 +104,23 @@ class ProcessWorker:
         """Ensure the pool, then claim and run until stopped."""
         if not self._ensure_pool_patiently():
             return
+        if self.type == "docker":
+            from vibepiper.workers.docker.infrastructure import DockerInfrastructure
+
+            infrastructure = DockerInfrastructure(
+                self.client,
+                echo=self.echo,
+                pool=self.work_pool_name,
+                held=self.loop.held_run_ids,
+                grace=self.loop.cancel_grace,
+            )
+            infrastructure.open()  # InfrastructureUnavailable: no engine answers
+            self.loop.infrastructure = infrastructure
         limit = self.loop.limit
+        parts = [f"type {self.type}"] + ([f"limit {limit}"] if limit else [])
         self.echo(
             f"Worker {self.name!r} started with work pool {self.work_pool_name!r}"
-            + (f" (limit {limit})" if limit else "")
+            f" ({', '.join(parts)})"
         )
         started = self._emit("started")
         try:
@@ -156,3 +178,7 @@ class ProcessWorker:
                 self.echo("Server reachable again")
             return True
         return False
+
+
+ProcessWorker = Worker
+"""The name this class had while process pools were the only kind."""

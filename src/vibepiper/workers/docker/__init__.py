@@ -1,0 +1,1 @@
+"""Docker work pools: flow runs in containers through the Docker Engine API (Docker or Podman)."""
