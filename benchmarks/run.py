@@ -594,6 +594,27 @@ def bench_worker_latency(r: Runner, reps: int) -> list[Row]:
     ]
 
 
+def bench_container_latency(r: Runner, reps: int) -> list[Row]:
+    child = r.run("container_latency.py", str(reps), check=False)
+    res = child.result
+    if "skipped" in res:
+        return [Row("container_latency", "not measured", "report", None, res["skipped"])]
+    median, p95 = res["median_ms"] / 1000, res["p95_ms"] / 1000
+    return [
+        Row(
+            "container_latency",
+            f"{ms(median)} p50, {ms(p95)} p95",
+            "report",
+            None,
+            f"{res['samples']} runs on a docker pool (Podman's API, warm localhost/vibepiper:dev, "
+            "code bind-mounted): the claim (Pending) -> Running inside the container; from "
+            f"create_flow_run: {res['create_median_ms']:.0f} ms p50, "
+            f"{res['create_p95_ms']:.0f} ms p95",
+            {"from_claim_s": res["from_claim_s"], "from_create_s": res["from_create_s"]},
+        )
+    ]
+
+
 def bench_server_health(r: Runner, reps: int) -> list[Row]:
     rows = []
     for backend in ("sqlite", "postgres"):
@@ -983,6 +1004,7 @@ WORKLOADS_SPEC: dict[str, tuple[Callable[[Runner, int], list[Row]], int, bool]] 
     "server_slots": (bench_server_slots, 3, False),
     "map_1000_server": (bench_map_server, 5, False),
     "worker_latency": (bench_worker_latency, 40, False),
+    "container_latency": (bench_container_latency, 20, False),
     "server_health": (bench_server_health, 3, False),
     "blocks_variables": (bench_blocks_variables, 3, False),
     "events": (bench_events, 3, False),
