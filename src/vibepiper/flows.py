@@ -24,6 +24,7 @@ from vibepiper.utilities import decorator_options
 
 if TYPE_CHECKING:
     from vibepiper.deployments.runner import RunnerDeployment
+    from vibepiper.docker import DockerImage
     from vibepiper.runner.storage import RunnerStorage
 
 P = ParamSpec("P")
@@ -316,15 +317,25 @@ class Flow(Generic[P, R]):
         name: str,
         work_pool_name: str | None = None,
         *,
+        image: str | DockerImage | None = None,
+        build: bool = True,
+        push: bool = True,
         print_next_steps: bool = True,
         **options: Any,
     ) -> uuid.UUID:
         """Register this flow as deployment `name` in a work pool, for workers to run;
-        the deployment's id."""
+        the deployment's id.
+
+        `image` (a `docker` pool): the image its runs start in; with `build` it is built
+        from the project directory first (`vibepiper.docker.DockerImage` says how), with
+        `push` pushed to its registry (`localhost/` images are not).
+        """
         from vibepiper.deployments.serve import deploy
 
         deployment = self.to_deployment(name, work_pool_name=work_pool_name, **options)
-        return deploy(deployment, print_next_steps=print_next_steps)[0]
+        return deploy(
+            deployment, image=image, build=build, push=push, print_next_steps=print_next_steps
+        )[0]
 
     @classmethod
     def from_source(

@@ -77,7 +77,7 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return [uuid.uuid4() for _ in deployments]
 
     monkeypatch.setattr(vibepiper.client, "get_client", lambda **_: FakeClient())
-    monkeypatch.setattr(serve, "check_pools", lambda client, pools: None)
+    monkeypatch.setattr(serve, "check_pools", lambda client, pools, image=False: None)
     monkeypatch.setattr(serve, "register", register)
     yield names
 

@@ -10,11 +10,38 @@ replacing those it owned (`vibepiper.deployments.triggers`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from vibepiper.cli import _output
+
+
+def _echo(line: str) -> None:
+    _output.stdout_console().print(line, markup=False, highlight=False)
+
+
+def _prepare_images(root: Path, specs: list[Any], deployments: list[Any], *, echo: Any) -> None:
+    """Build and push each image the chosen entries name, once per image."""
+    from vibepiper.deployments.images import ImageBuildError, ImagePushError, prepare_image
+
+    by_reference: dict[str, list[int]] = {}
+    for index, spec in enumerate(specs):
+        if spec.image is not None:
+            by_reference.setdefault(spec.image.image.reference, []).append(index)
+    for indexes in by_reference.values():
+        spec = specs[indexes[0]].image
+        try:
+            prepare_image(
+                [deployments[i] for i in indexes],
+                spec.image,
+                build=spec.build,
+                push=spec.push,
+                context=root,
+                echo=echo or (lambda line: None),
+            )
+        except (ImageBuildError, ImagePushError) as exc:
+            _output.fail(str(exc))
 
 
 def deploy(
@@ -60,7 +87,17 @@ def deploy(
                 f"{loaded.file}: {spec.where}: no work_pool.name (add one, or pass --pool)"
             )
     with get_client(sync_client=True, require_server=True) as client:
-        check_pools(client, {d.work_pool_name for d in deployments if d.work_pool_name})
+        for with_image in (False, True):  # an entry with an image needs a docker pool
+            check_pools(
+                client,
+                {
+                    d.work_pool_name
+                    for d, spec in zip(deployments, specs, strict=True)
+                    if d.work_pool_name and (spec.image is not None) == with_image
+                },
+                image=with_image,
+            )
+        _prepare_images(loaded.root, specs, deployments, echo=None if as_json else _echo)
         ids = register(client, deployments)
     if as_json:
         _output.print_json(

@@ -15,6 +15,7 @@ The layout follows `prefect.yaml`'s `deployments:` section:
             catchup: false
             overlap: skip
         work_pool: {name: local, work_queue_name: default, job_variables: {}}
+        image: {name: localhost/etl, tag: "1.2", dockerfile: auto, build: true, push: false}
         concurrency_limit: 1
         paused: false
         resolve_templates: run                # or deploy (see render_entries)
@@ -23,6 +24,12 @@ The layout follows `prefect.yaml`'s `deployments:` section:
             match: {prefect.resource.id: my.bucket.*}
             expect: [object.created]
             parameters: {source: "{{ event.resource.id }}"}
+
+`image:` is for `docker` pools: a string is an image reference the runs start in (not
+built, not pushed); a mapping is built from this file's directory (`dockerfile`: "auto",
+the default, writes one; else a Containerfile relative to the file) and pushed unless
+`push: false` (see `vibepiper.deployments.images`). Prefect's `build:`/`push:` step lists
+are not read.
 
 Every key of an entry is checked when the entry is used (`vibepiper deploy NAME` checks
 the entries it names, `--all` every one): an unknown or mistyped key is an error naming
@@ -38,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vibepiper.deployments.runner import RunnerDeployment
+from vibepiper.docker import DockerImage
 from vibepiper.schedules import Schedule, as_schedule
 
 if TYPE_CHECKING:
@@ -60,12 +68,23 @@ _DEPLOYMENT_KEYS = {
     "enforce_parameter_schema",
     "resolve_templates",
     "triggers",
+    "image",
 }
 _WORK_POOL_KEYS = {"name", "work_queue_name", "job_variables"}
+_IMAGE_KEYS = {"name", "tag", "dockerfile", "build", "push"}
 
 
 class ProjectFileError(ValueError):
     """`vibepiper.yaml` is missing, not YAML, or has a bad key or value."""
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """An entry's `image:`: the image, and whether to build and push it."""
+
+    image: DockerImage
+    build: bool
+    push: bool
 
 
 @dataclass
@@ -88,6 +107,7 @@ class DeploymentSpec:
     enforce_parameter_schema: bool = True
     resolve_templates: str = "run"
     triggers: list[DeploymentTrigger] = field(default_factory=list)
+    image: ImageSpec | None = None
 
 
 @dataclass
@@ -220,7 +240,38 @@ def _spec(file: Path, index: int, entry: Any) -> DeploymentSpec:
         enforce_parameter_schema=bool(get("enforce_parameter_schema", bool, "true or false", True)),
         resolve_templates=_resolve_templates(file, where, entry.get("resolve_templates", "run")),
         triggers=_triggers(file, where, entry["name"].strip(), get("triggers", list, "a list")),
+        image=_image(file, where, entry.get("image")),
     )
+
+
+def _image(file: Path, where: str, value: Any) -> ImageSpec | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            return ImageSpec(DockerImage(value), build=False, push=False)
+        if not isinstance(value, dict):
+            raise ValueError(f"must be an image reference or a mapping, got {type(value).__name__}")
+        _unknown(file, f"{where}: image", value, _IMAGE_KEYS)
+        flags = {}
+        for key in ("build", "push"):
+            flags[key] = value.get(key, True)
+            if not isinstance(flags[key], bool):
+                raise ValueError(f"'{key}' must be true or false, got {flags[key]!r}")
+        for key in ("name", "tag", "dockerfile"):
+            if value.get(key) is not None and not isinstance(value[key], str | int | float):
+                raise ValueError(f"'{key}' must be a string")
+        tag = value.get("tag")
+        image = DockerImage(
+            str(value.get("name") or ""),
+            tag=None if tag is None else str(tag),
+            dockerfile=str(value.get("dockerfile") or "auto"),
+        )
+    except ProjectFileError:
+        raise
+    except ValueError as exc:
+        raise ProjectFileError(f"{file}: {where}: image: {exc}") from None
+    return ImageSpec(image, build=flags["build"], push=flags["push"])
 
 
 def _resolve_templates(file: Path, where: str, value: Any) -> str:

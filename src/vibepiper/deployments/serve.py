@@ -19,6 +19,7 @@ from vibepiper.deployments.runner import RunnerDeployment
 
 if TYPE_CHECKING:
     from vibepiper.client import SyncVibePiperClient
+    from vibepiper.docker import DockerImage
 
 
 def _require_server() -> None:
@@ -153,12 +154,20 @@ def _pause_quietly(client: SyncVibePiperClient, ids: list[uuid.UUID]) -> None:
 def deploy(
     *deployments: RunnerDeployment,
     work_pool_name: str | None = None,
+    image: str | DockerImage | None = None,
+    build: bool = True,
+    push: bool = True,
     print_next_steps: bool = True,
 ) -> list[uuid.UUID]:
     """Register `deployments` in a work pool (theirs, or `work_pool_name`); their ids.
 
-    Raises ValueError when a deployment has no pool, ObjectNotFound naming a pool that
-    does not exist.
+    With `image` (docker pools), the image is built (`build`) from the first
+    deployment's directory and pushed (`push`) first, and every deployment runs in it
+    (`vibepiper.deployments.images`).
+
+    Raises ValueError when a deployment has no pool or `image` is given for a pool that
+    is not a docker pool, ObjectNotFound naming a pool that does not exist,
+    ImageBuildError / ImagePushError.
     """
     if not deployments:
         raise ValueError("deploy() needs at least one deployment (flow.to_deployment(...))")
@@ -176,24 +185,36 @@ def deploy(
     from vibepiper.client import get_client
 
     with get_client(sync_client=True) as client:
-        check_pools(client, {d.work_pool_name for d in prepared if d.work_pool_name})
+        pools = {d.work_pool_name for d in prepared if d.work_pool_name}
+        check_pools(client, pools, image=image is not None)
+        if image is not None:
+            from vibepiper.deployments.images import prepare_image
+
+            prepare_image(prepared, image, build=build, push=push)
         ids = register(client, prepared)
     if print_next_steps:
         _print_deployed(prepared)
     return ids
 
 
-def check_pools(client: SyncVibePiperClient, pools: set[str]) -> None:
+def check_pools(client: SyncVibePiperClient, pools: set[str], *, image: bool = False) -> None:
+    """Every pool exists (ObjectNotFound naming the one that does not); with `image`,
+    every pool is a docker pool (ValueError naming the one that is not)."""
     from vibepiper.exceptions import ObjectNotFound
 
     for pool in sorted(pools):
         try:
-            client.read_work_pool(pool)
+            found = client.read_work_pool(pool)
         except ObjectNotFound:
             raise ObjectNotFound(
                 f"work pool {pool!r} does not exist; create it with "
                 f"`vibepiper work-pool create {pool}`"
             ) from None
+        if image and found.type != "docker":
+            raise ValueError(
+                f"image= needs a docker work pool; work pool {pool!r} is a {found.type} pool "
+                f"(create one with `vibepiper work-pool create NAME --type docker`)"
+            )
 
 
 def register(
