@@ -331,3 +331,44 @@ def test_a_worker_of_another_type_than_its_pool_is_refused_in_one_line(
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"work pool {pool!r} is of type 'docker', not 'process'" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_registry_credentials_come_from_a_block_and_a_failed_login_names_the_registry(
+    server: Server,
+    client: SyncVibePiperClient,
+    docker_project: Path,
+    vibepiper_image: str,
+    engine_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    block = f"registry-{uuid.uuid4().hex[:6]}"
+    placeholder = "{{ vibepiper.blocks.docker-registry-credentials.NAME }}".replace("NAME", block)
+    save = (
+        "from vibepiper.blocks.docker import DockerRegistryCredentials\n"
+        "DockerRegistryCredentials(username='ci', password='hunter2-secret', "
+        f"registry_url='127.0.0.1:1').save({block!r})\n"
+    )
+    env = {**os.environ, "VIBEPIPER_API_URL": server.url}
+    subprocess.run([sys.executable, "-c", save], env=env, check=True, timeout=60)
+    pool = _docker_pool(client)
+    variables = _job_variables(
+        docker_project,
+        "127.0.0.1:1/team/flows:1",
+        auto_remove=True,
+        image_pull_policy="Always",
+        registry_credentials=placeholder,
+    )
+    deployment = deploy(client, docker_project, "adder", pool=pool, job_variables=variables)
+    run = client.create_flow_run_from_deployment(
+        deployment.id, DeploymentFlowRunCreate(parameters={"a": 1})
+    )
+    with workers(server, pool, tmp_path, env=engine_env) as started:
+        final = wait_final(client, run.id, timeout=120)
+        output = started[0].output()
+    assert final.state_type is not None and final.state_type.value == "CRASHED", output
+    message = _message(final)
+    assert "could not log in to registry '127.0.0.1:1'" in message, message
+    assert "hunter2-secret" not in message + output
+    # the deployment keeps the placeholder, not the secret
+    stored = client.read_deployment(deployment.id).job_variables["registry_credentials"]
+    assert stored == placeholder

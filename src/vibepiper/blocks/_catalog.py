@@ -21,6 +21,7 @@ CATALOG_PATH = Path(__file__).resolve().parents[1] / "schemas" / "builtin_blocks
 
 def builtin_classes() -> list[type[Block]]:
     """The block classes VibePiper ships, in the order they are listed."""
+    from vibepiper.blocks.docker import DockerRegistryCredentials
     from vibepiper.blocks.notifications import (
         CustomWebhookNotificationBlock,
         EmailNotification,
@@ -43,6 +44,7 @@ def builtin_classes() -> list[type[Block]]:
         JSON,
         String,
         DateTime,
+        DockerRegistryCredentials,
     ]
 
 
