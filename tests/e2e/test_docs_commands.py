@@ -72,6 +72,24 @@ SKIPPED = {
     "make types": "type-checks the whole checkout (CI runs it)",
     "make bench": "runs the benchmarks for minutes and rewrites benchmarks/RESULTS.md",
     "make ui": "needs Node.js and rebuilds the packaged dashboard",
+    "make image": "builds a container image (the docker tests' fixture and .ci/run build it)",
+    "podman system service --time=0 unix:///tmp/podman.sock &": (
+        "starts Podman's API, which runs until stopped"
+    ),
+    "eval $(../shared/containers/start-podman.sh)": (
+        "starts Podman's API and may install Podman; ../shared is not beside the scratch "
+        "directory (the docker tests' fixture and .ci/run start it)"
+    ),
+    "vibepiper worker start --pool containers": (
+        "a docker worker needs a container engine (tests/e2e/test_docker_worker.py runs one)"
+    ),
+    "vibepiper deployment run etl/in-a-container --param rows=5 --watch": (
+        "--watch waits for a run only a docker worker can run"
+    ),
+    "podman ps -a --filter label=io.vibepiper.work-pool=containers": "needs a container engine",
+    "podman build -t localhost/etl:1 .": (
+        "builds an image from localhost/vibepiper:dev (tests/e2e/test_docker_deploy.py builds one)"
+    ),
     "cd ui && npm run dev": "needs Node.js, and serves until Ctrl-C",
     ".venv/bin/pytest tests/ui -q": "runs the browser test suite (tests/ui) itself",
     "VIBEPIPER_UPDATE_SCREENSHOTS=1 .venv/bin/pytest tests/ui -q": (
