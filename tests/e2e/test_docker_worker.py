@@ -30,6 +30,7 @@ from vibepiper.client._client import SyncVibePiperClient
 from vibepiper.orchestration.job_templates import default_base_job_template
 from vibepiper.schemas.api_filters import LogFilter
 from vibepiper.schemas.deployments import DeploymentFlowRunCreate, WorkPoolCreate
+from vibepiper.schemas.event_filters import EventFilter
 
 # the first test may wait for `make image` (the fixture builds the image when it is stale)
 pytestmark = [pytest.mark.slow, pytest.mark.solo, pytest.mark.timeout(900)]
@@ -163,6 +164,9 @@ def test_a_run_completes_in_a_container_with_its_job_variables_and_output(
                 "WORKER_TEST_OUT": str(docker_project / "out"),
                 "B": "deployment",
                 "C": "deployment",
+                # the result lands in the mounted project, readable here at the same path
+                "VIBEPIPER_RESULTS_PERSIST_BY_DEFAULT": "true",
+                "VIBEPIPER_RESULTS_DEFAULT_STORAGE": str(docker_project / "results"),
             },
         ),
     )
@@ -172,6 +176,7 @@ def test_a_run_completes_in_a_container_with_its_job_variables_and_output(
         final = wait_final(client, run.id, timeout=120)
         output = started[0].output()
     assert final.state_name == "Completed", (final.state, output)
+    assert client.read_flow_run(run.id).state.result() == 3
     assert "(type docker" in output
     seen = json.loads((docker_project / "out" / f"seen-{run.id}").read_text())
     assert seen["cwd"] == str(docker_project)
@@ -223,6 +228,17 @@ def test_out_of_memory_ends_the_run_crashed_with_the_reason(
     assert states[-1].state_details.get("crash_reason") == "oom"
     logs = client.read_logs(LogFilter(flow_run_id=[run.id]))
     assert any("allocating 512 MiB" in log.message for log in logs)
+    # the crash is an event an automation can react to, carrying the message
+    crashed = client.read_events(
+        EventFilter.model_validate(
+            {
+                "event": {"name": ["vibepiper.flow-run.Crashed"]},
+                "resource": {"id": [f"vibepiper.flow-run.{run.id}"]},
+            }
+        )
+    ).events
+    assert len(crashed) == 1
+    assert "out of memory" in crashed[0].resource.root.get("vibepiper.state-message", "")
     # auto_remove: nothing is left once the run is settled
     wait_for(lambda: not _containers_of(run.id), 20, "the container to be removed")
 
