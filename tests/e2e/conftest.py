@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.client.conftest import Server
+from tests.e2e.docker_support import FLOWS as DOCKER_FLOWS
 from tests.e2e.workers_support import running_server, write_project
 from vibepiper.client._client import SyncVibePiperClient
 
@@ -37,3 +38,17 @@ def client(server: Server) -> Iterator[SyncVibePiperClient]:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return write_project(tmp_path / "project")
+
+
+@pytest.fixture
+def docker_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    (project / "out").mkdir(parents=True)
+    (project / "flows.py").write_text(DOCKER_FLOWS)
+    project.chmod(0o755)
+    return project
+
+
+@pytest.fixture
+def engine_env(container_engine: str) -> Iterator[dict[str, str]]:
+    yield {"DOCKER_HOST": container_engine}

@@ -16,10 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.client.conftest import Server
-from tests.e2e.test_docker_worker import _docker_pool, _message
-from tests.e2e.workers_support import wait_final, workers
+from tests.e2e.docker_support import docker_pool, run_to_the_end, state_message
 from vibepiper.client._client import SyncVibePiperClient
-from vibepiper.schemas.deployments import DeploymentFlowRunCreate
 
 pytestmark = [pytest.mark.slow, pytest.mark.solo, pytest.mark.timeout(900)]
 
@@ -72,14 +70,10 @@ def _run_and_wait(
     deployment_id: uuid.UUID,
     tmp: Path,
     env: dict[str, str],
-) -> tuple[str, str]:
-    run = client.create_flow_run_from_deployment(deployment_id, DeploymentFlowRunCreate())
-    with workers(server, pool, tmp, env=env) as started:
-        final = wait_final(client, run.id, timeout=120)
-        output = started[0].output()
+) -> None:
+    final, output = run_to_the_end(server, client, pool, deployment_id, tmp, env)
     # Completed: the flow read the data file baked into the image with its code
-    assert final.state_name == "Completed", (_message(final), output)
-    return run.id.hex, output
+    assert final.state_name == "Completed", (state_message(final), output)
 
 
 def test_flow_deploy_builds_the_image_and_the_run_starts_in_it(
@@ -91,7 +85,7 @@ def test_flow_deploy_builds_the_image_and_the_run_starts_in_it(
     tmp_path: Path,
 ) -> None:
     project = _project(tmp_path / "etl")
-    pool = _docker_pool(client, auto_remove=True)
+    pool = docker_pool(client, auto_remove=True)
     reference = f"localhost/vp-e2e-deploy:{uuid.uuid4().hex[:8]}"
     built_images.append(reference)
     script = textwrap.dedent(
@@ -135,7 +129,7 @@ def test_vibepiper_yaml_image_is_built_with_the_projects_containerfile(
     (project / "Containerfile").write_text(
         f"FROM {vibepiper_image}\nWORKDIR /srv/etl\nCOPY flows.py data.txt ./\n"
     )
-    pool = _docker_pool(client, auto_remove=True)
+    pool = docker_pool(client, auto_remove=True)
     tag = uuid.uuid4().hex[:8]
     built_images.append(f"localhost/vp-e2e-yaml:{tag}")
     (project / "vibepiper.yaml").write_text(

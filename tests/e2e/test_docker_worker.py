@@ -9,138 +9,34 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.client.conftest import Server
+from tests.e2e.docker_support import (
+    containers_of,
+    docker_pool,
+    mounted_job,
+    run_to_the_end,
+    state_message,
+)
 from tests.e2e.workers_support import (
     deploy,
-    pool_name,
     wait_final,
     wait_for,
     wait_state,
     workers,
 )
 from vibepiper.client._client import SyncVibePiperClient
-from vibepiper.orchestration.job_templates import default_base_job_template
 from vibepiper.schemas.api_filters import LogFilter
-from vibepiper.schemas.deployments import DeploymentFlowRunCreate, WorkPoolCreate
+from vibepiper.schemas.deployments import DeploymentFlowRunCreate
 from vibepiper.schemas.event_filters import EventFilter
 
 # the first test may wait for `make image` (the fixture builds the image when it is stale)
 pytestmark = [pytest.mark.slow, pytest.mark.solo, pytest.mark.timeout(900)]
-
-FLOWS = textwrap.dedent(
-    """
-    import json
-    import os
-    import signal
-    import time
-
-    from vibepiper import flow, get_run_logger
-    from vibepiper.runtime import flow_run
-
-    OUT = os.environ.get("WORKER_TEST_OUT", "out")
-
-
-    def _note(flow, run, state):
-        with open(os.path.join(OUT, f"hook-{run.id}"), "w") as f:
-            f.write(state.type.value)
-
-
-    @flow(log_prints=True)
-    def adder(a: int, b: int = 2) -> int:
-        print(f"adding {a} and {b}")
-        os.write(2, b"a raw line on stderr\\n")  # not through print(): no run logger sees it
-        with open(os.path.join(OUT, f"seen-{flow_run.id}"), "w") as f:
-            json.dump(
-                {
-                    "cwd": os.getcwd(),
-                    "hostname": os.uname().nodename,
-                    "A": os.environ.get("A"),
-                    "B": os.environ.get("B"),
-                    "C": os.environ.get("C"),
-                },
-                f,
-            )
-        return a + b
-
-
-    @flow
-    def hog(mb: int = 512) -> None:
-        get_run_logger().info("allocating %d MiB", mb)
-        time.sleep(1.0)  # the log line reaches the server before the memory runs out
-        chunks = [b"x" * (16 << 20) for _ in range(mb // 16)]
-        print(len(chunks))
-
-
-    @flow(on_cancellation=[_note], on_crashed=[_note])
-    def sleeper(seconds: float = 60, ignore_sigterm: bool = False) -> str:
-        if ignore_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        with open(os.path.join(OUT, f"started-{flow_run.id}"), "w") as f:
-            f.write("1")
-        time.sleep(seconds)
-        return "slept"
-    """
-)
-
-
-@pytest.fixture
-def docker_project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    (project / "out").mkdir(parents=True)
-    (project / "flows.py").write_text(FLOWS)
-    project.chmod(0o755)
-    return project
-
-
-def _job_variables(project: Path, image: str, **more: Any) -> dict[str, Any]:
-    """The project mounted at the same path inside the container, so the deployment's
-    `path` is the container's working directory and what the flows write is readable
-    here."""
-    return {
-        "image": image,
-        "volumes": [f"{project}:{project}"],
-        "env": {"WORKER_TEST_OUT": str(project / "out")},
-        **more,
-    }
-
-
-def _docker_pool(client: SyncVibePiperClient, **defaults: Any) -> str:
-    pool = pool_name()
-    template = default_base_job_template("docker")
-    for key, value in defaults.items():
-        template["variables"]["properties"][key]["default"] = value
-    client.create_work_pool(WorkPoolCreate(name=pool, type="docker", base_job_template=template))
-    return pool
-
-
-def _message(run: Any) -> str:
-    return (run.state.message if run.state is not None else None) or ""
-
-
-def _containers_of(run_id: uuid.UUID) -> list[Any]:
-    import docker
-
-    engine = docker.from_env()
-    try:
-        found: list[Any] = engine.containers.list(
-            all=True, filters={"label": f"io.vibepiper.flow-run-id={run_id}"}
-        )
-        return found
-    finally:
-        engine.close()
-
-
-@pytest.fixture
-def engine_env(container_engine: str) -> Iterator[dict[str, str]]:
-    yield {"DOCKER_HOST": container_engine}
 
 
 def test_a_run_completes_in_a_container_with_its_job_variables_and_output(
@@ -151,13 +47,13 @@ def test_a_run_completes_in_a_container_with_its_job_variables_and_output(
     engine_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    pool = _docker_pool(client, env={"A": "pool", "B": "pool"})
+    pool = docker_pool(client, env={"A": "pool", "B": "pool"})
     deployment = deploy(
         client,
         docker_project,
         "adder",
         pool=pool,
-        job_variables=_job_variables(
+        job_variables=mounted_job(
             docker_project,
             vibepiper_image,
             env={
@@ -189,7 +85,7 @@ def test_a_run_completes_in_a_container_with_its_job_variables_and_output(
     assert "a raw line on stderr" in container_lines, [(line.name, line.message) for line in logs]
     assert any("adding 1 and 2" in log.message for log in logs)
     # kept (auto_remove is off by default), labelled with the run, pool and worker
-    (container,) = _containers_of(run.id)
+    (container,) = containers_of(run.id)
     labels = container.labels
     assert labels["io.vibepiper.work-pool"] == pool
     assert labels["io.vibepiper.role"] == "run"
@@ -205,24 +101,20 @@ def test_out_of_memory_ends_the_run_crashed_with_the_reason(
     engine_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    pool = _docker_pool(client)
+    pool = docker_pool(client)
     deployment = deploy(
         client,
         docker_project,
         "hog",
         pool=pool,
-        job_variables=_job_variables(
+        job_variables=mounted_job(
             docker_project, vibepiper_image, mem_limit="64m", memswap_limit="64m", auto_remove=True
         ),
     )
-    run = client.create_flow_run_from_deployment(
-        deployment.id, DeploymentFlowRunCreate(parameters={"mb": 512})
-    )
-    with workers(server, pool, tmp_path, env=engine_env) as started:
-        final = wait_final(client, run.id, timeout=120)
-        output = started[0].output()
+    run, output = run_to_the_end(server, client, pool, deployment.id, tmp_path, engine_env, mb=512)
+    final = run
     assert final.state_type is not None and final.state_type.value == "CRASHED", output
-    message = _message(final)
+    message = state_message(final)
     assert "killed: out of memory (limit 64 MiB)" in message, message
     states = client.read_flow_run_states(run.id)
     assert states[-1].state_details.get("crash_reason") == "oom"
@@ -240,7 +132,7 @@ def test_out_of_memory_ends_the_run_crashed_with_the_reason(
     assert len(crashed) == 1
     assert "out of memory" in crashed[0].resource.root.get("vibepiper.state-message", "")
     # auto_remove: nothing is left once the run is settled
-    wait_for(lambda: not _containers_of(run.id), 20, "the container to be removed")
+    wait_for(lambda: not containers_of(run.id), 20, "the container to be removed")
 
 
 @pytest.mark.parametrize(
@@ -262,20 +154,16 @@ def test_a_container_that_cannot_run_the_flow_ends_crashed_naming_why(
     job: dict[str, Any],
     expected: str,
 ) -> None:
-    pool = _docker_pool(client)
-    variables = _job_variables(docker_project, vibepiper_image, auto_remove=True) | job
+    pool = docker_pool(client)
+    variables = mounted_job(docker_project, vibepiper_image, auto_remove=True) | job
     deployment = deploy(client, docker_project, "adder", pool=pool, job_variables=variables)
-    run = client.create_flow_run_from_deployment(
-        deployment.id, DeploymentFlowRunCreate(parameters={"a": 1})
-    )
-    with workers(server, pool, tmp_path, env=engine_env) as started:
-        final = wait_final(client, run.id, timeout=120)
-        output = started[0].output()
+    run, output = run_to_the_end(server, client, pool, deployment.id, tmp_path, engine_env, a=1)
+    final = run
     assert final.state_type is not None and final.state_type.value == "CRASHED", output
-    assert expected in (_message(final)), _message(final)
+    assert expected in (state_message(final)), state_message(final)
     if "exit" in expected:
-        assert "boom-line" in (_message(final))  # the container's last lines
-    wait_for(lambda: not _containers_of(run.id), 20, "no container left behind")
+        assert "boom-line" in (state_message(final))  # the container's last lines
+    wait_for(lambda: not containers_of(run.id), 20, "no container left behind")
 
 
 def test_cancelling_stops_the_container_and_runs_the_hook(
@@ -286,13 +174,13 @@ def test_cancelling_stops_the_container_and_runs_the_hook(
     engine_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    pool = _docker_pool(client)
+    pool = docker_pool(client)
     deployment = deploy(
         client,
         docker_project,
         "sleeper",
         pool=pool,
-        job_variables=_job_variables(docker_project, vibepiper_image, auto_remove=True),
+        job_variables=mounted_job(docker_project, vibepiper_image, auto_remove=True),
     )
     run = client.create_flow_run_from_deployment(
         deployment.id, DeploymentFlowRunCreate(parameters={"seconds": 120})
@@ -309,13 +197,13 @@ def test_cancelling_stops_the_container_and_runs_the_hook(
         output = started[0].output()
     assert final.state_type is not None and final.state_type.value == "CANCELLED", output
     assert (docker_project / "out" / f"hook-{run.id}").read_text() == "CANCELLED"
-    wait_for(lambda: not _containers_of(run.id), 20, "the container to be removed")
+    wait_for(lambda: not containers_of(run.id), 20, "the container to be removed")
 
 
 def test_a_docker_worker_without_an_engine_says_so_in_one_line(
     server: Server, client: SyncVibePiperClient, tmp_path: Path
 ) -> None:
-    pool = _docker_pool(client)
+    pool = docker_pool(client)
     env = {**os.environ, "VIBEPIPER_API_URL": server.url}
     env["DOCKER_HOST"] = f"unix://{tmp_path}/no-engine.sock"
     done = subprocess.run(
@@ -334,7 +222,7 @@ def test_a_docker_worker_without_an_engine_says_so_in_one_line(
 def test_a_worker_of_another_type_than_its_pool_is_refused_in_one_line(
     server: Server, client: SyncVibePiperClient
 ) -> None:
-    pool = _docker_pool(client)
+    pool = docker_pool(client)
     env = {**os.environ, "VIBEPIPER_API_URL": server.url}
     done = subprocess.run(
         [sys.executable, "-m", "vibepiper.cli", "worker", "start", "--pool", pool, "-t", "process"],
@@ -366,8 +254,8 @@ def test_registry_credentials_come_from_a_block_and_a_failed_login_names_the_reg
     )
     env = {**os.environ, "VIBEPIPER_API_URL": server.url}
     subprocess.run([sys.executable, "-c", save], env=env, check=True, timeout=60)
-    pool = _docker_pool(client)
-    variables = _job_variables(
+    pool = docker_pool(client)
+    variables = mounted_job(
         docker_project,
         "127.0.0.1:1/team/flows:1",
         auto_remove=True,
@@ -375,14 +263,10 @@ def test_registry_credentials_come_from_a_block_and_a_failed_login_names_the_reg
         registry_credentials=placeholder,
     )
     deployment = deploy(client, docker_project, "adder", pool=pool, job_variables=variables)
-    run = client.create_flow_run_from_deployment(
-        deployment.id, DeploymentFlowRunCreate(parameters={"a": 1})
-    )
-    with workers(server, pool, tmp_path, env=engine_env) as started:
-        final = wait_final(client, run.id, timeout=120)
-        output = started[0].output()
+    run, output = run_to_the_end(server, client, pool, deployment.id, tmp_path, engine_env, a=1)
+    final = run
     assert final.state_type is not None and final.state_type.value == "CRASHED", output
-    message = _message(final)
+    message = state_message(final)
     assert "could not log in to registry '127.0.0.1:1'" in message, message
     assert "hunter2-secret" not in message + output
     # the deployment keeps the placeholder, not the secret

@@ -5,18 +5,16 @@ stops and removes the leftover container."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.client.conftest import Server
-from tests.e2e.test_docker_worker import (
-    FLOWS,
-    _containers_of,
-    _docker_pool,
-    _job_variables,
-    _message,
+from tests.e2e.docker_support import (
+    containers_of,
+    docker_pool,
+    mounted_job,
+    state_message,
 )
 from tests.e2e.workers_support import Worker, deploy, wait_final, wait_for
 from vibepiper.client._client import SyncVibePiperClient
@@ -30,19 +28,6 @@ def server_env() -> dict[str, str]:
     return {"VIBEPIPER_SERVER_RUN_HEARTBEAT_TIMEOUT": "5"}
 
 
-@pytest.fixture
-def docker_project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    (project / "out").mkdir(parents=True)
-    (project / "flows.py").write_text(FLOWS)
-    return project
-
-
-@pytest.fixture
-def engine_env(container_engine: str) -> Iterator[dict[str, str]]:
-    yield {"DOCKER_HOST": container_engine}
-
-
 def test_a_killed_workers_container_is_removed_by_the_next_worker(
     server: Server,
     client: SyncVibePiperClient,
@@ -51,13 +36,13 @@ def test_a_killed_workers_container_is_removed_by_the_next_worker(
     engine_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    pool = _docker_pool(client)
+    pool = docker_pool(client)
     deployment = deploy(
         client,
         docker_project,
         "sleeper",
         pool=pool,
-        job_variables=_job_variables(docker_project, vibepiper_image),
+        job_variables=mounted_job(docker_project, vibepiper_image),
     )
     run = client.create_flow_run_from_deployment(
         deployment.id, DeploymentFlowRunCreate(parameters={"seconds": 300})
@@ -68,18 +53,18 @@ def test_a_killed_workers_container_is_removed_by_the_next_worker(
         wait_for(started.exists, 120, "the flow body to start")
         first.stop(signal.SIGKILL)
         # the container outlives its worker ...
-        (container,) = _containers_of(run.id)
+        (container,) = containers_of(run.id)
         assert container.status == "running"
         # ... the server ends the run when the worker's heartbeats stop ...
         final = wait_final(client, run.id, timeout=60)
         assert final.state_type is not None and final.state_type.value == "CRASHED"
-        assert "heartbeat" in _message(final), _message(final)
+        assert "heartbeat" in state_message(final), state_message(final)
     finally:
         first.stop(signal.SIGKILL)
     # ... and the next worker on the pool stops and removes the leftover
     second = Worker(server, pool, tmp_path / "second.log", env=engine_env)
     try:
-        wait_for(lambda: not _containers_of(run.id), 60, "the leftover container to go")
+        wait_for(lambda: not containers_of(run.id), 60, "the leftover container to go")
         assert "Removed leftover container" in second.output(), second.output()
     finally:
         second.stop()
