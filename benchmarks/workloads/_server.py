@@ -85,3 +85,35 @@ def postgres_database() -> Iterator[str]:
             yield f"{base}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def running_worker(url: str, pool: str, root: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A `vibepiper worker start --pool POOL` on the server at `url` (its home and log
+    under `root`); stopped with SIGTERM afterwards (killed if it does not stop)."""
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIBEPIPER_")}
+    env |= {"VIBEPIPER_API_URL": url, "VIBEPIPER_HOME": str(root / "worker-home")}
+    with open(root / "worker.log", "wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "vibepiper.cli", "worker", "start", "--pool", pool],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield worker
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]

@@ -18,10 +18,7 @@ starts), and, as a second figure, from just before the create request to Running
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from _server import running_server
+from _server import percentile, running_server, running_worker
 
 IMAGE = "localhost/vibepiper:dev"
 FLOW = """
@@ -40,11 +37,6 @@ from vibepiper import flow
 def noop() -> int:
     return 1
 """
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def _engine_problem() -> str | None:
@@ -82,9 +74,9 @@ def main() -> None:
     emit(
         samples=len(from_claim),
         median_ms=statistics.median(from_claim) * 1000,
-        p95_ms=_percentile(from_claim, 0.95) * 1000,
+        p95_ms=percentile(from_claim, 0.95) * 1000,
         create_median_ms=statistics.median(from_create) * 1000,
-        create_p95_ms=_percentile(from_create, 0.95) * 1000,
+        create_p95_ms=percentile(from_create, 0.95) * 1000,
         from_claim_s=from_claim,
         from_create_s=from_create,
     )
@@ -112,37 +104,22 @@ def measure(url: str, root: Path, project: Path, samples: int) -> tuple[list[flo
     )
     deployment.raise_for_status()
     deployment_id = deployment.json()["id"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIBEPIPER_")}
-    env |= {"VIBEPIPER_API_URL": url, "VIBEPIPER_HOME": str(root / "worker-home")}
-    log = open(root / "worker.log", "wb")  # noqa: SIM115 - closed below
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "vibepiper.cli", "worker", "start", "--pool", "bench-docker"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     from_claim: list[float] = []
     from_create: list[float] = []
     try:
-        for index in range(samples + 3):
-            time.sleep(1.5)  # an idle worker, its claim long poll waiting
-            start = time.time()
-            created = http.post(f"deployments/{deployment_id}/create_flow_run", json={})
-            created.raise_for_status()
-            run_id = created.json()["id"]
-            _wait_completed(http, run_id, root)
-            stamps = _state_times(http, run_id)
-            if index >= 3:
-                from_claim.append(stamps["RUNNING"] - stamps["PENDING"])
-                from_create.append(stamps["RUNNING"] - start)
+        with running_worker(url, "bench-docker", root):
+            for index in range(samples + 3):
+                time.sleep(1.5)  # an idle worker, its claim long poll waiting
+                start = time.time()
+                created = http.post(f"deployments/{deployment_id}/create_flow_run", json={})
+                created.raise_for_status()
+                run_id = created.json()["id"]
+                _wait_completed(http, run_id, root)
+                stamps = _state_times(http, run_id)
+                if index >= 3:
+                    from_claim.append(stamps["RUNNING"] - stamps["PENDING"])
+                    from_create.append(stamps["RUNNING"] - start)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        log.close()
         http.close()
     return from_claim, from_create
 

@@ -14,17 +14,14 @@ Runs are created one at a time on an idle worker (its spare process ready).
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from _server import running_server
+from _server import percentile, running_server, running_worker
 
 FLOW = """
 from vibepiper import flow
@@ -34,12 +31,6 @@ from vibepiper import flow
 def noop() -> int:
     return 1
 """
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def main() -> None:
@@ -56,9 +47,9 @@ def main() -> None:
     emit(
         samples=len(recorded),
         median_ms=statistics.median(recorded) * 1000,
-        p95_ms=_percentile(recorded, 0.95) * 1000,
+        p95_ms=percentile(recorded, 0.95) * 1000,
         observed_median_ms=statistics.median(observed) * 1000,
-        observed_p95_ms=_percentile(observed, 0.95) * 1000,
+        observed_p95_ms=percentile(observed, 0.95) * 1000,
         recorded_s=recorded,
         observed_s=observed,
     )
@@ -79,38 +70,23 @@ def measure(url: str, root: Path, samples: int) -> tuple[list[float], list[float
     )
     deployment.raise_for_status()
     deployment_id = deployment.json()["id"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIBEPIPER_")}
-    env |= {"VIBEPIPER_API_URL": url, "VIBEPIPER_HOME": str(root / "worker-home")}
-    log = open(root / "worker.log", "wb")  # noqa: SIM115 - closed below
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "vibepiper.cli", "worker", "start", "--pool", "bench"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     recorded: list[float] = []
     observed: list[float] = []
     try:
-        for index in range(samples + 3):
-            time.sleep(1.5)  # an idle worker: its long poll and its spare process ready
-            start = time.time()
-            created = http.post(f"deployments/{deployment_id}/create_flow_run", json={})
-            created.raise_for_status()
-            run_id = created.json()["id"]
-            seen = _wait_running(http, run_id) - start
-            running = _running_timestamp(http, run_id) - start
-            _wait_final(http, run_id)
-            if index >= 3:
-                recorded.append(running)
-                observed.append(seen)
+        with running_worker(url, "bench", root):
+            for index in range(samples + 3):
+                time.sleep(1.5)  # an idle worker: its long poll and its spare process ready
+                start = time.time()
+                created = http.post(f"deployments/{deployment_id}/create_flow_run", json={})
+                created.raise_for_status()
+                run_id = created.json()["id"]
+                seen = _wait_running(http, run_id) - start
+                running = _running_timestamp(http, run_id) - start
+                _wait_final(http, run_id)
+                if index >= 3:
+                    recorded.append(running)
+                    observed.append(seen)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        log.close()
         http.close()
     return recorded, observed
 
