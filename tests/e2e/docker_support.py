@@ -5,6 +5,7 @@ end on a real worker. (The fixtures `docker_project` and `engine_env` are in con
 from __future__ import annotations
 
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -97,14 +98,23 @@ def state_message(run: Any) -> str:
 
 
 def containers_of(run_id: uuid.UUID) -> list[Any]:
+    """The containers labelled with the run (retried: the SDK inspects each container it
+    lists, and one removed in between fails the whole list)."""
     import docker
 
     engine = docker.from_env()
     try:
-        found: list[Any] = engine.containers.list(
-            all=True, filters={"label": f"io.vibepiper.flow-run-id={run_id}"}
-        )
-        return found
+        for attempt in range(5):
+            try:
+                found: list[Any] = engine.containers.list(
+                    all=True, filters={"label": f"io.vibepiper.flow-run-id={run_id}"}
+                )
+                return found
+            except docker.errors.APIError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
+        raise AssertionError("unreachable")
     finally:
         engine.close()
 

@@ -47,7 +47,7 @@ def test_a_run_completes_in_a_container_with_its_job_variables_and_output(
     engine_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    pool = docker_pool(client, env={"A": "pool", "B": "pool"})
+    pool = docker_pool(client, env={"A": "pool", "B": "pool"}, labels={"team": "data"})
     deployment = deploy(
         client,
         docker_project,
@@ -64,9 +64,13 @@ def test_a_run_completes_in_a_container_with_its_job_variables_and_output(
                 "VIBEPIPER_RESULTS_PERSIST_BY_DEFAULT": "true",
                 "VIBEPIPER_RESULTS_DEFAULT_STORAGE": str(docker_project / "results"),
             },
+            mem_limit="256m",
+            cpus=0.5,
         ),
     )
-    body = DeploymentFlowRunCreate(parameters={"a": 1}, job_variables={"env": {"C": "run"}})
+    body = DeploymentFlowRunCreate(
+        parameters={"a": 1}, job_variables={"env": {"C": "run"}, "mem_limit": "128m"}
+    )
     run = client.create_flow_run_from_deployment(deployment.id, body)
     with workers(server, pool, tmp_path, env=engine_env) as started:
         final = wait_final(client, run.id, timeout=120)
@@ -89,7 +93,11 @@ def test_a_run_completes_in_a_container_with_its_job_variables_and_output(
     labels = container.labels
     assert labels["io.vibepiper.work-pool"] == pool
     assert labels["io.vibepiper.role"] == "run"
+    assert labels["team"] == "data"  # the pool's default
     assert container.attrs["State"]["ExitCode"] == 0
+    # the run's mem_limit replaces the deployment's; the deployment's cpus stays
+    host = container.attrs["HostConfig"]
+    assert (host["Memory"], host["NanoCpus"], host["Privileged"]) == (128 << 20, 500_000_000, False)
     container.remove(force=True)
 
 

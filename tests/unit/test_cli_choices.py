@@ -86,19 +86,20 @@ def test_ls_help_lists_the_states() -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ["worker", "start", "--pool", "p", "--type", "docker"],
-        ["work-pool", "create", "p", "--type", "docker"],
+        ["worker", "start", "--pool", "p", "--type", "kubernetes"],
+        ["work-pool", "create", "p", "--type", "kubernetes"],
     ],
 )
 def test_unknown_worker_and_pool_types_are_usage_errors(command: list[str]) -> None:
-    assert_usage_error(invoke(*command), "'docker'", "process")
+    assert_usage_error(invoke(*command), "'kubernetes'", "docker", "process")
 
 
 @pytest.mark.parametrize(
     "command", [["worker", "start", "--help"], ["work-pool", "create", "x", "--help"]]
 )
 def test_help_lists_the_worker_and_pool_types(command: list[str]) -> None:
-    assert "process" in _squeeze(invoke(*command).stdout)
+    help_text = _squeeze(invoke(*command).stdout)
+    assert "process" in help_text and "docker" in help_text, help_text
 
 
 def test_types_are_case_insensitive() -> None:

@@ -542,11 +542,16 @@ class RunLoop:
     # --- the end of a run -------------------------------------------------------------
     def _wait_for(self, held: HeldRun) -> None:
         assert held.handle is not None
-        returncode = held.handle.wait()
+        try:
+            returncode: int | None = held.handle.wait()
+        except Exception as exc:  # the engine stopped answering about it
+            self.echo(f"Lost track of {held.label}: {exc}")
+            returncode = None  # no longer held: the server's crash detector ends it
         if held.killer is not None:
             held.killer.cancel()
         try:
-            self._settle(held, returncode)
+            if returncode is not None:
+                self._settle(held, returncode)
         except Exception as exc:  # the waiter must always release the slot
             self.echo(f"Could not settle {held.label}: {exc}")
         finally:

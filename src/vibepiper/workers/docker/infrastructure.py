@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
 VANISHED = -1000
 """The exit code `wait` gives for a container removed while it ran."""
 WAIT_SLICE_SECONDS = 30
+WAIT_RETRIES = 120
+"""Errors in a row (a second apart) before a worker gives up watching a container."""
 
 
 def engine_unreachable_message(exc: Exception) -> str:
@@ -146,8 +149,17 @@ class DockerInfrastructure:
             def echo(line: str) -> None:
                 self._echo(f"{short}| {line}")
 
-        logs = ContainerLogs(container, run.id, self._client.create_logs, echo=echo)
-        return ContainerHandle(self._engine, container, spec, run.id, logs)
+        # a client of its own: its log stream and its wait each hold a connection for the
+        # run's whole life, which would soon fill a shared client's connection pool
+        import docker
+
+        try:
+            engine = docker.from_env()
+            own = engine.containers.get(container.id)
+        except Exception:  # the shared client still works
+            engine, own = None, container
+        logs = ContainerLogs(own, run.id, self._client.create_logs, echo=echo)
+        return ContainerHandle(engine or self._engine, own, spec, run.id, logs, owns=engine)
 
     def _ensure_image(self, spec: ContainerSpec) -> None:
         import docker.errors
@@ -242,9 +254,17 @@ class ContainerHandle:
     """One run's container, as the loop supervises it."""
 
     def __init__(
-        self, engine: Any, container: Any, spec: ContainerSpec, run_id: uuid.UUID, logs: Any
+        self,
+        engine: Any,
+        container: Any,
+        spec: ContainerSpec,
+        run_id: uuid.UUID,
+        logs: Any,
+        *,
+        owns: Any = None,
     ) -> None:
         self._engine = engine
+        self._own_engine = owns  # closed on release
         self._container = container
         self._spec = spec
         self._run_id = run_id
@@ -259,14 +279,21 @@ class ContainerHandle:
         import docker.errors
         import requests.exceptions
 
+        failures = 0
         while True:
             try:
                 answer = self._container.wait(timeout=WAIT_SLICE_SECONDS)
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            except requests.exceptions.ReadTimeout:
+                continue  # still running
+            except (requests.exceptions.ConnectionError, docker.errors.APIError) as exc:
+                if _gone(exc):
+                    self._vanished = True
+                    return VANISHED
+                failures += 1  # the engine is restarting, say: ask again, for a while
+                if failures > WAIT_RETRIES:
+                    raise
+                time.sleep(1.0)
                 continue
-            except docker.errors.NotFound:
-                self._vanished = True
-                return VANISHED
             break
         self._logs.join(5.0)
         with contextlib.suppress(Exception):
@@ -335,8 +362,19 @@ class ContainerHandle:
         if self._spec.auto_remove and not self._vanished:
             with contextlib.suppress(Exception):
                 self._container.remove(force=True)
+        if self._own_engine is not None:
+            with contextlib.suppress(Exception):
+                self._own_engine.close()
 
 
 def _first_line(exc: object) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _gone(exc: Exception) -> bool:
+    """The engine says the container does not exist (Docker: 404; Podman answers some
+    calls about a removed container with a 500 saying so)."""
+    import docker.errors
+
+    return isinstance(exc, docker.errors.NotFound) or "no such container" in str(exc).lower()

@@ -76,10 +76,11 @@ def reconcile_pool(
     from vibepiper.states import TERMINAL_STATE_TYPES
 
     removed = 0
-    for container in engine.containers.list(
-        all=True, filters={"label": f"{LABEL_WORK_POOL}={pool}"}
-    ):
-        labels = container.labels or {}
+    # the engine's own list (not the SDK's, which inspects each container in turn and
+    # fails when one is removed meanwhile, as a worker settling its run does)
+    for found in engine.api.containers(all=True, filters={"label": f"{LABEL_WORK_POOL}={pool}"}):
+        labels = found.get("Labels") or {}
+        name = (found.get("Names") or [found["Id"][:12]])[0].lstrip("/")
         try:
             run_id = uuid.UUID(labels.get(LABEL_FLOW_RUN_ID, ""))
         except ValueError:
@@ -97,7 +98,7 @@ def reconcile_pool(
             if run_final and run.state is not None:
                 final_for = (dt.datetime.now(dt.UTC) - run.state.timestamp).total_seconds()
         action = leftover_action(
-            running=container.status == "running",
+            running=found.get("State") == "running",
             run_final=run_final,
             final_for=final_for,
             auto_remove=labels.get(LABEL_AUTO_REMOVE) == "true",
@@ -105,12 +106,12 @@ def reconcile_pool(
         )
         if action == "keep":
             continue
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # gone meanwhile: nothing left to do
             if action == "stop-remove":
-                container.stop(timeout=max(1, round(grace)))
-            container.remove(force=True)
+                engine.api.stop(found["Id"], timeout=max(1, round(grace)))
+            engine.api.remove_container(found["Id"], force=True)
             removed += 1
-            echo(f"Removed leftover container {container.name} of flow run {run_id} ({state})")
+            echo(f"Removed leftover container {name} of flow run {run_id} ({state})")
     return removed
 
 
