@@ -23,7 +23,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["DockerImage"]
+__all__ = ["DockerImage", "split_reference"]
+
+
+def split_reference(reference: str) -> tuple[str, str | None]:
+    """(repository, tag) of an image reference, the tag None when it has none: a digest
+    (`name@sha256:...`) counts as the tag, a registry's `host:port/` is not one."""
+    if "@" in reference:
+        repository, _, digest = reference.partition("@")
+        return repository, digest
+    if ":" in reference.rsplit("/", 1)[-1]:
+        repository, _, tag = reference.rpartition(":")
+        return repository, tag
+    return reference, None
 
 
 class DockerImage:
@@ -46,12 +58,12 @@ class DockerImage:
         if not isinstance(name, str) or not name.strip():
             raise ValueError("DockerImage needs a name, e.g. DockerImage('localhost/etl')")
         name = name.strip()
-        last = name.rsplit("/", 1)[-1]
-        if ":" in last:  # "etl:1.2" (a registry's "host:5000/" is not a tag)
-            repository, _, named_tag = name.rpartition(":")
+        repository, named_tag = split_reference(name)
+        if named_tag is not None:  # "etl:1.2"
             if tag is not None and tag != named_tag:
                 raise ValueError(f"image {name!r} has tag {named_tag!r}, and tag={tag!r} too")
-            name, tag = repository, named_tag
+            tag = named_tag
+        name = repository
         self.name = name
         self.tag = tag or time.strftime("%Y%m%d-%H%M%S")
         self.dockerfile = dockerfile

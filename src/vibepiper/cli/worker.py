@@ -98,8 +98,6 @@ def start(
         with stop_on_signals(worker.loop.stop):
             try:
                 worker.start()
-            except (
-                InfrastructureUnavailable,
-                ValueError,
-            ) as exc:  # no engine; a pool of another type
+            # no container engine answers; the pool is of another type than --type
+            except (InfrastructureUnavailable, ValueError) as exc:
                 _output.fail(str(exc))

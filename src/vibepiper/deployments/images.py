@@ -22,7 +22,7 @@ import os
 import shutil
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -153,51 +153,46 @@ def _run_build(
     engine = _engine()
     last: deque[str] = deque(maxlen=10)
     try:
-        stream = engine.api.build(
-            path=str(context),
-            dockerfile=dockerfile,
-            tag=image.reference,
-            rm=True,
-            forcerm=True,
-            network_mode="host",
-            decode=True,
-            **image.build_kwargs,
-        )
-        for line in _build_lines(stream):
-            if line.startswith("ERROR: "):
-                raise ImageBuildError(
-                    f"building {image.reference} failed: {line[7:]}\n" + "\n".join(last)
-                )
-            last.append(line)
-            echo(line)
-    except ImageBuildError:
-        raise
-    except Exception as exc:
-        raise ImageBuildError(f"building {image.reference} failed: {exc}") from None
+        try:
+            stream = engine.api.build(
+                path=str(context),
+                dockerfile=dockerfile,
+                tag=image.reference,
+                rm=True,
+                forcerm=True,
+                network_mode="host",
+                decode=True,
+                **image.build_kwargs,
+            )
+            for item in stream:
+                if isinstance(item, dict) and item.get("error"):
+                    raise ImageBuildError(
+                        f"building {image.reference} failed: {str(item['error']).rstrip()}\n"
+                        + "\n".join(last)
+                    )
+                for line in _build_lines(item):
+                    last.append(line)
+                    echo(line)
+        except ImageBuildError:
+            raise
+        except Exception as exc:
+            raise ImageBuildError(f"building {image.reference} failed: {exc}") from None
+        try:
+            engine.images.get(image.reference)
+        except Exception as exc:
+            raise ImageBuildError(
+                f"building {image.reference} ended without the image: {exc}\n" + "\n".join(last)
+            ) from None
     finally:
         engine.close()
-    try:
-        check = _engine()
-        check.images.get(image.reference)
-        check.close()
-    except Exception as exc:
-        raise ImageBuildError(
-            f"building {image.reference} ended without the image: {exc}\n" + "\n".join(last)
-        ) from None
 
 
-def _build_lines(stream: Iterable[Any]) -> Iterable[str]:
-    """The text of a build's answer ("ERROR: ..." for an error)."""
-    for item in stream:
-        if not isinstance(item, dict):
-            continue
-        if item.get("error"):
-            yield f"ERROR: {item['error']}".rstrip()
-        text = item.get("stream")
-        if isinstance(text, str):
-            for line in text.splitlines():
-                if line.strip():
-                    yield line.rstrip()
+def _build_lines(item: Any) -> list[str]:
+    """The text lines of one item of a build's answer."""
+    text = item.get("stream") if isinstance(item, dict) else None
+    if not isinstance(text, str):
+        return []
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 
 def _copy_ca_bundle(context: Path) -> Path:

@@ -323,24 +323,23 @@ class RunLoop:
         supervise it as `_wait_for` does."""
         try:
             handle = self.infrastructure.start(request)
-        except StartFailed as failed:
+        except Exception as exc:  # StartFailed, or an engine answer nobody expected
             with self._lock:
                 self._held.pop(held.id, None)
+            failed = (
+                exc
+                if isinstance(exc, StartFailed)
+                else StartFailed("CRASHED", f"Could not start the run: {exc}")
+            )
             self._start_failed(held, failed)
-            return
-        except Exception as exc:  # a bug or an engine answer nobody expected
-            with self._lock:
-                self._held.pop(held.id, None)
-            self._start_failed(held, StartFailed("CRASHED", f"Could not start the run: {exc}"))
             return
         with self._lock:
             held.handle = handle
             cancelled_meanwhile = held.cancelling
             self._lock.notify_all()
         self._beat_now.set()
-        if cancelled_meanwhile:
-            held.cancelling = False
-            self.cancel(held.id, "cancellation was requested while it started")
+        if cancelled_meanwhile:  # `cancel` came while it started: stop it now
+            self._stop(held, handle)
         self._wait_for(held)
 
     def held_run_ids(self) -> set[uuid.UUID]:
@@ -525,10 +524,13 @@ class RunLoop:
             held.cancelling = True
             handle = held.handle
         self.echo(f"Cancelling {held.label}: {why}")
-        if handle is None:
-            return  # `_start_and_wait` cancels it once started
+        if handle is not None:  # else `_start_and_wait` stops it once started
+            self._stop(held, handle)
+
+    def _stop(self, held: HeldRun, handle: RunHandle) -> None:
+        """SIGTERM now, SIGKILL after the grace period (a no-op if it ended by then)."""
         handle.terminate()
-        held.killer = threading.Timer(self.cancel_grace, _kill_if_running, args=(handle,))
+        held.killer = threading.Timer(self.cancel_grace, handle.kill)
         held.killer.daemon = True
         held.killer.start()
 
@@ -658,11 +660,6 @@ class RunLoop:
         with self._lock:
             self._busy -= 1
             self._lock.notify_all()
-
-
-def _kill_if_running(handle: RunHandle) -> None:
-    if handle.running():
-        handle.kill()
 
 
 def _last_lines(report: ExitReport) -> str:

@@ -100,10 +100,6 @@ class RunRequest:
     work_pool_name: str | None
 
     @property
-    def flow_run_id(self) -> uuid.UUID:
-        return self.claimed.flow_run.id
-
-    @property
     def api_url(self) -> str:
         return self.env["VIBEPIPER_API_URL"]
 
@@ -123,8 +119,6 @@ class RunHandle(Protocol):
     def wait(self) -> int:
         """Block until the run ends; its exit code (negative: killed by that signal)."""
 
-    def running(self) -> bool: ...
-
     def terminate(self) -> None:
         """Ask the run to stop (SIGTERM); nothing if it has ended."""
 
@@ -143,7 +137,6 @@ class RunHandle(Protocol):
 
 
 class Infrastructure(Protocol):
-    type: ClassVar[str]
     start_on_main_thread: ClassVar[bool]
     """True: `start` must run on the loop's main thread (a run process dies with the
     thread that started it); False: it may take long (an image pull) and runs on the
@@ -180,9 +173,6 @@ class ProcessHandle:
         kill_group(self.process)  # what the run started and left behind
         return code
 
-    def running(self) -> bool:
-        return self.process.poll() is None
-
     def terminate(self) -> None:
         try:
             self.process.terminate()
@@ -215,7 +205,6 @@ class ProcessInfrastructure:
     """Each run in a subprocess of the worker, in the deployment's directory; one spare
     process kept ready (`SparePool`) so a plain run skips the interpreter start."""
 
-    type: ClassVar[str] = "process"
     start_on_main_thread: ClassVar[bool] = True
 
     def __init__(self, env: Mapping[str, str], *, spares: int = 1) -> None:
@@ -241,7 +230,8 @@ class ProcessInfrastructure:
             if workdir is not None:
                 workdir.remove()
             raise StartFailed("FAILED", f"Could not fetch the deployment's code: {exc}") from None
-        env = setup.environment({**request.env, **request.trace_env})
+        base_env = {**request.env, **request.trace_env}
+        env = setup.environment(base_env)
         try:
             process = None
             if self._spares is not None and setup.plain and not request.trace_env:
@@ -263,4 +253,4 @@ class ProcessInfrastructure:
             raise StartFailed("CRASHED", f"Could not start the flow run process: {exc}") from None
         if self._spares is not None:
             self._spares.fill()
-        return ProcessHandle(process, run.id, workdir, setup, {**request.env, **request.trace_env})
+        return ProcessHandle(process, run.id, workdir, setup, base_env)

@@ -23,8 +23,9 @@ from vibepiper.utilities.waits import wait_within
 RECHECK_SECONDS = 0.1
 
 
-class _Notifier:
-    """A generation counter with waiters; `notify` wakes every current waiter."""
+class Notifier:
+    """Waiters of the current generation; `notify` wakes them all and starts the next
+    (also the task queue's topics, `_task_notify`)."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -35,17 +36,16 @@ class _Notifier:
         self._event = asyncio.Event()
 
     async def wait(self, timeout: float) -> None:
-        event = self._event
-        await wait_within(event.wait(), timeout)
+        await wait_within(self._event.wait(), timeout)
 
 
-_notifiers: weakref.WeakKeyDictionary[Database, _Notifier] = weakref.WeakKeyDictionary()
+_notifiers: weakref.WeakKeyDictionary[Database, Notifier] = weakref.WeakKeyDictionary()
 
 
-def _notifier(db: Database) -> _Notifier:
+def _notifier(db: Database) -> Notifier:
     notifier = _notifiers.get(db)
     if notifier is None:
-        notifier = _notifiers[db] = _Notifier()
+        notifier = _notifiers[db] = Notifier()
     return notifier
 
 
@@ -59,7 +59,7 @@ async def wait_for_runs(db: Database, timeout: float) -> None:
     await _notifier(db).wait(max(0.0, min(timeout, RECHECK_SECONDS)))
 
 
-_state_notifiers: weakref.WeakKeyDictionary[Database, _Notifier] = weakref.WeakKeyDictionary()
+_state_notifiers: weakref.WeakKeyDictionary[Database, Notifier] = weakref.WeakKeyDictionary()
 
 
 def states_changed(db: Database) -> None:
@@ -74,7 +74,7 @@ async def wait_for_states(db: Database, timeout: float) -> None:
     """Return when `states_changed(db)` is called or after `timeout` seconds."""
     notifier = _state_notifiers.get(db)
     if notifier is None:
-        notifier = _state_notifiers[db] = _Notifier()
+        notifier = _state_notifiers[db] = Notifier()
     await notifier.wait(max(0.0, timeout))
 
 

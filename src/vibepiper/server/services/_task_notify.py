@@ -9,48 +9,31 @@ depends on a wake-up, it only makes the common case (one server) answer at once.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 import weakref
 from collections.abc import Iterable
 from typing import Literal
 
 from vibepiper.server.database import Database
+from vibepiper.server.services._notify import Notifier
 from vibepiper.server.services.state_events import StateChange
 from vibepiper.states import TERMINAL_STATE_TYPES
-from vibepiper.utilities.waits import wait_within
 
 RECHECK_SECONDS = 0.1
 
 Topic = Literal["queued", "finished"]
 
 
-class _Generation:
-    """Waiters of the current generation; `notify` wakes them all and starts the next."""
-
-    __slots__ = ("_event",)
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
-
-    async def wait(self, timeout: float) -> None:
-        await wait_within(self._event.wait(), timeout)
+_topics: weakref.WeakKeyDictionary[Database, dict[Topic, Notifier]] = weakref.WeakKeyDictionary()
 
 
-_topics: weakref.WeakKeyDictionary[Database, dict[Topic, _Generation]] = weakref.WeakKeyDictionary()
-
-
-def _generation(db: Database, topic: Topic) -> _Generation:
+def _generation(db: Database, topic: Topic) -> Notifier:
     topics = _topics.get(db)
     if topics is None:
         topics = _topics[db] = {}
     found = topics.get(topic)
     if found is None:
-        found = topics[topic] = _Generation()
+        found = topics[topic] = Notifier()
     return found
 
 

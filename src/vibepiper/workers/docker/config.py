@@ -35,6 +35,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from vibepiper import __version__
+from vibepiper.docker import split_reference
 from vibepiper.orchestration.job_templates import DEFAULT_DOCKER_IMAGE
 from vibepiper.settings import PREFIX
 from vibepiper.workers.job_configuration import FLOW_RUN_ID_ENV, PREFECT_FLOW_RUN_ID_ENV
@@ -268,19 +269,11 @@ def _pull_policy(configuration: Mapping[str, Any], image: str) -> PullPolicy:
     or not tagged (it moves), else `IfNotPresent`."""
     policy = _given(configuration, "image_pull_policy")
     if policy is None:
-        tag = _image_tag(image)
+        tag = split_reference(image)[1]
         return "Always" if tag in (None, "latest") else "IfNotPresent"
     if policy not in _PULL_POLICIES:
         raise _bad("image_pull_policy", "one of " + ", ".join(_PULL_POLICIES), policy)
     return cast(PullPolicy, policy)
-
-
-def _image_tag(image: str) -> str | None:
-    """The tag of an image reference; a digest pins the image, so it counts as a tag."""
-    if "@" in image:
-        return image.rsplit("@", 1)[1]
-    last = image.rsplit("/", 1)[-1]  # a registry's `host:port/` is not a tag
-    return last.rsplit(":", 1)[1] if ":" in last else None
 
 
 def _command(configuration: Mapping[str, Any]) -> list[str]:

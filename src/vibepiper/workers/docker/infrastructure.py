@@ -69,7 +69,6 @@ def engine_unreachable_message(exc: Exception) -> str:
 class DockerInfrastructure:
     """Starts each run in a container of its job configuration's image."""
 
-    type: ClassVar[str] = "docker"
     start_on_main_thread: ClassVar[bool] = False
 
     def __init__(
@@ -189,11 +188,8 @@ class DockerInfrastructure:
                     f"Crashed: could not log in to registry {login.get('registry_url')!r} "
                     f"to pull {spec.image!r}: {_first_line(exc)}",
                 ) from None
-        repository, _, tag = spec.image.rpartition(":")
-        if not repository or "/" in tag:  # no tag: "host:5000/name" has its ":" earlier
-            repository, tag = spec.image, "latest"
-        try:
-            for line in self._engine.api.pull(repository, tag=tag, stream=True, decode=True):
+        try:  # the SDK splits the reference (no tag: latest)
+            for line in self._engine.api.pull(spec.image, stream=True, decode=True):
                 if isinstance(line, dict) and line.get("error"):
                     raise RuntimeError(line["error"])
         except Exception as exc:
@@ -299,13 +295,6 @@ class ContainerHandle:
         with contextlib.suppress(Exception):
             self._container.reload()
         return int(answer.get("StatusCode", -1))
-
-    def running(self) -> bool:
-        try:
-            self._container.reload()
-        except Exception:
-            return False
-        return bool(self._container.status == "running")
 
     def terminate(self) -> None:
         self._stopped_by_worker = True
