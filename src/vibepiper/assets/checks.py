@@ -86,7 +86,8 @@ class AssetCheck:
         self.blocking = blocking
         self.severity: Severity = severity
         self.takes_context = _positional_count(fn) >= 2
-        self._event_related: Any = None  # its events' related resource (engine.asset_events)
+        # its events' related resource, JSON made on first use (engine.asset_events)
+        self._event_related: str | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)

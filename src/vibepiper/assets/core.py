@@ -258,7 +258,7 @@ class Asset:
     properties: AssetProperties | None
     freshness: Freshness | None
     _labels: dict[str, str]
-    _event_resource: Any  # its events' resource, made on first use (engine.asset_events)
+    _event_resource: str | None  # its events' resource, JSON made on first use (asset_events)
 
     def __init__(
         self,

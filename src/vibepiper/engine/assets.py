@@ -66,8 +66,9 @@ class RunAssets:
         self.by_value: dict[int, tuple[Any, dict[str, Asset]]] = {}
         # assets that must not be read in this run, with why
         self.blocked: dict[str, str] = {}
-        # the related resources its asset events share (see asset_events)
-        self.related: list[Any] | None = None
+        # the JSON of the related resources its asset events share: the flow run's, and
+        # the flow's and deployment's (see asset_events)
+        self.related: tuple[str, str] | None = None
 
 
 class Materialization:

@@ -27,6 +27,7 @@ from vibepiper.orchestration.state_events import (
     related_set,
 )
 from vibepiper.orchestration.state_events import task_run_related as _task_related
+from vibepiper.schemas.encoded_events import EncodedEvent
 from vibepiper.schemas.runs import FlowRun, TaskRun
 from vibepiper.states import State
 
@@ -220,7 +221,11 @@ class StateEventRows:
         return RunEventRows(run_events, related.json, self.events, text)
 
     def add_emitted(self, event: Any, received: str) -> None:
-        """An event a script emitted (a validated `vibepiper.events.Event`)."""
+        """An event a script emitted (a validated `vibepiper.events.Event`), or one the
+        engine wrote as text (an `EncodedEvent`)."""
+        if type(event) is EncodedEvent:
+            self.emitted.append((*event[:7], received, event[7]))
+            return
         resource = event.resource
         self.emitted.append(
             (

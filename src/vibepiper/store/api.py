@@ -64,6 +64,7 @@ from vibepiper.schemas import api_concurrency as ac
 from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
 from vibepiper.schemas.artifacts import ArtifactCreate, ArtifactUpdate
 from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
+from vibepiper.schemas.encoded_events import EncodedEvent
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
 from vibepiper.schemas.serialization import to_jsonable
 from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
@@ -258,10 +259,13 @@ class ApiStore(StoreBase):
         }
         self._put(("log", body))
 
-    def emit_event(self, event: events.Event) -> None:
+    def emit_event(self, event: events.Event | EncodedEvent) -> None:
         """Queue `event` for the server (sent with the next batch; kept in the outbox
         while the server is away)."""
-        self._put(("event", event.model_dump(mode="json")))
+        if isinstance(event, EncodedEvent):
+            self._put(("event", event.wire()))
+        else:
+            self._put(("event", event.model_dump(mode="json")))
 
     def write_artifact(self, artifact: ArtifactCreate) -> None:
         """Queue `artifact` for the server (sent with the next batch)."""

@@ -20,6 +20,7 @@ from vibepiper.states import TERMINAL_STATE_TYPES, State, StateType
 
 if TYPE_CHECKING:
     from vibepiper.schemas.artifacts import ArtifactCreate, ArtifactUpdate
+    from vibepiper.schemas.encoded_events import EncodedEvent
     from vibepiper.schemas.events import Event
 
 
@@ -37,8 +38,9 @@ class RunStore(Protocol):
         self, run: TaskRun, state: State[Any], *, force: bool = False
     ) -> State[Any]: ...
     def write_log(self, row: LogRecordRow) -> None: ...
-    def emit_event(self, event: Event) -> None:
-        """Record an event (validated already); never blocks on the network."""
+    def emit_event(self, event: Event | EncodedEvent) -> None:
+        """Record an event (validated already, or made of valid text); never blocks on
+        the network."""
         ...
 
     def write_artifact(self, artifact: ArtifactCreate) -> None:

@@ -66,6 +66,7 @@ from vibepiper.store.base import StoreBase
 if TYPE_CHECKING:
     from vibepiper.schemas import events
     from vibepiper.schemas.artifacts import ArtifactCreate, ArtifactUpdate
+    from vibepiper.schemas.encoded_events import EncodedEvent
 
 __all__ = ["EmbeddedStore"]
 
@@ -176,7 +177,7 @@ class EmbeddedStore(StoreBase):
         if len(queue) > WAKE_AT:
             self._crowded()
 
-    def emit_event(self, event: events.Event) -> None:
+    def emit_event(self, event: events.Event | EncodedEvent) -> None:
         self._enqueue((EMITTED, event))
 
     def write_log(self, row: LogRecordRow) -> None:

@@ -22,6 +22,7 @@ from vibepiper.orchestration.concurrency import (
     live_leases,
 )
 from vibepiper.schemas.concurrency import ConcurrencyLimit, SlotGrant, SlotLease
+from vibepiper.schemas.encoded_events import EncodedEvent
 from vibepiper.schemas.runs import FlowRun, LogRecordRow, TaskRun
 from vibepiper.schemas.views import FlowRunView, LogView, StateRow, TaskRunView
 from vibepiper.states import State
@@ -81,8 +82,10 @@ class MemoryStore(StoreBase):
         with self._lock:
             self._states.setdefault(run.id, []).append(state_row(run.id, state))
 
-    def emit_event(self, event: Event) -> None:
+    def emit_event(self, event: Event | EncodedEvent) -> None:
         """Keep the event (the newest `MAX_EVENTS`; state changes make none here)."""
+        if isinstance(event, EncodedEvent):
+            event = event.to_event()
         with self._lock:
             self.events.append(event)
 
