@@ -464,3 +464,52 @@ def test_api_key_is_enforced(start_api: Any) -> None:
     assert api.get("/api/assets/lineage").status_code == 401
     api.headers = {"Authorization": "Bearer sekret"}
     assert api.post("/api/assets/filter", json={}).status_code == 200
+
+
+def test_events_committed_behind_the_cursor_are_applied_by_the_look_back(
+    quiet: ApiClient,
+) -> None:
+    """A transaction slower than later ones (another replica's) commits events received
+    before the catalogue's cursor: the look back applies them, materializations and
+    lineage alike, and only once."""
+    import sqlalchemy as sa
+
+    from vibepiper.database import tables
+    from vibepiper.server.repositories import assets as repo
+    from vibepiper.server.services import asset_catalogue
+
+    api = quiet
+    first, late, upstream, downstream = (asset_key(s) for s in ("first", "late", "up", "down"))
+    post(api, materialized(first))
+    assert detail(api, first)["asset"]["last_status"] == "succeeded"  # the cursor moved
+
+    async def commit_late() -> None:
+        async with api.database.read() as connection:
+            cursor = await repo.read_cursor(connection)
+        assert cursor is not None
+        rows = []
+        for event in (materialized(late), referenced(upstream, downstream)):
+            rows.append(
+                {
+                    "id": uuid.UUID(event["id"]),
+                    "occurred": dt.datetime.fromisoformat(event["occurred"]),
+                    "event": event["event"],
+                    "resource_id": event["resource"]["vibepiper.resource.id"],
+                    "resource": event["resource"],
+                    "related": event["related"],
+                    "payload": event["payload"],
+                    "received": cursor[0] - dt.timedelta(seconds=1),
+                }
+            )
+        async with api.database.write() as connection:
+            await connection.execute(sa.insert(tables.event), rows)
+
+    api.portal.call(commit_late)
+    asset_catalogue._looked_back.pop(api.database, None)  # due for a look back now
+    found = detail(api, late)
+    assert (found["asset"]["last_status"], len(found["materializations"])) == ("succeeded", 1)
+    assert detail(api, downstream)["upstream"] == [upstream]
+    # a second look back applies nothing twice
+    api.portal.call(asset_catalogue.look_back, api.database)
+    assert len(detail(api, late)["materializations"]) == 1
+    assert detail(api, downstream)["upstream"] == [upstream]

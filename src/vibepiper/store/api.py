@@ -262,8 +262,8 @@ class ApiStore(StoreBase):
     def emit_event(self, event: events.Event | EncodedEvent) -> None:
         """Queue `event` for the server (sent with the next batch; kept in the outbox
         while the server is away)."""
-        if isinstance(event, EncodedEvent):
-            self._put(("event", event.wire()))
+        if isinstance(event, EncodedEvent):  # parsed by the sender thread (`_operations`)
+            self._put(("event", event))
         else:
             self._put(("event", event.model_dump(mode="json")))
 
@@ -848,6 +848,8 @@ def _operations(batch: list[_Op]) -> list[dict[str, Any]]:
             else:
                 out.append({"op": "create_logs", "logs": [payload]})
         elif kind == "event":
+            if type(payload) is EncodedEvent:
+                payload = payload.wire()
             if out and out[-1]["op"] == "create_events":
                 out[-1]["events"].append(payload)
             else:

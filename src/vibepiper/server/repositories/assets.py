@@ -34,6 +34,7 @@ E = t.event
 
 CATALOGUE = "catalogue"
 ASSET_EVENTS = "vibepiper.asset."
+REFERENCED = "vibepiper.asset.referenced"
 Cursor = tuple[dt.datetime, uuid.UUID] | None
 _CHUNK = 2000
 
@@ -131,17 +132,30 @@ async def events_after(
     return list((await connection.execute(_by_received(statement))).mappings())
 
 
-async def events_between(
+async def event_keys_between(
     connection: AsyncConnection, since: dt.datetime, until: dt.datetime, limit: int
 ) -> list[RowMapping]:
-    """Asset events received in [since, until] (a look back for late commits)."""
+    """The asset events received in [since, until] (a look back for late commits), as
+    what tells whether they are applied: `id`, `event`, `resource_id`, and `related` of
+    the `referenced` ones (None for the others: most are applied, so their JSON is not
+    read)."""
+    related = sa.case((E.c.event == REFERENCED, E.c.related), else_=sa.null())
     statement = (
-        sa.select(E)
+        sa.select(E.c.id, E.c.event, E.c.resource_id, related.label("related"))
         .where(E.c.received >= since, E.c.received <= until, _asset_events())
         .order_by(E.c.received, E.c.id)
         .limit(limit)
     )
     return list((await connection.execute(_by_received(statement))).mappings())
+
+
+async def events_by_ids(connection: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[RowMapping]:
+    """These events, in (received, id) order."""
+    found: list[RowMapping] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start : start + _CHUNK])
+        found.extend((await connection.execute(sa.select(E).where(E.c.id.in_(chunk)))).mappings())
+    return sorted(found, key=lambda row: (row["received"], row["id"]))
 
 
 async def existing_edges(

@@ -58,7 +58,7 @@ CATALOGUE_INTERVAL = 0.5
 
 _MATERIALIZATION = "vibepiper.asset.materialization."
 _CHECK = "vibepiper.asset.check."
-_REFERENCED = "vibepiper.asset.referenced"
+_REFERENCED = repo.REFERENCED
 _ID = "vibepiper.resource.id"
 _ROLE = "vibepiper.resource.role"
 _NAME = "vibepiper.resource.name"
@@ -107,30 +107,30 @@ async def look_back(db: Database) -> int:
         if cursor is None:
             return 0
         since = cursor[0] - LATE_COMMIT
-        rows = await repo.events_between(connection, since, cursor[0], RESCAN_LIMIT)
+        rows = await repo.event_keys_between(connection, since, cursor[0], RESCAN_LIMIT)
         if not rows:
             return 0
         recorded = await repo.projected_ids(connection, [row["id"] for row in rows])
         pairs = {
-            (row["resource"].get(_ID, ""), downstream)
+            (row["resource_id"], downstream)
             for row in rows
             if row["event"] == _REFERENCED
             for downstream in _Context(row["related"] or []).assets
         }
         edges = await repo.existing_edges(connection, pairs)
-    late = [row for row in rows if not _recorded(row, recorded, edges)]
+    late = [row["id"] for row in rows if not _recorded(row, recorded, edges)]
     if not late:
         return 0
     async with db.write() as connection:
         await repo.lock_cursor(connection)
-        await apply(connection, late)
+        await apply(connection, await repo.events_by_ids(connection, late))
     return len(late)
 
 
 def _recorded(row: RowMapping, recorded: set[uuid.UUID], edges: set[tuple[str, str]]) -> bool:
     if row["event"] != _REFERENCED:
         return row["id"] in recorded or not row["event"].startswith((_MATERIALIZATION, _CHECK))
-    upstream = row["resource"].get(_ID, "")
+    upstream = row["resource_id"]
     return all((upstream, d) in edges for d in _Context(row["related"] or []).assets)
 
 
