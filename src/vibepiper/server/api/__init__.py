@@ -47,9 +47,10 @@ def api_router() -> APIRouter:
     protected = APIRouter(
         dependencies=[Depends(require_api_key)], responses={**UNAUTHORIZED, **COMMON}
     )
-    # first: the background-task routes are on every delayed run's path (routes are
-    # matched in order)
+    # first: the background-task routes and the batch every run's records go through
+    # are on the hot paths (routes are matched in order, each match costs)
     protected.include_router(background_tasks.router)
+    protected.include_router(batch.router)
     for module in (
         system,
         flows,
@@ -57,7 +58,6 @@ def api_router() -> APIRouter:
         flow_run_pauses,
         task_runs,
         logs,
-        batch,
         concurrency_limits,
     ):
         protected.include_router(module.router)

@@ -14,7 +14,11 @@ from vibepiper.server.encryption import KeyRing
 _bearer = HTTPBearer(auto_error=False, description="The server's VIBEPIPER_SERVER_API_KEY.")
 
 
-def get_database(request: Request) -> Database:
+# async, though they await nothing: FastAPI runs a plain `def` dependency in its thread
+# pool, a thread hop on every request that needs it
+
+
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
@@ -36,7 +40,7 @@ async def get_key_ring(request: Request) -> KeyRing:
 KEYS = Annotated[KeyRing, Depends(get_key_ring)]
 
 
-def require_api_key(
+async def require_api_key(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -110,10 +110,12 @@ async def task_runs(
     query = sa.select(tr.c.id, tr.c.name, tr.c.tags, tr.c.flow_run_id).where(
         tr.c.id.in_(list(set(run_ids)))
     )
-    return {
-        row["id"]: TaskRunFacts(row["name"], _tags(row["tags"]), row["flow_run_id"])
-        for row in (await connection.execute(query)).mappings()
-    }
+    return {row["id"]: task_run_facts(row) for row in (await connection.execute(query)).mappings()}
+
+
+def task_run_facts(row: Mapping[Any, Any]) -> TaskRunFacts:
+    """The facts of a task run's row (its `name`, `tags` and `flow_run_id`)."""
+    return TaskRunFacts(row["name"], _tags(row["tags"]), row["flow_run_id"])
 
 
 async def flow_runs_in_range(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.database import tables as t
 from vibepiper.schemas.api_filters import TaskRunFilter, TaskRunSort
-from vibepiper.server.repositories._dialect import locked
+from vibepiper.server.repositories._dialect import insert_ignoring_conflicts, locked
 from vibepiper.server.repositories._run_filters import ordered, run_conditions
 
 _r = t.task_run.c
@@ -48,6 +48,18 @@ async def insert(
     await connection.execute(sa.insert(t.task_run).values(**values))
     if inputs:
         await connection.execute(sa.insert(t.task_run_input), list(inputs))
+
+
+async def insert_if_absent(
+    connection: AsyncConnection, values: dict[str, Any], inputs: Sequence[dict[str, Any]]
+) -> bool:
+    """Insert the run (and its inputs) unless its id is taken; whether it was new."""
+    statement = insert_ignoring_conflicts(connection, t.task_run, [values])
+    if (await connection.execute(statement)).rowcount == 0:
+        return False
+    if inputs:
+        await connection.execute(sa.insert(t.task_run_input), list(inputs))
+    return True
 
 
 async def update(connection: AsyncConnection, run_id: uuid.UUID, values: dict[str, Any]) -> None:

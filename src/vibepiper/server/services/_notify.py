@@ -35,8 +35,9 @@ class Notifier:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait(self, timeout: float) -> None:
-        await wait_within(self._event.wait(), timeout)
+    async def wait(self, timeout: float) -> bool:
+        """Wait for the next `notify`, at most `timeout` seconds; whether it came."""
+        return await wait_within(self._event.wait(), timeout)
 
 
 _notifiers: weakref.WeakKeyDictionary[Database, Notifier] = weakref.WeakKeyDictionary()

@@ -42,9 +42,10 @@ def notify(db: Database, topic: Topic) -> None:
     _generation(db, topic).notify()
 
 
-async def wait(db: Database, topic: Topic, timeout: float) -> None:
-    """Return on `notify(db, topic)`, after `RECHECK_SECONDS`, or after `timeout`."""
-    await _generation(db, topic).wait(max(0.0, min(timeout, RECHECK_SECONDS)))
+async def wait(db: Database, topic: Topic, timeout: float) -> bool:
+    """Return on `notify(db, topic)` (True), after `RECHECK_SECONDS` or after `timeout`
+    (False)."""
+    return await _generation(db, topic).wait(max(0.0, min(timeout, RECHECK_SECONDS)))
 
 
 def finished_runs(changes: Iterable[StateChange]) -> list[uuid.UUID]:

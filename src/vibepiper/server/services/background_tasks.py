@@ -69,20 +69,26 @@ async def create(db: Database, body: wire.BackgroundTaskCreate) -> tuple[api.Tas
     )
     run_body = body.task_run.model_copy(update={"state": state_body})
     async with db.write() as connection:
-        if body.task_run.id is not None:
-            existing = await task_runs.get(connection, run_id)
-            if existing is not None:
-                inputs = await task_runs.inputs_of(connection, [run_id])
-                return _convert.task_run_read(existing, inputs.get(run_id, [])), False
         flow_run_id = run_body.flow_run_id
         if flow_run_id is not None and await flow_runs.get(connection, flow_run_id) is None:
             raise ObjectNotFound(f"flow run {flow_run_id} not found")
         values, state = task_run_rows.new_row(run_body, run_id)
         assert state is not None
         edges = _convert.input_rows(run_id, run_body.task_inputs)
-        await task_runs.insert(connection, values, edges)
+        # the id a caller sends again (a retried request) is the run it made: returned
+        if not await task_runs.insert_if_absent(connection, values, edges):
+            existing = await task_runs.get(connection, run_id)
+            assert existing is not None  # the insert met it in this transaction
+            inputs = await task_runs.inputs_of(connection, [run_id])
+            return _convert.task_run_read(existing, inputs.get(run_id, [])), False
         await run_states.record(
-            connection, "task_run", run_id, state, state_body.state_details, run_count=0
+            connection,
+            "task_run",
+            run_id,
+            state,
+            state_body.state_details,
+            run_count=0,
+            row=values,
         )
         await task_queue.insert(
             connection,
@@ -107,19 +113,25 @@ async def claim(db: Database, body: wire.ClaimRequest) -> list[wire.ClaimedTaskR
     if body.limit == 0:
         return []
     deadline = time.monotonic() + body.wait_seconds
+    # A worker asks when it has room and is woken when a run is queued: then there is
+    # most likely work, and the claim goes straight to its write transaction. Only the
+    # timed re-checks of an idle long poll look first with a cheap read.
+    likely = True
     while True:
-        claimed = await _claim_once(db, body)
+        claimed = await _claim_once(db, body, look_first=not likely)
         left = deadline - time.monotonic()
         if claimed or left <= 0 or _notify.draining(db):
             return claimed
-        await _task_notify.wait(db, "queued", left)
+        likely = await _task_notify.wait(db, "queued", left)
 
 
-async def _claim_once(db: Database, body: wire.ClaimRequest) -> list[wire.ClaimedTaskRun]:
-    now = _now()
-    async with db.read() as connection:
-        if not await task_queue.any_claimable(connection, body.task_keys, now):
-            return []
+async def _claim_once(
+    db: Database, body: wire.ClaimRequest, *, look_first: bool
+) -> list[wire.ClaimedTaskRun]:
+    if look_first:
+        async with db.read() as connection:
+            if not await task_queue.any_claimable(connection, body.task_keys, _now()):
+                return []
     async with db.write() as connection:
         now = _now()  # the write lock may have been waited for: the lease starts now
         lease_until = now + dt.timedelta(seconds=body.lease_seconds)

@@ -283,7 +283,7 @@ class _Batch:
                 if run_id not in new_ids
             ]
             await _dialect.update_many(connection, _RUN_TABLES[kind], changed)
-            await state_events.record(connection, kind, self.changes[kind])
+            await state_events.record(connection, kind, self.changes[kind], self.runs[kind])
         if self.reopened:
             await flow_runs_repository.release_holders(connection, list(self.reopened))
         if self.logs:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -129,12 +130,15 @@ async def record(
     details: dict[str, Any],
     previous: api.StateRead | None = None,
     run_count: int = 0,
+    row: Mapping[str, Any] | None = None,
 ) -> None:
     """Append `state` to the run's history, and its event (`previous` is the state the
-    run leaves, `run_count` its count after entering `state`)."""
+    run leaves, `run_count` its count after entering `state`, `row` the run's row when
+    the caller holds it)."""
     await states.insert(connection, kind, history_row(kind, run_id, state, details))
     change = state_events.StateChange(run_id, state, previous, run_count)
-    await state_events.record(connection, kind, [change])
+    known = None if row is None else {run_id: row}
+    await state_events.record(connection, kind, [change], known)
 
 
 def history_row(

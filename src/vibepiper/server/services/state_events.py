@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -41,9 +41,14 @@ class StateChange(NamedTuple):
 
 
 async def record(
-    connection: AsyncConnection, kind: RunKind, changes: Sequence[StateChange]
+    connection: AsyncConnection,
+    kind: RunKind,
+    changes: Sequence[StateChange],
+    runs: Mapping[uuid.UUID, Mapping[str, Any]] | None = None,
 ) -> None:
-    """Write the events of `changes` (runs that do not exist are skipped)."""
+    """Write the events of `changes` (runs that do not exist are skipped). `runs`: the
+    task runs' rows the caller holds already (read or written in this transaction), so
+    that their facts are not read again."""
     if not changes:
         return
     run_ids = [change.run_id for change in changes]
@@ -51,7 +56,15 @@ async def record(
         flows = await run_facts.flow_runs(connection, run_ids)
         tasks: dict[uuid.UUID, run_facts.TaskRunFacts] = {}
     else:
-        tasks = await run_facts.task_runs(connection, run_ids)
+        tasks = {}
+        if runs:
+            for run_id in run_ids:
+                held = runs.get(run_id)
+                if held is not None:
+                    tasks[run_id] = run_facts.task_run_facts(held)
+        missing = [run_id for run_id in run_ids if run_id not in tasks]
+        if missing:
+            tasks.update(await run_facts.task_runs(connection, missing))
         parents = [fact.flow_run_id for fact in tasks.values() if fact.flow_run_id]
         flows = await run_facts.flow_runs(connection, parents)
     received = dt.datetime.now(dt.UTC)
