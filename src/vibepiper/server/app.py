@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from vibepiper.server.api import api_router, webhooks
+from vibepiper.server.api import include_api, webhooks
 from vibepiper.server.api.system import API_VERSION
 from vibepiper.server.database import Database, migrate_database
 from vibepiper.server.errors import install_error_handlers
@@ -49,7 +49,7 @@ def create_app(settings: ServerSettings | None = None, *, preload: bool = True) 
     )
     app.state.settings = settings
     app.state.preload = preload
-    app.include_router(api_router())
+    include_api(app)
     app.include_router(webhooks.hooks)  # /hooks/{slug}: open, the slug is the credential
     install_dashboard(app)
     install_error_handlers(app)

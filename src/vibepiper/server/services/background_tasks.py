@@ -113,16 +113,19 @@ async def claim(db: Database, body: wire.ClaimRequest) -> list[wire.ClaimedTaskR
     if body.limit == 0:
         return []
     deadline = time.monotonic() + body.wait_seconds
-    # A worker asks when it has room and is woken when a run is queued: then there is
-    # most likely work, and the claim goes straight to its write transaction. Only the
-    # timed re-checks of an idle long poll look first with a cheap read.
-    likely = True
+    # On PostgreSQL a claim goes straight to its write transaction (rows are locked one
+    # by one, skipping those others hold). SQLite has one write lock for the database:
+    # there a claim reads first, so that a worker with nothing to do (or asking again at
+    # once after a claim) does not hold up the writes of the runs it just took, unless
+    # it was woken by a run queued here (then there is most likely work).
+    reads_first = db.dialect == "sqlite"
+    woken = False
     while True:
-        claimed = await _claim_once(db, body, look_first=not likely)
+        claimed = await _claim_once(db, body, look_first=reads_first and not woken)
         left = deadline - time.monotonic()
         if claimed or left <= 0 or _notify.draining(db):
             return claimed
-        likely = await _task_notify.wait(db, "queued", left)
+        woken = await _task_notify.wait(db, "queued", left)
 
 
 async def _claim_once(
