@@ -14,6 +14,7 @@ connection within `pool_timeout` seconds gets `sqlalchemy.exc.TimeoutError`.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,9 +64,42 @@ def create_async_engine(
         pool_size=max_connections,
         max_overflow=0,
         pool_timeout=pool_timeout,
-        pool_pre_ping=target.get_backend_name() == "postgresql",
         **kwargs,
     )
     if engine.dialect.name == "sqlite":
         configure_sqlite(engine.sync_engine)
+    else:
+        ping_when_idle(engine.sync_engine)
     return engine
+
+
+PING_AFTER_IDLE_S = 1.0
+"""A pooled PostgreSQL connection unused for longer than this is pinged before use."""
+
+
+def ping_when_idle(engine: sa.Engine) -> None:
+    """Ping a pooled connection before use when it lay unused for `PING_AFTER_IDLE_S`;
+    a dead one (the database restarted, a proxy closed it) is replaced at once.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip on each request
+    under load, where connections come back within milliseconds. A database that went
+    away takes longer than that to come back, so a connection used since is alive."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        last = record.info.get(_LAST_USED)
+        if last is not None and time.monotonic() - last < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces it (and retries the checkout)
+            raise sa.exc.DisconnectionError(f"a pooled connection is dead: {exc}") from exc
+        if not alive:
+            raise sa.exc.DisconnectionError("a pooled connection is dead")
+
+
+_LAST_USED = "vibepiper_last_used"
