@@ -17,13 +17,12 @@ deployment's (per flow run).
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from json.encoder import encode_basestring_ascii as _quote
 from typing import TYPE_CHECKING, Any
 
+from vibepiper.orchestration.state_events import name_labels, related_json
 from vibepiper.schemas.encoded_events import EncodedEvent
 from vibepiper.utilities.ids import new_id
+from vibepiper.utilities.stored_text import encode_json, encode_timestamp
 
 if TYPE_CHECKING:
     from vibepiper.assets.checks import AssetCheck
@@ -33,28 +32,15 @@ if TYPE_CHECKING:
 
 __all__ = ["emit_materialization"]
 
-_UTC = dt.UTC
-# compact, and ASCII so that a lone surrogate is escaped rather than breaking the row
-_json = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _time(value: dt.datetime) -> str:
-    if value.tzinfo is not _UTC:
-        value = value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
-    return value.isoformat(timespec="microseconds")
-
 
 def _related(resource_id: str, role: str, name: str | None = None) -> str:
-    head = f'{{"vibepiper.resource.id":{_quote(resource_id)},"vibepiper.resource.role":"{role}"'
-    if name is None:
-        return head + "}"
-    return f'{head},"vibepiper.resource.name":{_quote(name)}}}'
+    return related_json(resource_id, role, name_labels(name))
 
 
 def _resource(asset: Asset) -> str:
     text: str | None = asset._event_resource
     if text is None:
-        text = _json(asset.resource_labels())
+        text = encode_json(asset.resource_labels())
         object.__setattr__(asset, "_event_resource", text)
     return text
 
@@ -94,7 +80,7 @@ def emit_materialization(
     state = engine.state
     emit = engine.store.emit_event
     run_related = _run_related(engine, materialization)
-    occurred = _time(materialization.materialized or state.timestamp)
+    occurred = encode_timestamp(materialization.materialized or state.timestamp)
     upstream = materialization.upstream
     if upstream:
         downstream = "".join(_related(asset.key, "asset") + "," for asset in assets)
@@ -123,7 +109,13 @@ def emit_materialization(
             payload["error"] = error
         emit(
             EncodedEvent(
-                str(new_id()), occurred, name, asset.key, _resource(asset), related, _json(payload)
+                str(new_id()),
+                occurred,
+                name,
+                asset.key,
+                _resource(asset),
+                related,
+                encode_json(payload),
             )
         )
     for asset, check, result, when in materialization.checks:
@@ -137,11 +129,11 @@ def emit_materialization(
         emit(
             EncodedEvent(
                 str(new_id()),
-                _time(when),
+                encode_timestamp(when),
                 "vibepiper.asset.check.passed" if result.passed else "vibepiper.asset.check.failed",
                 asset.key,
                 _resource(asset),
                 f"[{_check_related(check)},{run_related}]",
-                _json(payload),
+                encode_json(payload),
             )
         )

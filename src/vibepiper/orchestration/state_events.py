@@ -28,6 +28,8 @@ __all__ = [
     "RunEvents",
     "StateEvent",
     "flow_run_related",
+    "name_labels",
+    "related_json",
     "related_set",
     "task_run_related",
 ]
@@ -62,13 +64,24 @@ def related_set(related: Iterable[Related]) -> RelatedSet:
     items = []
     keys = []
     for resource_id, role, labels in related:
-        head = (
-            f'{{"vibepiper.resource.id":{_quote(resource_id)},'
-            f'"vibepiper.resource.role":{_quote(role)}'
-        )
-        items.append(head + "}" if labels == "{}" else f"{head},{labels[1:]}")
+        items.append(related_json(resource_id, role, labels))
         keys.append((resource_id, role))
     return RelatedSet(f"[{','.join(items)}]", tuple(keys))
+
+
+def related_json(resource_id: str, role: str, labels: str = "{}") -> str:
+    """One related resource as events store it: its id and role labels first, then the
+    others (`labels`, a JSON object's text)."""
+    head = (
+        f'{{"vibepiper.resource.id":{_quote(resource_id)},"vibepiper.resource.role":{_quote(role)}'
+    )
+    return head + "}" if labels == "{}" else f"{head},{labels[1:]}"
+
+
+def name_labels(name: str | None, extra: str = "") -> str:
+    """The labels (JSON object text) of a resource named `name` (None: unknown), with
+    `extra` labels (`,"key":value...` text) after the name."""
+    return "{}" if name is None else f'{{"vibepiper.resource.name":{_quote(name)}{extra}}}'
 
 
 class PreviousState(NamedTuple):
@@ -195,8 +208,7 @@ def _state_payload(state_type: str, name: str, message: str) -> str:
 
 
 def _named(kind: str, role: str, object_id: str, name: str | None, extra: str = "") -> Related:
-    labels = "{}" if name is None else f'{{"vibepiper.resource.name":{_quote(name)}{extra}}}'
-    return Related(f"vibepiper.{kind}.{object_id}", role, labels)
+    return Related(f"vibepiper.{kind}.{object_id}", role, name_labels(name, extra))
 
 
 def _tags(tags: Iterable[str]) -> list[Related]:
