@@ -124,6 +124,7 @@ class InProcessApi:
         self._transport: httpx.ASGITransport | None = None
         self._stop: asyncio.Event | None = None
         self._serving: asyncio.Task[Any] | None = None
+        self._requests: set[asyncio.Task[Any]] = set()
 
     @property
     def database_url(self) -> str:
@@ -188,8 +189,14 @@ class InProcessApi:
         transport = self._transport
         if transport is None:
             raise ServerBusy("the in-process VibePiper API has stopped")
-        response = await transport.handle_async_request(request)
-        content = await response.aread()
+        handling = asyncio.current_task()
+        assert handling is not None
+        self._requests.add(handling)
+        try:
+            response = await transport.handle_async_request(request)
+            content = await response.aread()
+        finally:
+            self._requests.discard(handling)
         return httpx.Response(response.status_code, headers=response.headers, content=content)
 
     def stop(self) -> None:
@@ -203,10 +210,14 @@ class InProcessApi:
         self._end_loop()
 
     async def _shutdown(self) -> None:
-        ours = {asyncio.current_task(), self._serving}
-        requests = [task for task in asyncio.all_tasks() if task not in ours]
+        # Cancel each request once: one its client gave up on is ending already. A second
+        # cancel would abandon its connection's graceful close half way (SQLAlchemy then
+        # stops the aiosqlite thread under it, and the close waits forever). The tasks the
+        # requests started (such as those closes) end with them, so they are left alone.
+        requests = list(self._requests)
         for task in requests:
-            task.cancel()
+            if not task.cancelling():
+                task.cancel()
         await asyncio.gather(*requests, return_exceptions=True)
         if self._stop is not None:
             self._stop.set()
