@@ -1,6 +1,7 @@
 """Async SQLAlchemy engines over the same schema and encodings as `database.engine`.
 
-The server reads and writes through these. On SQLite (aiosqlite) the connection
+The server reads and writes through these. On SQLite (aiosqlite, driven as
+`database.sqlite_driver` says: one trip to its thread per statement) the connection
 pragmas match `database.engine.configure_sqlite` and the embedded store's (WAL,
 `synchronous=NORMAL`, the same busy timeout), so a server and engine processes share
 one file. A transaction begins with `BEGIN` (a snapshot for reads) unless the
@@ -22,7 +23,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-from vibepiper.database import codec
+from vibepiper.database import codec, sqlite_driver
 from vibepiper.database.engine import SQLITE_BEGIN_OPTION, configure_sqlite
 
 __all__ = ["SQLITE_BEGIN_OPTION", "async_url", "create_async_engine"]
@@ -57,8 +58,11 @@ def create_async_engine(
     target = async_url(url)
     kwargs.setdefault("json_serializer", codec.encode_json)
     kwargs.setdefault("json_deserializer", codec.decode_json)
-    if target.get_backend_name() == "sqlite" and target.database in (None, "", ":memory:"):
-        raise ValueError("the server needs a SQLite file, not an in-memory database")
+    if target.get_backend_name() == "sqlite":
+        if target.database in (None, "", ":memory:"):
+            raise ValueError("the server needs a SQLite file, not an in-memory database")
+        if target.drivername == "sqlite+aiosqlite":
+            kwargs.setdefault("module", sqlite_driver.dbapi())
     engine = _create_async_engine(
         target,
         pool_size=max_connections,
