@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -17,11 +18,17 @@ def insert_ignoring_conflicts(
     """An INSERT that skips rows colliding with an existing key: of `rows`, or, without
     them, a statement to execute with a list of rows (an executemany, which SQLAlchemy
     sends as a few multi-row statements, compiled once)."""
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table)
     if rows is not None:
-        statement = statement.values(list(rows))
-    return statement.on_conflict_do_nothing()
+        return ignoring_conflicts(connection.dialect.name, table).values(list(rows))
+    return ignoring_conflicts(connection.dialect.name, table)
+
+
+@functools.cache
+def ignoring_conflicts(dialect: str, table: sa.Table) -> sa.Insert:
+    """`insert_ignoring_conflicts` without rows, for the dialect named: built once per
+    table (executed with its rows as parameters, it is compiled once too)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
 
 
 def json_array_has_all(
@@ -108,11 +115,17 @@ async def get_rows(
 ) -> dict[Any, dict[str, Any]]:
     """The rows of `table` whose `id` is in `ids`, as mutable dicts by id."""
     rows: dict[Any, dict[str, Any]] = {}
+    statement = _rows_by_id(table)
     for start in range(0, len(ids), chunk):
-        statement = sa.select(table).where(table.c.id.in_(ids[start : start + chunk]))
-        for row in (await connection.execute(statement)).mappings():
+        found = await connection.execute(statement, {"ids": list(ids[start : start + chunk])})
+        for row in found.mappings():
             rows[row["id"]] = dict(row)
     return rows
+
+
+@functools.cache
+def _rows_by_id(table: sa.Table) -> sa.Select[Any]:
+    return sa.select(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 async def update_many(
@@ -121,14 +134,18 @@ async def update_many(
     """Set the columns given in each of `rows` (all with the same keys, `id` among them)."""
     if not rows:
         return
-    columns = [name for name in rows[0] if name != "id"]
-    statement = (
+    statement = _update_by_id(table, tuple(name for name in rows[0] if name != "id"))
+    params = [{f"b_{name}": value for name, value in row.items()} for row in rows]
+    await connection.execute(statement, params)
+
+
+@functools.cache
+def _update_by_id(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
+    return (
         sa.update(table)
         .where(table.c.id == sa.bindparam("b_id"))
         .values({name: sa.bindparam(f"b_{name}") for name in columns})
     )
-    params = [{f"b_{name}": value for name, value in row.items()} for row in rows]
-    await connection.execute(statement, params)
 
 
 async def insert_rows(
@@ -139,4 +156,9 @@ async def insert_rows(
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
     for group in groups.values():
-        await connection.execute(sa.insert(table), group)
+        await connection.execute(_insert(table), group)
+
+
+@functools.cache
+def _insert(table: sa.Table) -> sa.Insert:
+    return sa.insert(table)

@@ -10,6 +10,7 @@ on SQLite) after those narrow the rows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +24,7 @@ from vibepiper.database import tables as t
 from vibepiper.schemas import event_filters as f
 from vibepiper.schemas.events import ID_LABEL, ROLE_LABEL, Event
 from vibepiper.server.metrics import count_events
-from vibepiper.server.repositories._dialect import insert_ignoring_conflicts
+from vibepiper.server.repositories._dialect import ignoring_conflicts, insert_ignoring_conflicts
 
 E = t.event
 R = t.event_resource
@@ -80,14 +81,18 @@ async def insert_prepared(connection: AsyncConnection, rows: Sequence[dict[str, 
     if not rows:
         return
     count_events(rows)
-    postgres = connection.dialect.name == "postgresql"
+    statement = _insert_prepared(connection.dialect.name)
+    for start in range(0, len(rows), _CHUNK):
+        await connection.execute(statement, list(rows[start : start + _CHUNK]))
+
+
+@functools.cache
+def _insert_prepared(dialect: str) -> sa.Insert:
     values: dict[str, Any] = {}
     for name in _JSON_TEXT:
         text = sa.bindparam(name, type_=sa.Text())
-        values[name] = sa.cast(text, postgresql.JSONB) if postgres else text
-    statement = insert_ignoring_conflicts(connection, E).values(values)
-    for start in range(0, len(rows), _CHUNK):
-        await connection.execute(statement, list(rows[start : start + _CHUNK]))
+        values[name] = sa.cast(text, postgresql.JSONB) if dialect == "postgresql" else text
+    return ignoring_conflicts(dialect, E).values(values)
 
 
 async def insert_subjects(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:

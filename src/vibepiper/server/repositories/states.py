@@ -16,11 +16,16 @@ RunKind = Literal["flow_run", "task_run"]
 # Bound parameters per IN list, well under SQLite's limit of 32,766.
 _CHUNK = 5000
 _TABLES = {"flow_run": t.flow_run_state, "task_run": t.task_run_state}
+_INSERTS = {kind: sa.insert(table) for kind, table in _TABLES.items()}
+_EXISTING = {
+    kind: sa.select(table.c.id).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+    for kind, table in _TABLES.items()
+}
 
 
 async def insert(connection: AsyncConnection, kind: RunKind, values: dict[str, Any]) -> None:
     """Record one accepted state (`values` holds `<kind>_id` and the state's fields)."""
-    await connection.execute(sa.insert(_TABLES[kind]).values(**values))
+    await connection.execute(_INSERTS[kind], values)
 
 
 async def insert_many(
@@ -28,7 +33,7 @@ async def insert_many(
 ) -> None:
     """Record many accepted states in one statement."""
     if rows:
-        await connection.execute(sa.insert(_TABLES[kind]), list(rows))
+        await connection.execute(_INSERTS[kind], list(rows))
 
 
 async def exists(connection: AsyncConnection, kind: RunKind, state_id: uuid.UUID) -> bool:
@@ -42,11 +47,10 @@ async def existing_ids(
     connection: AsyncConnection, kind: RunKind, state_ids: Sequence[uuid.UUID]
 ) -> set[uuid.UUID]:
     """Which of `state_ids` are recorded."""
-    table = _TABLES[kind]
     found: set[uuid.UUID] = set()
     for start in range(0, len(state_ids), _CHUNK):
-        statement = sa.select(table.c.id).where(table.c.id.in_(state_ids[start : start + _CHUNK]))
-        found.update((await connection.execute(statement)).scalars())
+        chunk = list(state_ids[start : start + _CHUNK])
+        found.update((await connection.execute(_EXISTING[kind], {"ids": chunk})).scalars())
     return found
 
 

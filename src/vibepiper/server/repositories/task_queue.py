@@ -19,7 +19,6 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.database import tables as t
-from vibepiper.server.repositories._dialect import locked_skipping
 from vibepiper.states import TERMINAL_STATE_TYPES
 
 _q = t.task_run_queue.c
@@ -28,38 +27,62 @@ _FINAL = [kind.value for kind in TERMINAL_STATE_TYPES]
 _CHUNK = 5000
 
 
+_INSERT = sa.insert(t.task_run_queue)
+
+
 async def insert(connection: AsyncConnection, values: dict[str, Any]) -> None:
-    await connection.execute(sa.insert(t.task_run_queue).values(**values))
+    await connection.execute(_INSERT, values)
 
 
-def _claimable(task_keys: Sequence[str], now: dt.datetime) -> list[sa.ColumnElement[bool]]:
-    return [
-        _q.task_key.in_(list(task_keys)),
-        _q.scheduled_time <= now,
-        sa.or_(_q.lease_until.is_(None), _q.lease_until < now),
-    ]
+# The claim path's statements are built once, with bound parameters: building a
+# statement (and its cache key) cost more than running it on a long-polling server.
+_NOW = sa.bindparam("now", type_=_q.scheduled_time.type)
+_CLAIMABLE = (
+    _q.task_key.in_(sa.bindparam("task_keys", expanding=True)),
+    _q.scheduled_time <= _NOW,
+    sa.or_(_q.lease_until.is_(None), _q.lease_until < _NOW),
+)
+_ANY_CLAIMABLE = sa.select(_q.task_run_id).where(*_CLAIMABLE).limit(1)
+_CLAIMABLE_ROWS = (
+    sa.select(t.task_run_queue)
+    .where(*_CLAIMABLE)
+    .order_by(_q.scheduled_time, _q.created)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+_CLAIMABLE_ROWS_LOCKED = _CLAIMABLE_ROWS.with_for_update(skip_locked=True)
+_HOLD = (
+    sa.update(t.task_run_queue)
+    .where(
+        _q.task_run_id.in_(sa.bindparam("run_ids", expanding=True)),
+        sa.or_(_q.lease_until.is_(None), _q.lease_until < _NOW),
+    )
+    .values(
+        claimed_by=sa.bindparam("worker", type_=_q.claimed_by.type),
+        lease_until=sa.bindparam("lease_until", type_=_q.lease_until.type),
+        deliveries=_q.deliveries + 1,
+    )
+    .returning(_q.task_run_id)
+)
 
 
 async def any_claimable(
     connection: AsyncConnection, task_keys: Sequence[str], now: dt.datetime
 ) -> bool:
     """Whether a row is claimable (a cheap read before a write transaction)."""
-    statement = sa.select(_q.task_run_id).where(*_claimable(task_keys, now)).limit(1)
-    return (await connection.execute(statement)).first() is not None
+    found = await connection.execute(_ANY_CLAIMABLE, {"task_keys": list(task_keys), "now": now})
+    return found.first() is not None
 
 
 async def lock_claimable(
     connection: AsyncConnection, task_keys: Sequence[str], now: dt.datetime, limit: int
 ) -> list[RowMapping]:
     """Up to `limit` claimable rows, oldest first, locked until the transaction ends
-    (rows other claimers hold locked are skipped)."""
+    (rows other claimers hold locked are skipped; on SQLite the write lock is held)."""
     statement = (
-        sa.select(t.task_run_queue)
-        .where(*_claimable(task_keys, now))
-        .order_by(_q.scheduled_time, _q.created)
-        .limit(limit)
+        _CLAIMABLE_ROWS_LOCKED if connection.dialect.name == "postgresql" else _CLAIMABLE_ROWS
     )
-    return list((await connection.execute(locked_skipping(connection, statement))).mappings())
+    parameters = {"task_keys": list(task_keys), "now": now, "limit": limit}
+    return list((await connection.execute(statement, parameters)).mappings())
 
 
 async def hold(
@@ -73,16 +96,13 @@ async def hold(
     condition repeats the claim's, so a row taken meanwhile is not taken twice)."""
     if not run_ids:
         return []
-    statement = (
-        sa.update(t.task_run_queue)
-        .where(
-            _q.task_run_id.in_(list(run_ids)),
-            sa.or_(_q.lease_until.is_(None), _q.lease_until < now),
-        )
-        .values(claimed_by=worker, lease_until=lease_until, deliveries=_q.deliveries + 1)
-        .returning(_q.task_run_id)
-    )
-    return list((await connection.execute(statement)).scalars())
+    parameters = {
+        "run_ids": list(run_ids),
+        "now": now,
+        "worker": worker,
+        "lease_until": lease_until,
+    }
+    return list((await connection.execute(_HOLD, parameters)).scalars())
 
 
 async def delete(connection: AsyncConnection, run_ids: Sequence[uuid.UUID]) -> None:
@@ -170,11 +190,13 @@ async def run_with_state_details(
 ) -> RowMapping | None:
     """The task run's row and, as `state_details`, its current state's details (where a
     persisted result is), in one query."""
-    history = t.task_run_state
-    statement = (
-        sa.select(t.task_run, history.c.details.label("state_details"))
-        .select_from(t.task_run.outerjoin(history, history.c.id == _r.state_id))
-        .where(_r.id == run_id)
-    )
-    row: RowMapping | None = (await connection.execute(statement)).mappings().first()
+    found = await connection.execute(_RUN_WITH_STATE_DETAILS, {"run_id": run_id})
+    row: RowMapping | None = found.mappings().first()
     return row
+
+
+_RUN_WITH_STATE_DETAILS = (
+    sa.select(t.task_run, t.task_run_state.c.details.label("state_details"))
+    .select_from(t.task_run.outerjoin(t.task_run_state, t.task_run_state.c.id == _r.state_id))
+    .where(_r.id == sa.bindparam("run_id", type_=_r.id.type))
+)

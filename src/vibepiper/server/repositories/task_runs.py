@@ -54,8 +54,8 @@ async def insert_if_absent(
     connection: AsyncConnection, values: dict[str, Any], inputs: Sequence[dict[str, Any]]
 ) -> bool:
     """Insert the run (and its inputs) unless its id is taken; whether it was new."""
-    statement = insert_ignoring_conflicts(connection, t.task_run, [values])
-    if (await connection.execute(statement)).rowcount == 0:
+    statement = insert_ignoring_conflicts(connection, t.task_run)
+    if (await connection.execute(statement, values)).rowcount == 0:
         return False
     if inputs:
         await connection.execute(sa.insert(t.task_run_input), list(inputs))
