@@ -116,12 +116,14 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_server_start_serves_the_api(tmp_path: Path) -> None:
+@pytest.mark.parametrize("access_log", [False, True], ids=["quiet", "access-log"])
+def test_server_start_serves_the_api(tmp_path: Path, access_log: bool) -> None:
     port = _free_port()
     env = {**os.environ, "VIBEPIPER_HOME": str(tmp_path / "home")}
     env.pop("VIBEPIPER_DATABASE_URL", None)
+    options = ["--access-log"] if access_log else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "vibepiper.cli", "server", "start", "--port", str(port)],
+        [sys.executable, "-m", "vibepiper.cli", "server", "start", "--port", str(port), *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -150,3 +152,5 @@ def test_server_start_serves_the_api(tmp_path: Path) -> None:
         f"VibePiper dashboard on http://127.0.0.1:{port}/ , API on http://127.0.0.1:{port}/api"
         in output
     )
+    # a line per request only when asked for (workers poll many times a second)
+    assert ('"POST /api/flows/ HTTP/1.1" 201' in output) is access_log, output

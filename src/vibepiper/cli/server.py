@@ -51,6 +51,13 @@ def start(
             ),
         ),
     ] = "info",
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log a line for every request (workers' polls included).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the dashboard at / and the API under /api (docs at /api/docs), migrating the
     database first. Ctrl-C stops it within a second."""
@@ -69,7 +76,7 @@ def start(
         f"(docs: /api/docs), database {redact_url(settings.database_url)}",
         err=True,
     )
-    _serve(application, host, port, log_level)
+    _serve(application, host, port, log_level, access_log=access_log)
 
 
 @app.command("metrics")
@@ -156,7 +163,9 @@ def _quiet_cancelled_requests(record: logging.LogRecord) -> bool:
     return True
 
 
-def _serve(application: Any, host: str, port: int, log_level: str) -> None:
+def _serve(
+    application: Any, host: str, port: int, log_level: str, *, access_log: bool = False
+) -> None:
     """Run uvicorn until SIGINT/SIGTERM: say "stopping..." once, then stop within
     `SHUTDOWN_GRACE_SECONDS` of open requests (a second signal stops at once)."""
     import gc
@@ -188,6 +197,7 @@ def _serve(application: Any, host: str, port: int, log_level: str) -> None:
         host=host,
         port=port,
         log_level=log_level,
+        access_log=access_log,
         # typed int, used as asyncio.timeout(seconds): a float is what it takes
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # type: ignore[arg-type]
     )
