@@ -77,4 +77,8 @@ def configure_sqlite(engine: Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN"
+        # the server's driver (`database.sqlite_driver`) sends it with the first statement
+        defer = getattr(connection.connection.driver_connection, "defer_begin", None)
+        if defer is None or not defer(begin):
+            connection.exec_driver_sql(begin)

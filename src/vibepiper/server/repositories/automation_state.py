@@ -128,13 +128,18 @@ async def any_due(connection: AsyncConnection, now: dt.datetime) -> bool:
 
 
 async def any_due_action(connection: AsyncConnection, now: dt.datetime) -> bool:
-    """Whether some action is due (a read, before taking locks)."""
-    statement = (
-        sa.select(_action.id)
-        .where(_action.status.in_(["pending", "running"]), _action.next_attempt <= now)
-        .limit(1)
+    """Whether some action is due (a read, before taking locks; every 50 ms: built once)."""
+    return (await connection.execute(_ANY_DUE, {"now": now})).first() is not None
+
+
+_ANY_DUE = (
+    sa.select(_action.id)
+    .where(
+        _action.status.in_(["pending", "running"]),
+        _action.next_attempt <= sa.bindparam("now", type_=_action.next_attempt.type),
     )
-    return (await connection.execute(statement)).first() is not None
+    .limit(1)
+)
 
 
 async def due_buckets(
