@@ -105,10 +105,15 @@ async def hold(
     return list((await connection.execute(_HOLD, parameters)).scalars())
 
 
+_DELETE = sa.delete(t.task_run_queue).where(
+    _q.task_run_id.in_(sa.bindparam("run_ids", expanding=True))
+)
+
+
 async def delete(connection: AsyncConnection, run_ids: Sequence[uuid.UUID]) -> None:
     for start in range(0, len(run_ids), _CHUNK):
         chunk = list(run_ids[start : start + _CHUNK])
-        await connection.execute(sa.delete(t.task_run_queue).where(_q.task_run_id.in_(chunk)))
+        await connection.execute(_DELETE, {"run_ids": chunk})
 
 
 async def renew(
