@@ -64,10 +64,6 @@ def _statements(
         cursor.close()
 
 
-def _is_begin(sql: str, parameters: Any) -> bool:
-    return not parameters and sql.upper() in ("BEGIN", "BEGIN IMMEDIATE", "BEGIN DEFERRED")
-
-
 class Cursor:
     """The aiosqlite cursor API SQLAlchemy's adapter uses, one call per statement."""
 
@@ -88,11 +84,7 @@ class Cursor:
         self._rows = []
 
     async def execute(self, sql: str, parameters: Any = None) -> Cursor:
-        connection = self._connection
-        if _is_begin(sql, parameters) and connection.defer_begin(sql):
-            self.description, self.rowcount, self.lastrowid, self._rows = None, -1, None, []
-            return self
-        outcome = await connection.run(_statement, sql, parameters)
+        outcome = await self._connection.run(_statement, sql, parameters)
         self.description, self.rowcount, self.lastrowid, self._rows, _ = outcome
         return self
 
@@ -130,8 +122,9 @@ class Connection(aiosqlite.Connection):
         return Cursor(self)
 
     def defer_begin(self, sql: str) -> bool:
-        """Keep `sql` (a BEGIN) for the next statement; False when a transaction is
-        open already (then it runs now, and fails as SQLite says)."""
+        """Keep `sql` (a BEGIN; `database.engine`'s begin hook calls this) for the next
+        statement; False when a transaction may be open already (then the hook runs it
+        now, and SQLite says what it says)."""
         if self._open or self._begin is not None:
             return False
         self._begin = sql
