@@ -86,6 +86,7 @@ def test_resume_checks_the_input_against_the_schema_first(
         "type": "object",
         "properties": {"approved": {"type": "boolean"}, "count": {"type": "integer"}},
         "required": ["approved"],
+        "additionalProperties": False,
     }
     created = api.post(
         f"/api/flow_runs/{run['id']}/input", json={"key": "p-schema", "value": json.dumps(schema)}
@@ -95,7 +96,21 @@ def test_resume_checks_the_input_against_the_schema_first(
 
     bad = api.post(f"/api/flow_runs/{run['id']}/resume", json={"run_input": {"count": "x"}})
     assert bad.status_code == 422
-    assert bad.json()["detail"][0]["loc"][:2] == ["body", "run_input"]
+    assert bad.json()["detail"][0]["loc"] == ["body", "run_input", "approved"]
+    assert "input field 'approved' is invalid: 'approved' is a required property" in bad.text
+    bad = api.post(
+        f"/api/flow_runs/{run['id']}/resume", json={"run_input": {"approved": True, "count": "x"}}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "run_input", "count"]
+    assert (
+        bad.json()["detail"][0]["msg"]
+        == "input field 'count' is invalid: 'x' is not of type 'integer'"
+    )
+    extra = {"approved": True, "reviewer": "ann"}
+    unknown = api.post(f"/api/flow_runs/{run['id']}/resume", json={"run_input": extra})
+    assert unknown.status_code == 422
+    assert "the input has no field 'reviewer' (it has: approved, count)" in unknown.text
     none = api.post(f"/api/flow_runs/{run['id']}/resume", json={})
     assert none.status_code == 422 and "waits for input" in none.text
     assert _run(api, run["id"])["state_name"] == "Paused"  # nothing moved

@@ -41,11 +41,13 @@ def check_parameters(
     *,
     at: Loc = ("body", "parameters"),
     partial: bool = False,
+    of_input: bool = False,
 ) -> None:
     """422 naming the first parameter that fails `schema` (None or empty: no check).
 
     `partial` lets required parameters be missing: defaults and a schedule's
-    parameters are completed by the run that merges them.
+    parameters are completed by the run that merges them. `of_input`: the values are a
+    paused run's input, and the message speaks of its fields.
     """
     if not schema:
         return
@@ -90,14 +92,17 @@ def check_parameters(
         known = list(schema.get("properties", {}))
         unknown = sorted(set(parameters) - set(known))
         if unknown:  # (else patternProperties refused them: the generic message)
+            names, listed = ", ".join(map(repr, unknown)), ", ".join(known) or "none"
             raise invalid(
                 [*at, unknown[0]],
-                f"the flow takes no parameter {', '.join(map(repr, unknown))} "
-                f"(it takes: {', '.join(known) or 'none'})",
+                f"the input has no field {names} (it has: {listed})"
+                if of_input
+                else f"the flow takes no parameter {names} (it takes: {listed})",
                 "parameter_schema",
             )
-    name = ".".join(path) or "parameters"
-    message = f"parameter {name!r} is invalid: {error.message}"
+    name = ".".join(path) or ("input" if of_input else "parameters")
+    noun = "input field" if of_input else "parameter"
+    message = f"{noun} {name!r} is invalid: {error.message}"
     raise invalid([*at, *path], message, "parameter_schema")
 
 

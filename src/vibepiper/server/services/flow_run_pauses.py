@@ -258,7 +258,7 @@ async def _store_input(
     except ValueError:
         schema = None
     if isinstance(schema, dict):
-        check_parameters(schema, run_input, at=("body", "run_input"))
+        check_parameters(schema, run_input, at=("body", "run_input"), of_input=True)
     response = keyset.get("response")
     if isinstance(response, str):
         if await inputs.read_value(connection, run_id, response) is not None:
