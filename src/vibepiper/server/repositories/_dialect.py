@@ -97,6 +97,19 @@ def locked_skipping(connection: AsyncConnection, query: sa.Select[Any]) -> sa.Se
     return query
 
 
+class PrebuiltLockedSkipping:
+    """A query built once with its `locked_skipping` form, for hot paths where building
+    the locking clause per call costs more than running the query."""
+
+    def __init__(self, query: sa.Select[Any]) -> None:
+        self._plain = query
+        self._locked = query.with_for_update(skip_locked=True)
+
+    def on(self, connection: AsyncConnection) -> sa.Select[Any]:
+        """The form for `connection`'s dialect (as `locked_skipping` would build it)."""
+        return self._locked if connection.dialect.name == "postgresql" else self._plain
+
+
 async def try_advisory_xact_lock(connection: AsyncConnection, key: int) -> bool:
     """Take PostgreSQL's transaction-scoped advisory lock `key` if free; False if taken.
 
@@ -156,9 +169,10 @@ async def insert_rows(
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
     for group in groups.values():
-        await connection.execute(_insert(table), group)
+        await connection.execute(plain_insert(table), group)
 
 
 @functools.cache
-def _insert(table: sa.Table) -> sa.Insert:
+def plain_insert(table: sa.Table) -> sa.Insert:
+    """`INSERT INTO table`, built once: executed with one row or a list as parameters."""
     return sa.insert(table)

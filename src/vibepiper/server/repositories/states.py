@@ -11,12 +11,12 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.database import tables as t
+from vibepiper.server.repositories._dialect import plain_insert
 
 RunKind = Literal["flow_run", "task_run"]
 # Bound parameters per IN list, well under SQLite's limit of 32,766.
 _CHUNK = 5000
 _TABLES = {"flow_run": t.flow_run_state, "task_run": t.task_run_state}
-_INSERTS = {kind: sa.insert(table) for kind, table in _TABLES.items()}
 _EXISTING = {
     kind: sa.select(table.c.id).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
     for kind, table in _TABLES.items()
@@ -25,7 +25,7 @@ _EXISTING = {
 
 async def insert(connection: AsyncConnection, kind: RunKind, values: dict[str, Any]) -> None:
     """Record one accepted state (`values` holds `<kind>_id` and the state's fields)."""
-    await connection.execute(_INSERTS[kind], values)
+    await connection.execute(plain_insert(_TABLES[kind]), values)
 
 
 async def insert_many(
@@ -33,7 +33,7 @@ async def insert_many(
 ) -> None:
     """Record many accepted states in one statement."""
     if rows:
-        await connection.execute(_INSERTS[kind], list(rows))
+        await connection.execute(plain_insert(_TABLES[kind]), list(rows))
 
 
 async def exists(connection: AsyncConnection, kind: RunKind, state_id: uuid.UUID) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vibepiper.database import tables as t
+from vibepiper.server.repositories._dialect import PrebuiltLockedSkipping, plain_insert
 from vibepiper.states import TERMINAL_STATE_TYPES
 
 _q = t.task_run_queue.c
@@ -27,11 +28,8 @@ _FINAL = [kind.value for kind in TERMINAL_STATE_TYPES]
 _CHUNK = 5000
 
 
-_INSERT = sa.insert(t.task_run_queue)
-
-
 async def insert(connection: AsyncConnection, values: dict[str, Any]) -> None:
-    await connection.execute(_INSERT, values)
+    await connection.execute(plain_insert(t.task_run_queue), values)
 
 
 # The claim path's statements are built once, with bound parameters: building a
@@ -43,13 +41,12 @@ _CLAIMABLE = (
     sa.or_(_q.lease_until.is_(None), _q.lease_until < _NOW),
 )
 _ANY_CLAIMABLE = sa.select(_q.task_run_id).where(*_CLAIMABLE).limit(1)
-_CLAIMABLE_ROWS = (
+_CLAIMABLE_ROWS = PrebuiltLockedSkipping(
     sa.select(t.task_run_queue)
     .where(*_CLAIMABLE)
     .order_by(_q.scheduled_time, _q.created)
     .limit(sa.bindparam("limit", type_=sa.Integer))
 )
-_CLAIMABLE_ROWS_LOCKED = _CLAIMABLE_ROWS.with_for_update(skip_locked=True)
 _HOLD = (
     sa.update(t.task_run_queue)
     .where(
@@ -78,9 +75,7 @@ async def lock_claimable(
 ) -> list[RowMapping]:
     """Up to `limit` claimable rows, oldest first, locked until the transaction ends
     (rows other claimers hold locked are skipped; on SQLite the write lock is held)."""
-    statement = (
-        _CLAIMABLE_ROWS_LOCKED if connection.dialect.name == "postgresql" else _CLAIMABLE_ROWS
-    )
+    statement = _CLAIMABLE_ROWS.on(connection)
     parameters = {"task_keys": list(task_keys), "now": now, "limit": limit}
     return list((await connection.execute(statement, parameters)).mappings())
 
