@@ -14,6 +14,7 @@ from tests.client.conftest import Server
 from vibepiper import flow
 from vibepiper.client import SyncVibePiperClient
 from vibepiper.engine.adopt import adopt_flow_run, run_adopted_sync
+from vibepiper.exceptions import ObjectNotFound
 from vibepiper.runtime import _fields, deployment, flow_run
 from vibepiper.schemas.deployments import DeploymentFlowRunCreate
 
@@ -29,6 +30,7 @@ def client(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[SyncVibe
     reload_settings()
     reset_store()
     _fields._deployments.clear()
+    _fields._run_job_variables.clear()
     with SyncVibePiperClient(server.url) as sync_client:
         yield sync_client
     reset_store()
@@ -61,10 +63,11 @@ def test_runtime_in_a_deployments_run(client: SyncVibePiperClient, server: Serve
         name,
         parameters={"day": "mon"},
         version="7.1",
-        job_variables={"env": {"REGION": "eu"}},
+        job_variables={"env": {"REGION": "eu"}, "stream_output": False},
     ).apply(client)
     run = client.create_flow_run_from_deployment(
-        deployment_id, DeploymentFlowRunCreate(parameters={"limit": 5})
+        deployment_id,
+        DeploymentFlowRunCreate(parameters={"limit": 5}, job_variables={"env": {"TIER": "gold"}}),
     )
     state = run_adopted_sync(adopt_flow_run(probe, run))
     seen = state.result()
@@ -76,7 +79,12 @@ def test_runtime_in_a_deployments_run(client: SyncVibePiperClient, server: Serve
         "version": "7.1",
         "parameters": {"day": "mon", "limit": 5},
     }
-    assert seen["job_variables"] == {"env": {"REGION": "eu"}}
+    # the run's own job variables laid over the deployment's, `env` merged (as a worker does)
+    assert seen["job_variables"] == {
+        "env": {"REGION": "eu", "TIER": "gold"},
+        "stream_output": False,
+    }
+    assert client.read_flow_run_job_variables(run.id) == {"env": {"TIER": "gold"}}
     assert seen["api_url"] == f"{server.url}/flow_runs/{run.id}"
     assert seen["ui_url"] == f"{server.url.removesuffix('/api')}/runs/{run.id}"
     assert seen["child"] == {
@@ -84,3 +92,13 @@ def test_runtime_in_a_deployments_run(client: SyncVibePiperClient, server: Serve
         "root_flow_run_id": str(run.id),
         "deployment_id": None,
     }
+
+
+def test_a_runs_own_job_variables_are_read_by_id(client: SyncVibePiperClient) -> None:
+    name = f"probe-{uuid.uuid4().hex[:8]}"
+    deployment_id = probe.to_deployment(name, parameters={"day": "mon"}).apply(client)
+    plain = client.create_flow_run_from_deployment(deployment_id, DeploymentFlowRunCreate())
+    assert client.read_flow_run_job_variables(plain.id) == {}
+    unknown = uuid.uuid4()
+    with pytest.raises(ObjectNotFound, match=str(unknown)):
+        client.read_flow_run_job_variables(unknown)

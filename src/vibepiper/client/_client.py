@@ -254,6 +254,12 @@ class VibePiperClient(
     async def read_flow_run_graph(self, flow_run_id: uuid.UUID | str) -> api.FlowRunGraph:
         return await self._send(_layer.read_flow_run_graph(_compat.object_id(flow_run_id)))
 
+    async def read_flow_run_job_variables(self, flow_run_id: uuid.UUID | str) -> dict[str, Any]:
+        """The run's own job variables (`{}` when it was created without any); the
+        deployment's are on `read_deployment`."""
+        call = _layer.read_flow_run_job_variables(_compat.object_id(flow_run_id))
+        return await self._send(call)
+
     async def delete_flow_run(self, flow_run_id: uuid.UUID | str) -> None:
         return await self._send(_layer.delete_flow_run(_compat.object_id(flow_run_id)))
 
@@ -806,6 +812,11 @@ class SyncVibePiperClient(
 
     def read_flow_run_graph(self, flow_run_id: uuid.UUID | str) -> api.FlowRunGraph:
         return self._send(_layer.read_flow_run_graph(_compat.object_id(flow_run_id)))
+
+    def read_flow_run_job_variables(self, flow_run_id: uuid.UUID | str) -> dict[str, Any]:
+        """The run's own job variables (`{}` when it was created without any); the
+        deployment's are on `read_deployment`."""
+        return self._send(_layer.read_flow_run_job_variables(_compat.object_id(flow_run_id)))
 
     def delete_flow_run(self, flow_run_id: uuid.UUID | str) -> None:
         return self._send(_layer.delete_flow_run(_compat.object_id(flow_run_id)))

@@ -188,6 +188,13 @@ def _int(response: httpx.Response) -> int:
     return int(response.json())
 
 
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    if not isinstance(body, dict):
+        raise ApiError(f"expected a JSON object from {response.request.url}, got {body!r:.200}")
+    return body
+
+
 def _none(_response: httpx.Response) -> None:
     return None
 
@@ -269,6 +276,10 @@ def read_flow_run_states(flow_run_id: uuid.UUID) -> Call[list[api.StateRead]]:
 
 def read_flow_run_graph(flow_run_id: uuid.UUID) -> Call[api.FlowRunGraph]:
     return Call("GET", f"flow_runs/{flow_run_id}/graph", _model(api.FlowRunGraph))
+
+
+def read_flow_run_job_variables(flow_run_id: uuid.UUID) -> Call[dict[str, Any]]:
+    return Call("GET", f"flow_runs/{flow_run_id}/job_variables", _json_object)
 
 
 def delete_flow_run(flow_run_id: uuid.UUID) -> Call[None]:

@@ -129,3 +129,18 @@ def read_deployment(deployment_id: str) -> Any:
     deployment = server_read(lambda client: client.read_deployment(uuid.UUID(deployment_id)))
     _deployments[deployment_id] = deployment
     return deployment
+
+
+_run_job_variables: dict[str, dict[str, Any]] = {}
+
+
+def read_run_job_variables(flow_run_id: str) -> dict[str, Any]:
+    """A flow run's own job variables, read from the server once per process (they are
+    fixed when the run is created); `{}` without a server."""
+    if flow_run_id not in _run_job_variables:
+        if not has_server():
+            return {}
+        _run_job_variables[flow_run_id] = server_read(
+            lambda client: client.read_flow_run_job_variables(uuid.UUID(flow_run_id))
+        )
+    return _run_job_variables[flow_run_id]

@@ -181,13 +181,20 @@ def get_flow_run_ui_url() -> str | None:
 
 
 def get_job_variables() -> dict[str, Any] | None:
-    """The job variables of the deployment this run belongs to (read from the server);
-    None for a run that is not a deployment's."""
-    deployment_id = get_deployment_id()
-    if deployment_id is None:
+    """The job variables this run was started with: its deployment's, with the run's own
+    (given when it was created, e.g. `run_deployment(..., job_variables=...)`) laid over
+    them as its worker does (`env` mappings merge); None for a run that is not a
+    deployment's. Read from the server once per process."""
+    from vibepiper.orchestration.job_templates import resolve_job_variables
+
+    deployment_id, run_id = get_deployment_id(), get_id()
+    if deployment_id is None or run_id is None:
         return None
     deployment = _fields.read_deployment(deployment_id)
-    return dict(deployment.job_variables) if deployment is not None else None
+    if deployment is None:
+        return None
+    own = _fields.read_run_job_variables(run_id)
+    return resolve_job_variables(None, deployment.job_variables, own)
 
 
 def get_deployment_id() -> str | None:

@@ -1,9 +1,10 @@
 """`/api/flow_runs`: create, read, update, filter, count, set state, cancel, state history,
-graph, delete."""
+graph, job variables, delete."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response
 
@@ -77,6 +78,13 @@ async def read_flow_run_states(flow_run_id: uuid.UUID, db: DB) -> list[api.State
 async def read_flow_run_graph(flow_run_id: uuid.UUID, db: DB) -> api.FlowRunGraph:
     """The run's task runs, their input edges and their links to subflow runs."""
     return await graph.flow_run_graph(db, flow_run_id)
+
+
+@router.get("/{flow_run_id}/job_variables", responses=NOT_FOUND)
+async def read_flow_run_job_variables(flow_run_id: uuid.UUID, db: DB) -> dict[str, Any]:
+    """The run's own job variables, as given when it was created from its deployment
+    (`{}` when none were); its worker lays them over the deployment's."""
+    return await flow_runs.job_variables(db, flow_run_id)
 
 
 @router.delete("/{flow_run_id}", status_code=204, responses=NOT_FOUND)

@@ -88,6 +88,16 @@ async def read(db: Database, run_id: uuid.UUID) -> api.FlowRunRead:
     return read
 
 
+async def job_variables(db: Database, run_id: uuid.UUID) -> dict[str, Any]:
+    """The run's own job variables (given by the request that made it; `{}` when none),
+    which a worker lays over its deployment's."""
+    async with db.read() as connection:
+        if await flow_runs.get(connection, run_id) is None:
+            raise ObjectNotFound(f"flow run {run_id} not found")
+        found = await states.flow_run_job_variables(connection, [run_id])
+    return found.get(run_id, {})
+
+
 async def filter_runs(db: Database, query: FlowRunFilter) -> list[api.FlowRunRead]:
     async with db.read() as connection:
         rows = await flow_runs.filter_runs(connection, query)
