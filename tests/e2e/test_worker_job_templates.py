@@ -26,6 +26,7 @@ FLOWS = textwrap.dedent(
     import os
 
     from vibepiper import flow
+    from vibepiper.runtime import flow_run
 
 
     @flow
@@ -33,7 +34,8 @@ FLOWS = textwrap.dedent(
         names = ("A", "B", "C", "D", "VIBEPIPER__FLOW_RUN_ID")
         seen = {name: os.environ.get(name) for name in names}
         with open(out, "w") as f:
-            json.dump({"env": seen, "cwd": os.getcwd()}, f)
+            record = {"env": seen, "cwd": os.getcwd(), "job_variables": flow_run.job_variables}
+            json.dump(record, f)
     """
 )
 
@@ -90,7 +92,15 @@ def test_env_layers_working_dir_and_command_come_from_the_rendered_template(
         "VIBEPIPER__FLOW_RUN_ID": None,
     }
     assert seen["cwd"] == str(project / "sub")
+    # inside the run, the deployment's job variables with the run's laid over them
+    assert seen["job_variables"] == {
+        "env": {"B": "deployment", "C": "run", "D": None},
+        "working_dir": "sub",
+    }
     seen = _seen(out / "plain")
+    assert seen["job_variables"] == {
+        "env": {"B": "deployment", "C": "deployment", "D": "deployment"}
+    }
     assert (seen["env"]["A"], seen["env"]["B"], seen["env"]["C"]) == (
         "pool",
         "deployment",
