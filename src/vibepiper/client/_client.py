@@ -12,9 +12,10 @@ return the models of `vibepiper.client.schemas` (a run's `state` is a `State`). 
 VibePiper's own API form came first it is kept beside Prefect's: the `query` argument
 of the `read_*` methods takes the API's own filter, `set_*_state` a `SetState` body.
 
-Blocks and variables are mixed in from `_config_methods` (the same pattern, kept apart).
-The module is past 1,000 lines because it holds both twins, one short method per
-endpoint each: kept side by side, a change to one is seen next to the other.
+Flows, flow runs, task runs and logs are here, both twins side by side; the other
+subjects are mixed in, each module holding its own async and blocking twins
+(`_deployments`, `_work_pools`, `_concurrency`, `_config_methods` for blocks and
+variables, `_events`, `_automations`, ...).
 """
 
 from __future__ import annotations
@@ -33,17 +34,18 @@ from vibepiper.client._artifacts import Artifacts, SyncArtifacts
 from vibepiper.client._assets import Assets, SyncAssets
 from vibepiper.client._automations import Automations, SyncAutomations
 from vibepiper.client._background_tasks import BackgroundTasks, SyncBackgroundTasks
+from vibepiper.client._concurrency import ConcurrencyLimits, SyncConcurrencyLimits
 from vibepiper.client._config_methods import BlocksAndVariables, SyncBlocksAndVariables
+from vibepiper.client._deployments import Deployments, SyncDeployments
 from vibepiper.client._events import Events, SyncEvents
 from vibepiper.client._flow_run_inputs import FlowRunInputs, SyncFlowRunInputs
 from vibepiper.client._layer import Call, Plan, RetryPolicy
 from vibepiper.client._webhooks import SyncWebhooks, Webhooks
+from vibepiper.client._work_pools import SyncWorkPools, WorkPools
 from vibepiper.client.schemas import filters, objects, sorting
 from vibepiper.client.schemas.responses import OrchestrationResult
 from vibepiper.schemas import api, api_batch
-from vibepiper.schemas import api_concurrency as conc
 from vibepiper.schemas import deployments as dep
-from vibepiper.schemas import schedules as sched
 from vibepiper.schemas.api_filters import FlowRunFilter, LogFilter, TaskRunFilter
 from vibepiper.states import State
 
@@ -60,6 +62,9 @@ class VibePiperClient(
     FlowRunInputs,
     BackgroundTasks,
     Assets,
+    Deployments,
+    WorkPools,
+    ConcurrencyLimits,
 ):
     """Async client of the REST API at `api_url` (e.g. `http://127.0.0.1:4200/api`).
 
@@ -344,274 +349,9 @@ class VibePiperClient(
         """Apply `operations` (JSON-ready batch operations) in order, in one request."""
         return await self._send(_layer.batch(operations))
 
-    async def create_deployment(self, body: dep.DeploymentCreate) -> objects.Deployment:
-        """Create or replace (by flow and deployment name) a deployment."""
-        return await self._send(_layer.create_deployment(body))
-
-    async def read_deployment(self, deployment_id: uuid.UUID | str) -> objects.Deployment:
-        return await self._send(_layer.read_deployment(_compat.object_id(deployment_id)))
-
-    async def read_deployment_by_name(self, name: str) -> objects.Deployment:
-        """The deployment named `"flow-name/deployment-name"`."""
-        return await self._send(_layer.read_deployment_by_name(name))
-
-    async def read_deployments(
-        self,
-        query: dep.DeploymentFilter | filters.DeploymentFilter | None = None,
-        *,
-        flow_filter: filters.FlowFilter | None = None,
-        flow_run_filter: filters.FlowRunFilter | None = None,
-        task_run_filter: filters.TaskRunFilter | None = None,
-        deployment_filter: filters.DeploymentFilter | None = None,
-        work_pool_filter: filters.WorkPoolFilter | None = None,
-        work_queue_filter: filters.WorkQueueFilter | None = None,
-        limit: int | None = None,
-        sort: sorting.DeploymentSort | None = None,
-        offset: int = 0,
-    ) -> list[objects.Deployment]:
-        """Deployments matching every filter given, by flow name then name; `limit`
-        defaults to 200."""
-        body = _compat.deployment_query(
-            query,
-            flow_filter=flow_filter,
-            flow_run_filter=flow_run_filter,
-            task_run_filter=task_run_filter,
-            deployment_filter=deployment_filter,
-            work_pool_filter=work_pool_filter,
-            work_queue_filter=work_queue_filter,
-            limit=limit,
-            sort=sort,
-            offset=offset,
-        )
-        return await self._send(_layer.read_deployments(body))
-
-    async def count_deployments(
-        self,
-        query: dep.DeploymentFilter | filters.DeploymentFilter | None = None,
-        *,
-        flow_filter: filters.FlowFilter | None = None,
-        flow_run_filter: filters.FlowRunFilter | None = None,
-        task_run_filter: filters.TaskRunFilter | None = None,
-        deployment_filter: filters.DeploymentFilter | None = None,
-        work_pool_filter: filters.WorkPoolFilter | None = None,
-        work_queue_filter: filters.WorkQueueFilter | None = None,
-    ) -> int:
-        """How many deployments match every filter given."""
-        body = _compat.deployment_query(
-            query,
-            flow_filter=flow_filter,
-            flow_run_filter=flow_run_filter,
-            task_run_filter=task_run_filter,
-            deployment_filter=deployment_filter,
-            work_pool_filter=work_pool_filter,
-            work_queue_filter=work_queue_filter,
-        )
-        return await self._send(_layer.count_deployments(body))
-
-    async def update_deployment(
-        self, deployment_id: uuid.UUID, body: dep.DeploymentUpdate
-    ) -> objects.Deployment:
-        return await self._send(_layer.update_deployment(deployment_id, body))
-
-    async def delete_deployment(self, deployment_id: uuid.UUID) -> None:
-        return await self._send(_layer.delete_deployment(deployment_id))
-
-    async def pause_deployment(self, deployment_id: uuid.UUID) -> objects.Deployment:
-        return await self._send(_layer.pause_deployment(deployment_id))
-
-    async def resume_deployment(self, deployment_id: uuid.UUID) -> objects.Deployment:
-        return await self._send(_layer.resume_deployment(deployment_id))
-
-    async def create_flow_run_from_deployment(
-        self,
-        deployment_id: uuid.UUID | str,
-        body: dep.DeploymentFlowRunCreate | None = None,
-        *,
-        parameters: dict[str, Any] | None = None,
-        context: dict[str, Any] | None = None,
-        state: State[Any] | None = None,
-        name: str | None = None,
-        tags: Iterable[str] | None = None,
-        idempotency_key: str | None = None,
-        parent_task_run_id: uuid.UUID | None = None,
-        work_queue_name: str | None = None,
-        job_variables: dict[str, Any] | None = None,
-    ) -> objects.FlowRun:
-        """A run of the deployment (Scheduled for now unless `state` says); the server
-        validates its parameters (a 422 names the field). Prefect's keywords or the
-        API's `body`, not both."""
-        request = _compat.deployment_run(
-            body,
-            parameters=parameters,
-            context=context,
-            state=state,
-            name=name,
-            tags=tags,
-            idempotency_key=idempotency_key,
-            parent_task_run_id=parent_task_run_id,
-            work_queue_name=work_queue_name,
-            job_variables=job_variables,
-        )
-        deployment = _compat.object_id(deployment_id)
-        return await self._send(_layer.create_flow_run_from_deployment(deployment, request))
-
-    async def backfill_deployment(
-        self, deployment_id: uuid.UUID, body: dep.BackfillRequest
-    ) -> dep.BackfillResult:
-        return await self._send(_layer.backfill_deployment(deployment_id, body))
-
-    async def read_deployment_schedules(
-        self, deployment_id: uuid.UUID
-    ) -> list[sched.DeploymentScheduleRead]:
-        return await self._send(_layer.read_deployment_schedules(deployment_id))
-
-    async def create_deployment_schedule(
-        self, deployment_id: uuid.UUID, body: sched.DeploymentScheduleCreate
-    ) -> sched.DeploymentScheduleRead:
-        return await self._send(_layer.create_deployment_schedule(deployment_id, body))
-
-    async def update_deployment_schedule(
-        self, deployment_id: uuid.UUID, schedule_id: uuid.UUID, body: sched.DeploymentScheduleUpdate
-    ) -> sched.DeploymentScheduleRead:
-        return await self._send(_layer.update_deployment_schedule(deployment_id, schedule_id, body))
-
-    async def delete_deployment_schedule(
-        self, deployment_id: uuid.UUID, schedule_id: uuid.UUID
-    ) -> None:
-        return await self._send(_layer.delete_deployment_schedule(deployment_id, schedule_id))
-
-    async def create_work_pool(self, body: dep.WorkPoolCreate) -> objects.WorkPool:
-        return await self._send(_layer.create_work_pool(body))
-
-    async def read_work_pools(self) -> list[objects.WorkPool]:
-        return await self._send(_layer.read_work_pools())
-
-    async def read_work_pool(self, work_pool_name: str) -> objects.WorkPool:
-        return await self._send(_layer.read_work_pool(work_pool_name))
-
-    async def update_work_pool(self, name: str, body: dep.WorkPoolUpdate) -> objects.WorkPool:
-        return await self._send(_layer.update_work_pool(name, body))
-
-    async def delete_work_pool(self, name: str) -> None:
-        return await self._send(_layer.delete_work_pool(name))
-
-    async def pause_work_pool(self, name: str) -> objects.WorkPool:
-        return await self._send(_layer.pause_work_pool(name))
-
-    async def resume_work_pool(self, name: str) -> objects.WorkPool:
-        return await self._send(_layer.resume_work_pool(name))
-
-    async def read_work_queues(self, work_pool_name: str) -> list[objects.WorkQueue]:
-        return await self._send(_layer.read_work_queues(work_pool_name))
-
-    async def create_work_queue(
-        self, work_pool_name: str, body: dep.WorkQueueCreate
-    ) -> objects.WorkQueue:
-        return await self._send(_layer.create_work_queue(work_pool_name, body))
-
-    async def read_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
-        return await self._send(_layer.read_work_queue(work_pool_name, name))
-
-    async def update_work_queue(
-        self, work_pool_name: str, name: str, body: dep.WorkQueueUpdate
-    ) -> objects.WorkQueue:
-        return await self._send(_layer.update_work_queue(work_pool_name, name, body))
-
-    async def delete_work_queue(self, work_pool_name: str, name: str) -> None:
-        return await self._send(_layer.delete_work_queue(work_pool_name, name))
-
-    async def pause_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
-        return await self._send(_layer.pause_work_queue(work_pool_name, name))
-
-    async def resume_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
-        return await self._send(_layer.resume_work_queue(work_pool_name, name))
-
-    async def read_workers(self, work_pool_name: str | None = None) -> list[objects.Worker]:
-        """Every worker, or the workers of one pool."""
-        return await self._send(_layer.read_workers(work_pool_name))
-
-    async def claim_runs(self, body: dep.ClaimRequest) -> list[dep.ClaimedRun]:
-        """Claim due runs (Scheduled -> Pending, held by `body.worker_name`); may long-poll."""
-        return await self._send(_layer.claim_runs(body))
-
-    async def heartbeat(self, body: dep.HeartbeatRequest) -> dep.HeartbeatResponse:
-        """Report the worker alive with the runs it holds; the answer says which to cancel."""
-        return await self._send(_layer.heartbeat(body))
-
-    async def watch_cancellations(self, body: dep.CancellationWatch) -> dep.HeartbeatResponse:
-        """Wait (a long poll) until one of the held runs is asked to cancel, or is gone."""
-        return await self._send(_layer.watch_cancellations(body))
-
     async def cancel_flow_run(self, flow_run_id: uuid.UUID) -> dep.CancelResult:
         """Cancel a run: at once when not started, else Cancelling until its holder stops it."""
         return await self._send(_layer.cancel_flow_run(flow_run_id))
-
-    async def create_concurrency_limit(self, tag: str, concurrency_limit: int) -> uuid.UUID:
-        """Limit how many task runs tagged `tag` run at once (the limit `tag:<tag>`); when
-        it exists, set its size. Its id."""
-        return await self._run(_compat.create_tag_limit(tag, concurrency_limit))
-
-    async def read_concurrency_limit_by_tag(self, tag: str) -> objects.ConcurrencyLimit:
-        """The limit on `tag`, with the task runs holding its slots (`ObjectNotFound`
-        when there is none)."""
-        return await self._run(_compat.read_tag_limit(tag))
-
-    async def read_concurrency_limits(
-        self, limit: int = 200, offset: int = 0
-    ) -> list[objects.ConcurrencyLimit]:
-        """A page of the tag limits, by tag."""
-        return await self._run(_compat.read_tag_limits(limit, offset))
-
-    async def delete_concurrency_limit_by_tag(self, tag: str) -> None:
-        """Delete the limit on `tag` (its slots are freed)."""
-        return await self._send(_compat.delete_tag_limit(tag))
-
-    async def reset_concurrency_limit_by_tag(
-        self, tag: str, slot_override: list[uuid.UUID | str] | None = None
-    ) -> None:
-        """Free the slots of the limit on `tag`, but those the task runs in
-        `slot_override` hold."""
-        return await self._run(_compat.reset_tag_limit(tag, slot_override))
-
-    async def create_limit(self, body: conc.ConcurrencyLimitCreate) -> conc.ConcurrencyLimitRead:
-        """Create a limit of any kind (`ApiConflict` when the name is taken)."""
-        return await self._send(_layer.create_limit(body))
-
-    async def read_limits(self, kind: str | None = None) -> list[conc.ConcurrencyLimitRead]:
-        """Every limit, or those of one kind ("tag" or "global"), by name."""
-        return await self._send(_layer.read_limits(kind))
-
-    async def read_concurrency_limit(self, name: str) -> conc.ConcurrencyLimitRead:
-        """The limit named `name` (`tag:<tag>` for a tag limit)."""
-        return await self._send(_layer.read_concurrency_limit(name))
-
-    async def update_concurrency_limit(
-        self, name: str, body: conc.ConcurrencyLimitUpdate
-    ) -> conc.ConcurrencyLimitRead:
-        return await self._send(_layer.update_concurrency_limit(name, body))
-
-    async def delete_concurrency_limit(self, name: str) -> None:
-        return await self._send(_layer.delete_concurrency_limit(name))
-
-    async def reset_concurrency_limit(self, name: str) -> conc.LimitReset:
-        """Free every slot of the limit at once."""
-        return await self._send(_layer.reset_concurrency_limit(name))
-
-    async def read_slot_leases(self, name: str) -> list[conc.SlotLeaseRead]:
-        """The live leases on the limit, oldest first."""
-        return await self._send(_layer.read_slot_leases(name))
-
-    async def acquire_slots(self, body: conc.SlotRequest) -> conc.SlotGrantRead:
-        """Try once for slots on every limit named (all or nothing); never waits."""
-        return await self._send(_layer.acquire_slots(body))
-
-    async def renew_lease(self, lease_id: uuid.UUID, lease_seconds: float) -> conc.LeaseRenewed:
-        """Extend a live lease; `renewed` is False once it is gone or expired."""
-        return await self._send(_layer.renew_lease(lease_id, lease_seconds))
-
-    async def release_lease(self, lease_id: uuid.UUID) -> None:
-        """Give the lease's slots back."""
-        return await self._send(_layer.release_lease(lease_id))
 
 
 class SyncVibePiperClient(
@@ -623,6 +363,9 @@ class SyncVibePiperClient(
     SyncFlowRunInputs,
     SyncBackgroundTasks,
     SyncAssets,
+    SyncDeployments,
+    SyncWorkPools,
+    SyncConcurrencyLimits,
 ):
     """Blocking client of the REST API; the same calls as `VibePiperClient`."""
 
@@ -902,272 +645,9 @@ class SyncVibePiperClient(
         """Apply `operations` (JSON-ready batch operations) in order, in one request."""
         return self._send(_layer.batch(operations))
 
-    def create_deployment(self, body: dep.DeploymentCreate) -> objects.Deployment:
-        """Create or replace (by flow and deployment name) a deployment."""
-        return self._send(_layer.create_deployment(body))
-
-    def read_deployment(self, deployment_id: uuid.UUID | str) -> objects.Deployment:
-        return self._send(_layer.read_deployment(_compat.object_id(deployment_id)))
-
-    def read_deployment_by_name(self, name: str) -> objects.Deployment:
-        """The deployment named `"flow-name/deployment-name"`."""
-        return self._send(_layer.read_deployment_by_name(name))
-
-    def read_deployments(
-        self,
-        query: dep.DeploymentFilter | filters.DeploymentFilter | None = None,
-        *,
-        flow_filter: filters.FlowFilter | None = None,
-        flow_run_filter: filters.FlowRunFilter | None = None,
-        task_run_filter: filters.TaskRunFilter | None = None,
-        deployment_filter: filters.DeploymentFilter | None = None,
-        work_pool_filter: filters.WorkPoolFilter | None = None,
-        work_queue_filter: filters.WorkQueueFilter | None = None,
-        limit: int | None = None,
-        sort: sorting.DeploymentSort | None = None,
-        offset: int = 0,
-    ) -> list[objects.Deployment]:
-        """Deployments matching every filter given, by flow name then name; `limit`
-        defaults to 200."""
-        body = _compat.deployment_query(
-            query,
-            flow_filter=flow_filter,
-            flow_run_filter=flow_run_filter,
-            task_run_filter=task_run_filter,
-            deployment_filter=deployment_filter,
-            work_pool_filter=work_pool_filter,
-            work_queue_filter=work_queue_filter,
-            limit=limit,
-            sort=sort,
-            offset=offset,
-        )
-        return self._send(_layer.read_deployments(body))
-
-    def count_deployments(
-        self,
-        query: dep.DeploymentFilter | filters.DeploymentFilter | None = None,
-        *,
-        flow_filter: filters.FlowFilter | None = None,
-        flow_run_filter: filters.FlowRunFilter | None = None,
-        task_run_filter: filters.TaskRunFilter | None = None,
-        deployment_filter: filters.DeploymentFilter | None = None,
-        work_pool_filter: filters.WorkPoolFilter | None = None,
-        work_queue_filter: filters.WorkQueueFilter | None = None,
-    ) -> int:
-        """How many deployments match every filter given."""
-        body = _compat.deployment_query(
-            query,
-            flow_filter=flow_filter,
-            flow_run_filter=flow_run_filter,
-            task_run_filter=task_run_filter,
-            deployment_filter=deployment_filter,
-            work_pool_filter=work_pool_filter,
-            work_queue_filter=work_queue_filter,
-        )
-        return self._send(_layer.count_deployments(body))
-
-    def update_deployment(
-        self, deployment_id: uuid.UUID, body: dep.DeploymentUpdate
-    ) -> objects.Deployment:
-        return self._send(_layer.update_deployment(deployment_id, body))
-
-    def delete_deployment(self, deployment_id: uuid.UUID) -> None:
-        return self._send(_layer.delete_deployment(deployment_id))
-
-    def pause_deployment(self, deployment_id: uuid.UUID) -> objects.Deployment:
-        return self._send(_layer.pause_deployment(deployment_id))
-
-    def resume_deployment(self, deployment_id: uuid.UUID) -> objects.Deployment:
-        return self._send(_layer.resume_deployment(deployment_id))
-
-    def create_flow_run_from_deployment(
-        self,
-        deployment_id: uuid.UUID | str,
-        body: dep.DeploymentFlowRunCreate | None = None,
-        *,
-        parameters: dict[str, Any] | None = None,
-        context: dict[str, Any] | None = None,
-        state: State[Any] | None = None,
-        name: str | None = None,
-        tags: Iterable[str] | None = None,
-        idempotency_key: str | None = None,
-        parent_task_run_id: uuid.UUID | None = None,
-        work_queue_name: str | None = None,
-        job_variables: dict[str, Any] | None = None,
-    ) -> objects.FlowRun:
-        """A run of the deployment (Scheduled for now unless `state` says); the server
-        validates its parameters (a 422 names the field). Prefect's keywords or the
-        API's `body`, not both."""
-        request = _compat.deployment_run(
-            body,
-            parameters=parameters,
-            context=context,
-            state=state,
-            name=name,
-            tags=tags,
-            idempotency_key=idempotency_key,
-            parent_task_run_id=parent_task_run_id,
-            work_queue_name=work_queue_name,
-            job_variables=job_variables,
-        )
-        deployment = _compat.object_id(deployment_id)
-        return self._send(_layer.create_flow_run_from_deployment(deployment, request))
-
-    def backfill_deployment(
-        self, deployment_id: uuid.UUID, body: dep.BackfillRequest
-    ) -> dep.BackfillResult:
-        return self._send(_layer.backfill_deployment(deployment_id, body))
-
-    def read_deployment_schedules(
-        self, deployment_id: uuid.UUID
-    ) -> list[sched.DeploymentScheduleRead]:
-        return self._send(_layer.read_deployment_schedules(deployment_id))
-
-    def create_deployment_schedule(
-        self, deployment_id: uuid.UUID, body: sched.DeploymentScheduleCreate
-    ) -> sched.DeploymentScheduleRead:
-        return self._send(_layer.create_deployment_schedule(deployment_id, body))
-
-    def update_deployment_schedule(
-        self, deployment_id: uuid.UUID, schedule_id: uuid.UUID, body: sched.DeploymentScheduleUpdate
-    ) -> sched.DeploymentScheduleRead:
-        return self._send(_layer.update_deployment_schedule(deployment_id, schedule_id, body))
-
-    def delete_deployment_schedule(self, deployment_id: uuid.UUID, schedule_id: uuid.UUID) -> None:
-        return self._send(_layer.delete_deployment_schedule(deployment_id, schedule_id))
-
-    def create_work_pool(self, body: dep.WorkPoolCreate) -> objects.WorkPool:
-        return self._send(_layer.create_work_pool(body))
-
-    def read_work_pools(self) -> list[objects.WorkPool]:
-        return self._send(_layer.read_work_pools())
-
-    def read_work_pool(self, work_pool_name: str) -> objects.WorkPool:
-        return self._send(_layer.read_work_pool(work_pool_name))
-
-    def update_work_pool(self, name: str, body: dep.WorkPoolUpdate) -> objects.WorkPool:
-        return self._send(_layer.update_work_pool(name, body))
-
-    def delete_work_pool(self, name: str) -> None:
-        return self._send(_layer.delete_work_pool(name))
-
-    def pause_work_pool(self, name: str) -> objects.WorkPool:
-        return self._send(_layer.pause_work_pool(name))
-
-    def resume_work_pool(self, name: str) -> objects.WorkPool:
-        return self._send(_layer.resume_work_pool(name))
-
-    def read_work_queues(self, work_pool_name: str) -> list[objects.WorkQueue]:
-        return self._send(_layer.read_work_queues(work_pool_name))
-
-    def create_work_queue(
-        self, work_pool_name: str, body: dep.WorkQueueCreate
-    ) -> objects.WorkQueue:
-        return self._send(_layer.create_work_queue(work_pool_name, body))
-
-    def read_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
-        return self._send(_layer.read_work_queue(work_pool_name, name))
-
-    def update_work_queue(
-        self, work_pool_name: str, name: str, body: dep.WorkQueueUpdate
-    ) -> objects.WorkQueue:
-        return self._send(_layer.update_work_queue(work_pool_name, name, body))
-
-    def delete_work_queue(self, work_pool_name: str, name: str) -> None:
-        return self._send(_layer.delete_work_queue(work_pool_name, name))
-
-    def pause_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
-        return self._send(_layer.pause_work_queue(work_pool_name, name))
-
-    def resume_work_queue(self, work_pool_name: str, name: str) -> objects.WorkQueue:
-        return self._send(_layer.resume_work_queue(work_pool_name, name))
-
-    def read_workers(self, work_pool_name: str | None = None) -> list[objects.Worker]:
-        """Every worker, or the workers of one pool."""
-        return self._send(_layer.read_workers(work_pool_name))
-
-    def claim_runs(self, body: dep.ClaimRequest) -> list[dep.ClaimedRun]:
-        """Claim due runs (Scheduled -> Pending, held by `body.worker_name`); may long-poll."""
-        return self._send(_layer.claim_runs(body))
-
-    def heartbeat(self, body: dep.HeartbeatRequest) -> dep.HeartbeatResponse:
-        """Report the worker alive with the runs it holds; the answer says which to cancel."""
-        return self._send(_layer.heartbeat(body))
-
-    def watch_cancellations(self, body: dep.CancellationWatch) -> dep.HeartbeatResponse:
-        """Wait (a long poll) until one of the held runs is asked to cancel, or is gone."""
-        return self._send(_layer.watch_cancellations(body))
-
     def cancel_flow_run(self, flow_run_id: uuid.UUID) -> dep.CancelResult:
         """Cancel a run: at once when not started, else Cancelling until its holder stops it."""
         return self._send(_layer.cancel_flow_run(flow_run_id))
-
-    def create_concurrency_limit(self, tag: str, concurrency_limit: int) -> uuid.UUID:
-        """Limit how many task runs tagged `tag` run at once (the limit `tag:<tag>`); when
-        it exists, set its size. Its id."""
-        return self._run(_compat.create_tag_limit(tag, concurrency_limit))
-
-    def read_concurrency_limit_by_tag(self, tag: str) -> objects.ConcurrencyLimit:
-        """The limit on `tag`, with the task runs holding its slots (`ObjectNotFound`
-        when there is none)."""
-        return self._run(_compat.read_tag_limit(tag))
-
-    def read_concurrency_limits(
-        self, limit: int = 200, offset: int = 0
-    ) -> list[objects.ConcurrencyLimit]:
-        """A page of the tag limits, by tag."""
-        return self._run(_compat.read_tag_limits(limit, offset))
-
-    def delete_concurrency_limit_by_tag(self, tag: str) -> None:
-        """Delete the limit on `tag` (its slots are freed)."""
-        return self._send(_compat.delete_tag_limit(tag))
-
-    def reset_concurrency_limit_by_tag(
-        self, tag: str, slot_override: list[uuid.UUID | str] | None = None
-    ) -> None:
-        """Free the slots of the limit on `tag`, but those the task runs in
-        `slot_override` hold."""
-        return self._run(_compat.reset_tag_limit(tag, slot_override))
-
-    def create_limit(self, body: conc.ConcurrencyLimitCreate) -> conc.ConcurrencyLimitRead:
-        """Create a limit of any kind (`ApiConflict` when the name is taken)."""
-        return self._send(_layer.create_limit(body))
-
-    def read_limits(self, kind: str | None = None) -> list[conc.ConcurrencyLimitRead]:
-        """Every limit, or those of one kind ("tag" or "global"), by name."""
-        return self._send(_layer.read_limits(kind))
-
-    def read_concurrency_limit(self, name: str) -> conc.ConcurrencyLimitRead:
-        """The limit named `name` (`tag:<tag>` for a tag limit)."""
-        return self._send(_layer.read_concurrency_limit(name))
-
-    def update_concurrency_limit(
-        self, name: str, body: conc.ConcurrencyLimitUpdate
-    ) -> conc.ConcurrencyLimitRead:
-        return self._send(_layer.update_concurrency_limit(name, body))
-
-    def delete_concurrency_limit(self, name: str) -> None:
-        return self._send(_layer.delete_concurrency_limit(name))
-
-    def reset_concurrency_limit(self, name: str) -> conc.LimitReset:
-        """Free every slot of the limit at once."""
-        return self._send(_layer.reset_concurrency_limit(name))
-
-    def read_slot_leases(self, name: str) -> list[conc.SlotLeaseRead]:
-        """The live leases on the limit, oldest first."""
-        return self._send(_layer.read_slot_leases(name))
-
-    def acquire_slots(self, body: conc.SlotRequest) -> conc.SlotGrantRead:
-        """Try once for slots on every limit named (all or nothing); never waits."""
-        return self._send(_layer.acquire_slots(body))
-
-    def renew_lease(self, lease_id: uuid.UUID, lease_seconds: float) -> conc.LeaseRenewed:
-        """Extend a live lease; `renewed` is False once it is gone or expired."""
-        return self._send(_layer.renew_lease(lease_id, lease_seconds))
-
-    def release_lease(self, lease_id: uuid.UUID) -> None:
-        """Give the lease's slots back."""
-        return self._send(_layer.release_lease(lease_id))
 
 
 def _http_settings(
