@@ -96,6 +96,20 @@ def test_the_run_form_validates_then_creates_a_run(
     assert run["parameters"] == {"sources": 5, "label": "nightly", "full": True}
     assert run["state_type"] == "SCHEDULED"
     expect(page.locator(".json")).to_contain_text('"sources": 5')
+    expect(page.get_by_test_id("run-job-variables")).to_have_text("none (the deployment's)")
+
+
+def test_a_deployment_runs_page_shows_its_own_job_variables(
+    tab: Tab, ui_server: Server, deployment: dict[str, Any]
+) -> None:
+    with api(ui_server) as client:
+        created = client.post(
+            f"/deployments/{deployment['id']}/create_flow_run",
+            json={"job_variables": {"env": {"TIER": "gold"}}},
+        )
+        assert created.status_code == 201, created.text
+    page = tab.open(f"/runs/{created.json()['id']}")
+    expect(page.get_by_test_id("run-job-variables")).to_have_text('{"env":{"TIER":"gold"}}')
 
 
 MODELS_SCHEMA = {

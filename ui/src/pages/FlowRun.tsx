@@ -20,6 +20,17 @@ import { Link, navigate, useLocation } from "../router";
 
 const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
 
+/** A deployment run's own job variables (laid over its deployment's), read once: they
+ * are fixed when the run is created. */
+function RunJobVariables(props: { runId: string }) {
+  const own = usePoll(
+    () => api.get<Record<string, unknown>>(`/flow_runs/${props.runId}/job_variables`), [props.runId], null,
+  );
+  if (own.data === undefined) return <Pending error={own.error} />;
+  const text = Object.keys(own.data).length ? JSON.stringify(own.data) : "none (the deployment's)";
+  return <code data-testid="run-job-variables">{text}</code>;
+}
+
 export function FlowRunPage(props: { id: string }) {
   const { id } = props;
   const [live, setLive] = useState(true);
@@ -85,6 +96,9 @@ export function FlowRunPage(props: { id: string }) {
                 <dt>Flow</dt><dd>{flowRun.flow_name}</dd>
                 <dt>Deployment</dt>
                 <dd>{flowRun.deployment_id ? <Link to={`/deployments/${flowRun.deployment_id}`}>{flowRun.deployment_id}</Link> : "—"}</dd>
+                {flowRun.deployment_id ? (
+                  <><dt>Job variables</dt><dd><RunJobVariables runId={flowRun.id} /></dd></>
+                ) : null}
                 <dt>Work pool</dt><dd>{flowRun.work_pool_name ?? "—"}</dd>
                 <dt>Worker</dt><dd>{flowRun.worker_name ?? "—"}</dd>
                 <dt>Run count</dt><dd>{flowRun.run_count}</dd>
