@@ -142,6 +142,11 @@ class FlowRunTimeoutError(TimeoutError, PrefectException):
     """A flow run exceeded its `timeout_seconds`."""
 
 
+class FlowRunWaitTimeout(PrefectException):
+    """`wait_for_flow_run` gave up: the run was not final within its timeout (the run
+    itself goes on)."""
+
+
 class PrefectSignal(BaseException):
     """Base of the signal-like exceptions user code should not catch (`except Exception`
     lets them through)."""

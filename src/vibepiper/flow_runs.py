@@ -25,16 +25,23 @@
   `pause`/`suspend` API, CLI and automation actions), asks that run to pause at its next
   task: it shows `Pausing`/`Suspending` until its process has stopped there.
 
+`wait_for_flow_run(flow_run_id, timeout=...)` waits for any run to end (it long-polls:
+the end is seen as it happens) and returns it.
+
 See docs/input.md.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from vibepiper.engine.pauses import DEFAULT_TIMEOUT_S, FlowPauseTimeout
 from vibepiper.utilities.dispatch import run_sync
+
+if TYPE_CHECKING:
+    from vibepiper.client import SyncVibePiperClient
+    from vibepiper.client.schemas.objects import FlowRun
 
 T = TypeVar("T")
 
@@ -46,6 +53,7 @@ __all__ = [
     "pause_flow_run",
     "resume_flow_run",
     "suspend_flow_run",
+    "wait_for_flow_run",
 ]
 
 
@@ -212,3 +220,85 @@ def _check_resumed(result: Any) -> None:
     if state is not None and state.type.value == "FAILED" and "timed out" in (result.reason or ""):
         raise FlowPauseTimeout(f"Flow run can no longer be resumed: {result.reason}")
     raise RuntimeError(f"Cannot resume this run: {result.reason}")
+
+
+def wait_for_flow_run(
+    flow_run_id: uuid.UUID | str,
+    timeout: float | None = 10800,
+    poll_interval: float | None = None,
+    client: SyncVibePiperClient | None = None,
+    log_states: bool = False,
+    *,
+    _sync: bool | None = None,
+) -> FlowRun:
+    """Wait until the flow run is in a final state and return it, as read then
+    (`run.state.is_completed()`, `run.state.result()` when its result is persisted).
+
+    The wait long-polls the API, so the end is seen as it happens; `poll_interval`
+    (Prefect's) only caps each long poll. `timeout` None waits as long as it takes;
+    past `timeout` seconds, `FlowRunWaitTimeout` (the run itself goes on).
+    `log_states` logs each state the run is seen in. `client`: a sync client to send
+    with (default: one of the configured API, or the embedded store; an async client is
+    not needed). In async code, a coroutine (the wait runs in a thread).
+    """
+    if not run_sync(_sync):
+        waiting = _await_flow_run(flow_run_id, timeout, poll_interval, client, log_states)
+        return waiting  # type: ignore[return-value]
+    import contextlib
+    import time
+
+    from vibepiper.client.orchestration import get_client
+    from vibepiper.exceptions import FlowRunWaitTimeout
+
+    if timeout is not None and timeout < 0:
+        raise ValueError(f"timeout must be 0 or more seconds, got {timeout}")
+    run_id = uuid.UUID(str(flow_run_id))
+    deadline = None if timeout is None else time.monotonic() + timeout
+    longest = (
+        _LONGEST_POLL if poll_interval is None else max(min(poll_interval, _LONGEST_POLL), 0.1)
+    )
+    opened = contextlib.nullcontext(client) if client is not None else get_client(sync_client=True)
+    with opened as sender:
+        seen: uuid.UUID | None = None
+        while True:
+            run = sender.read_flow_run(run_id)
+            if log_states and run.state is not None and run.state_id != seen:
+                _logger().info("Flow run %r is in state %r", run.name, run.state.name)
+            seen = run.state_id
+            if run.state is not None and run.state.is_final():
+                return run
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise FlowRunWaitTimeout(
+                    f"flow run {run_id} was not final within {timeout:g} s "
+                    f"(it is {run.state_name or 'without a state'}; it goes on)"
+                )
+            wait = longest if left is None else min(longest, left)
+            sender.wait_for_flow_run_states({run_id: seen}, wait)
+
+
+async def _await_flow_run(
+    flow_run_id: uuid.UUID | str,
+    timeout: float | None,
+    poll_interval: float | None,
+    client: Any,
+    log_states: bool,
+) -> FlowRun:
+    import asyncio
+
+    from vibepiper.client import SyncVibePiperClient
+
+    # an async client (Prefect's habit in async code) cannot be used from the thread
+    sender = client if isinstance(client, SyncVibePiperClient) else None
+    return await asyncio.to_thread(
+        wait_for_flow_run, flow_run_id, timeout, poll_interval, sender, log_states, _sync=True
+    )
+
+
+_LONGEST_POLL = 10.0
+
+
+def _logger() -> Any:
+    import logging
+
+    return logging.getLogger("vibepiper.wait_for_flow_run")

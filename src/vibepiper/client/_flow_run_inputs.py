@@ -1,5 +1,6 @@
-"""Flow-run input in the client (`/api/flow_runs/{id}/input`) and resuming a paused run,
-with Prefect's method names, async and blocking, over one set of call descriptions.
+"""Flow-run input in the client (`/api/flow_runs/{id}/input`), resuming a paused run and
+waiting for runs' states to change (`/api/flow_runs/states/wait`), with Prefect's names,
+async and blocking, over one set of call descriptions.
 
 A value is JSON text both ways: `create_flow_run_input` sends it as given (the server
 refuses text that is not JSON) and `read_flow_run_input` answers it as stored
@@ -9,7 +10,7 @@ refuses text that is not JSON) and `read_flow_run_input` answers it as stored
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -17,7 +18,9 @@ import httpx
 
 from vibepiper.client import _compat
 from vibepiper.client._layer import Call, _dump, _list, _none, _orchestration
+from vibepiper.client._pauses import wait_for_states
 from vibepiper.schemas import flow_run_input as wire
+from vibepiper.schemas.pauses import RunState
 
 if TYPE_CHECKING:
     from vibepiper.client._layer import Plan
@@ -112,6 +115,13 @@ class FlowRunInputs:
         against the input's schema: `ApiValidationError` naming the field)."""
         return await self._send(resume_flow_run(_compat.object_id(flow_run_id), run_input))
 
+    async def wait_for_flow_run_states(
+        self, known: Mapping[uuid.UUID, uuid.UUID | None], wait_seconds: float
+    ) -> list[RunState]:
+        """Long-poll: the runs of `known` whose current state is not the state id given
+        for it, as soon as one is (or none after `wait_seconds`, at most 30)."""
+        return await self._send(wait_for_states(known, wait_seconds))
+
 
 class SyncFlowRunInputs:
     """The blocking flow-run input methods (the same as `FlowRunInputs`)."""
@@ -150,3 +160,8 @@ class SyncFlowRunInputs:
         self, flow_run_id: uuid.UUID | str, run_input: dict[str, Any] | None = None
     ) -> OrchestrationResult:
         return self._send(resume_flow_run(_compat.object_id(flow_run_id), run_input))
+
+    def wait_for_flow_run_states(
+        self, known: Mapping[uuid.UUID, uuid.UUID | None], wait_seconds: float
+    ) -> list[RunState]:
+        return self._send(wait_for_states(known, wait_seconds))

@@ -590,11 +590,8 @@ class ApiStore(StoreBase):
         *,
         poll_seconds: float | None = None,
     ) -> dict[uuid.UUID, StateRow]:
-        from vibepiper.client._pauses import wait_for_states
-
         wait = min(max(timeout, 0.0), MAX_STATE_WAIT)
-        client = self._waits_client()
-        answer = client._send(wait_for_states(known, wait))
+        answer = self._waits_client().wait_for_flow_run_states(known, wait)
         return {item.flow_run_id: _state_row(item.flow_run_id, item.state) for item in answer}
 
     def _waits_client(self) -> SyncVibePiperClient:
