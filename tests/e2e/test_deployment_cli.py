@@ -1,6 +1,6 @@
 """The deployment commands as real subprocesses against a real server: work pools and
 queues, `vibepiper deploy` from vibepiper.yaml, `deployment ls|inspect|run|pause|resume|
-backfill|delete`, `flow-run cancel`, and a `flow.serve()` process running triggered runs
+backfill|delete`, `flow-run cancel|wait`, and a `flow.serve()` process running triggered runs
 (`deployment run --watch`, `run_deployment`)."""
 
 from __future__ import annotations
@@ -178,10 +178,21 @@ def test_deploy_from_vibepiper_yaml_and_the_deployment_commands(
         adhoc = client.read_deployment_by_name("greet/adhoc")
         assert client.count_flow_runs(FlowRunFilter(deployment_id=[adhoc.id])) == 1
 
+    # waiting for a run nothing runs gives up after --timeout (exit 2), the run unchanged
+    waited = cli(env, "flow-run", "wait", run["id"], "--timeout", "0.5", check=False)
+    assert waited.returncode == 2, (waited.stdout, waited.stderr)
+    assert f"flow run {run['id']} was not final within 0.5 s (it is Scheduled" in waited.stderr
+    assert "Traceback" not in waited.stderr
+
     # cancel the run that never started: Cancelled at once; again: already ended
     assert "Cancelled flow run" in cli(env, "flow-run", "cancel", run["id"]).stdout
     line = error_line(cli(env, "flow-run", "cancel", run["id"], check=False))
     assert "already ended in state Cancelled" in line
+    # waiting for a run that ended other than Completed: exit 1, one line saying how
+    line = error_line(cli(env, "flow-run", "wait", run["id"], check=False))
+    assert line.endswith("ended Cancelled") or "ended Cancelled:" in line
+    as_json = cli(env, "flow-run", "wait", run["id"], "--json", check=False)
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["state_name"] == "Cancelled"
 
     assert cli_json(env, "deployment", "resume", "greet/hourly")["paused"] is False
     assert cli_json(env, "deployment", "pause", "greet/hourly")["paused"] is True
@@ -273,6 +284,12 @@ def test_serve_runs_triggered_runs_and_watch_follows_them(
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["Completed", "['served']", "True"]
+
+    # a run started without waiting, then waited for: each state it goes through, exit 0
+    started = cli_json(env, "deployment", "run", "greet/svc", "-p", "who=later")
+    waited = cli(env, "flow-run", "wait", started["id"], "--timeout", "60")
+    states = [line.rsplit(" is in state ", 1)[1] for line in waited.stdout.splitlines()]
+    assert states[-1] == "'Completed'" and len(states) == len(set(states)), waited.stdout
 
     # stopping serve pauses the deployment (pause_on_shutdown), so no runs pile up
     serve_process.send_signal(signal.SIGTERM)

@@ -1,5 +1,5 @@
-"""`vibepiper flow-run`: list flow runs, inspect one, print its logs, retry or cancel one;
-pause, suspend and resume one (`flow_run_pause`).
+"""`vibepiper flow-run`: list flow runs, inspect one, print its logs, retry, cancel or wait
+for one; pause, suspend and resume one (`flow_run_pause`).
 
 Reads go through `vibepiper.store.get_store()` and the `RunStore` protocol only, so the
 same commands work on the embedded store and on a server; `cancel` needs a server.
@@ -7,6 +7,7 @@ same commands work on the embedded store and on a server; `cancel` needs a serve
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
     from vibepiper.store import RunStore
 
 app = typer.Typer(
-    help="List, inspect, read the logs of, retry, cancel, pause, suspend and resume flow runs.",
+    help="List, inspect, read the logs of, retry, cancel, wait for, pause, suspend and "
+    "resume flow runs.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -179,6 +181,76 @@ def cancel_flow_run(flow_run_id: FlowRunIdArgument, as_json: JsonOption = False)
         if not as_json:
             _output.fail(f"flow run {run.id} already ended in state {run.state_name}")
         raise typer.Exit(1)
+
+
+@app.command("wait")
+def wait_flow_run(
+    flow_run_id: FlowRunIdArgument,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0,
+            help="Give up after this many seconds (exit 2; the run goes on). Default: "
+            "wait as long as it takes.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Wait until a flow run ends, printing each state it goes through; exit 0 when it
+    Completed, 1 when it ended otherwise."""
+    from vibepiper.client import get_client
+    from vibepiper.exceptions import FlowRunWaitTimeout, ObjectNotFound
+    from vibepiper.flow_runs import wait_for_flow_run
+
+    run_id = parse_flow_run_id(flow_run_id)
+    lines = _StateLines()
+    logger = logging.getLogger("vibepiper.wait_for_flow_run")
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(run_id)
+            if run.state is None or not run.state.is_final():
+                if not as_json:
+                    lines.show(f"Flow run {run.name!r} is in state {run.state_name!r}")
+                    logger.addHandler(lines)
+                    logger.setLevel(logging.INFO)
+                run = wait_for_flow_run(
+                    run_id, timeout=timeout, client=client, log_states=not as_json, _sync=True
+                )
+        except ObjectNotFound:
+            _output.fail(f"no flow run with id {run_id}")
+        except FlowRunWaitTimeout as exc:
+            _output.fail(str(exc), status=2)
+        finally:
+            logger.removeHandler(lines)
+    completed = run.state is not None and run.state.is_completed()
+    if as_json:
+        _output.print_json(run.model_dump(mode="json"))
+    elif completed:
+        lines.show(f"Flow run {run.name!r} is in state {run.state_name!r}")
+    else:
+        message = f": {run.state.message}" if run.state is not None and run.state.message else ""
+        _output.fail(f"flow run {run.id} ended {run.state_name}{message}")
+    if not completed:
+        raise typer.Exit(1)
+
+
+class _StateLines(logging.Handler):
+    """Prints `wait`'s state lines as they come (the progress of a long wait), each
+    line once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: str | None = None
+
+    def show(self, line: str) -> None:
+        if line != self._last:
+            self._last = line
+            typer.echo(line)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.show(record.getMessage())
 
 
 def _register_pauses() -> None:
