@@ -20,17 +20,31 @@ from vibepiper.utilities.annotations import unmapped as unmapped
 
 if TYPE_CHECKING:
     from vibepiper.client.orchestration import get_client as get_client
+    from vibepiper.deployments import aserve as aserve
     from vibepiper.deployments import deploy as deploy
     from vibepiper.deployments import run_deployment as run_deployment
     from vibepiper.deployments import serve as serve
+    from vibepiper.flow_runs import apause_flow_run as apause_flow_run
+    from vibepiper.flow_runs import aresume_flow_run as aresume_flow_run
+    from vibepiper.flow_runs import asuspend_flow_run as asuspend_flow_run
     from vibepiper.flow_runs import pause_flow_run as pause_flow_run
     from vibepiper.flow_runs import resume_flow_run as resume_flow_run
     from vibepiper.flow_runs import suspend_flow_run as suspend_flow_run
+    from vibepiper.transactions import Transaction as Transaction
 
 __version__ = "0.1.0"
 
-_DEPLOYMENTS = frozenset({"deploy", "run_deployment", "serve"})
-_FLOW_RUNS = frozenset({"pause_flow_run", "resume_flow_run", "suspend_flow_run"})
+_DEPLOYMENTS = frozenset({"aserve", "deploy", "run_deployment", "serve"})
+_FLOW_RUNS = frozenset(
+    {
+        "apause_flow_run",
+        "aresume_flow_run",
+        "asuspend_flow_run",
+        "pause_flow_run",
+        "resume_flow_run",
+        "suspend_flow_run",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -44,6 +58,10 @@ def __getattr__(name: str) -> Any:
         import vibepiper.flow_runs as flow_runs
 
         return getattr(flow_runs, name)
+    if name == "Transaction":
+        from vibepiper.transactions import Transaction
+
+        return Transaction
     if name == "get_client":
         from vibepiper.client.orchestration import get_client
 
@@ -55,7 +73,12 @@ __all__ = [
     "Flow",
     "State",
     "Task",
+    "Transaction",
     "allow_failure",
+    "apause_flow_run",
+    "aresume_flow_run",
+    "aserve",
+    "asuspend_flow_run",
     "deploy",
     "flow",
     "get_client",

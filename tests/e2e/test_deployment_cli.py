@@ -13,6 +13,7 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -223,13 +224,16 @@ if __name__ == "__main__":
 )
 
 
-@pytest.fixture
-def serve_process(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    project = tmp_path / "served"
-    project.mkdir()
-    (project / "svc.py").write_text(SERVE_SCRIPT)
+@contextmanager
+def serving(
+    env: dict[str, str], project: Path, script: str, deployment: str
+) -> Iterator[subprocess.Popen[str]]:
+    """`script` run as a serve process in `project`, once its banner names `deployment`;
+    stopped with SIGTERM on the way out if it still runs."""
+    project.mkdir(exist_ok=True)
+    (project / "serving.py").write_text(script)
     process = subprocess.Popen(
-        [sys.executable, "svc.py"],
+        [sys.executable, "serving.py"],
         cwd=project,
         env=env,
         stdout=subprocess.PIPE,
@@ -240,7 +244,7 @@ def serve_process(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Po
         assert process.stdout is not None
         banner = [process.stdout.readline() for _ in range(3)]
         assert banner[0].startswith("Serving deployment(s):"), banner
-        assert "greet/svc" in banner[1]
+        assert deployment in banner[1]
         yield process
     finally:
         if process.poll() is None:
@@ -252,6 +256,12 @@ def serve_process(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Po
                 process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+@pytest.fixture
+def serve_process(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    with serving(env, tmp_path / "served", SERVE_SCRIPT, "greet/svc") as process:
+        yield process
 
 
 def test_serve_runs_triggered_runs_and_watch_follows_them(
@@ -297,6 +307,30 @@ def test_serve_runs_triggered_runs_and_watch_follows_them(
     assert serve_process.returncode == 0, output
     assert "Stopped serving." in output
     assert cli_json(env, "deployment", "inspect", "greet/svc")["paused"] is True
+
+
+ASERVE_SCRIPT = (
+    FLOWS
+    + """
+import asyncio
+
+from vibepiper import aserve
+
+if __name__ == "__main__":
+    asyncio.run(aserve(greet.to_deployment(name="asvc")))
+"""
+)
+
+
+def test_aserve_serves_from_async_code_until_sigterm(env: dict[str, str], tmp_path: Path) -> None:
+    with serving(env, tmp_path, ASERVE_SCRIPT, "greet/asvc") as process:
+        done = cli(env, "deployment", "run", "greet/asvc", "-p", "who=async", "--watch")
+        assert done.stdout.splitlines()[-1].endswith("finished in state Completed")
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Stopped serving." in output and "Traceback" not in output
+    assert cli_json(env, "deployment", "inspect", "greet/asvc")["paused"] is True
 
 
 def test_run_deployment_inside_a_flow_is_recorded_as_its_subflow(

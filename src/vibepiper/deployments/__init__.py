@@ -15,7 +15,8 @@ Everything here imports lightly; the client and wire models load when a function
 from vibepiper.deployments.run import FlowRun as FlowRun
 from vibepiper.deployments.run import run_deployment as run_deployment
 from vibepiper.deployments.runner import RunnerDeployment as RunnerDeployment
+from vibepiper.deployments.serve import aserve as aserve
 from vibepiper.deployments.serve import deploy as deploy
 from vibepiper.deployments.serve import serve as serve
 
-__all__ = ["FlowRun", "RunnerDeployment", "deploy", "run_deployment", "serve"]
+__all__ = ["FlowRun", "RunnerDeployment", "aserve", "deploy", "run_deployment", "serve"]

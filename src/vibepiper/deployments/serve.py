@@ -10,6 +10,7 @@ deployment's automations those of its `triggers` (`vibepiper.deployments.trigger
 from __future__ import annotations
 
 import sys
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ def serve(
     limit: int | None = None,
     pause_on_shutdown: bool = True,
     print_starting_message: bool = True,
+    stop: threading.Event | None = None,
 ) -> None:
     """Register `deployments` and run their runs here until interrupted (Ctrl-C).
 
@@ -45,6 +47,7 @@ def serve(
         limit: at most this many runs at once in this process (default: no limit).
         pause_on_shutdown: pause the deployments when this process stops, so their
             schedules do not pile up runs nobody will run (serving again resumes them).
+        stop: set it (from another thread) to stop serving, as Ctrl-C does.
     """
     if not deployments:
         raise ValueError("serve() needs at least one deployment (flow.to_deployment(...))")
@@ -68,9 +71,50 @@ def serve(
         check_triggers(deployment.full_name, deployment.triggers)
 
     try:
-        _serve(deployments, limit, pause_on_shutdown, print_starting_message)
+        _serve(deployments, limit, pause_on_shutdown, print_starting_message, stop)
     except KeyboardInterrupt:  # Ctrl-C before the loop took over the signals (starting up)
         print("Stopped serving.", file=sys.stderr, flush=True)
+
+
+async def aserve(
+    *deployments: RunnerDeployment,
+    limit: int | None = None,
+    pause_on_shutdown: bool = True,
+    print_starting_message: bool = True,
+) -> None:
+    """`serve` for async code (Prefect's `aserve`): serves in a worker thread until the
+    awaiting task is cancelled (Ctrl-C under `asyncio.run`) or the process gets
+    SIGTERM, then stops as `serve` does (runs in progress finish, the deployments are
+    paused with `pause_on_shutdown`) before returning."""
+    import asyncio
+    import functools
+    import signal
+
+    stop = threading.Event()
+    loop = asyncio.get_running_loop()
+    serving = loop.run_in_executor(
+        None,
+        functools.partial(
+            serve,
+            *deployments,
+            limit=limit,
+            pause_on_shutdown=pause_on_shutdown,
+            print_starting_message=print_starting_message,
+            stop=stop,
+        ),
+    )
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if on_main_thread:
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await asyncio.shield(serving)
+    except asyncio.CancelledError:
+        stop.set()
+        await serving
+        raise
+    finally:
+        if on_main_thread:
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _serve(
@@ -78,6 +122,7 @@ def _serve(
     limit: int | None,
     pause_on_shutdown: bool,
     print_starting_message: bool,
+    stop: threading.Event | None,
 ) -> None:
     from vibepiper.client import get_client
 
@@ -89,7 +134,7 @@ def _serve(
         if print_starting_message:
             _print_serving(deployments, api_url)
         try:
-            _run_serve_loop(client, ids, limit)
+            _run_serve_loop(client, ids, limit, stop)
         finally:
             if pause_on_shutdown:
                 _pause_quietly(client, ids)
@@ -120,11 +165,16 @@ def _server_to_serve_from() -> Iterator[str | None]:
         server.stop()
 
 
-def _run_serve_loop(client: SyncVibePiperClient, ids: list[uuid.UUID], limit: int | None) -> None:
+def _run_serve_loop(
+    client: SyncVibePiperClient,
+    ids: list[uuid.UUID],
+    limit: int | None,
+    stop: threading.Event | None,
+) -> None:
     from vibepiper.workers.serve import serve_deployments
 
     try:
-        serve_deployments(client, ids, limit=limit)  # returns on SIGINT/SIGTERM
+        serve_deployments(client, ids, limit=limit, stop=stop)  # returns on SIGINT/SIGTERM
     except KeyboardInterrupt:  # a Ctrl-C outside the main thread's handler
         pass
     print("Stopped serving.", file=sys.stderr, flush=True)
