@@ -268,7 +268,7 @@ class Flow(Generic[P, R]):
     ) -> RunnerDeployment:
         """A deployment of this flow, for `serve(...)` or `deploy(...)`.
 
-        Options: `cron`, `interval`, `rrule`, `schedules`, `parameters`, `tags`,
+        Options: `cron`, `interval`, `rrule`, `schedule`, `schedules`, `parameters`, `tags`,
         `description`, `version`, `paused`, `concurrency_limit`,
         `enforce_parameter_schema`, `work_pool_name`, `work_queue_name`, `job_variables`,
         `triggers` (`DeploymentEventTrigger(...)`, ...: automations that run the

@@ -113,10 +113,27 @@ def test_to_deployment_records_entrypoint_schema_and_shortcut_schedules() -> Non
     assert len(wire.schedules) == 2
 
 
+def test_prefects_schedule_models_and_one_schedule_are_taken() -> None:
+    from vibepiper.client.schemas import schedules as prefect_path
+
+    deployment = etl.to_deployment(
+        "models",
+        schedules=[
+            prefect_path.CronSchedule(cron="0 6 * * *", timezone="Europe/Paris"),
+            prefect_path.IntervalSchedule(interval=dt.timedelta(minutes=10)),
+        ],
+    )
+    assert deployment.schedules == [Cron("0 6 * * *", timezone="Europe/Paris"), Interval(600)]
+    one = etl.to_deployment("one", schedule=prefect_path.RRuleSchedule(rrule="FREQ=DAILY"))
+    assert one.schedules == [RRule("FREQ=DAILY")]
+    with pytest.raises(TypeError, match="either schedule="):
+        etl.to_deployment("x", schedule=Interval(60), cron="* * * * *")
+
+
 def test_to_deployment_refuses_unknown_parameters_and_mixed_schedule_styles() -> None:
     with pytest.raises(ValueError, match=r"flow 'etl' has no parameter.*'dya'"):
         etl.to_deployment("x", parameters={"dya": 1})
-    with pytest.raises(TypeError, match="either schedules"):
+    with pytest.raises(TypeError, match="either schedule=/schedules"):
         etl.to_deployment("x", cron="* * * * *", schedules=[Interval(60)])
 
 

@@ -71,6 +71,7 @@ class RunnerDeployment:
         cron: str | Iterable[str] | None = None,
         interval: float | dt.timedelta | Iterable[float | dt.timedelta] | None = None,
         rrule: str | Iterable[str] | None = None,
+        schedule: Any | None = None,
         schedules: Iterable[Any] | None = None,
         parameters: dict[str, Any] | None = None,
         tags: Iterable[str] | None = None,
@@ -118,7 +119,7 @@ class RunnerDeployment:
             path=path,
             source=source,
             schedules=collect_schedules(
-                cron=cron, interval=interval, rrule=rrule, schedules=schedules
+                cron=cron, interval=interval, rrule=rrule, schedules=_one_more(schedule, schedules)
             ),
             parameters=params,
             parameter_openapi_schema=flow.parameter_schema(),
@@ -215,6 +216,13 @@ class RunnerDeployment:
         return deployment_id
 
 
+def _one_more(schedule: Any | None, schedules: Iterable[Any] | None) -> list[Any] | None:
+    """Prefect's `schedule=` (one) joined to `schedules=` (several)."""
+    if schedule is None:
+        return None if schedules is None else list(schedules)
+    return [schedule, *(schedules or [])]
+
+
 def collect_schedules(
     *,
     cron: str | Iterable[str] | None = None,
@@ -232,7 +240,7 @@ def collect_schedules(
     for value in _many(rrule, str):
         shortcuts.append(RRule(value))
     if schedules is not None and shortcuts:
-        raise TypeError("pass either schedules=[...] or cron=/interval=/rrule=, not both")
+        raise TypeError("pass either schedule=/schedules=[...] or cron=/interval=/rrule=, not both")
     if schedules is not None:
         return [as_schedule(item) for item in schedules]
     return shortcuts
