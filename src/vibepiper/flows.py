@@ -23,6 +23,8 @@ from vibepiper.tasks import bind_parameters, parameters_to_call
 from vibepiper.utilities import decorator_options
 
 if TYPE_CHECKING:
+    from vibepiper.deployments import aserve as aserve
+    from vibepiper.deployments import serve as serve
     from vibepiper.deployments.runner import RunnerDeployment
     from vibepiper.docker import DockerImage
     from vibepiper.runner.storage import RunnerStorage
@@ -457,11 +459,22 @@ def load_function_and_convert_to_flow(entrypoint: str) -> Flow[..., Any]:
     return loading.load_function_and_convert_to_flow(entrypoint)
 
 
+def __getattr__(name: str) -> Any:
+    # Prefect's `prefect.flows.serve` / `aserve`, loaded on first use like the top level's
+    if name in ("serve", "aserve"):
+        import vibepiper.deployments as deployments
+
+        return getattr(deployments, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "Flow",
+    "aserve",
     "flow",
     "load_flow_arguments_from_entrypoint",
     "load_flow_from_entrypoint",
     "load_function_and_convert_to_flow",
     "safe_load_flow_from_entrypoint",
+    "serve",
 ]

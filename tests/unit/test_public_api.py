@@ -107,8 +107,11 @@ def test_top_level_names_are_the_defining_modules_objects(name: str, module: obj
         ),
         ("vibepiper.futures", ["PrefectFuture", "wait", "as_completed"]),
         ("vibepiper.tasks", ["task", "Task", "task_input_hash", "exponential_backoff"]),
-        ("vibepiper.flows", ["flow", "Flow"]),
-        ("vibepiper.deployments", ["serve", "deploy", "run_deployment", "RunnerDeployment"]),
+        ("vibepiper.flows", ["flow", "Flow", "serve", "aserve"]),
+        (
+            "vibepiper.deployments",
+            ["serve", "aserve", "deploy", "run_deployment", "RunnerDeployment"],
+        ),
         ("vibepiper.schedules", ["Cron", "Interval", "RRule"]),
         ("vibepiper.task_runners", ["ThreadPoolTaskRunner", "ProcessPoolTaskRunner"]),
         (
