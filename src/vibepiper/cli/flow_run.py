@@ -202,55 +202,54 @@ def wait_flow_run(
     Completed, 1 when it ended otherwise."""
     from vibepiper.client import get_client
     from vibepiper.exceptions import FlowRunWaitTimeout, ObjectNotFound
-    from vibepiper.flow_runs import wait_for_flow_run
 
     run_id = parse_flow_run_id(flow_run_id)
-    lines = _StateLines()
-    logger = logging.getLogger("vibepiper.wait_for_flow_run")
     with get_client(sync_client=True) as client:
         try:
             run = client.read_flow_run(run_id)
-            if run.state is None or not run.state.is_final():
-                if not as_json:
-                    lines.show(f"Flow run {run.name!r} is in state {run.state_name!r}")
-                    logger.addHandler(lines)
-                    logger.setLevel(logging.INFO)
-                run = wait_for_flow_run(
-                    run_id, timeout=timeout, client=client, log_states=not as_json, _sync=True
-                )
+            ended = run.state is not None and run.state.is_final()
+            if not ended:
+                run = _wait_printing_states(client, run_id, timeout, as_json)
         except ObjectNotFound:
             _output.fail(f"no flow run with id {run_id}")
         except FlowRunWaitTimeout as exc:
             _output.fail(str(exc), status=2)
-        finally:
-            logger.removeHandler(lines)
     completed = run.state is not None and run.state.is_completed()
     if as_json:
         _output.print_json(run.model_dump(mode="json"))
-    elif completed:
-        lines.show(f"Flow run {run.name!r} is in state {run.state_name!r}")
-    else:
+    elif not completed:
         message = f": {run.state.message}" if run.state is not None and run.state.message else ""
         _output.fail(f"flow run {run.id} ended {run.state_name}{message}")
+    elif ended:  # (a run seen to end printed its state as it came)
+        typer.echo(f"Flow run {run.name!r} is in state {run.state_name!r}")
     if not completed:
         raise typer.Exit(1)
 
 
-class _StateLines(logging.Handler):
-    """Prints `wait`'s state lines as they come (the progress of a long wait), each
-    line once."""
+def _wait_printing_states(
+    client: Any, run_id: uuid.UUID, timeout: float | None, quiet: bool
+) -> Any:
+    """`wait_for_flow_run` printing the state lines it logs (unless `quiet`)."""
+    from vibepiper.flow_runs import wait_for_flow_run
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._last: str | None = None
+    printer = _EchoLines()
+    logger = logging.getLogger("vibepiper.wait_for_flow_run")
+    if not quiet:
+        logger.addHandler(printer)
+        logger.setLevel(logging.INFO)
+    try:
+        return wait_for_flow_run(
+            run_id, timeout=timeout, client=client, log_states=not quiet, _sync=True
+        )
+    finally:
+        logger.removeHandler(printer)
 
-    def show(self, line: str) -> None:
-        if line != self._last:
-            self._last = line
-            typer.echo(line)
+
+class _EchoLines(logging.Handler):
+    """Prints log lines to stdout as they come (`wait`'s progress)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.show(record.getMessage())
+        typer.echo(record.getMessage())
 
 
 def _register_pauses() -> None:

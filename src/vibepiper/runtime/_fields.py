@@ -117,30 +117,37 @@ def server_read(what: Callable[[Any], Any]) -> Any:
 
 
 _deployments: dict[str, Any] = {}
+_run_job_variables: dict[str, dict[str, Any]] = {}
 
 
 def read_deployment(deployment_id: str) -> Any:
     """A deployment read from the server (once per process: deployments do not change
     under a running flow run), or None without a server."""
-    if deployment_id in _deployments:
-        return _deployments[deployment_id]
-    if not has_server():
-        return None
-    deployment = server_read(lambda client: client.read_deployment(uuid.UUID(deployment_id)))
-    _deployments[deployment_id] = deployment
-    return deployment
-
-
-_run_job_variables: dict[str, dict[str, Any]] = {}
+    return _read_once(
+        _deployments,
+        deployment_id,
+        lambda client: client.read_deployment(uuid.UUID(deployment_id)),
+        None,
+    )
 
 
 def read_run_job_variables(flow_run_id: str) -> dict[str, Any]:
     """A flow run's own job variables, read from the server once per process (they are
     fixed when the run is created); `{}` without a server."""
-    if flow_run_id not in _run_job_variables:
+    found: dict[str, Any] = _read_once(
+        _run_job_variables,
+        flow_run_id,
+        lambda client: client.read_flow_run_job_variables(uuid.UUID(flow_run_id)),
+        {},
+    )
+    return found
+
+
+def _read_once(cache: dict[str, Any], key: str, read: Callable[[Any], Any], default: Any) -> Any:
+    """`read(client)` from the server the first time `key` is asked for, then from
+    `cache`; `default` (not cached) without a server."""
+    if key not in cache:
         if not has_server():
-            return {}
-        _run_job_variables[flow_run_id] = server_read(
-            lambda client: client.read_flow_run_job_variables(uuid.UUID(flow_run_id))
-        )
-    return _run_job_variables[flow_run_id]
+            return default
+        cache[key] = server_read(read)
+    return cache[key]

@@ -7,7 +7,6 @@ client: `CronSchedule(cron=..., timezone=...)`, `IntervalSchedule(interval=timed
 from __future__ import annotations
 
 from vibepiper.schemas.schedules import CronSchedule, IntervalSchedule, RRuleSchedule
-
-SCHEDULE_TYPES = (CronSchedule, IntervalSchedule, RRuleSchedule)
+from vibepiper.schemas.schedules import Schedule as SCHEDULE_TYPES  # Prefect's name: the union
 
 __all__ = ["SCHEDULE_TYPES", "CronSchedule", "IntervalSchedule", "RRuleSchedule"]
